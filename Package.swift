@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds: `swift build -c release --static-swift-stdlib` (see scripts/build).
+// The hit path (credential-process answered from cache) and `prompt` must stay near process
+// start-up cost, so libcurl is never linked: Transport loads it with dlopen on first use.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "stscache",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stscache", targets: ["stscache"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        .executableTarget(
+            name: "stscache",
+            dependencies: ["StscacheKit"],
+            swiftSettings: strict),
+        .target(
+            name: "StscacheKit",
+            dependencies: [
+                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // Pure: INI reader and botocore-compatible profile resolution.
+        .target(name: "AWSConfig", swiftSettings: strict),
+        // Pure: AWS Signature Version 4, date passed in.
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto"], swiftSettings: strict),
+        // STS AssumeRole request/response codec, endpoint rules, retrying client over a transport.
+        .target(name: "STS", dependencies: ["SigV4", "Transport"], swiftSettings: strict),
+        // HTTP transport protocol and the libcurl implementation (dlopen'd on demand).
+        .target(name: "Transport", dependencies: ["CCurlShim"], swiftSettings: strict),
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
+        // OpenSSL's libcrypto: SHA-256, HMAC-SHA256, AES-256-GCM, RAND_bytes.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Encrypted on-disk cache: directory hygiene, entry format, key stores, flock.
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto"], swiftSettings: strict),
+
+        .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
+        .testTarget(
+            name: "SigV4Tests", dependencies: ["SigV4"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "STSTests", dependencies: ["STS", "Transport"]),
+        .testTarget(
+            name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "CredentialCacheTests", dependencies: ["CredentialCache"]),
+        .testTarget(name: "StscacheKitTests", dependencies: ["StscacheKit"]),
+    ]
+)

@@ -1,0 +1,198 @@
+import COpenSSL
+
+/// Thin, allocation-light wrappers over OpenSSL 3's libcrypto: the only primitives stscache needs.
+///
+/// The first call initialises OpenSSL without reading `openssl.cnf`: the config file costs a
+/// millisecond or two at start-up and nothing in it applies to these primitives.
+public enum OpenSSL {
+    /// Idempotent; cheap after the first call (a `pthread_once` inside OpenSSL).
+    @inline(__always)
+    static func initialise() {
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG), nil)
+    }
+}
+
+public enum CryptoError: Error, Equatable, Sendable {
+    /// The key, nonce or tag has the wrong length for AES-256-GCM with a 96-bit nonce.
+    case invalidParameters
+    /// The tag did not verify: wrong key, tampered data or associated data.
+    case authenticationFailed
+    /// OpenSSL reported an internal failure (allocation, RNG).
+    case openSSLFailure(String)
+}
+
+public enum SHA256 {
+    public static let digestCount = 32
+
+    public static func hash(_ data: [UInt8]) -> [UInt8] {
+        OpenSSL.initialise()
+        var out = [UInt8](repeating: 0, count: digestCount)
+        var outLength: UInt32 = 0
+        let ok = data.withUnsafeBytes { input in
+            out.withUnsafeMutableBufferPointer { output in
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &outLength, EVP_sha256(), nil)
+            }
+        }
+        precondition(ok == 1 && outLength == 32, "EVP_Digest(SHA-256) failed")
+        return out
+    }
+}
+
+public enum HMACSHA256 {
+    public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        OpenSSL.initialise()
+        var out = [UInt8](repeating: 0, count: 32)
+        var outLength = 0
+        let result = key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                out.withUnsafeMutableBufferPointer { o in
+                    // A zero-length key still needs a valid pointer for OpenSSL.
+                    withUnsafePointer(to: UInt8(0)) { empty in
+                        EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil,
+                                  k.count == 0 ? UnsafeRawPointer(empty) : k.baseAddress, k.count,
+                                  m.count == 0 ? UnsafePointer(empty) : m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
+                                  o.baseAddress, 32, &outLength)
+                    }
+                }
+            }
+        }
+        precondition(result != nil && outLength == 32, "EVP_Q_mac(HMAC-SHA256) failed")
+        return out
+    }
+}
+
+public enum SecureRandom {
+    /// Bytes from OpenSSL's CSPRNG (seeded from getrandom(2)).
+    public static func bytes(count: Int) throws -> [UInt8] {
+        OpenSSL.initialise()
+        var out = [UInt8](repeating: 0, count: count)
+        let ok = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
+        guard ok == 1 else { throw CryptoError.openSSLFailure("RAND_bytes") }
+        return out
+    }
+}
+
+/// AES-256-GCM with a 96-bit nonce and a 128-bit tag, nothing else: the cache's AEAD.
+public enum AES256GCM {
+    public static let keyCount = 32
+    public static let nonceCount = 12
+    public static let tagCount = 16
+
+    public struct Sealed: Sendable, Equatable {
+        public var ciphertext: [UInt8]
+        public var tag: [UInt8]
+        public init(ciphertext: [UInt8], tag: [UInt8]) {
+            self.ciphertext = ciphertext
+            self.tag = tag
+        }
+    }
+
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], authenticating aad: [UInt8]) throws -> Sealed {
+        guard key.count == keyCount, nonce.count == nonceCount else { throw CryptoError.invalidParameters }
+        OpenSSL.initialise()
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+            throw CryptoError.openSSLFailure("EVP_EncryptInit_ex")
+        }
+        var outLength: Int32 = 0
+        if !aad.isEmpty {
+            guard EVP_EncryptUpdate(ctx, nil, &outLength, aad, Int32(aad.count)) == 1 else {
+                throw CryptoError.openSSLFailure("EVP_EncryptUpdate(aad)")
+            }
+        }
+        var ciphertext = [UInt8](repeating: 0, count: plaintext.count + 16)
+        var written: Int32 = 0
+        if !plaintext.isEmpty {
+            guard EVP_EncryptUpdate(ctx, &ciphertext, &written, plaintext, Int32(plaintext.count)) == 1 else {
+                throw CryptoError.openSSLFailure("EVP_EncryptUpdate")
+            }
+        }
+        var finalLength: Int32 = 0
+        let ok = ciphertext.withUnsafeMutableBufferPointer { buffer in
+            EVP_EncryptFinal_ex(ctx, buffer.baseAddress! + Int(written), &finalLength)
+        }
+        guard ok == 1 else { throw CryptoError.openSSLFailure("EVP_EncryptFinal_ex") }
+        ciphertext.removeLast(ciphertext.count - Int(written + finalLength))
+        var tag = [UInt8](repeating: 0, count: tagCount)
+        guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagCount), &tag) == 1 else {
+            throw CryptoError.openSSLFailure("EVP_CTRL_GCM_GET_TAG")
+        }
+        return Sealed(ciphertext: ciphertext, tag: tag)
+    }
+
+    public static func open(_ sealed: Sealed, key: [UInt8], nonce: [UInt8], authenticating aad: [UInt8]) throws -> [UInt8] {
+        guard key.count == keyCount, nonce.count == nonceCount, sealed.tag.count == tagCount else {
+            throw CryptoError.invalidParameters
+        }
+        OpenSSL.initialise()
+        guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
+        defer { EVP_CIPHER_CTX_free(ctx) }
+        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+            throw CryptoError.openSSLFailure("EVP_DecryptInit_ex")
+        }
+        var outLength: Int32 = 0
+        if !aad.isEmpty {
+            guard EVP_DecryptUpdate(ctx, nil, &outLength, aad, Int32(aad.count)) == 1 else {
+                throw CryptoError.authenticationFailed
+            }
+        }
+        var plaintext = [UInt8](repeating: 0, count: sealed.ciphertext.count + 16)
+        var written: Int32 = 0
+        if !sealed.ciphertext.isEmpty {
+            guard EVP_DecryptUpdate(ctx, &plaintext, &written, sealed.ciphertext, Int32(sealed.ciphertext.count)) == 1 else {
+                throw CryptoError.authenticationFailed
+            }
+        }
+        var tag = sealed.tag
+        guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagCount), &tag) == 1 else {
+            throw CryptoError.openSSLFailure("EVP_CTRL_GCM_SET_TAG")
+        }
+        var finalLength: Int32 = 0
+        let ok = plaintext.withUnsafeMutableBufferPointer { buffer in
+            EVP_DecryptFinal_ex(ctx, buffer.baseAddress! + Int(written), &finalLength)
+        }
+        guard ok == 1 else {
+            // Wipe what was decrypted before the tag failed to verify.
+            for i in plaintext.indices { plaintext[i] = 0 }
+            throw CryptoError.authenticationFailed
+        }
+        plaintext.removeLast(plaintext.count - Int(written + finalLength))
+        return plaintext
+    }
+}
+
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = value(chars[i]), let lo = value(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,1 @@
+public enum StscacheMain { public static func run() {} }

@@ -1,0 +1,2 @@
+import StscacheKit
+StscacheMain.run()
