@@ -1,0 +1,118 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Transport
+
+/// Where a command's text goes. stdout belongs to the command's result; everything else is stderr.
+public struct OutputSinks: Sendable {
+    public var stdout: @Sendable (String) -> Void
+    public var stderr: @Sendable (String) -> Void
+    /// True when stdout is a terminal (export refuses to print secrets there).
+    public var stdoutIsTerminal: Bool
+
+    public init(stdout: @escaping @Sendable (String) -> Void, stderr: @escaping @Sendable (String) -> Void,
+                stdoutIsTerminal: Bool = false) {
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutIsTerminal = stdoutIsTerminal
+    }
+}
+
+/// Everything a command may learn about the world. Nothing else in stscache reads the process
+/// environment, the clock or the home directory, so tests run on temporary homes and fixed clocks.
+public struct Context: Sendable {
+    public var environment: [String: String]
+    public var now: @Sendable () -> Date
+    public var homeDirectory: String
+    /// The user's login name, for the default role session name.
+    public var userName: String
+    /// Built on first use only: the cache-hit path never loads libcurl.
+    public var makeTransport: @Sendable () -> any HTTPTransport
+    public var output: OutputSinks
+    /// Sleeps between retries; injected so tests don't wait.
+    public var sleep: @Sendable (Double) -> Void
+
+    public init(environment: [String: String], now: @escaping @Sendable () -> Date, homeDirectory: String,
+                userName: String, makeTransport: @escaping @Sendable () -> any HTTPTransport,
+                output: OutputSinks, sleep: @escaping @Sendable (Double) -> Void = { seconds in
+                    if seconds > 0 { usleep(UInt32(min(seconds, 60) * 1_000_000)) }
+                }) {
+        self.environment = environment
+        self.now = now
+        self.homeDirectory = homeDirectory
+        self.userName = userName
+        self.makeTransport = makeTransport
+        self.output = output
+        self.sleep = sleep
+    }
+
+    var verbose: Bool { environment["STSCACHE_VERBOSE"].map { $0 == "1" || $0 == "true" } ?? false }
+
+    /// `AWS_CONFIG_FILE`, else `~/.aws/config` (botocore expands a leading `~`).
+    var configFilePath: String {
+        expandTilde(environment["AWS_CONFIG_FILE"]) ?? homeDirectory + "/.aws/config"
+    }
+
+    /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
+    var credentialsFilePath: String {
+        expandTilde(environment["AWS_SHARED_CREDENTIALS_FILE"]) ?? homeDirectory + "/.aws/credentials"
+    }
+
+    private func expandTilde(_ path: String?) -> String? {
+        guard let path, !path.isEmpty else { return nil }
+        if path == "~" { return homeDirectory }
+        if path.hasPrefix("~/") { return homeDirectory + path.dropFirst(1) }
+        return path
+    }
+}
+
+extension Context {
+    /// The real world: process environment, wall clock, the user's home, libcurl, fd 1 and 2.
+    public static func live() -> Context {
+        var environment: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if let eq = pair.firstIndex(of: "=") {
+                environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            }
+            cursor += 1
+        }
+        let passwd = getpwuid(getuid())
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? passwd.map { String(cString: $0.pointee.pw_dir) } ?? "/"
+        let user = passwd.map { String(cString: $0.pointee.pw_name) }
+            ?? environment["USER"] ?? "user"
+        return Context(
+            environment: environment,
+            now: { Date() },
+            homeDirectory: home,
+            userName: user,
+            makeTransport: { CurlTransport() },
+            output: OutputSinks(stdout: { writeAll(1, $0) }, stderr: { writeAll(2, $0) },
+                                stdoutIsTerminal: isatty(1) == 1))
+    }
+}
+
+/// write(2) until done; a closed pipe is not worth crashing over (SIGPIPE is ignored at start).
+func writeAll(_ fd: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A command that runs against an injected `Context` rather than the process's globals.
+protocol ContextualCommand: ParsableCommand {
+    func run(context: Context) throws
+}
+
+/// An error stscache explains to the user: a stable code for tests, one line for humans.
+public protocol UserFacingError: Error {
+    var code: String { get }
+    var message: String { get }
+}
+
+public enum StscacheMain {
+    /// The process entry point: parse, run, and map every failure to one `stscache: ` line.
+    public static func run() -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        exit(run(arguments: arguments, context: .live()))
+    }
+
+    /// Testable core of `run()`: returns the exit status.
+    public static func run(arguments: [String], context: Context) -> Int32 {
+        let command: any ParsableCommand
+        do {
+            command = try StscacheCommand.parseAsRoot(arguments)
+        } catch {
+            return reportParseError(error, context: context)
+        }
+        do {
+            if let contextual = command as? any ContextualCommand {
+                try contextual.run(context: context)
+            } else {
+                var mutable = command
+                try mutable.run()
+            }
+            return 0
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch {
+            return report(error, context: context)
+        }
+    }
+
+    static func report(_ error: any Error, context: Context) -> Int32 {
+        context.output.stderr("stscache: " + describe(error) + "\n")
+        return 1
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? any UserFacingError { return oneLine(error.message) }
+        return oneLine("unexpected error: \(error)")
+    }
+
+    /// Help and version go to stdout as usual; a usage mistake becomes one line on stderr.
+    private static func reportParseError(_ error: any Error, context: Context) -> Int32 {
+        let code = StscacheCommand.exitCode(for: error)
+        if code == .success {
+            context.output.stdout(StscacheCommand.fullMessage(for: error) + "\n")
+            return 0
+        }
+        let message = StscacheCommand.message(for: error)
+        context.output.stderr("stscache: \(oneLine(message)) (see 'stscache --help')\n")
+        return code.rawValue == 0 ? 2 : code.rawValue
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .map { $0.trimmed() }
+            .filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+}
+
+struct StscacheCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stscache",
+        abstract: "Caches AWS STS role sessions, encrypted, for every tool that reads credential_process.",
+        discussion: """
+            Point the profile you use at a role profile that only stscache reads:
+
+              [profile prod]
+              credential_process = stscache credential-process --profile prod-role
+              [profile prod-role]
+              role_arn = arn:aws:iam::123456789012:role/Admin
+              source_profile = base
+
+            Every aws, SDK and Terraform run then shares one encrypted session per role.
+            """,
+        version: "0.1.0",
+        subcommands: [CredentialProcessCommand.self])
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    func trimmed() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,1 +1,0 @@
-public enum StscacheMain { public static func run() {} }
