@@ -62,7 +62,7 @@ public enum SigV4 {
         signed.reserveCapacity(headers.count + 3)
         var hasHost = false
         for header in headers {
-            let name = lowercasedASCII(header.name)
+            let name = String(decoding: trimmingWhitespace(Array(header.name.utf8)).map(lowercasedASCII), as: UTF8.self)
             if name == "host" { hasHost = true }
             if signerOwnedHeaders.contains(name) || unsignedHeaders.contains(name) { continue }
             signed.append(header)
@@ -339,10 +339,6 @@ public enum SigV4 {
 
     private static func lowercasedASCII(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
-    }
-
-    private static func lowercasedASCII(_ text: String) -> String {
-        String(decoding: text.utf8.map(lowercasedASCII), as: UTF8.self)
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
