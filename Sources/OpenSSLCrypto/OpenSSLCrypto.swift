@@ -153,8 +153,9 @@ public enum AES256GCM {
             EVP_DecryptFinal_ex(ctx, buffer.baseAddress! + Int(written), &finalLength)
         }
         guard ok == 1 else {
-            // Wipe what was decrypted before the tag failed to verify.
-            for i in plaintext.indices { plaintext[i] = 0 }
+            // Wipe what was decrypted before the tag failed to verify. OPENSSL_cleanse, not a
+            // loop of zero stores: the optimiser may drop stores to a buffer that is freed next.
+            plaintext.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
             throw CryptoError.authenticationFailed
         }
         plaintext.removeLast(plaintext.count - Int(written + finalLength))
