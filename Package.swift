@@ -43,7 +43,9 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]),
         .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
         // Encrypted on-disk cache: directory hygiene, entry format, key stores, flock.
-        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto"], swiftSettings: strict),
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"], swiftSettings: strict),
+        // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
+        .target(name: "CKeyring"),
 
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
         .testTarget(

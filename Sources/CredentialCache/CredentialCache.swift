@@ -1,0 +1,270 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OpenSSLCrypto
+
+/// The result of looking up one entry with the key.
+public enum CacheLookup: Sendable, Equatable {
+    case hit(credentials: CachedCredentials, header: EntryHeader)
+    case miss(MissReason)
+}
+
+/// One `*.entry` file as `list` shows it: its header, or why it could not be read.
+public struct CacheListing: Sendable, Equatable {
+    public var stem: String
+    public var path: String
+    /// Nil when the file is not a readable entry (`problem` says why).
+    public var header: EntryHeader?
+    public var problem: MissReason?
+}
+
+/// The encrypted on-disk cache: one entry file per `CacheKey`, written atomically, read into a
+/// hit or a miss, plus the per-entry lock that makes refreshes single-flight across processes.
+///
+/// Files: `<stem>.entry`, `<stem>.lock`, and `.<stem>.<random>.tmp` while a write is under way;
+/// all mode 0600, all opened with `O_NOFOLLOW` relative to the checked directory.
+public struct CredentialCache: Sendable {
+    /// A suggested wait for `withEntryLock`: long enough for the holder to finish one MFA prompt.
+    public static let defaultLockTimeout: Double = 120
+
+    public let directory: CacheDirectory
+
+    public init(directory: CacheDirectory) {
+        self.directory = directory
+    }
+
+    /// Convenience: resolve the path from the environment and open (creating if needed).
+    public static func open(environment: [String: String], home: String, create: Bool = true) throws(CacheError)
+        -> CredentialCache
+    {
+        let path = CacheDirectory.resolvePath(environment: environment, home: home)
+        return CredentialCache(directory: try CacheDirectory.open(path: path, create: create))
+    }
+
+    /// Full path of the key's entry file (for messages).
+    public func entryPath(for key: CacheKey) -> String { directory.pathOf(key.entryFileName) }
+
+    /// Full path of the key's lock file (for messages).
+    public func lockPath(for key: CacheKey) -> String { directory.pathOf(key.lockFileName) }
+
+    // MARK: Reading
+
+    /// The entry's plaintext header without the key: one open, one read, no crypto. Nil when
+    /// there is no entry, it is unreadable, or its header names another request.
+    public func readHeader(_ key: CacheKey) -> EntryHeader? {
+        guard case .success(let bytes) = readEntryFile(key.entryFileName),
+              case .success(let parsed) = EntryFormat.parseHeader(bytes),
+              parsed.header.stem == key.stem, parsed.header.roleArn == key.roleArn,
+              parsed.header.sessionName == key.sessionName
+        else { return nil }
+        return parsed.header
+    }
+
+    /// Decrypts the key's entry. Any damage, a foreign file, another key or an unknown format
+    /// is a `.miss` with its reason; this never throws and never returns another request's
+    /// credentials. Whether a hit is still fresh enough is `RefreshPolicy`'s call.
+    public func read(_ key: CacheKey, encryptionKey: [UInt8]) -> CacheLookup {
+        let bytes: [UInt8]
+        switch readEntryFile(key.entryFileName) {
+        case .success(let read): bytes = read
+        case .failure(let reason): return .miss(reason)
+        }
+        switch EntryFormat.decrypt(bytes, for: key, key: encryptionKey) {
+        case .success(let (credentials, header)): return .hit(credentials: credentials, header: header)
+        case .failure(let reason): return .miss(reason)
+        }
+    }
+
+    /// Open with `O_NOFOLLOW | O_NONBLOCK` (a FIFO planted there must not hang us), require a
+    /// regular file of at most 64 KiB, read it whole.
+    private func readEntryFile(_ name: String) -> Result<[UInt8], MissReason> {
+        let fd: Int32
+        switch FileSystem.open(at: directory.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
+        case .success(let opened): fd = opened
+        case .failure(let error):
+            if error.code == ENOENT { return .failure(.absent) }
+            if error.code == ELOOP { return .failure(.unreadable("symbolic link")) }
+            return .failure(.unreadable(errorText(error.code)))
+        }
+        defer { close(fd) }
+        guard case .success(let info) = FileSystem.status(of: fd) else { return .failure(.unreadable("fstat")) }
+        guard info.isRegularFile else { return .failure(.unreadable("not a regular file")) }
+        guard info.st_size <= EntryFormat.maximumSize else { return .failure(.tooLarge) }
+        switch FileSystem.readAll(fd, limit: EntryFormat.maximumSize) {
+        case .success(let bytes): return .success(bytes)
+        case .failure(.tooLarge): return .failure(.tooLarge)
+        case .failure(.io(let error)): return .failure(.unreadable(errorText(error.code)))
+        }
+    }
+
+    // MARK: Writing
+
+    /// Encrypts and stores the credentials under a fresh random nonce, replacing any previous
+    /// entry atomically (temp file + fsync + rename + directory fsync; never truncated in place).
+    ///
+    /// - Parameter issuedAt: now, from the caller's clock (recorded to size the refresh window).
+    public func write(_ credentials: CachedCredentials, for key: CacheKey, issuedAt: Date,
+                      encryptionKey: [UInt8]) throws(CacheError) {
+        let path = entryPath(for: key)
+        guard encryptionKey.count == AES256GCM.keyCount else {
+            throw .fileOperationFailed(path: path, operation: "encrypting (key is not 32 bytes)", errno: EINVAL)
+        }
+        let bytes: [UInt8]
+        do {
+            let nonce = try SecureRandom.bytes(count: AES256GCM.nonceCount)
+            bytes = try EntryFormat.encode(credentials, for: key, issuedAt: issuedAt, key: encryptionKey, nonce: nonce)
+        } catch is EntryFormat.EncodeFailure {
+            throw .entryTooLarge(path: path)
+        } catch {
+            throw .randomUnavailable
+        }
+        let finalName = key.entryFileName
+        let fd = directory.fd
+        try FileSystem.writeAtomically(
+            directory: fd, directoryPath: directory.path, finalName: finalName, temporaryStem: key.stem,
+            bytes: bytes
+        ) { temporaryName in
+            renameat(fd, temporaryName, fd, finalName) == 0 ? .success(()) : .failure(Errno(errno))
+        }
+    }
+
+    // MARK: Locking
+
+    /// Runs `body` holding an exclusive `flock` on `<stem>.lock`, so one process refreshes a
+    /// role while the others wait and then find the fresh entry (re-read it inside `body`).
+    ///
+    /// Waits at most `timeout` seconds (polling, 5 ms growing to 50 ms), then throws
+    /// `CacheError.lockTimeout`. The kernel drops the lock when its holder exits or is killed,
+    /// so a crashed process never wedges the others. The lock file is kept: deleting it while
+    /// others wait on it would split them across two inodes.
+    public func withEntryLock<T>(_ key: CacheKey, timeout: Double, _ body: () throws -> T) throws -> T {
+        let fd = try acquireLock(key, timeout: timeout)
+        defer {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
+        return try body()
+    }
+
+    func acquireLock(_ key: CacheKey, timeout: Double) throws(CacheError) -> Int32 {
+        let path = lockPath(for: key)
+        let fd: Int32
+        switch FileSystem.open(at: directory.fd, key.lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) {
+        case .success(let opened): fd = opened
+        case .failure(let error): throw .fileOperationFailed(path: path, operation: "opening lock file", errno: error.code)
+        }
+        let deadline = monotonicSeconds() + max(0, timeout)
+        var pause = 0.005
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+            let code = errno
+            if code != EWOULDBLOCK && code != EINTR {
+                close(fd)
+                throw .fileOperationFailed(path: path, operation: "locking", errno: code)
+            }
+            let remaining = deadline - monotonicSeconds()
+            if remaining <= 0 {
+                close(fd)
+                throw .lockTimeout(roleArn: key.roleArn, path: path, seconds: timeout)
+            }
+            sleepSeconds(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
+        }
+    }
+
+    // MARK: Listing and purging
+
+    /// Every `<stem>.entry` in the directory with its header (or why it is unreadable), sorted by
+    /// role ARN then session name, unreadable ones last. Other files are ignored.
+    public func list() throws(CacheError) -> [CacheListing] {
+        var listings: [CacheListing] = []
+        for name in try directory.fileNames() where name.hasSuffix(".entry") {
+            let stem = String(name.dropLast(".entry".count))
+            guard isStem(stem) else { continue }
+            var listing = CacheListing(stem: stem, path: directory.pathOf(name), header: nil, problem: nil)
+            switch readEntryFile(name).flatMap({ EntryFormat.parseHeader($0).map(\.header) }) {
+            case .success(let header) where header.stem == stem: listing.header = header
+            case .success: listing.problem = .differentRequest
+            case .failure(let reason): listing.problem = reason
+            }
+            listings.append(listing)
+        }
+        return listings.sorted { a, b in
+            switch (a.header, b.header) {
+            case let (x?, y?):
+                return (x.roleArn, x.sessionName, a.stem) < (y.roleArn, y.sessionName, b.stem)
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return a.stem < b.stem
+            }
+        }
+    }
+
+    /// Removes one entry and its lock file. Returns whether an entry existed.
+    @discardableResult
+    public func remove(stem: String) throws(CacheError) -> Bool {
+        guard isStem(stem) else { return false }
+        let existed = try unlink(stem + ".entry")
+        _ = try unlink(stem + ".lock")
+        return existed
+    }
+
+    @discardableResult
+    public func remove(_ key: CacheKey) throws(CacheError) -> Bool {
+        try remove(stem: key.stem)
+    }
+
+    /// Removes every entry, lock and leftover temp file stscache made; leaves other files and
+    /// the directory itself. Returns the number of entries removed.
+    @discardableResult
+    public func removeAll() throws(CacheError) -> Int {
+        var removed = 0
+        for name in try directory.fileNames() {
+            if name.hasSuffix(".entry"), isStem(name.dropLast(".entry".count)) {
+                if try unlink(name) { removed += 1 }
+            } else if name.hasSuffix(".lock"), isStem(name.dropLast(".lock".count)) {
+                _ = try unlink(name)
+            } else if isTemporaryName(name) {
+                _ = try unlink(name)
+            }
+        }
+        _ = FileSystem.sync(directory.fd)
+        return removed
+    }
+
+    private func unlink(_ name: String) throws(CacheError) -> Bool {
+        if unlinkat(directory.fd, name, 0) == 0 { return true }
+        let code = errno
+        if code == ENOENT { return false }
+        throw .fileOperationFailed(path: directory.pathOf(name), operation: "removing", errno: code)
+    }
+}
+
+/// `.<stem>.<16 hex>.tmp`
+func isTemporaryName(_ name: String) -> Bool {
+    let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+    return name.hasPrefix(".") && parts.count == 4 && parts[0].isEmpty && isStem(parts[1])
+        && parts[2].utf8.count == 16 && parts[3] == "tmp"
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+func sleepSeconds(_ seconds: Double) {
+    guard seconds > 0 else { return }
+    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR {
+        request = remaining
+    }
+}

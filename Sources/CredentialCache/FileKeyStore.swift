@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OpenSSLCrypto
+
+/// The key in a 0600 file of exactly 32 raw bytes: the fallback where keyctl is blocked
+/// (containers). It survives reboots, so it protects less than the keyring against offline
+/// disk access, but still keeps the cache directory useless on its own (backups, sync folders).
+public struct FileKeyStore: KeyStore {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public var name: String { "file" }
+    public var location: String { "key file \(path)" }
+
+    /// `$XDG_CONFIG_HOME/stscache/cache-key`, else `<home>/.config/stscache/cache-key` (a relative
+    /// `XDG_CONFIG_HOME` is ignored, as the XDG spec requires).
+    public static func defaultPath(environment: [String: String], home: String) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            return trimmingTrailingSlashes(xdg) + "/stscache/cache-key"
+        }
+        return trimmingTrailingSlashes(home) + "/.config/stscache/cache-key"
+    }
+
+    private var directoryPath: String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    private var fileName: String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// - Throws: `CacheError.keyFileInsecure` (symlink, not a regular file, another owner, any
+    ///   group/other bit), `.keyFileInvalid` (not 32 bytes), `.fileOperationFailed`.
+    public func loadKey() throws -> [UInt8]? {
+        try load(at: AT_FDCWD, name: path)
+    }
+
+    public func loadOrCreateKey() throws -> [UInt8] {
+        if let key = try loadKey() { return key }
+        let directory = try openDirectory()
+        defer { close(directory) }
+        var candidate: [UInt8]
+        do {
+            candidate = try SecureRandom.bytes(count: AES256GCM.keyCount)
+        } catch {
+            throw CacheError.randomUnavailable
+        }
+        defer { EntryFormat.wipe(&candidate) }
+        let name = fileName
+        // link(2) onto the final name is create-if-absent with the content already in place:
+        // the first creator wins, everyone else gets EEXIST and reads the winner's key.
+        _ = try FileSystem.writeAtomically(
+            directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name,
+            bytes: candidate
+        ) { temporaryName -> Result<Bool, Errno> in
+            let linked = linkat(directory, temporaryName, directory, name, 0) == 0
+            let code = errno
+            unlinkat(directory, temporaryName, 0)
+            if linked { return .success(true) }
+            return code == EEXIST ? .success(false) : .failure(Errno(code))
+        }
+        guard let key = try load(at: directory, name: name) else {
+            throw CacheError.fileOperationFailed(path: path, operation: "reading new key file", errno: ENOENT)
+        }
+        return key
+    }
+
+    public func deleteKey() throws {
+        guard unlink(path) != 0 else { return }
+        let code = errno
+        if code != ENOENT {
+            throw CacheError.fileOperationFailed(path: path, operation: "removing", errno: code)
+        }
+    }
+
+    private func load(at directory: Int32, name: String) throws(CacheError) -> [UInt8]? {
+        let fd: Int32
+        switch FileSystem.open(at: directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
+        case .success(let opened): fd = opened
+        case .failure(let error):
+            if error.code == ENOENT { return nil }
+            if error.code == ELOOP { throw .keyFileInsecure(path: path, reason: "is a symbolic link") }
+            throw .fileOperationFailed(path: path, operation: "opening", errno: error.code)
+        }
+        defer { close(fd) }
+        let info: stat
+        switch FileSystem.status(of: fd) {
+        case .success(let status): info = status
+        case .failure(let error): throw .fileOperationFailed(path: path, operation: "checking", errno: error.code)
+        }
+        guard info.isRegularFile else { throw .keyFileInsecure(path: path, reason: "is not a regular file") }
+        guard UInt32(info.st_uid) == FileSystem.currentUID else {
+            throw .keyFileInsecure(path: path, reason: "is owned by uid \(info.st_uid), not by you")
+        }
+        guard info.permissionBits & 0o077 == 0 else {
+            throw .keyFileInsecure(path: path, reason: "has mode \(octal(info.permissionBits)) (group or others can reach it)")
+        }
+        guard info.st_size == AES256GCM.keyCount else { throw .keyFileInvalid(path: path, length: Int(info.st_size)) }
+        var key: [UInt8]
+        switch FileSystem.readAll(fd, limit: AES256GCM.keyCount) {
+        case .success(let bytes): key = bytes
+        case .failure(.tooLarge): throw .keyFileInvalid(path: path, length: Int(info.st_size))
+        case .failure(.io(let error)): throw .fileOperationFailed(path: path, operation: "reading", errno: error.code)
+        }
+        guard key.count == AES256GCM.keyCount else {
+            let length = key.count
+            EntryFormat.wipe(&key)
+            throw .keyFileInvalid(path: path, length: length)
+        }
+        return key
+    }
+
+    /// The key's directory, created 0700 (parents too) when missing; refused when it is a
+    /// symlink, another user's, or writable by group/others (someone could swap the key file).
+    private func openDirectory() throws(CacheError) -> Int32 {
+        let directory = directoryPath
+        try CacheDirectory.createParents(of: path)
+        let fd: Int32
+        switch FileSystem.open(at: AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {
+        case .success(let opened): fd = opened
+        case .failure(let error):
+            if error.code == ELOOP || error.code == ENOTDIR {
+                throw .keyDirectoryUnusable(path: directory, reason: "is a symbolic link or not a directory")
+            }
+            throw .fileOperationFailed(path: directory, operation: "opening", errno: error.code)
+        }
+        guard case .success(let info) = FileSystem.status(of: fd) else {
+            close(fd)
+            throw .fileOperationFailed(path: directory, operation: "checking", errno: EIO)
+        }
+        if UInt32(info.st_uid) != FileSystem.currentUID {
+            close(fd)
+            throw .keyDirectoryUnusable(path: directory, reason: "is owned by uid \(info.st_uid), not by you")
+        }
+        if info.permissionBits & 0o022 != 0 {
+            close(fd)
+            throw .keyDirectoryUnusable(path: directory,
+                                        reason: "has mode \(octal(info.permissionBits)) (group or others can write to it)")
+        }
+        return fd
+    }
+}

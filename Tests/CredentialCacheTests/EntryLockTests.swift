@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import CredentialCache
+
+@Suite("Entry locks")
+struct EntryLockTests {
+    let temp: TemporaryDirectory
+    let cache: CredentialCache
+
+    init() throws {
+        temp = try TemporaryDirectory()
+        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+    }
+
+    @Test("a second locker waits for the first, then runs")
+    func secondLockerWaits() throws {
+        let holding = DispatchSemaphore(value: 0)
+        let cache = self.cache
+        let holder = Thread {
+            try? cache.withEntryLock(prodKey, timeout: 5) {
+                holding.signal()
+                Thread.sleep(forTimeInterval: 0.4)
+            }
+        }
+        holder.start()
+        holding.wait()
+        let start = Date()
+        let value = try cache.withEntryLock(prodKey, timeout: 5) { 42 }
+        let waited = Date().timeIntervalSince(start)
+        #expect(value == 42)
+        #expect(waited >= 0.25, "took the lock after \(waited) s while it was held for 0.4 s")
+        #expect(waited < 3)
+    }
+
+    @Test("different entries do not block each other")
+    func independentEntries() throws {
+        try cache.withEntryLock(prodKey, timeout: 1) {
+            let start = Date()
+            try cache.withEntryLock(devKey, timeout: 1) {}
+            #expect(Date().timeIntervalSince(start) < 0.5)
+        }
+    }
+
+    @Test("waiting past the timeout ends in an error naming the role and the lock file")
+    func timesOut() throws {
+        try cache.withEntryLock(prodKey, timeout: 1) {
+            let start = Date()
+            let error = expectCacheError("cache-lock-timeout") {
+                try cache.withEntryLock(prodKey, timeout: 0.3) { () -> Void in Issue.record("ran without the lock") }
+            }
+            let waited = Date().timeIntervalSince(start)
+            #expect(waited >= 0.3 && waited < 2, "waited \(waited) s")
+            #expect(error?.message.contains(prodKey.roleArn) == true)
+            #expect(error?.message.contains(cache.lockPath(for: prodKey)) == true)
+            #expect(error?.message.contains("another stscache process") == true)
+        }
+    }
+
+    @Test("the body's error propagates and the lock is released")
+    func releasesOnError() throws {
+        struct Boom: Error {}
+        #expect(throws: Boom.self) { try cache.withEntryLock(prodKey, timeout: 1) { throw Boom() } }
+        try cache.withEntryLock(prodKey, timeout: 0.2) {}
+    }
+
+    @Test("another process's lock blocks us; SIGKILL on the holder releases it")
+    func holderKilled() throws {
+        try cache.withEntryLock(prodKey, timeout: 1) {}
+        let lockPath = cache.lockPath(for: prodKey)
+        // sh opens the lock file on fd 9, flock(1) locks that open file, and exec leaves `sleep`
+        // as the only holder: killing that one pid must free the lock.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", "exec 9>>\"$1\" && flock -x 9 && echo locked && exec sleep 60", "sh", lockPath]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+        let line = String(decoding: out.fileHandleForReading.availableDataUntilNewline(), as: UTF8.self)
+        try #require(line == "locked\n", "holder said \(line.debugDescription)")
+
+        expectCacheError("cache-lock-timeout") { try cache.withEntryLock(prodKey, timeout: 0.3) {} }
+
+        #expect(kill(holder.processIdentifier, SIGKILL) == 0)
+        holder.waitUntilExit()
+        #expect(holder.terminationReason == .uncaughtSignal)
+        let start = Date()
+        try cache.withEntryLock(prodKey, timeout: 5) {}
+        #expect(Date().timeIntervalSince(start) < 1)
+    }
+}
+
+extension FileHandle {
+    /// Reads until a newline or end of file.
+    func availableDataUntilNewline() -> Data {
+        var data = Data()
+        while true {
+            let byte = readData(ofLength: 1)
+            if byte.isEmpty { return data }
+            data.append(byte)
+            if byte == Data([0x0a]) { return data }
+        }
+    }
+}
