@@ -76,6 +76,9 @@ public enum TransportError: Error, Equatable, Sendable {
     case tls(String)
     case responseTooLarge(limit: Int)
     case proxy(String)
+    /// The request cannot be sent as given: malformed URL, a scheme other than http(s),
+    /// a header with a line break. Retrying cannot help.
+    case invalidRequest(String)
     /// Any other libcurl failure: its code and message.
     case other(code: Int, message: String)
 
@@ -83,9 +86,45 @@ public enum TransportError: Error, Equatable, Sendable {
     public var isTransient: Bool {
         switch self {
         case .couldNotConnect, .timedOut, .other: return true
-        case .couldNotResolveHost, .libraryUnavailable, .tls, .responseTooLarge, .proxy: return false
+        case .couldNotResolveHost, .libraryUnavailable, .tls, .responseTooLarge, .proxy, .invalidRequest:
+            return false
         }
     }
+
+    /// Stable identifier for tests and callers.
+    public var code: String {
+        switch self {
+        case .libraryUnavailable: return "transport.library-unavailable"
+        case .couldNotResolveHost: return "transport.resolve"
+        case .couldNotConnect: return "transport.connect"
+        case .timedOut: return "transport.timeout"
+        case .tls: return "transport.tls"
+        case .responseTooLarge: return "transport.too-large"
+        case .proxy: return "transport.proxy"
+        case .invalidRequest: return "transport.invalid-request"
+        case .other: return "transport.other"
+        }
+    }
+
+    /// What went wrong, in libcurl's words where it has some. Callers add the endpoint and the fix.
+    public var message: String {
+        switch self {
+        case .libraryUnavailable(let detail):
+            return "libcurl is not available (\(detail)); install it (Debian/Ubuntu: libcurl4, Fedora: libcurl)"
+        case .couldNotResolveHost(let detail): return "could not resolve the host: \(detail)"
+        case .couldNotConnect(let detail): return "could not connect: \(detail)"
+        case .timedOut: return "timed out"
+        case .tls(let detail): return "TLS failed: \(detail)"
+        case .responseTooLarge(let limit): return "the response is larger than \(limit) bytes"
+        case .proxy(let detail): return "the proxy failed: \(detail)"
+        case .invalidRequest(let detail): return "invalid request: \(detail)"
+        case .other(let code, let message): return "libcurl error \(code): \(message)"
+        }
+    }
+}
+
+extension TransportError: CustomStringConvertible {
+    public var description: String { message }
 }
 
 /// The one seam between stscache and the network. Implementations: `CurlTransport`

@@ -1,0 +1,188 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SigV4
+import Transport
+
+/// Signs one request: returns the headers to add (`X-Amz-Date`, `Authorization`, and
+/// `X-Amz-Security-Token` for temporary credentials). Same shape as `SigV4.sign`, so the
+/// production wiring is a direct pass-through; tests inject a fake.
+public typealias STSSigningFunction = @Sendable (
+    _ method: String, _ url: String, _ headers: [(name: String, value: String)], _ body: [UInt8],
+    _ credentials: AWSCredentials, _ region: String, _ service: String, _ date: Date
+) -> [(name: String, value: String)]
+
+/// How hard one STS call tries. Retries cover throttling, 5xx answers and transient network
+/// failures (never a refusal such as AccessDenied), with exponential backoff and full jitter
+/// (delay = random(0, min(maxDelay, baseDelay * 2^(attempt-1)))), all inside `deadline`.
+public struct STSRetryPolicy: Sendable, Equatable {
+    /// Requests sent at most (1 = no retries).
+    public var maxAttempts: Int
+    public var baseDelay: Double
+    public var maxDelay: Double
+    /// Seconds for the whole call, attempts and sleeps included; nil = no overall limit.
+    public var deadline: Double?
+    /// When STS rejects the request's timestamp, re-sign once with the time from its `Date`
+    /// header. This extra attempt does not count against `maxAttempts`.
+    public var correctsClockSkew: Bool
+
+    public init(maxAttempts: Int = 3, baseDelay: Double = 0.5, maxDelay: Double = 5, deadline: Double? = 30,
+                correctsClockSkew: Bool = true) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.deadline = deadline
+        self.correctsClockSkew = correctsClockSkew
+    }
+
+    /// The sleep before attempt `attempt + 1`, given a uniform random number in [0, 1).
+    public func delay(afterAttempt attempt: Int, jitter: Double) -> Double {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let ceiling = min(maxDelay, baseDelay * Double(1 << exponent))
+        return max(0, min(jitter, 1)) * ceiling
+    }
+}
+
+/// Calls STS over an `HTTPTransport`. A value type: the transport, options, clock, signer,
+/// sleep and jitter all come from the caller, so tests run on fakes and fixed clocks.
+public struct STSClient: Sendable {
+    public struct Options: Sendable, Equatable {
+        public var http: HTTPOptions
+        public var retry: STSRetryPolicy
+
+        public init(http: HTTPOptions = HTTPOptions(), retry: STSRetryPolicy = STSRetryPolicy()) {
+            self.http = http
+            self.retry = retry
+        }
+    }
+
+    public var transport: any HTTPTransport
+    public var options: Options
+    public var clock: @Sendable () -> Date
+    public var sign: STSSigningFunction
+    /// Blocks for the given number of seconds between attempts.
+    public var sleep: @Sendable (Double) -> Void
+    /// A uniform random number in [0, 1) for backoff jitter.
+    public var jitter: @Sendable () -> Double
+
+    public init(transport: any HTTPTransport, options: Options = Options(), clock: @escaping @Sendable () -> Date,
+                sign: @escaping STSSigningFunction,
+                sleep: @escaping @Sendable (Double) -> Void = STSClient.systemSleep,
+                jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.transport = transport
+        self.options = options
+        self.clock = clock
+        self.sign = sign
+        self.sleep = sleep
+        self.jitter = jitter
+    }
+
+    /// [AssumeRole](https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
+    /// temporary credentials for `request.roleArn`, signed with `credentials`.
+    /// Throws `STSError`.
+    public func assumeRole(_ request: AssumeRoleRequest, credentials: AWSCredentials, endpoint: STSEndpoint) throws
+        -> (credentials: AWSCredentials, assumedRoleArn: String)
+    {
+        let result = try perform(
+            action: "AssumeRole", parameters: request.formParameters, credentials: credentials, endpoint: endpoint,
+            decode: STSResponseDecoder.decodeAssumeRole)
+        // decodeAssumeRole insists on <AssumedRoleUser>.
+        return (result.credentials, result.assumedRoleUser?.arn ?? "")
+    }
+
+    /// One Query-protocol call with retries, deadline and clock-skew correction.
+    /// `credentials == nil` sends the request unsigned (AssumeRoleWithWebIdentity).
+    func perform<Result>(
+        action: String, parameters: [(name: String, value: String)], credentials: AWSCredentials?,
+        endpoint: STSEndpoint, decode: ([UInt8]) throws -> Result
+    ) throws -> Result {
+        let policy = options.retry
+        let endpointForMessages = redactUserInfo(endpoint.url)
+        let start = clock()
+        var skew: Double = 0
+        var skewCorrected = false
+        var attempt = 0
+        var sent = 0
+        var lastError: STSError?
+
+        func elapsed() -> Double { clock().timeIntervalSince(start) }
+        func giveUp(_ error: STSError) -> STSError {
+            var error = error
+            error.attempts = sent
+            return error
+        }
+
+        while true {
+            attempt += 1
+            var http = options.http
+            if let deadline = policy.deadline {
+                let remaining = deadline - elapsed()
+                if remaining <= 0, let lastError { throw giveUp(lastError) }
+                http.totalTimeout = min(http.totalTimeout, max(remaining, 0.001))
+                http.connectTimeout = min(http.connectTimeout, http.totalTimeout)
+            }
+
+            var request = STSRequestBuilder.request(parameters: parameters, endpoint: endpoint)
+            if let credentials {
+                let date = clock().addingTimeInterval(skew)
+                request.headers += sign(
+                    request.method, request.url, request.headers, request.body, credentials,
+                    endpoint.signingRegion, "sts", date)
+            }
+
+            let error: STSError
+            var serverDate: Date?
+            do {
+                sent += 1
+                let response = try transport.send(request, options: http)
+                if (200..<300).contains(response.status) {
+                    return try decode(response.body)
+                }
+                serverDate = response.header("Date").flatMap(Timestamps.parseHTTPDate)
+                if let document = try? STSResponseDecoder.decodeError(response.body) {
+                    error = STSError(.service(document, status: response.status, action: action, region: endpoint.signingRegion))
+                } else {
+                    error = STSError(.unexpectedResponse(status: response.status, action: action, endpoint: endpointForMessages))
+                }
+            } catch let transportError as TransportError {
+                error = STSError(.transport(transportError, action: action, endpoint: endpointForMessages))
+            }
+            lastError = error
+
+            if policy.correctsClockSkew, !skewCorrected, error.isClockSkew, let serverDate {
+                let measured = serverDate.timeIntervalSince(clock())
+                // Below a minute the clock is not what STS objects to; re-signing would not help.
+                if abs(measured - skew) >= 60 {
+                    skew = measured
+                    skewCorrected = true
+                    attempt -= 1
+                    continue
+                }
+            }
+
+            guard error.isRetryable, attempt < policy.maxAttempts else { throw giveUp(error) }
+            let delay = policy.delay(afterAttempt: attempt, jitter: jitter())
+            if let deadline = policy.deadline, elapsed() + delay >= deadline { throw giveUp(error) }
+            if delay > 0 { sleep(delay) }
+        }
+    }
+
+    /// `nanosleep`, resumed after signals until the full time has passed.
+    public static let systemSleep: @Sendable (Double) -> Void = { seconds in
+        guard seconds > 0, seconds.isFinite else { return }
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR {
+            request = remaining
+        }
+    }
+}

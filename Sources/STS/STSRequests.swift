@@ -1,0 +1,68 @@
+import Transport
+
+/// The parameters of one `AssumeRole` call, as the profile gives them.
+/// `tokenCode` (the MFA code) is never shown in `description`.
+public struct AssumeRoleRequest: Sendable, Equatable, CustomStringConvertible {
+    public var roleArn: String
+    public var roleSessionName: String
+    public var durationSeconds: Int?
+    public var externalId: String?
+    /// The MFA device (`mfa_serial`).
+    public var serialNumber: String?
+    /// The current MFA code.
+    public var tokenCode: String?
+
+    public init(roleArn: String, roleSessionName: String, durationSeconds: Int? = nil, externalId: String? = nil,
+                serialNumber: String? = nil, tokenCode: String? = nil) {
+        self.roleArn = roleArn
+        self.roleSessionName = roleSessionName
+        self.durationSeconds = durationSeconds
+        self.externalId = externalId
+        self.serialNumber = serialNumber
+        self.tokenCode = tokenCode
+    }
+
+    public var description: String {
+        "AssumeRoleRequest(roleArn: \(roleArn), roleSessionName: \(roleSessionName)"
+            + (durationSeconds.map { ", durationSeconds: \($0)" } ?? "")
+            + (externalId.map { ", externalId: \($0)" } ?? "")
+            + (serialNumber.map { ", serialNumber: \($0)" } ?? "")
+            + (tokenCode == nil ? "" : ", tokenCode: <redacted>") + ")"
+    }
+
+    /// The form parameters in the order botocore sends them (`Action`, `Version`, then the
+    /// members in the order of the AssumeRole input shape).
+    public var formParameters: [(name: String, value: String)] {
+        var parameters: [(name: String, value: String)] = [
+            ("Action", "AssumeRole"), ("Version", STSRequestBuilder.apiVersion),
+            ("RoleArn", roleArn), ("RoleSessionName", roleSessionName),
+        ]
+        if let durationSeconds { parameters.append(("DurationSeconds", String(durationSeconds))) }
+        if let externalId { parameters.append(("ExternalId", externalId)) }
+        if let serialNumber { parameters.append(("SerialNumber", serialNumber)) }
+        if let tokenCode { parameters.append(("TokenCode", tokenCode)) }
+        return parameters
+    }
+}
+
+/// Builds unsigned Query-protocol requests: a form-encoded POST to the endpoint.
+public enum STSRequestBuilder {
+    public static let contentType = "application/x-www-form-urlencoded; charset=utf-8"
+    /// The STS Query API version.
+    public static let apiVersion = "2011-06-15"
+
+    /// The request before signing. The `Host` header is left to the signer (which signs the URL's
+    /// host) and libcurl (which sends the same value: the host, plus the port when it is not
+    /// the scheme's default).
+    public static func request(parameters: [(name: String, value: String)], endpoint: STSEndpoint) -> HTTPRequest {
+        HTTPRequest(
+            method: "POST",
+            url: endpoint.url,
+            headers: [(name: "Content-Type", value: contentType)],
+            body: Array(FormURLEncoding.encode(parameters).utf8))
+    }
+
+    public static func assumeRole(_ request: AssumeRoleRequest, endpoint: STSEndpoint) -> HTTPRequest {
+        self.request(parameters: request.formParameters, endpoint: endpoint)
+    }
+}
