@@ -10,9 +10,9 @@ protocol ContextualCommand: ParsableCommand {
     func run(context: Context) throws
 }
 
-/// An error stscache explains to the user: a stable code for tests, one line for humans.
+/// An error stscache explains to the user in one line: the cause and the fix. (Each domain's
+/// error type also carries a stable `code` for tests.)
 public protocol UserFacingError: Error {
-    var code: String { get }
     var message: String { get }
 }
 

@@ -1,0 +1,161 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import AWSConfig
+import CredentialCache
+import OpenSSLCrypto
+import SigV4
+import STS
+import Transport
+
+/// Resolve → cache lookup → lock → STS → cache write: the one path every credential takes.
+///
+/// The hit path reads one entry and decrypts it; it never builds a transport (so libcurl is never
+/// loaded) and never takes a lock. Only a miss locks the entry, re-reads it (another process may
+/// have refreshed it while we waited), and calls STS.
+struct CredentialBroker {
+    let context: Context
+    let cache: CredentialCache
+    let keyStore: any KeyStore
+    let policy: RefreshPolicy
+    /// Skip the cache for the requested role (not for the sources it is chained from).
+    var forceRefresh: Bool = false
+    var lockTimeout: Double = CredentialCache.defaultLockTimeout
+
+    /// Credentials for `role`, valid for at least the refresh safety margin.
+    func credentials(for role: RoleProfile, forceRefresh force: Bool? = nil) throws -> AWSCredentials {
+        let force = force ?? forceRefresh
+        let key = Self.cacheKey(for: role)
+        let now = context.now()
+
+        if !force, let key32 = try? keyStore.loadKey(), case .hit(let cached, let header) = cache.read(key, encryptionKey: key32),
+           policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh {
+            return Self.awsCredentials(cached)
+        }
+
+        return try cache.withEntryLock(key, timeout: lockTimeout) {
+            let encryptionKey = try keyStore.loadOrCreateKey()
+            var fallback: CachedCredentials?
+            if case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey) {
+                let now = context.now()
+                switch policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) {
+                case .fresh where !force: return Self.awsCredentials(cached)
+                case .fresh, .refreshDue: fallback = cached
+                case .expired: break
+                }
+            }
+
+            let fresh: AWSCredentials
+            do {
+                fresh = try assumeRole(role)
+            } catch {
+                // Still valid: better to serve what we have than to fail the caller's command.
+                if let fallback, context.now() < fallback.expiration.addingTimeInterval(-RefreshPolicy.safetyMargin) {
+                    let remaining = Int(fallback.expiration.timeIntervalSince(context.now()) / 60)
+                    context.output.stderr(
+                        "stscache: warning: could not refresh \(role.roleArn) (\(StscacheMain.describe(error))); "
+                            + "using cached credentials valid for \(remaining) more minutes\n")
+                    return Self.awsCredentials(fallback)
+                }
+                throw error
+            }
+
+            guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
+                throw BrokerError.incompleteCredentials(role.roleArn)
+            }
+            do {
+                try cache.write(
+                    CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
+                                      sessionToken: token, expiration: expiration),
+                    for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
+            } catch {
+                // The credentials are good; only sharing them failed. Say so, and still answer.
+                context.output.stderr("stscache: warning: could not cache the session: \(error.message)\n")
+            }
+            return fresh
+        }
+    }
+
+    /// One STS AssumeRole call with the source's credentials.
+    private func assumeRole(_ role: RoleProfile) throws -> AWSCredentials {
+        let source = try sourceCredentials(role.source)
+        let endpoint = try STSEndpoint.resolve(
+            region: role.region, endpointURL: role.endpointURL, stsRegionalEndpoints: role.stsRegionalEndpoints)
+        let client = STSClient(
+            transport: context.makeTransport(),
+            options: STSClient.Options(http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: role.caBundle,
+                                                                          environment: context.environment),
+                                       retry: NetworkSettings.retryPolicy(environment: context.environment)),
+            clock: context.now,
+            sign: SigV4.sign,
+            sleep: context.sleep)
+        let request = AssumeRoleRequest(
+            roleArn: role.roleArn, roleSessionName: role.roleSessionName,
+            durationSeconds: role.durationSeconds, externalId: role.externalId)
+        return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
+    }
+
+    private func sourceCredentials(_ source: CredentialSource) throws -> AWSCredentials {
+        switch source {
+        case .staticKeys(_, let keys), .environment(let keys):
+            return AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                  sessionToken: keys.sessionToken)
+        case .role(let sourceRole):
+            // Each hop is cached on its own: two roles reached through one jump role share it.
+            return try credentials(for: sourceRole, forceRefresh: false)
+        case .ec2InstanceMetadata:
+            throw BrokerError.unsupportedSource("credential_source = Ec2InstanceMetadata")
+        case .ecsContainer:
+            throw BrokerError.unsupportedSource("credential_source = EcsContainer")
+        case .credentialProcess(let profile, _):
+            throw BrokerError.unsupportedSource("credential_process in profile \(profile)")
+        }
+    }
+
+    /// The cache keys on role + session, and on how the role is reached (source and external
+    /// id), so two profiles that reach one role differently neither share nor thrash an entry.
+    static func cacheKey(for role: RoleProfile) -> CacheKey {
+        CacheKey(roleArn: role.roleArn, sessionName: role.roleSessionName,
+                 sourceIdentity: sourceIdentity(role.source), externalId: role.externalId)
+    }
+
+    static func sourceIdentity(_ source: CredentialSource) -> String {
+        switch source {
+        case .staticKeys(let profile, _): return "profile:" + profile
+        case .environment: return "environment"
+        case .role(let role): return "role:" + role.roleArn + "/" + role.roleSessionName
+        case .ec2InstanceMetadata: return "ec2-instance-metadata"
+        case .ecsContainer: return "ecs-container"
+        case .credentialProcess(let profile, _): return "process:" + profile
+        }
+    }
+
+    static func awsCredentials(_ cached: CachedCredentials) -> AWSCredentials {
+        AWSCredentials(accessKeyId: cached.accessKeyId, secretAccessKey: cached.secretAccessKey,
+                       sessionToken: cached.sessionToken, expiration: cached.expiration)
+    }
+}
+
+enum BrokerError: Error, UserFacingError {
+    case unsupportedSource(String)
+    case incompleteCredentials(String)
+
+    var code: String {
+        switch self {
+        case .unsupportedSource: return "unsupported-source"
+        case .incompleteCredentials: return "incomplete-credentials"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .unsupportedSource(let what):
+            return "\(what) is not supported yet; use source_profile with keys, or credential_source = Environment"
+        case .incompleteCredentials(let role):
+            return "STS answered AssumeRole for \(role) without a session token or expiration; "
+                + "check that the endpoint is really STS"
+        }
+    }
+}

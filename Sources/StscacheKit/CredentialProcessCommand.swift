@@ -1,0 +1,95 @@
+import ArgumentParser
+import AWSConfig
+import CredentialCache
+import STS
+
+extension ConfigError: UserFacingError {}
+extension CacheError: UserFacingError {}
+extension STSError: UserFacingError {}
+
+/// Options every cache-touching command shares.
+struct CacheOptions: ParsableArguments {
+    @Flag(name: .long, help: "Explain on stderr which key store and cache directory are used.")
+    var verbose = false
+}
+
+struct CredentialProcessCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credential-process",
+        abstract: "Print a role's credentials as credential_process JSON, from the cache or STS.")
+
+    @Option(name: .long, help: "The role profile to assume (the one with role_arn).")
+    var profile: String
+
+    @Flag(name: .long, help: "Ignore the cached session and call STS.")
+    var forceRefresh = false
+
+    @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m, at most half the session).")
+    var refreshWindow: String?
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let session = try Session.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        let role = try session.resolve(profile: profile)
+        var broker = session.broker(policy: RefreshPolicy(window: window))
+        broker.forceRefresh = forceRefresh
+        let credentials = try broker.credentials(for: role)
+        context.output.stdout(CredentialOutput.json(credentials))
+    }
+}
+
+/// What a credential-touching command opens: the config files, the cache and the key store.
+struct Session {
+    let context: Context
+    let files: ConfigFiles
+    let cache: CredentialCache
+    let keyStore: any KeyStore
+
+    static func open(context: Context, verbose: Bool) throws -> Session {
+        let files = try ConfigFiles.load(configPath: context.configFilePath,
+                                         credentialsPath: context.credentialsFilePath)
+        let cache = try CredentialCache.open(environment: context.environment, home: context.homeDirectory)
+        let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
+                                                   verbose: verbose)
+        if verbose {
+            if let note = selection.note { context.output.stderr("stscache: \(note)\n") }
+            context.output.stderr("stscache: cache \(cache.directory.path), key store \(selection.store.name) (\(selection.store.location))\n")
+        }
+        return Session(context: context, files: files, cache: cache, keyStore: selection.store)
+    }
+
+    func resolve(profile: String) throws -> RoleProfile {
+        try ProfileResolver.resolve(profile: profile, files: files, environment: context.environment,
+                                    userName: context.userName)
+    }
+
+    func broker(policy: RefreshPolicy) -> CredentialBroker {
+        CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
+    }
+}
+
+enum RefreshWindow {
+    /// Seconds from `900`, `900s`, `15m` or `1h`; nil input means the default.
+    static func parse(_ text: String?) throws -> Double? {
+        guard let text = text?.trimmed(), !text.isEmpty else { return nil }
+        var digits = Substring(text)
+        var unit: Double = 1
+        switch digits.last {
+        case "s": digits = digits.dropLast()
+        case "m": unit = 60; digits = digits.dropLast()
+        case "h": unit = 3600; digits = digits.dropLast()
+        default: break
+        }
+        guard let value = Double(digits), value >= 0, value.isFinite else {
+            throw UsageError("refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")
+        }
+        return value * unit
+    }
+}
+
+struct UsageError: Error, UserFacingError {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
