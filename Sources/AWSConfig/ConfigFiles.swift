@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One profile's settings, merged from both files.
+public struct Profile: Sendable, Equatable {
+    public let name: String
+    /// Keys from the config file, overridden key by key by the credentials file (botocore's merge).
+    public var values: [String: INIValue]
+    /// Where the profile's section starts: the config file's header if it has one, else the
+    /// credentials file's.
+    public var location: FileLocation
+    /// How the section is written in the file `location` points at (`[profile x]`, `[default]`, `[x]`).
+    public var header: String
+
+    public init(name: String, values: [String: INIValue], location: FileLocation, header: String) {
+        self.name = name
+        self.values = values
+        self.location = location
+        self.header = header
+    }
+
+    public subscript(key: String) -> INIValue? { values[key] }
+
+    /// The value of `key` when it is set to something other than the empty string.
+    public func string(_ key: String) -> String? {
+        guard let value = values[key], !value.text.isEmpty else { return nil }
+        return value.text
+    }
+}
+
+/// The shared config file and the shared credentials file, parsed, with botocore's view of
+/// which sections are profiles.
+///
+/// In the config file a profile is `[profile name]` (the name may be quoted) or `[default]`;
+/// other bare sections are not profiles. `[services name]` sections hold per-service settings.
+/// In the credentials file every section is a profile, named exactly as written. A profile's
+/// keys are the config file's, with the credentials file's winning for a key set in both.
+public struct ConfigFiles: Sendable {
+    public let configPath: String
+    public let credentialsPath: String
+    /// nil when the file does not exist.
+    public let config: INIDocument?
+    /// nil when the file does not exist.
+    public let credentials: INIDocument?
+
+    /// Profile name → index of its section in `config.sections`.
+    private let configProfiles: [String: Int]
+    private let servicesSections: [String: Int]
+    /// Every profile name: the config file's in order, then those only in the credentials file.
+    public let profileNames: [String]
+
+    public init(config: INIDocument?, credentials: INIDocument?, configPath: String, credentialsPath: String) {
+        self.config = config
+        self.credentials = credentials
+        self.configPath = configPath
+        self.credentialsPath = credentialsPath
+
+        var profiles: [String: Int] = [:]
+        var services: [String: Int] = [:]
+        var names: [String] = []
+        for (index, section) in (config?.sections ?? []).enumerated() {
+            // botocore's build_profile_map: prefix test, then exactly two shlex words.
+            if section.name.hasPrefix("profile") {
+                if let words = shellWords(section.name), words.count == 2 {
+                    if profiles.updateValue(index, forKey: words[1]) == nil { names.append(words[1]) }
+                }
+            } else if section.name.hasPrefix("sso-session") {
+                continue
+            } else if section.name.hasPrefix("services") {
+                if let words = shellWords(section.name), words.count == 2 { services[words[1]] = index }
+            } else if section.name == "default" {
+                if profiles.updateValue(index, forKey: "default") == nil { names.append("default") }
+            }
+        }
+        for section in credentials?.sections ?? [] where profiles[section.name] == nil {
+            names.append(section.name)
+        }
+        configProfiles = profiles
+        servicesSections = services
+        profileNames = names
+    }
+
+    /// Reads and parses both files. A file that does not exist is simply absent (botocore
+    /// ignores missing files); one that exists but cannot be read is an `unreadable-file` error.
+    public static func load(configPath: String, credentialsPath: String) throws(ConfigError) -> ConfigFiles {
+        let config = try readFile(atPath: configPath).map { bytes throws(ConfigError) in
+            try INIDocument.parse(bytes, path: configPath)
+        }
+        let credentials = try readFile(atPath: credentialsPath).map { bytes throws(ConfigError) in
+            try INIDocument.parse(bytes, path: credentialsPath)
+        }
+        return ConfigFiles(config: config, credentials: credentials, configPath: configPath, credentialsPath: credentialsPath)
+    }
+
+    /// The profile's merged settings, or nil when neither file defines it.
+    public func profile(named name: String) -> Profile? {
+        let fromConfig = configProfiles[name].flatMap { config?.sections[$0] }
+        let fromCredentials = credentials?.section(named: name)
+        switch (fromConfig, fromCredentials) {
+        case (nil, nil):
+            return nil
+        case let (configSection?, nil):
+            return Profile(name: name, values: configSection.values, location: configSection.location,
+                           header: "[\(configSection.name)]")
+        case let (nil, credentialsSection?):
+            return Profile(name: name, values: credentialsSection.values, location: credentialsSection.location,
+                           header: "[\(credentialsSection.name)]")
+        case let (configSection?, credentialsSection?):
+            return Profile(name: name, values: configSection.values.merging(credentialsSection.values) { _, new in new },
+                           location: configSection.location, header: "[\(configSection.name)]")
+        }
+    }
+
+    /// A `[services name]` section of the config file.
+    public func servicesSection(named name: String) -> INISection? {
+        servicesSections[name].flatMap { config?.sections[$0] }
+    }
+
+    /// The profile's raw `credential_process` line, if it has one.
+    public func credentialProcess(forProfile name: String) -> String? {
+        profile(named: name)?.string("credential_process")
+    }
+
+    /// The profile this one delegates to through `credential_process = stscache ... --profile X`.
+    public func delegatedProfile(forProfile name: String) -> String? {
+        credentialProcess(forProfile: name).flatMap { AWSConfig.delegatedProfile(fromCredentialProcess: $0) }
+    }
+
+    /// Says which files were looked in, for "profile not found" messages.
+    func searchedFilesDescription() -> String {
+        func describe(_ path: String, _ document: INIDocument?) -> String {
+            document == nil ? "\(path) (does not exist)" : path
+        }
+        return "\(describe(configPath, config)) or \(describe(credentialsPath, credentials))"
+    }
+}
+
+// MARK: - Reading files
+
+/// Files larger than this are refused: real config files are a few KiB, and a limit keeps a
+/// mistaken `AWS_CONFIG_FILE` from eating memory.
+let maximumConfigFileSize = 64 << 20
+
+/// The file's bytes, or nil when it does not exist.
+func readFile(atPath path: String) throws(ConfigError) -> [UInt8]? {
+    func unreadable(_ why: String) -> ConfigError {
+        ConfigError(.unreadableFile, "cannot read \(path): \(why).", location: nil)
+    }
+    // O_NONBLOCK so a FIFO cannot hang us before the regular-file check below.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    if fd < 0 {
+        let code = errno
+        if code == ENOENT || code == ENOTDIR { return nil }
+        throw unreadable(systemMessage(code) + (code == EACCES ? "; check the file's permissions" : ""))
+    }
+    defer { _ = close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw unreadable(systemMessage(errno)) }
+    guard (info.st_mode & 0o170000) == 0o100000 else {
+        throw unreadable("it is not a regular file; point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a file")
+    }
+    let size = Int(info.st_size)
+    guard size <= maximumConfigFileSize else {
+        throw unreadable("it is \(size) bytes, larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
+    }
+    var bytes = [UInt8](repeating: 0, count: size)
+    var filled = 0
+    while true {
+        if filled == bytes.count {
+            // The file grew since fstat (or reports size 0): read on, within the limit.
+            guard bytes.count < maximumConfigFileSize else {
+                throw unreadable("it is larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
+            }
+            bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count)))
+        }
+        let room = bytes.count - filled
+        let got = bytes.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + filled, room) }
+        if got < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw unreadable(systemMessage(code))
+        }
+        if got == 0 { break }
+        filled += got
+    }
+    bytes.removeSubrange(filled...)
+    return bytes
+}
+
+private func systemMessage(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "error \(code)" }
+    return String(cString: text)
+}

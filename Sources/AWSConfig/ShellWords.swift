@@ -1,0 +1,96 @@
+/// Splits a line into words the way Python's `shlex.split` does in POSIX mode, which is how
+/// botocore reads both `[profile "name"]` headers and `credential_process` commands (it runs
+/// the words directly, without a shell).
+///
+/// Whitespace separates words; `'...'` is literal; inside `"..."` a backslash escapes only `"`
+/// and `\`; outside quotes a backslash escapes any character; adjacent pieces join into one
+/// word (`a'b c'` is `ab c`). Returns nil for an unterminated quote or a trailing backslash,
+/// where shlex raises.
+public func shellWords(_ line: String) -> [String]? {
+    enum State { case plain, single, double }
+    let bytes = Array(line.utf8)
+    var words: [String] = []
+    var word: [UInt8] = []
+    var inWord = false
+    var state = State.plain
+    var index = 0
+    while index < bytes.count {
+        let byte = bytes[index]
+        switch state {
+        case .plain:
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D:
+                if inWord {
+                    words.append(String(decoding: word, as: UTF8.self))
+                    word.removeAll(keepingCapacity: true)
+                    inWord = false
+                }
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { return nil }
+                word.append(bytes[index])
+                inWord = true
+            case UInt8(ascii: "'"):
+                state = .single
+                inWord = true
+            case UInt8(ascii: "\""):
+                state = .double
+                inWord = true
+            default:
+                word.append(byte)
+                inWord = true
+            }
+        case .single:
+            if byte == UInt8(ascii: "'") { state = .plain } else { word.append(byte) }
+        case .double:
+            if byte == UInt8(ascii: "\"") {
+                state = .plain
+            } else if byte == UInt8(ascii: "\\") {
+                guard index + 1 < bytes.count else { return nil }
+                let escaped = bytes[index + 1]
+                if escaped != UInt8(ascii: "\"") && escaped != UInt8(ascii: "\\") { word.append(byte) }
+                word.append(escaped)
+                index += 1
+            } else {
+                word.append(byte)
+            }
+        }
+        index += 1
+    }
+    guard state == .plain else { return nil }
+    if inWord { words.append(String(decoding: word, as: UTF8.self)) }
+    return words
+}
+
+/// The profile a `credential_process` command hands to stscache, for the delegating pattern:
+///
+///     [profile prod]
+///     credential_process = stscache credential-process --profile prod-role
+///
+/// Returns `prod-role` for any command whose program's base name is `stscache` (a bare name or
+/// any path) and that has `--profile NAME` or `--profile=NAME` (the last one wins, as for any
+/// repeated option). Quoting follows `shellWords`. nil for other programs, a missing
+/// `--profile`, or a command that does not split.
+public func delegatedProfile(fromCredentialProcess command: String) -> String? {
+    guard let words = shellWords(command), let program = words.first else { return nil }
+    let baseName = program.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? program
+    guard baseName == "stscache" else { return nil }
+    var profile: String?
+    var index = 1
+    while index < words.count {
+        let word = words[index]
+        if word == "--" { break }
+        if word == "--profile" {
+            guard index + 1 < words.count else { break }
+            profile = words[index + 1]
+            index += 2
+            continue
+        }
+        if word.hasPrefix("--profile=") {
+            profile = String(word.dropFirst("--profile=".count))
+        }
+        index += 1
+    }
+    guard let profile, !profile.isEmpty else { return nil }
+    return profile
+}
