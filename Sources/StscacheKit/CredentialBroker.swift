@@ -72,7 +72,7 @@ struct CredentialBroker {
                     for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
             } catch {
                 // The credentials are good; only sharing them failed. Say so, and still answer.
-                context.output.stderr("stscache: warning: could not cache the session: \(error.message)\n")
+                context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
             }
             return fresh
         }
