@@ -36,8 +36,14 @@ public enum StscacheMain {
             if let contextual = command as? any ContextualCommand {
                 try contextual.run(context: context)
             } else {
+                // Only the parser's own commands get here (`help`, a bare `stscache`); what they
+                // throw is help text or a usage error, reported as parse errors are.
                 var mutable = command
-                try mutable.run()
+                do {
+                    try mutable.run()
+                } catch {
+                    return reportParseError(error, context: context)
+                }
             }
             return 0
         } catch let exit as ExitCode {
@@ -49,7 +55,7 @@ public enum StscacheMain {
 
     static func report(_ error: any Error, context: Context) -> Int32 {
         context.output.stderr("stscache: " + describe(error) + "\n")
-        return 1
+        return (error as? CommandError)?.exitStatus ?? 1
     }
 
     static func describe(_ error: any Error) -> String {
@@ -93,7 +99,8 @@ struct StscacheCommand: ParsableCommand {
             Every aws, SDK and Terraform run then shares one encrypted session per role.
             """,
         version: "0.1.0",
-        subcommands: [CredentialProcessCommand.self])
+        subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
+                      ExportCommand.self, ExecCommand.self])
 }
 
 extension StringProtocol {
