@@ -20,8 +20,28 @@ public enum StscacheMain {
     /// The process entry point: parse, run, and map every failure to one `stscache: ` line.
     public static func run() -> Never {
         signal(SIGPIPE, SIG_IGN)
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        exit(run(arguments: arguments, context: .live()))
+        exit(run(arguments: Array(processArguments().dropFirst()), context: .live()))
+    }
+
+    /// `CommandLine.arguments`, or `/proc/self/cmdline` when that is empty: the Swift runtime
+    /// finds argv on Linux by walking back from `environ`, which fails once a preloaded library
+    /// has moved `environ` to the heap (libfaketime does, and the tests run us under it).
+    static func processArguments() -> [String] {
+        let arguments = CommandLine.arguments
+        if !arguments.isEmpty { return arguments }
+        let fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return arguments }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes += buffer[..<count]
+        }
+        if bytes.last == 0 { bytes.removeLast() }
+        return bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Testable core of `run()`: returns the exit status.
