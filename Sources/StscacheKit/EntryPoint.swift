@@ -46,6 +46,11 @@ public enum StscacheMain {
 
     /// Testable core of `run()`: returns the exit status.
     public static func run(arguments: [String], context: Context) -> Int32 {
+        // Every prompt render runs this: skip the parser when the arguments are simple.
+        if arguments.first == "prompt",
+           let status = PromptCommand.runWithoutParser(Array(arguments.dropFirst()), context: context) {
+            return status
+        }
         let command: any ParsableCommand
         do {
             command = try StscacheCommand.parseAsRoot(arguments)

@@ -40,6 +40,47 @@ struct PromptCommand: ContextualCommand {
 
     static let defaultFormat = "{profile} {remaining}"
 
+    /// `stscache prompt ...` without the argument parser, whose reflection-driven set-up costs
+    /// about as much as the rest of the command: only `--profile`, `--format` (each as one or
+    /// two words) and `--verbose` are understood; anything else (`--help`, a typo) returns nil
+    /// and the caller goes through the parser, which explains it.
+    static func runWithoutParser(_ arguments: [String], context: Context) -> Int32? {
+        var profile: String?
+        var format: String?
+        var verbose = false
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--verbose" {
+                verbose = true
+                continue
+            }
+            let name: String
+            let value: String
+            if let eq = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                name = String(argument[..<eq])
+                value = String(argument[argument.index(after: eq)...])
+            } else {
+                guard index < arguments.count else { return nil }
+                name = argument
+                value = arguments[index]
+                index += 1
+            }
+            switch name {
+            case "--profile" where profile == nil: profile = value
+            case "--format" where format == nil: format = value
+            default: return nil
+            }
+        }
+        var command = PromptCommand()
+        command.profile = profile
+        command.format = format
+        command.verbose = verbose
+        command.run(context: context)
+        return 0
+    }
+
     /// The prompt text, or nil when nothing should be shown. Cheap enough to call on every
     /// prompt render, and safe to call from a fast entry path without the argument parser.
     static func render(context: Context, profile: String?, format: String?) -> String? {
@@ -90,16 +131,18 @@ struct PromptCommand: ContextualCommand {
         let now = context.now()
         let policy = (try? SessionDisplay.policy(environment: context.environment)) ?? RefreshPolicy()
         let seconds = SessionDisplay.remainingSeconds(until: header.expiration, now: now)
-        let values: [String: String] = [
+        let template = format ?? defaultFormat
+        var values: [String: String] = [
             "profile": name,
             "role_arn": header.roleArn,
             "session": header.sessionName,
             "remaining": SessionDisplay.remaining(seconds),
             "seconds": String(seconds),
-            "expires": RFC3339.format(header.expiration),
             "state": SessionDisplay.state(of: header, now: now, policy: policy),
         ]
-        return .success(fill(format ?? defaultFormat, values))
+        // Only when asked for: gmtime_r reads /etc/localtime on first use.
+        if template.contains("{expires}") { values["expires"] = RFC3339.format(header.expiration) }
+        return .success(fill(template, values))
     }
 
     /// `--profile`, else `AWS_PROFILE`, else the profile `stscache exec` ran this shell with

@@ -41,7 +41,6 @@ struct RoleLookup {
     /// One cache entry the current config can reach, and every profile that selects it.
     struct Reach {
         var key: CacheKey
-        var role: RoleProfile
         /// Sorted; both the role profile and the profiles delegating to it.
         var profiles: [String]
     }
@@ -60,7 +59,7 @@ struct RoleLookup {
         for name in files.profileNames {
             guard let target = roleProfileName(for: name), let role = resolved(target) else { continue }
             let key = CredentialBroker.cacheKey(for: role)
-            byStem[key.stem, default: Reach(key: key, role: role, profiles: [])].profiles.append(name)
+            byStem[key.stem, default: Reach(key: key, profiles: [])].profiles.append(name)
         }
         for stem in byStem.keys { byStem[stem]!.profiles.sort() }
         return byStem

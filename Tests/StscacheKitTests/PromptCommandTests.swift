@@ -97,6 +97,25 @@ struct PromptCommandTests {
         #expect(output.stdout == "" && output.stderr == "")
     }
 
+    @Test("the parser-free path takes --profile, --format (one or two words) and --verbose, nothing else")
+    func withoutParser() throws {
+        let home = try TestHome()
+        try home.cacheSession(for: "prod-role", expiresIn: 600)
+        let output = CapturedOutput()
+        let context = home.context(output: output)
+
+        #expect(PromptCommand.runWithoutParser(["--profile=prod", "--format", "{profile}:{seconds}"], context: context) == 0)
+        #expect(PromptCommand.runWithoutParser(["--verbose", "--profile", "nosuch"], context: context) == 0)
+        #expect(output.stdout == "prod:600\n")
+        #expect(output.stderr.hasPrefix("stscache: prompt: profile \"nosuch\""))
+        for unknown in [["--help"], ["-h"], ["--profile"], ["--profile", "a", "--profile", "b"], ["--bogus", "x"], ["extra"]] {
+            #expect(PromptCommand.runWithoutParser(unknown, context: context) == nil, "\(unknown)")
+        }
+        // Those go to the parser: help on stdout, a mistake as one line on stderr.
+        #expect(home.run(["prompt", "--help"]).stdout.contains("{remaining}"))
+        expectCleanFailure(home.run(["prompt", "--bogus"]), status: 64)
+    }
+
     @Test("never opens the key store: works with a key store setting that could not be opened")
     func noKeyStore() throws {
         let home = try TestHome()
