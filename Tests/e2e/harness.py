@@ -88,6 +88,17 @@ def require_peer(path: Path, what: str) -> None:
     pytest.skip(message)
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: the kernel sends SIGTERM to the child if the test run itself dies, so no
+    server outlives a killed pytest (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -257,10 +268,15 @@ class MotoServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             log.close()
             if self._wait_ready(timeout=60):
-                self._bootstrap_admin()
+                try:
+                    self._bootstrap_admin()
+                except BaseException:
+                    self.stop()  # never leave a server behind when set-up fails
+                    raise
                 return self
             last_error = self.log_path.read_text(errors="replace")[-2000:]
             self.stop()
