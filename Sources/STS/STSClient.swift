@@ -88,7 +88,8 @@ public struct STSClient: Sendable {
 
     /// [AssumeRole](https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html):
     /// temporary credentials for `request.roleArn`, signed with `credentials`.
-    /// Throws `STSError`.
+    /// Throws `STSError`; an error thrown by the transport that is not a `TransportError`
+    /// (a test double's, say) passes through unchanged.
     public func assumeRole(_ request: AssumeRoleRequest, credentials: AWSCredentials, endpoint: STSEndpoint) throws
         -> (credentials: AWSCredentials, assumedRoleArn: String)
     {

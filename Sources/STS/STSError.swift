@@ -72,8 +72,8 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
         case service(STSErrorDocument, status: Int, action: String, region: String)
         /// A non-2xx answer that is not an STS error document (an HTML page from a proxy, say).
         case unexpectedResponse(status: Int, action: String, endpoint: String)
-        /// A 2xx answer we could not read.
-        case malformedResponse(action: String, reason: String)
+        /// An answer we could not read (`action` nil for an error document).
+        case malformedResponse(action: String?, reason: String)
         case transport(TransportError, action: String, endpoint: String)
         case invalidRegion(String)
         case invalidEndpoint(String, reason: String)
@@ -138,7 +138,7 @@ extension STSError.Kind {
             return "STS \(action) at \(endpoint) answered HTTP \(status) with something that is not an STS "
                 + "error document. Check endpoint_url / AWS_ENDPOINT_URL_STS and any proxy in between."
         case .malformedResponse(let action, let reason):
-            return "STS \(action) returned a response stscache cannot read: \(reason). "
+            return "STS\(action.map { " \($0)" } ?? "") returned a response stscache cannot read: \(reason). "
                 + "Check that the endpoint is really STS (endpoint_url / AWS_ENDPOINT_URL_STS)."
         case .transport(let error, let action, let endpoint):
             return "could not reach STS for \(action) at \(endpoint): \(oneLine(error.message)). \(transportHint(error))"

@@ -20,7 +20,8 @@ public struct AssumedRoleUser: Sendable, Equatable {
 
 /// What AssumeRole, AssumeRoleWithWebIdentity and GetSessionToken return: temporary credentials
 /// (with their expiration always set) and, for the role calls, the assumed role.
-public struct STSCredentialsResult: Sendable, Equatable {
+/// `description` never shows the secret key or the session token.
+public struct STSCredentialsResult: Sendable, Equatable, CustomStringConvertible {
     public var credentials: AWSCredentials
     public var expiration: Date
     public var assumedRoleUser: AssumedRoleUser?
@@ -31,6 +32,11 @@ public struct STSCredentialsResult: Sendable, Equatable {
         self.expiration = expiration
         self.assumedRoleUser = assumedRoleUser
         self.requestId = requestId
+    }
+
+    public var description: String {
+        "STSCredentialsResult(credentials: \(credentials), expiration: \(expiration.timeIntervalSince1970), "
+            + "assumedRoleArn: \(assumedRoleUser?.arn ?? "nil"), requestId: \(requestId ?? "nil"))"
     }
 }
 
@@ -71,18 +77,23 @@ public enum STSResponseDecoder {
     /// An `<ErrorResponse>` document. Also accepts a bare `<Error>` root, which some
     /// STS-compatible endpoints send.
     public static func decodeError(_ body: [UInt8]) throws -> STSErrorDocument {
-        let root = try parse(body, action: "error")
+        let root = try parse(body, action: nil)
         let error: XMLElement
-        if root.name == "ErrorResponse" {
-            guard let inner = root.child("Error") else { throw malformed("error", "<ErrorResponse> has no <Error>") }
+        if root.name == "ErrorResponse" || root.name == "Response" {
+            // Query APIs answer <ErrorResponse><Error>; the EC2-style <Errors><Error> wrapping
+            // also occurs (moto's IAM authorisation errors, some proxies), and botocore's query
+            // parser accepts both.
+            guard let inner = root.child("Error") ?? root.child("Errors")?.child("Error") else {
+                throw malformed(nil, "<\(root.name)> has no <Error>")
+            }
             error = inner
         } else if root.name == "Error" {
             error = root
         } else {
-            throw malformed("error", "expected <ErrorResponse>, found <\(root.name)>")
+            throw malformed(nil, "expected <ErrorResponse>, found <\(root.name)>")
         }
         guard let code = nonEmpty(error.childText("Code")) else {
-            throw malformed("error", "<Error> has no <Code>")
+            throw malformed(nil, "<Error> has no <Code>")
         }
         return STSErrorDocument(
             type: nonEmpty(error.childText("Type")),
@@ -131,7 +142,7 @@ public enum STSResponseDecoder {
             requestId: nonEmpty(root.child("ResponseMetadata")?.childText("RequestId")))
     }
 
-    private static func parse(_ body: [UInt8], action: String) throws -> XMLElement {
+    private static func parse(_ body: [UInt8], action: String?) throws -> XMLElement {
         do {
             return try XMLScanner.parse(body)
         } catch {
@@ -139,7 +150,7 @@ public enum STSResponseDecoder {
         }
     }
 
-    private static func malformed(_ action: String, _ reason: String) -> STSError {
+    private static func malformed(_ action: String?, _ reason: String) -> STSError {
         STSError(.malformedResponse(action: action, reason: reason))
     }
 

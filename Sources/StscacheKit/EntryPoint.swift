@@ -20,28 +20,28 @@ public enum StscacheMain {
     /// The process entry point: parse, run, and map every failure to one `stscache: ` line.
     public static func run() -> Never {
         signal(SIGPIPE, SIG_IGN)
-        exit(run(arguments: Array(processArguments().dropFirst()), context: .live()))
+        exit(run(arguments: processArguments(), context: .live()))
     }
 
-    /// `CommandLine.arguments`, or `/proc/self/cmdline` when that is empty: the Swift runtime
-    /// finds argv on Linux by walking back from `environ`, which fails once a preloaded library
-    /// has moved `environ` to the heap (libfaketime does, and the tests run us under it).
+    /// The command-line arguments without the program name. Swift's runtime captures argv from
+    /// an ELF initialiser; under some LD_PRELOAD libraries (libfaketime, which the tests use to
+    /// move the clock) it sees none, so fall back to the kernel's copy.
     static func processArguments() -> [String] {
-        let arguments = CommandLine.arguments
-        if !arguments.isEmpty { return arguments }
+        if CommandLine.argc > 0 { return Array(CommandLine.arguments.dropFirst()) }
         let fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return arguments }
+        guard fd >= 0 else { return [] }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += buffer[..<count]
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
         }
-        if bytes.last == 0 { bytes.removeLast() }
-        return bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        // The kernel's copy ends with a NUL, which leaves one empty trailing part.
+        return Array(parts.dropFirst().dropLast(parts.last == "" ? 1 : 0))
     }
 
     /// Testable core of `run()`: returns the exit status.
@@ -61,20 +61,17 @@ public enum StscacheMain {
             if let contextual = command as? any ContextualCommand {
                 try contextual.run(context: context)
             } else {
-                // Only the parser's own commands get here (`help`, a bare `stscache`); what they
-                // throw is help text or a usage error, reported as parse errors are.
                 var mutable = command
-                do {
-                    try mutable.run()
-                } catch {
-                    return reportParseError(error, context: context)
-                }
+                try mutable.run()
             }
             return 0
         } catch let exit as ExitCode {
             return exit.rawValue
-        } catch {
+        } catch let error as any UserFacingError {
             return report(error, context: context)
+        } catch {
+            // Help, version and validation errors thrown from run() (the parser's own types).
+            return reportParseError(error, context: context)
         }
     }
 

@@ -32,6 +32,8 @@ from harness import (
     run,
 )
 
+pytestmark = pytest.mark.issue4
+
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 
 
