@@ -11,7 +11,11 @@ if functions -q fish_right_prompt; and not functions -q __stscache_previous_righ
 end
 
 function fish_right_prompt
-    set -l segment (stscache prompt 2>/dev/null)
+    set -l segment
+    # fish reports a missing command itself (2>/dev/null does not hide that): check first.
+    if command -q stscache
+        set segment (stscache prompt 2>/dev/null)
+    end
     if test -n "$segment"
         set_color yellow
         printf '%s' $segment
