@@ -131,18 +131,17 @@ struct PurgeCommand: ContextualCommand {
         }
     }
 
-    /// Removes one entry under its lock, re-checking `--expired` once the lock is held (a
-    /// refresh may have finished while we waited). Entries no profile of the current config
-    /// reaches have no key to lock with (the key is a hash of settings this config lacks);
-    /// they are removed directly.
+    /// Removes one entry under its lock (named by the entry's stem, so entries no profile of
+    /// the current config reaches are locked too), re-checking `--expired` once the lock is held
+    /// (a refresh may have finished while we waited).
     private func remove(_ listing: CacheListing, key: CacheKey?, cache: CredentialCache, now: Date) throws -> Removal {
-        guard let key else { return try cache.remove(stem: listing.stem) ? .removed : .goneMeanwhile }
-        return try cache.withEntryLock(key, timeout: Self.lockTimeout) {
-            if expired, let header = cache.readHeader(key),
+        try cache.withEntryLock(stem: listing.stem, roleArn: listing.header?.roleArn ?? listing.stem,
+                                timeout: Self.lockTimeout) {
+            if expired, let key, let header = cache.readHeader(key),
                RefreshPolicy().decide(now: now, issuedAt: header.issuedAt, expiration: header.expiration) != .expired {
                 return .refreshedMeanwhile
             }
-            return try cache.remove(key) ? .removed : .goneMeanwhile
+            return try cache.remove(stem: listing.stem) ? .removed : .goneMeanwhile
         }
     }
 
@@ -197,10 +196,9 @@ struct PurgeCommand: ContextualCommand {
             let count = listings.count
             if !dryRun {
                 // Under each entry's lock where the config names it, so no refresh writes one back.
-                let reach = ListCommand.reachableEntries(context: context)
                 for listing in listings {
-                    guard let key = reach[listing.stem]?.key else { continue }
-                    _ = try cache.withEntryLock(key, timeout: Self.lockTimeout) { try cache.remove(key) }
+                    _ = try cache.withEntryLock(stem: listing.stem, roleArn: listing.header?.roleArn ?? listing.stem,
+                                                timeout: Self.lockTimeout) { try cache.remove(stem: listing.stem) }
                 }
                 _ = try cache.removeAll()
             }
