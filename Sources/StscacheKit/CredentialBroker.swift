@@ -111,6 +111,8 @@ struct CredentialBroker {
             throw BrokerError.unsupportedSource("credential_source = EcsContainer")
         case .credentialProcess(let profile, _):
             throw BrokerError.unsupportedSource("credential_process in profile \(profile)")
+        case .webIdentity:
+            throw BrokerError.unsupportedSource("web identity")
         }
     }
 
@@ -129,6 +131,7 @@ struct CredentialBroker {
         case .ec2InstanceMetadata: return "ec2-instance-metadata"
         case .ecsContainer: return "ecs-container"
         case .credentialProcess(let profile, _): return "process:" + profile
+        case .webIdentity(let tokenFile): return "web-identity:" + tokenFile
         }
     }
 
