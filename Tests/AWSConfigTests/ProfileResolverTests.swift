@@ -654,7 +654,7 @@ struct ProfileResolverTests {
         #expect(top.isChained)
         #expect(try long.resolve("mid").isChained)
         let tooLong = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "50000"))
-        tooLong.expectError(.invalidDuration, resolving: "top")
+        _ = tooLong.expectError(.invalidDuration, resolving: "top")
     }
 
     @Test("region: profile region > AWS_REGION > AWS_DEFAULT_REGION > us-east-1")
