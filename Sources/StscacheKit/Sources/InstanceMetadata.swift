@@ -44,7 +44,7 @@ struct InstanceMetadataSource {
         var headers: [(name: String, value: String)] = []
         if let token { headers.append((name: "X-aws-ec2-metadata-token", value: token)) }
 
-        let listing = try get(base + Self.credentialsPath, headers: headers, options: options, attempts: attempts,
+        let listing = try get(base, Self.credentialsPath, headers: headers, options: options, attempts: attempts,
                               what: "the instance's role name")
         guard let roleName = String(decoding: listing, as: UTF8.self)
             .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first.map({ $0.trimmingWhitespace() }),
@@ -52,7 +52,7 @@ struct InstanceMetadataSource {
         else {
             throw SourceError(.imdsNoRole, "the instance metadata service at \(base) lists no IAM role: attach an instance profile with a role to this instance.")
         }
-        let body = try get(base + Self.credentialsPath + roleName, headers: headers, options: options,
+        let body = try get(base, Self.credentialsPath + roleName, headers: headers, options: options,
                            attempts: attempts, what: "the credentials of instance role \(roleName)")
         return try Self.decodeCredentials(body, from: "the instance metadata service (role \(roleName))",
                                           code: .imdsBadResponse, tokenField: "Token")
@@ -118,12 +118,12 @@ struct InstanceMetadataSource {
         return nil
     }
 
-    private func get(_ url: String, headers: [(name: String, value: String)], options: HTTPOptions, attempts: Int,
+    private func get(_ base: String, _ path: String, headers: [(name: String, value: String)], options: HTTPOptions, attempts: Int,
                      what: String) throws(SourceError) -> [UInt8] {
         var lastFailure = ""
         for _ in 0..<attempts {
             do {
-                let response = try transport.send(HTTPRequest(method: "GET", url: url, headers: headers), options: options)
+                let response = try transport.send(HTTPRequest(method: "GET", url: base + path, headers: headers), options: options)
                 if response.status == 200, !response.body.isEmpty { return response.body }
                 if response.status == 404 {
                     throw SourceError(
@@ -138,7 +138,7 @@ struct InstanceMetadataSource {
                 lastFailure = Self.describe(error)
             }
         }
-        throw SourceError(.imdsUnavailable, "could not get \(what) from the instance metadata service: \(lastFailure).")
+        throw unavailable(base, "getting \(what): \(lastFailure)")
     }
 
     private func unavailable(_ base: String, _ failure: String) -> SourceError {
