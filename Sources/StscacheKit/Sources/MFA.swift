@@ -73,7 +73,7 @@ struct MFACodeSource {
     static let processTimeout: Double = 120
 
     var environment: [String: String]
-    var runner = ChildProcess()
+    var runner = HelperProcess()
     var openTerminal: () -> (any PromptTerminal)? = { ControllingTerminal.openIfPresent() }
     var ledger = MFACodeLedger()
 
@@ -117,7 +117,7 @@ struct MFACodeSource {
 
     private func run(_ command: String, serial: String, purpose: String) throws(SourceError) -> String {
         let what = "mfa_process for \(purpose)"
-        let outcome: ChildProcess.Outcome
+        let outcome: HelperProcess.Outcome
         do {
             outcome = try runner.run(command, environment: environment, timeout: Self.processTimeout, outputLimit: 4096)
         } catch {

@@ -83,7 +83,7 @@ struct ProcessCredentialSource {
     static let defaultTimeout: Double = 300
     static let outputLimit = 64 * 1024
 
-    var runner = ChildProcess()
+    var runner = HelperProcess()
     var timeout: Double = defaultTimeout
 
     /// - Parameters:
@@ -93,7 +93,7 @@ struct ProcessCredentialSource {
                      now: Date) throws(SourceError) -> AWSCredentials {
         let childEnvironment = ProcessChain.environment(environment, adding: [roleProfile, profile])
         let what = "the credential_process of profile \"\(profile)\" (the source of \"\(roleProfile)\")"
-        let outcome: ChildProcess.Outcome
+        let outcome: HelperProcess.Outcome
         do {
             outcome = try runner.run(command, environment: childEnvironment, timeout: timeout, outputLimit: Self.outputLimit)
         } catch {

@@ -3,7 +3,7 @@ import Foundation
 @testable import StscacheKit
 import Testing
 
-private let now = SourcesFixture.now
+private let fixedNow = SourcesFixture.now
 
 @Suite("credential_process as a source")
 struct ProcessSourceTests {
@@ -11,7 +11,7 @@ struct ProcessSourceTests {
         var source = ProcessCredentialSource()
         source.timeout = timeout
         let credentials = try source.credentials(command: command, profile: "sso", roleProfile: "prod",
-                                                 environment: environment, now: now)
+                                                 environment: environment, now: fixedNow)
         return AWSCredentialsView(accessKeyId: credentials.accessKeyId, sessionToken: credentials.sessionToken,
                                   expiration: credentials.expiration)
     }
@@ -103,13 +103,13 @@ struct ProcessSourceTests {
         #expect(error?.message.contains("prod -> sso -> prod") == true)
         #expect(fixture.transport.requests.isEmpty)
         // Another profile is fine (the cache is empty, so it goes to STS).
-        let other = try SourcesFixture(environment: ["STSCACHE_CHAIN": "prod,sso"], route: STSAnswers.sts(now: now))
+        let other = try SourcesFixture(environment: ["STSCACHE_CHAIN": "prod,sso"], route: STSAnswers.sts(now: fixedNow))
         _ = try other.broker().credentials(for: makeRole("unrelated"))
     }
 
     @Test("the broker assumes the role with the helper's credentials")
     func throughBroker() throws {
-        let fixture = try SourcesFixture(route: STSAnswers.sts(now: now))
+        let fixture = try SourcesFixture(route: STSAnswers.sts(now: fixedNow))
         let helper = #"echo '{"Version":1,"AccessKeyId":"AKIDHELPER","SecretAccessKey":"s"}'"#
         let credentials = try fixture.broker().credentials(for: makeRole(source: .credentialProcess(profile: "sso", command: helper)))
         #expect(credentials.accessKeyId == "ASIAROLE1")

@@ -67,7 +67,7 @@ struct FixedKeyStore: KeyStore {
 }
 
 /// Everything written to stderr by the code under test.
-final class CapturedOutput: @unchecked Sendable {
+final class SourcesOutput: @unchecked Sendable {
     private let lock = NSLock()
     private var errText = ""
     private var outText = ""
@@ -105,7 +105,7 @@ final class SourcesFixture {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     let directory: URL
-    let output = CapturedOutput()
+    let output = SourcesOutput()
     let transport: RoutedTransport
     var environment: [String: String]
     var now = SourcesFixture.now

@@ -8,7 +8,7 @@ import Darwin
 /// CLI v2 do: `/bin/sh -c COMMAND`. Its stdout is captured (bounded), its stdin and stderr are
 /// ours (so a helper can prompt on the terminal and its diagnostics reach the user), and it
 /// runs with exactly the environment given. It is killed when it overruns its time.
-struct ChildProcess {
+struct HelperProcess {
     enum Termination: Equatable, Sendable {
         case exited(Int32)
         case signaled(Int32)
