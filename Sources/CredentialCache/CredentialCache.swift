@@ -170,7 +170,14 @@ public struct CredentialCache: Sendable {
     /// so a crashed process never wedges the others. The lock file is kept: deleting it while
     /// others wait on it would split them across two inodes.
     public func withEntryLock<T>(_ key: CacheKey, timeout: Double, _ body: () throws -> T) throws -> T {
-        let fd = try acquireLock(key, timeout: timeout)
+        try withEntryLock(stem: key.stem, roleArn: key.roleArn, timeout: timeout, body)
+    }
+
+    /// The same lock, named by the entry's stem: for `purge`, which finds entries in the
+    /// directory listing and may not have the settings to rebuild their key.
+    public func withEntryLock<T>(stem: String, roleArn: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        guard isStem(stem) else { throw CacheError.fileOperationFailed(path: directory.pathOf(stem), operation: "locking", errno: EINVAL) }
+        let fd = try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout)
         defer {
             flock(fd, LOCK_UN)
             close(fd)
@@ -178,10 +185,11 @@ public struct CredentialCache: Sendable {
         return try body()
     }
 
-    func acquireLock(_ key: CacheKey, timeout: Double) throws(CacheError) -> Int32 {
-        let path = lockPath(for: key)
+    func acquireLock(stem: String, roleArn: String, timeout: Double) throws(CacheError) -> Int32 {
+        let lockFileName = stem + ".lock"
+        let path = directory.pathOf(lockFileName)
         let fd: Int32
-        switch FileSystem.open(at: directory.fd, key.lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) {
+        switch FileSystem.open(at: directory.fd, lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) {
         case .success(let opened): fd = opened
         case .failure(let error): throw .fileOperationFailed(path: path, operation: "opening lock file", errno: error.code)
         }
@@ -197,7 +205,7 @@ public struct CredentialCache: Sendable {
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
                 close(fd)
-                throw .lockTimeout(roleArn: key.roleArn, path: path, seconds: timeout)
+                throw .lockTimeout(roleArn: roleArn, path: path, seconds: timeout)
             }
             sleepSeconds(min(pause, remaining))
             pause = min(pause * 2, 0.05)
@@ -232,13 +240,13 @@ public struct CredentialCache: Sendable {
         }
     }
 
-    /// Removes one entry and its lock file. Returns whether an entry existed.
+    /// Removes one entry (not its lock file). Returns whether an entry existed.
     @discardableResult
     public func remove(stem: String) throws(CacheError) -> Bool {
         guard isStem(stem) else { return false }
-        let existed = try unlink(stem + ".entry")
-        _ = try unlink(stem + ".lock")
-        return existed
+        // The lock file stays: deleting it while another process waits on it would let a third
+        // one lock a new inode and refresh alongside the waiter.
+        return try unlink(stem + ".entry")
     }
 
     @discardableResult

@@ -46,6 +46,11 @@ public enum StscacheMain {
 
     /// Testable core of `run()`: returns the exit status.
     public static func run(arguments: [String], context: Context) -> Int32 {
+        // Every prompt render runs this: skip the parser when the arguments are simple.
+        if arguments.first == "prompt",
+           let status = PromptCommand.runWithoutParser(Array(arguments.dropFirst()), context: context) {
+            return status
+        }
         let command: any ParsableCommand
         do {
             command = try StscacheCommand.parseAsRoot(arguments)
@@ -72,7 +77,7 @@ public enum StscacheMain {
 
     static func report(_ error: any Error, context: Context) -> Int32 {
         context.output.stderr("stscache: " + describe(error) + "\n")
-        return 1
+        return (error as? CommandError)?.exitStatus ?? 1
     }
 
     static func describe(_ error: any Error) -> String {
@@ -116,7 +121,8 @@ struct StscacheCommand: ParsableCommand {
             Every aws, SDK and Terraform run then shares one encrypted session per role.
             """,
         version: "0.1.0",
-        subcommands: [CredentialProcessCommand.self])
+        subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
+                      ExportCommand.self, ExecCommand.self])
 }
 
 extension StringProtocol {
