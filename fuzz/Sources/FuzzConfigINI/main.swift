@@ -1,4 +1,4 @@
-// PENDING (not built yet): needs AWSConfig's INI reader and profile resolution —
+// config-ini: AWSConfig's INI reader and profile resolution —
 //   INIDocument.parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> INIDocument
 //   INIDocument.parse(_ text: String, path: String) throws(ConfigError) -> INIDocument
 //   ConfigFiles(config:credentials:configPath:credentialsPath:), .profileNames,
@@ -6,7 +6,6 @@
 //   ProfileResolver(files:environment:userName:).resolve(profile:) throws(ConfigError) -> RoleProfile,
 //     .profiles(resolvingToRoleArn:sessionName:)
 //   INIDocument(path:sections:), INIValue(text:location:subValues:), INISection.values (var)
-// Wiring it in: fuzz/README.md, "Wiring in a pending target".
 //
 // Any bytes as ~/.aws/config (and, after a NUL byte, ~/.aws/credentials): parsing and resolving
 // every profile must end in a value or a ConfigError — no crash, no hang on source_profile loops

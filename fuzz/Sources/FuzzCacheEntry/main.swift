@@ -1,11 +1,10 @@
-// PENDING (not built yet): needs CredentialCache's entry format (internal, so the target is
+// cache-entry: CredentialCache's entry format (internal, so the target is
 // compiled with -enable-testing and imported @testable) —
 //   EntryFormat.parseHeader(_ bytes: [UInt8]) -> Result<(header: EntryHeader, length: Int), MissReason>
 //   EntryFormat.decrypt(_ bytes: [UInt8], for: CacheKey, key: [UInt8])
 //     -> Result<(CachedCredentials, EntryHeader), MissReason>
 //   EntryFormat.encode(_: CachedCredentials, for: CacheKey, issuedAt: Date, key: [UInt8], nonce: [UInt8]) throws -> [UInt8]
 //   CacheKey(roleArn:sessionName:sourceIdentity:externalId:)
-// Wiring it in: fuzz/README.md, "Wiring in a pending target".
 //
 // Two modes, by the first byte:
 // - raw: any bytes as a cache file, read with a fixed key. Must be a miss, never a crash —
