@@ -28,11 +28,9 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("sigv4-sign", "FuzzSigV4Sign", ["SigV4"]),
     fuzzer("aes-gcm-open", "FuzzAESGCMOpen", ["OpenSSLCrypto"]),
     fuzzer("hex-decode", "FuzzHexDecode", ["OpenSSLCrypto"]),
-    // Pending (fuzz/pending/*.swift): move the file to Sources/<Target>/main.swift, add the
-    // symlinks and library targets below, then uncomment.
-    // fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig"]),
-    // fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
-    // fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
+    fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig"]),
+    fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
+    fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
 ]
 
 let package = Package(
@@ -48,14 +46,13 @@ let package = Package(
         .target(name: "SigV4", dependencies: ["OpenSSLCrypto"]),
         .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
-        // Pending, with their symlinks (ln -s ../../Sources/<Name> Sources/<Name>):
-        // .target(name: "AWSConfig"),
-        // .target(name: "STS", dependencies: ["SigV4", "Transport"]),
-        // .target(name: "Transport", dependencies: ["CCurlShim"]),
-        // .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "AWSConfig"),
+        .target(name: "STS", dependencies: ["SigV4", "Transport"]),
+        .target(name: "Transport", dependencies: ["CCurlShim"]),
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         // cache-entry reaches EntryFormat (internal) through @testable import:
-        // .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"],
-        //         swiftSettings: [.unsafeFlags(["-enable-testing"])]),
-        // .target(name: "CKeyring"),
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"],
+                swiftSettings: [.unsafeFlags(["-enable-testing"])]),
+        .target(name: "CKeyring"),
     ]
 )

@@ -5,7 +5,8 @@ Seeds come from the published vectors the unit tests already use (the AWS SigV4 
 Wycheproof AES-GCM), laid out the way each harness reads its input (see the harness's
 main.swift). Re-run after changing a harness's input layout:  python3 fuzz/make-seeds.py
 It overwrites the files it writes and leaves every other file (regression inputs) alone.
-The config-ini and sts-response seeds are hand-written files, not generated here.
+The config-ini and sts-response seeds are hand-written files, not generated here; the
+cache-entry seeds are written by the harness itself (`cache-entry --write-seeds`, fuzz/README.md).
 """
 import json
 import pathlib

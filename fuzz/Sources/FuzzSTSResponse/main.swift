@@ -1,9 +1,9 @@
-// PENDING (not built yet): needs STS's response decoder —
+// sts-response: STS's response decoder —
 //   STSResponseDecoder.decodeAssumeRole / .decodeAssumeRoleWithWebIdentity /
 //     .decodeGetSessionToken (_ body: [UInt8]) throws -> STSCredentialsResult
 //   STSResponseDecoder.decodeError(_ body: [UInt8]) throws -> STSErrorDocument
+//     (<ErrorResponse><Error>, <Response><Errors><Error> or a bare <Error>)
 //   STSError (code, message, description) as the only error thrown
-// Wiring it in: fuzz/README.md, "Wiring in a pending target".
 //
 // Any bytes as an STS response body: each decoder returns a result or throws
 // STSError `sts.malformed-response` — no crash, bounded time and memory (XML bombs, deep

@@ -1,11 +1,10 @@
-// PENDING (not built yet): needs CredentialCache's entry format (internal, so the target is
-// compiled with -enable-testing and imported @testable) —
+// cache-entry: CredentialCache's entry format (internal, so the target is compiled with
+// -enable-testing and imported @testable) —
 //   EntryFormat.parseHeader(_ bytes: [UInt8]) -> Result<(header: EntryHeader, length: Int), MissReason>
 //   EntryFormat.decrypt(_ bytes: [UInt8], for: CacheKey, key: [UInt8])
 //     -> Result<(CachedCredentials, EntryHeader), MissReason>
 //   EntryFormat.encode(_: CachedCredentials, for: CacheKey, issuedAt: Date, key: [UInt8], nonce: [UInt8]) throws -> [UInt8]
 //   CacheKey(roleArn:sessionName:sourceIdentity:externalId:)
-// Wiring it in: fuzz/README.md, "Wiring in a pending target".
 //
 // Two modes, by the first byte:
 // - raw: any bytes as a cache file, read with a fixed key. Must be a miss, never a crash —
@@ -14,10 +13,18 @@
 // - structured: an entry built from the input's fields must decrypt to exactly those fields,
 //   under another key or for another request it must be a miss, and after any change the
 //   input chooses (a flipped bit, a cut, extra bytes) it must be a miss.
+//
+// `cache-entry --write-seeds DIR` writes the committed seeds (fuzz/corpus/cache-entry/) instead
+// of fuzzing: genuine entries made by this encoder, in both modes' input layouts.
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 @testable import CredentialCache
 import FuzzSupport
@@ -35,6 +42,66 @@ func seconds(_ input: inout FuzzInput) -> Int64 {
 
 func string(_ input: inout FuzzInput) -> String {
     String(decoding: input.take(until: 0) ?? [], as: UTF8.self)
+}
+
+/// A structured-mode input: what the harness below reads back field by field.
+func structuredInput(expiration: Int64, issuedAt: Int64, nonce: [UInt8], mutation: UInt8, position: UInt16,
+                     cacheKey: CacheKey, credentials: [String]) -> [UInt8] {
+    func fiveBytes(_ seconds: Int64) -> [UInt8] {
+        let raw = UInt64(seconds + 62_135_596_800)
+        return (0..<5).map { UInt8(truncatingIfNeeded: raw >> (8 * (4 - $0))) }
+    }
+    var bytes: [UInt8] = [1] + fiveBytes(expiration) + fiveBytes(issuedAt) + nonce + [mutation]
+    bytes += [UInt8(position >> 8), UInt8(position & 0xFF)]
+    bytes += Array(cacheKey.roleArn.utf8) + [0] + Array(cacheKey.sessionName.utf8) + [0]
+    for field in [cacheKey.sourceIdentity, cacheKey.externalId] {
+        bytes += field.map { [1] + Array($0.utf8) + [0] } ?? [0]
+    }
+    return bytes + Array(credentials.joined(separator: "\0").utf8)
+}
+
+/// The committed seeds: raw-mode entries (one that opens, one under another key, one for
+/// another role) and structured inputs covering each field and each kind of alteration.
+func writeSeeds(to directory: String) throws {
+    let expiration: Int64 = 1_795_786_481 // 2026-11-29T13:34:41Z
+    let issuedAt = expiration - 3600
+    let nonce = [UInt8](repeating: 0x6E, count: 12)
+    let credentials = CachedCredentials(
+        accessKeyId: "ASIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        sessionToken: "IQoJb3JpZ2luX2VjEXAMPLETOKEN", expiration: Date(timeIntervalSince1970: Double(expiration)))
+    func entry(_ cacheKey: CacheKey, _ key: [UInt8]) throws -> [UInt8] {
+        try EntryFormat.encode(credentials, for: cacheKey, issuedAt: Date(timeIntervalSince1970: Double(issuedAt)),
+                               key: key, nonce: nonce)
+    }
+    let chained = CacheKey(roleArn: "arn:aws:iam::222222222222:role/Deploy", sessionName: "stscache-bob",
+                           sourceIdentity: "profile:base", externalId: "partner-7")
+    let fields = [credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken]
+    let seeds: [(String, [UInt8])] = [
+        ("raw-valid", [0] + (try entry(fixedCacheKey, key))),
+        ("raw-other-key", [0] + (try entry(fixedCacheKey, otherKey))),
+        ("raw-other-role", [0] + (try entry(chained, key))),
+        ("structured-flip-bit", structuredInput(expiration: expiration, issuedAt: issuedAt, nonce: nonce, mutation: 0,
+                                                position: 40, cacheKey: fixedCacheKey, credentials: fields)),
+        ("structured-cut", structuredInput(expiration: expiration, issuedAt: issuedAt, nonce: nonce, mutation: 1,
+                                           position: 16, cacheKey: chained, credentials: fields)),
+        ("structured-extra", structuredInput(expiration: -62_135_596_800, issuedAt: 253_402_300_799, nonce: nonce,
+                                             mutation: 2, position: 7, cacheKey: CacheKey(roleArn: "", sessionName: ""),
+                                             credentials: ["", "", ""])),
+    ]
+    for (name, bytes) in seeds {
+        try Data(bytes).write(to: URL(fileURLWithPath: directory + "/" + name))
+    }
+}
+
+let arguments = CommandLine.arguments
+if arguments.count == 3, arguments[1] == "--write-seeds" {
+    do {
+        try writeSeeds(to: arguments[2])
+        exit(0)
+    } catch {
+        print("cache-entry: cannot write seeds: \(error)")
+        exit(1)
+    }
 }
 
 fuzz { input in

@@ -1,27 +1,37 @@
-// PENDING (not built yet): needs AWSConfig's INI reader and profile resolution —
-//   INIDocument.parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> INIDocument
-//   INIDocument.parse(_ text: String, path: String) throws(ConfigError) -> INIDocument
-//   ConfigFiles(config:credentials:configPath:credentialsPath:), .profileNames,
-//     .profile(named:), .credentialProcess(forProfile:), .delegatedProfile(forProfile:)
-//   ProfileResolver(files:environment:userName:).resolve(profile:) throws(ConfigError) -> RoleProfile,
-//     .profiles(resolvingToRoleArn:sessionName:)
-//   INIDocument(path:sections:), INIValue(text:location:subValues:), INISection.values (var)
-// Wiring it in: fuzz/README.md, "Wiring in a pending target".
+// config-ini: AWSConfig's INI reader and profile resolution —
+//   INIDocument.parse(_ bytes: [UInt8], path:) / parse(_ text: String, path:), ConfigFiles,
+//   ProfileResolver(files:environment:userName:).resolve(profile:) and
+//   .profiles(resolvingToRoleArn:sessionName:).
 //
 // Any bytes as ~/.aws/config (and, after a NUL byte, ~/.aws/credentials): parsing and resolving
 // every profile must end in a value or a ConfigError — no crash, no hang on source_profile loops
 // — and neither an error message nor a resolved profile's description may show a secret key.
 //
-// Secrets are checked with markers: after parsing, every aws_secret_access_key and
-// aws_session_token value (and the environment's secret) is replaced by a marker that occurs
-// nowhere else, so a marker in a message can only have come from a secret — a secret that
-// happens to equal words of a message template cannot raise a false alarm.
+// Every profile is resolved under two environments: keys only (so credential_source =
+// Environment gives long-term keys, the MFA-session path), and keys with a session token plus
+// AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN / AWS_ROLE_SESSION_NAME (the web identity path that
+// the environment turns on for the profile asked for).
+//
+// Secrets are checked with markers: after parsing, every aws_secret_access_key,
+// aws_session_token and aws_security_token value (and the environment's secrets) is replaced by
+// a marker that occurs nowhere else, so a marker in a message can only have come from a secret —
+// a secret that happens to equal words of a message template cannot raise a false alarm.
 import AWSConfig
 import FuzzSupport
 
 let markerPrefix = "\u{2039}secret-"
-let secretKeys = ["aws_secret_access_key", "aws_session_token"]
+// aws_security_token: the legacy name for aws_session_token, which botocore (and the resolver) still read.
+let secretKeys = ["aws_secret_access_key", "aws_session_token", "aws_security_token"]
 let environmentSecret = "\(markerPrefix)env\u{203A}"
+let environmentToken = "\(markerPrefix)env-token\u{203A}"
+let environments: [[String: String]] = [
+    ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDFROMENVIRONMENT",
+     "AWS_SECRET_ACCESS_KEY": environmentSecret],
+    ["AWS_ACCESS_KEY_ID": "ASIAFROMENVIRONMENT", "AWS_SECRET_ACCESS_KEY": environmentSecret,
+     "AWS_SESSION_TOKEN": environmentToken, "AWS_WEB_IDENTITY_TOKEN_FILE": "/fuzz/token",
+     "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/FromEnvironment", "AWS_ROLE_SESSION_NAME": "fuzz-session",
+     "STSCACHE_MFA_SESSION_DURATION": "2h"],
+]
 
 /// `document` with each non-empty secret value replaced by a numbered marker.
 func hidingSecrets(_ document: INIDocument, from first: Int) -> (INIDocument, [String]) {
@@ -37,6 +47,19 @@ func hidingSecrets(_ document: INIDocument, from first: Int) -> (INIDocument, [S
         return section
     }
     return (INIDocument(path: document.path, sections: sections), markers)
+}
+
+/// Resolves `name`: a role with a role ARN, or a ConfigError with a message; neither shows a secret.
+func check(_ resolver: ProfileResolver, _ name: String) {
+    do throws(ConfigError) {
+        let role = try resolver.resolve(profile: name)
+        invariant(!role.roleArn.isEmpty, "profile \(name.debugDescription) resolved to an empty role_arn")
+        let shown = String(describing: role)
+        invariant(!shown.contains(markerPrefix), "a resolved profile's description shows a secret: \(shown)")
+    } catch {
+        invariant(!error.message.isEmpty, "ConfigError \(error.code) without a message")
+        invariant(!error.message.contains(markerPrefix), "resolve error shows a secret: \(error.message)")
+    }
 }
 
 fuzz { input in
@@ -60,7 +83,7 @@ fuzz { input in
             return nil
         }
     }
-    var hidden = [environmentSecret]
+    var hidden = [environmentSecret, environmentToken]
     var config = parse(configBytes, path: "/fuzz/.aws/config")
     var credentials = credentialsBytes.flatMap { parse($0, path: "/fuzz/.aws/credentials") }
     if config == nil && credentials == nil { return }
@@ -77,24 +100,16 @@ fuzz { input in
 
     let files = ConfigFiles(config: config, credentials: credentials,
                             configPath: "/fuzz/.aws/config", credentialsPath: "/fuzz/.aws/credentials")
-    let resolver = ProfileResolver(
-        files: files,
-        environment: ["AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDFROMENVIRONMENT",
-                      "AWS_SECRET_ACCESS_KEY": environmentSecret],
-        userName: "fuzz")
     for name in files.profileNames.prefix(64) {
         invariant(files.profile(named: name) != nil, "profileNames lists \(name.debugDescription) but profile(named:) is nil")
         _ = files.credentialProcess(forProfile: name)
         _ = files.delegatedProfile(forProfile: name)
-        do throws(ConfigError) {
-            let role = try resolver.resolve(profile: name)
-            invariant(!role.roleArn.isEmpty, "profile \(name.debugDescription) resolved to an empty role_arn")
-            let shown = String(describing: role)
-            invariant(!shown.contains(markerPrefix), "a resolved profile's description shows a secret: \(shown)")
-        } catch {
-            invariant(!error.message.isEmpty, "ConfigError \(error.code) without a message")
-            invariant(!error.message.contains(markerPrefix), "resolve error shows a secret: \(error.message)")
+    }
+    let resolvers = environments.map { ProfileResolver(files: files, environment: $0, userName: "fuzz") }
+    for resolver in resolvers {
+        for name in files.profileNames.prefix(64) {
+            check(resolver, name)
         }
     }
-    _ = resolver.profiles(resolvingToRoleArn: "arn:aws:iam::123456789012:role/Admin", sessionName: "alice")
+    _ = resolvers[0].profiles(resolvingToRoleArn: "arn:aws:iam::123456789012:role/Admin", sessionName: "alice")
 }
