@@ -46,6 +46,13 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
         .target(name: "CKeyring"),
+        // Micro-benchmark of the in-process pieces (config parse, entry decrypt, signing), run by
+        // bench/run; not a test.
+        .executableTarget(
+            name: "stscache-micro",
+            dependencies: ["AWSConfig", "CredentialCache", "OpenSSLCrypto", "SigV4"],
+            path: "bench/micro",
+            swiftSettings: strict),
 
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
         .testTarget(
