@@ -6,6 +6,19 @@ import PackageDescription
 // start-up cost, so libcurl is never linked: Transport loads it with dlopen on first use.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
+// libcrypto: on Linux the static archive from libssl-dev, so a cache hit pays neither the shared
+// library's load and symbol binding (~0.4 ms) nor a search of the RUNPATH for it; the symbols
+// stay private to the binary (Swift links executables with --exclude-libs ALL), so the shared
+// libcrypto that libcurl's libssl brings on a miss keeps its own state and its own openssl.cnf.
+// No pkg-config there: its `-lcrypto` would link the shared library as well.
+#if os(Linux)
+let libcryptoPkgConfig: String? = nil
+let libcryptoLink: [LinkerSetting] = [.linkedLibrary(":libcrypto.a")]
+#else
+let libcryptoPkgConfig: String? = "libcrypto"
+let libcryptoLink: [LinkerSetting] = [.linkedLibrary("crypto")]
+#endif
+
 let package = Package(
     name: "stscache",
     platforms: [.macOS(.v13)],
@@ -39,9 +52,9 @@ let package = Package(
         // OpenSSL's libcrypto: SHA-256, HMAC-SHA256, AES-256-GCM, RAND_bytes.
         .systemLibrary(
             name: "COpenSSL",
-            pkgConfig: "libcrypto",
+            pkgConfig: libcryptoPkgConfig,
             providers: [.apt(["libssl-dev"])]),
-        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"], swiftSettings: strict, linkerSettings: libcryptoLink),
         // Encrypted on-disk cache: directory hygiene, entry format, key stores, flock.
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
