@@ -13,6 +13,14 @@ public enum OpenSSL {
     static func initialise() {
         _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG) | UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
     }
+
+    /// OpenSSL's built-in AES-256-GCM without a provider fetch (see `stscache_make_aes_gcm_engine`
+    /// in the shim); nil where engines are not available, and AES256GCM then lets EVP fetch.
+    /// Made once per process, kept for its lifetime.
+    nonisolated(unsafe) static let aesGCMEngine: OpaquePointer? = {
+        initialise()
+        return stscache_make_aes_gcm_engine()
+    }()
 }
 
 public enum CryptoError: Error, Equatable, Sendable {
@@ -96,7 +104,7 @@ public enum AES256GCM {
         OpenSSL.initialise()
         guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(ctx) }
-        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), OpenSSL.aesGCMEngine, key, nonce) == 1 else {
             throw CryptoError.openSSLFailure("EVP_EncryptInit_ex")
         }
         var outLength: Int32 = 0
@@ -132,7 +140,7 @@ public enum AES256GCM {
         OpenSSL.initialise()
         guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(ctx) }
-        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), OpenSSL.aesGCMEngine, key, nonce) == 1 else {
             throw CryptoError.openSSLFailure("EVP_DecryptInit_ex")
         }
         var outLength: Int32 = 0
