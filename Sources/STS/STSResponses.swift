@@ -79,8 +79,13 @@ public enum STSResponseDecoder {
     public static func decodeError(_ body: [UInt8]) throws -> STSErrorDocument {
         let root = try parse(body, action: nil)
         let error: XMLElement
-        if root.name == "ErrorResponse" {
-            guard let inner = root.child("Error") else { throw malformed(nil, "<ErrorResponse> has no <Error>") }
+        if root.name == "ErrorResponse" || root.name == "Response" {
+            // Query APIs answer <ErrorResponse><Error>; the EC2-style <Errors><Error> wrapping
+            // also occurs (moto's IAM authorisation errors, some proxies), and botocore's query
+            // parser accepts both.
+            guard let inner = root.child("Error") ?? root.child("Errors")?.child("Error") else {
+                throw malformed(nil, "<\(root.name)> has no <Error>")
+            }
             error = inner
         } else if root.name == "Error" {
             error = root

@@ -20,8 +20,28 @@ public enum StscacheMain {
     /// The process entry point: parse, run, and map every failure to one `stscache: ` line.
     public static func run() -> Never {
         signal(SIGPIPE, SIG_IGN)
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        exit(run(arguments: arguments, context: .live()))
+        exit(run(arguments: processArguments(), context: .live()))
+    }
+
+    /// The command-line arguments without the program name. Swift's runtime captures argv from
+    /// an ELF initialiser; under some LD_PRELOAD libraries (libfaketime, which the tests use to
+    /// move the clock) it sees none, so fall back to the kernel's copy.
+    static func processArguments() -> [String] {
+        if CommandLine.argc > 0 { return Array(CommandLine.arguments.dropFirst()) }
+        let fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        let parts = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        // The kernel's copy ends with a NUL, which leaves one empty trailing part.
+        return Array(parts.dropFirst().dropLast(parts.last == "" ? 1 : 0))
     }
 
     /// Testable core of `run()`: returns the exit status.
@@ -64,8 +84,11 @@ public enum StscacheMain {
             return 0
         } catch let exit as ExitCode {
             return exit.rawValue
-        } catch {
+        } catch let error as any UserFacingError {
             return report(error, context: context)
+        } catch {
+            // Help, version and validation errors thrown from run() (the parser's own types).
+            return reportParseError(error, context: context)
         }
     }
 

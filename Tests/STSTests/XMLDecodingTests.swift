@@ -243,4 +243,20 @@ struct ResponseDecodingTests {
         let error = #expect(throws: STSError.self) { try STSResponseDecoder.decodeError(Array(noCode.utf8)) }
         #expect(error?.message.contains("<Error> has no <Code>") == true)
     }
+
+    @Test("decodes the <Errors><Error> wrapping that moto and EC2-style answers use")
+    func errorDocumentWrappedInErrors() throws {
+        let body = """
+            <?xml version="1.0" encoding="utf-8"?>
+            <ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>not allowed</Message><Type>Sender</Type></Error></Errors></ErrorResponse>
+            """
+        let document = try STSResponseDecoder.decodeError(Array(body.utf8))
+        #expect(document.code == "AccessDenied")
+        #expect(document.message == "not allowed")
+
+        let ec2Style = "<Response><Errors><Error><Code>Throttling</Code></Error></Errors><RequestId>r-1</RequestId></Response>"
+        let throttled = try STSResponseDecoder.decodeError(Array(ec2Style.utf8))
+        #expect(throttled.code == "Throttling")
+        #expect(throttled.requestId == "r-1")
+    }
 }

@@ -1,0 +1,71 @@
+"""Fixtures for stscache's end-to-end tests. The machinery lives in harness.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import AccessKey, MotoServer, TempHome, stscache_binary_path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "harness: self-tests of the e2e harness (no stscache binary needed)")
+    config.addinivalue_line("markers", "issue2: credential-process end to end (issue 2)")
+    config.addinivalue_line("markers", "issue3: encrypted cache and single flight (issue 3)")
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory):
+    """One moto_server for the session: signature checking and IAM policies on for every request
+    after the admin bootstrap; every request recorded."""
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def clocked_moto(tmp_path_factory: pytest.TempPathFactory):
+    """A second moto_server whose clock a test can move (libfaketime reading an offset file), for
+    sessions that must be expired from the binary's point of view while fresh ones are not.
+    Tests that use it reset the clock to +0 when they finish."""
+    workdir = tmp_path_factory.mktemp("moto-clocked")
+    server = MotoServer(workdir, clock_file=workdir / "clock").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stscache_bin() -> Path:
+    """The binary under test ($STSCACHE_BIN, else .build/release/stscache). Missing is a
+    failure, not a skip: these tests are its specification."""
+    path = stscache_binary_path()
+    if not path.is_file():
+        pytest.fail(f"stscache binary not found at {path}; build it with scripts/build or set STSCACHE_BIN")
+    return path
+
+
+@pytest.fixture
+def base_user(moto: MotoServer) -> AccessKey:
+    """A fresh IAM user allowed sts:AssumeRole: the long-term keys of a test's [base] profile."""
+    return moto.create_user("base")
+
+
+@pytest.fixture
+def make_home(tmp_path: Path, moto: MotoServer, stscache_bin: Path):
+    """Factory for throw-away HOMEs (several per test when a test needs them)."""
+    counter = iter(range(1000))
+
+    def factory(**env_overrides: str) -> TempHome:
+        return TempHome(tmp_path / f"home{next(counter)}", moto, stscache_bin, env_overrides=dict(env_overrides))
+
+    return factory
+
+
+@pytest.fixture
+def home(make_home) -> TempHome:
+    return make_home()
