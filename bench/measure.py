@@ -159,7 +159,8 @@ def empty_cache() -> None:
 
 
 def prompt_available() -> bool:
-    completed = subprocess.run([STSCACHE, "prompt", "--help"], capture_output=True, text=True)
+    """`prompt` exits 0 whatever it finds; a build without it answers with a usage error."""
+    completed = subprocess.run(PROMPT.split(), capture_output=True, text=True)
     return completed.returncode == 0
 
 
@@ -181,21 +182,15 @@ def peak_rss_kib(command: str, repeats: int = 5) -> int:
     return int(statistics.median(values))
 
 
-def cold_start(count: int) -> tuple[float, int, int]:
-    """`count` stscache processes released at once on an empty cache.
-
-    Forks `count` children that each block on one pipe, then closes the pipe: all of them exec
-    stscache at the same moment. Returns the wall time from the release until the last exited,
-    the AssumeRole requests moto saw, and how many distinct access key ids were printed."""
-    empty_cache()
-    before = assume_role_count()
+def released_at_once(argv: list[str], count: int, outputs: list[Path]) -> float:
+    """Forks `count` children that each block on one pipe, then closes the pipe: all of them
+    exec `argv` at the same moment. Returns the wall time from the release until the last one
+    exited."""
     read_end, write_end = os.pipe()
-    outputs = [WORK / f"cold-{count}-{i}.out" for i in range(count)]
-    argv = HIT.split()
     children = []
     for output in outputs:
         pid = os.fork()
-        if pid == 0:  # child: wait for the gate, then become stscache
+        if pid == 0:  # child: wait for the gate, then become the command
             try:
                 os.close(write_end)
                 os.read(read_end, 1)
@@ -216,7 +211,18 @@ def cold_start(count: int) -> tuple[float, int, int]:
             failures += 1
     elapsed = time.perf_counter() - started
     if failures:
-        sys.exit(f"bench: {failures} of {count} cold-start processes failed")
+        sys.exit(f"bench: {failures} of {count} processes released at once failed ({argv[0]})")
+    return elapsed
+
+
+def cold_start(count: int) -> tuple[float, int, int]:
+    """`count` stscache processes released at once on an empty cache: the wall time until all
+    answered, the AssumeRole requests moto saw, and how many distinct access key ids were
+    printed."""
+    empty_cache()
+    before = assume_role_count()
+    outputs = [WORK / f"cold-{count}-{i}.out" for i in range(count)]
+    elapsed = released_at_once(HIT.split(), count, outputs)
     keys = {credential_document(o.read_text())["AccessKeyId"] for o in outputs}
     for o in outputs:
         o.unlink()
@@ -335,6 +341,14 @@ def main() -> None:
                   verdict(exactly_one))
     table.rows[-1].budget = "1 call; < 3x N=1"
     table.rows[-1].result = verdict(table.rows[-1].result == "PASS" and walls[100] < 3 * walls[1])
+    # What 100 processes at once cost on this machine at all: the floor under the N=100 line.
+    floor_outputs = [WORK / f"hello-100-{i}.out" for i in range(100)]
+    hello_walls = [released_at_once([HELLO], 100, floor_outputs) * 1000 for _ in range(repeats)]
+    for output in floor_outputs:
+        output.unlink()
+    hello_100 = statistics.median(hello_walls)
+    table.add("  100 static hellos at once", ms(hello_100), "cold start N=100", ms(walls[100]),
+              f"{walls[100] / hello_100:.1f}x", "")
 
     log("peak RSS")
     rss_hello = peak_rss_kib(HELLO)

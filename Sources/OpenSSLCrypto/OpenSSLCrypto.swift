@@ -28,8 +28,10 @@ public enum CryptoError: Error, Equatable, Sendable {
     case invalidParameters
     /// The tag did not verify: wrong key, tampered data or associated data.
     case authenticationFailed
-    /// OpenSSL reported an internal failure (allocation, RNG).
+    /// OpenSSL reported an internal failure (allocation).
     case openSSLFailure(String)
+    /// The kernel's random number generator failed (getrandom/getentropy's errno).
+    case randomUnavailable(errno: Int32)
 }
 
 public enum SHA256 {
@@ -51,35 +53,30 @@ public enum SHA256 {
 }
 
 public enum HMACSHA256 {
+    /// Through `stscache_hmac_sha256` (the shim): RFC 2104 over the fetch-free SHA-256.
     public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
         OpenSSL.initialise()
         var out = [UInt8](repeating: 0, count: 32)
-        var outLength = 0
-        let result = key.withUnsafeBytes { k in
-            message.withUnsafeBytes { m in
+        let ok = key.withUnsafeBufferPointer { k in
+            message.withUnsafeBufferPointer { m in
                 out.withUnsafeMutableBufferPointer { o in
-                    // A zero-length key still needs a valid pointer for OpenSSL.
-                    withUnsafePointer(to: UInt8(0)) { empty in
-                        EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil,
-                                  k.count == 0 ? UnsafeRawPointer(empty) : k.baseAddress, k.count,
-                                  m.count == 0 ? UnsafePointer(empty) : m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
-                                  o.baseAddress, 32, &outLength)
-                    }
+                    stscache_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, o.baseAddress)
                 }
             }
         }
-        precondition(result != nil && outLength == 32, "EVP_Q_mac(HMAC-SHA256) failed")
+        precondition(ok == 1, "HMAC-SHA256 failed")
         return out
     }
 }
 
 public enum SecureRandom {
-    /// Bytes from OpenSSL's CSPRNG (seeded from getrandom(2)).
+    /// Bytes from the kernel's CSPRNG (getrandom(2); see `stscache_random_bytes` in the shim for
+    /// why not OpenSSL's DRBG).
     public static func bytes(count: Int) throws -> [UInt8] {
-        OpenSSL.initialise()
         var out = [UInt8](repeating: 0, count: count)
-        let ok = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
-        guard ok == 1 else { throw CryptoError.openSSLFailure("RAND_bytes") }
+        guard count > 0 else { return out }
+        let failure = out.withUnsafeMutableBufferPointer { stscache_random_bytes($0.baseAddress, count) }
+        guard failure == 0 else { throw CryptoError.randomUnavailable(errno: failure) }
         return out
     }
 }

@@ -29,6 +29,38 @@ struct StartupPathTests {
         }
     }
 
+    @Test("HMAC-SHA256 matches OpenSSL's EVP_Q_mac around the block size, for keys and messages",
+          arguments: [0, 1, 31, 32, 55, 56, 63, 64, 65, 100, 200])
+    func hmacMatchesEVP(length: Int) throws {
+        for other in [0, 1, 64, 65, 1000] {
+            for (keyCount, messageCount) in [(length, other), (other, length)] {
+                let key = (0..<keyCount).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+                let message = (0..<messageCount).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+                var expected = [UInt8](repeating: 0, count: 32)
+                var written = 0
+                let zero: [UInt8] = [0]
+                let result = (key.isEmpty ? zero : key).withUnsafeBytes { k in
+                    (message.isEmpty ? zero : message).withUnsafeBytes { m in
+                        EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, k.baseAddress, key.count,
+                                  m.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count, &expected, 32, &written)
+                    }
+                }
+                try #require(result != nil && written == 32)
+                #expect(HMACSHA256.authenticationCode(key: key, message: message) == expected,
+                        "key \(keyCount) bytes, message \(messageCount) bytes")
+            }
+        }
+    }
+
+    @Test("SecureRandom fills buffers larger than one getentropy chunk, differently each time")
+    func randomFillsLargeBuffers() throws {
+        let first = try SecureRandom.bytes(count: 1000), second = try SecureRandom.bytes(count: 1000)
+        #expect(first.count == 1000 && second.count == 1000)
+        #expect(first != second)
+        // The last bytes are filled too (a short read would leave zeros at the end).
+        #expect(first.suffix(64).contains { $0 != 0 } && second.suffix(64).contains { $0 != 0 })
+    }
+
     /// AES-256-GCM through a provider fetch (no engine): the reference.
     func providerSeal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], aad: [UInt8]) throws
         -> (ciphertext: [UInt8], tag: [UInt8])
