@@ -28,19 +28,20 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case sourceConflict = "source-conflict"
         /// Neither `source_profile` nor `credential_source` is set.
         case noSource = "no-source"
-        /// `source_profile` links form a loop.
+        /// `source_profile` links form a loop, or a source's `credential_process` runs stscache
+        /// for a profile on the way to it.
         case sourceCycle = "source-cycle"
         /// The source profile has no keys, no role and no `credential_process`.
         case sourceWithoutKeys = "source-without-keys"
         /// The source profile has one of `aws_access_key_id` / `aws_secret_access_key` but not the other.
         case partialKeys = "partial-keys"
-        /// The source uses a mechanism stscache does not implement (web identity, SSO).
+        /// The source uses a mechanism stscache does not implement (SSO without a credential_process).
         case unsupportedSource = "unsupported-source"
         /// A line the INI reader cannot make sense of.
         case malformedLine = "malformed-line"
         /// The file is not UTF-8 text.
         case invalidEncoding = "invalid-encoding"
-        /// `duration_seconds` is not a whole number in 900...43200 (3600 when chaining roles).
+        /// `duration_seconds` is not a whole number in 900...43200.
         case invalidDuration = "invalid-duration"
         /// `credential_source` is not `Environment`, `Ec2InstanceMetadata` or `EcsContainer`.
         case unknownCredentialSource = "unknown-credential-source"
@@ -48,7 +49,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case missingEnvironmentCredentials = "missing-environment-credentials"
         /// `services = name` points at a `[services name]` section that does not exist.
         case unknownServicesSection = "unknown-services-section"
-        /// A setting has a value outside its allowed set (`sts_regional_endpoints`).
+        /// A setting has a value outside its allowed set (`sts_regional_endpoints`,
+        /// `mfa_session_duration`, `STSCACHE_MFA_SESSION_DURATION`).
         case invalidSetting = "invalid-setting"
         /// A config file exists but cannot be read (permissions, not a regular file, too large).
         case unreadableFile = "unreadable-file"

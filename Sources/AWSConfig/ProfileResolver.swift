@@ -75,6 +75,9 @@ public struct ProfileResolver: Sendable {
     // MARK: - Role and source
 
     private func resolveRole(_ profile: Profile, visited: [String]) throws(ConfigError) -> RoleProfile {
+        if let webIdentity = try webIdentityRole(profile, topLevel: visited.count == 1) {
+            return webIdentity
+        }
         guard let roleArn = profile.string("role_arn") else {
             var message = "\(profile.location): \(describe(profile)) has no role_arn, so there is no role to assume; "
                 + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)."
@@ -82,14 +85,6 @@ public struct ProfileResolver: Sendable {
                 message += " (It delegates to stscache with --profile \(target): use that profile instead.)"
             }
             throw ConfigError(.missingRoleArn, message, profile: profile.name, location: profile.location)
-        }
-        if let tokenFile = profile["web_identity_token_file"] {
-            throw ConfigError(
-                .unsupportedSource,
-                "\(tokenFile.location): \(describe(profile)) uses web_identity_token_file "
-                    + "(AssumeRoleWithWebIdentity), which stscache does not support; "
-                    + "use source_profile or credential_source instead.",
-                profile: profile.name, location: tokenFile.location)
         }
 
         let source: CredentialSource
@@ -105,7 +100,8 @@ public struct ProfileResolver: Sendable {
                 .noSource,
                 "\(profile.location): \(describe(profile)) has role_arn but neither source_profile nor credential_source, so nothing "
                     + "can call AssumeRole; add source_profile = <profile with keys> or credential_source = "
-                    + "Environment | Ec2InstanceMetadata | EcsContainer to \(profile.header).",
+                    + "Environment | Ec2InstanceMetadata | EcsContainer to \(profile.header) "
+                    + "(or web_identity_token_file to assume it with a web identity token).",
                 profile: profile.name, location: profile.location)
         case let (nil, credentialSource?):
             source = try self.credentialSource(credentialSource, of: profile)
@@ -113,20 +109,127 @@ public struct ProfileResolver: Sendable {
             source = try resolveSourceProfile(sourceProfile, of: profile, visited: visited)
         }
 
-        let chained: Bool
-        if case .role = source { chained = true } else { chained = false }
         return RoleProfile(
             name: profile.name,
             roleArn: roleArn,
             roleSessionName: profile.string("role_session_name") ?? Self.defaultSessionName(userName: userName),
             externalId: profile.string("external_id"),
-            durationSeconds: try duration(of: profile, chained: chained),
+            durationSeconds: try duration(of: profile),
             mfaSerial: profile.string("mfa_serial"),
-            region: profile.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1",
+            mfaProcess: profile.string("mfa_process"),
+            mfaSession: try mfaSession(for: profile, source: source),
+            region: region(of: profile),
             endpointURL: try endpoint(of: profile),
             stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
             caBundle: profile.string("ca_bundle") ?? env("AWS_CA_BUNDLE"),
             source: source)
+    }
+
+    /// botocore's `AssumeRoleWithWebIdentityProvider`: a profile with `web_identity_token_file`
+    /// (its `source_profile`/`credential_source`, if any, are then ignored), or the profile asked
+    /// for, naming no other source, when `AWS_WEB_IDENTITY_TOKEN_FILE` is set. For the profile
+    /// asked for, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN` and `AWS_ROLE_SESSION_NAME` win
+    /// over the profile's keys, as in botocore; a source profile reads its own keys only
+    /// (botocore resolves source profiles with environment variables disabled).
+    private func webIdentityRole(_ profile: Profile, topLevel: Bool) throws(ConfigError) -> RoleProfile? {
+        let fromProfile = profile.string("web_identity_token_file")
+        let fromEnvironment = topLevel ? env("AWS_WEB_IDENTITY_TOKEN_FILE") : nil
+        let namesOtherSource = profile["source_profile"] != nil || profile["credential_source"] != nil
+        guard fromProfile != nil || (fromEnvironment != nil && !namesOtherSource) else { return nil }
+        let tokenFile = fromEnvironment ?? fromProfile!
+        guard let roleArn = (topLevel ? env("AWS_ROLE_ARN") : nil) ?? profile.string("role_arn") else {
+            let at = profile["web_identity_token_file"]?.location ?? profile.location
+            throw ConfigError(
+                .missingRoleArn,
+                "\(at): \(describe(profile)) assumes a role with a web identity token (\(tokenFile)) but names no "
+                    + "role: add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)"
+                    + (topLevel ? " or export AWS_ROLE_ARN." : "."),
+                profile: profile.name, location: at)
+        }
+        let sessionName = (topLevel ? env("AWS_ROLE_SESSION_NAME") : nil)
+            ?? profile.string("role_session_name") ?? Self.defaultSessionName(userName: userName)
+        return RoleProfile(
+            name: profile.name,
+            roleArn: roleArn,
+            roleSessionName: sessionName,
+            durationSeconds: try duration(of: profile),
+            region: region(of: profile),
+            endpointURL: try endpoint(of: profile),
+            stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
+            caBundle: profile.string("ca_bundle") ?? env("AWS_CA_BUNDLE"),
+            source: .webIdentity(tokenFile: tokenFile))
+    }
+
+    /// Chooses an MFA-authenticated GetSessionToken session (see `MFASessionSettings`).
+    private func mfaSession(for profile: Profile, source: CredentialSource) throws(ConfigError) -> MFASessionSettings? {
+        let sourceProfile: Profile?
+        switch source {
+        case .staticKeys(let name, let keys) where keys.sessionToken == nil:
+            sourceProfile = files.profile(named: name)
+        case .environment(let keys) where keys.sessionToken == nil:
+            sourceProfile = nil
+        default:
+            return nil
+        }
+        let settings: MFASessionSettings
+        if let sourceProfile, let serial = sourceProfile.string("mfa_serial") {
+            settings = MFASessionSettings(
+                serialNumber: serial,
+                mfaProcess: sourceProfile.string("mfa_process") ?? profile.string("mfa_process"),
+                serialProfile: sourceProfile.name)
+        } else if let serial = profile.string("mfa_serial") {
+            settings = MFASessionSettings(
+                serialNumber: serial,
+                mfaProcess: profile.string("mfa_process") ?? sourceProfile?.string("mfa_process"),
+                serialProfile: profile.name)
+        } else {
+            return nil
+        }
+        var result = settings
+        result.durationSeconds = try mfaSessionDuration(sourceProfile: sourceProfile, roleProfile: profile)
+        return result
+    }
+
+    /// `mfa_session_duration` on the source profile, then the role profile, then
+    /// `STSCACHE_MFA_SESSION_DURATION`: seconds, or a number with `s`, `m` or `h`.
+    private func mfaSessionDuration(sourceProfile: Profile?, roleProfile: Profile) throws(ConfigError) -> Int? {
+        let range = MFASessionSettings.durationRange
+        let limits = "from \(range.lowerBound) seconds (15m) to \(range.upperBound) seconds (36h)"
+        for profile in [sourceProfile, roleProfile].compactMap({ $0 }) {
+            guard let value = profile["mfa_session_duration"], !value.text.isEmpty else { continue }
+            guard let seconds = Self.parseDuration(value.text), range.contains(seconds) else {
+                throw ConfigError(
+                    .invalidSetting,
+                    "\(value.location): mfa_session_duration = \(value.text) in \(describe(profile)) must be a duration "
+                        + "\(limits), e.g. 43200 or 12h.",
+                    profile: profile.name, location: value.location)
+            }
+            return seconds
+        }
+        guard let text = env("STSCACHE_MFA_SESSION_DURATION") else { return nil }
+        guard let seconds = Self.parseDuration(text), range.contains(seconds) else {
+            throw ConfigError(
+                .invalidSetting,
+                "STSCACHE_MFA_SESSION_DURATION = \(text) must be a duration \(limits), e.g. 43200 or 12h; fix or unset it.",
+                profile: roleProfile.name)
+        }
+        return seconds
+    }
+
+    /// `900`, `900s`, `15m`, `12h` as whole seconds; nil when it is none of those.
+    static func parseDuration(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var unit = 1
+        switch digits.last {
+        case "s": digits = digits.dropLast()
+        case "m": unit = 60; digits = digits.dropLast()
+        case "h": unit = 3600; digits = digits.dropLast()
+        default: break
+        }
+        guard !digits.isEmpty, digits.utf8.count <= 9,
+              digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = Int(digits) else { return nil }
+        return value * unit
     }
 
     private func resolveSourceProfile(_ reference: INIValue, of profile: Profile,
@@ -164,21 +267,30 @@ public struct ProfileResolver: Sendable {
             // botocore tries the credentials file's keys, then credential_process, then the
             // config file's keys.
             if let command = source.string("credential_process"), !keysComeFromCredentialsFile(source) {
-                return .credentialProcess(profile: source.name, command: command)
+                return try processSource(source, command: command, visited: visited)
             }
             return .staticKeys(profile: source.name, try staticKeys(of: source, for: profile))
         }
+        // A role, or a web identity (role_arn + web_identity_token_file): either way a role session.
         if source.string("role_arn") != nil {
             return .role(try resolveRole(source, visited: visited))
         }
         if let command = source.string("credential_process") {
-            return .credentialProcess(profile: source.name, command: command)
+            return try processSource(source, command: command, visited: visited)
         }
-        if source["web_identity_token_file"] != nil || source["sso_session"] != nil || source["sso_start_url"] != nil {
+        if let tokenFile = source["web_identity_token_file"] {
+            throw ConfigError(
+                .missingRoleArn,
+                "\(tokenFile.location): \(describe(source)), the source_profile of \"\(profile.name)\", has "
+                    + "web_identity_token_file but no role_arn; add the role to assume with that token as role_arn.",
+                profile: source.name, location: tokenFile.location)
+        }
+        if source["sso_session"] != nil || source["sso_start_url"] != nil {
             throw ConfigError(
                 .unsupportedSource,
-                "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", uses SSO or web identity, which "
-                    + "stscache does not support as a source; give it keys or a credential_process instead.",
+                "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", uses SSO, which "
+                    + "stscache does not support as a source; give it a credential_process that prints SSO "
+                    + "credentials (for example an SSO helper's credential-process command) instead.",
                 profile: source.name, location: source.location)
         }
         throw ConfigError(
@@ -187,6 +299,23 @@ public struct ProfileResolver: Sendable {
                 + "aws_access_key_id/aws_secret_access_key, no role_arn and no credential_process; add its keys "
                 + "as [\(source.name)] in \(files.credentialsPath).",
             profile: source.name, location: source.location)
+    }
+
+    /// A `credential_process` source. One that runs stscache for a profile already on the way
+    /// here would loop (each run starting the next); refuse it before anything runs. Loops
+    /// through wrappers are caught at run time by the `STSCACHE_CHAIN` marker.
+    private func processSource(_ source: Profile, command: String, visited: [String]) throws(ConfigError) -> CredentialSource {
+        if let target = delegatedProfile(fromCredentialProcess: command), visited.contains(target) {
+            let at = source["credential_process"]?.location ?? source.location
+            let cycle = (visited + [target]).joined(separator: " -> ")
+            throw ConfigError(
+                .sourceCycle,
+                "\(at): the credential_process of \(describe(source)) runs stscache for profile \"\(target)\", which "
+                    + "needs \(describe(source)) itself: \(cycle). Give \(describe(source)) its own credentials "
+                    + "(keys, or a credential_process that does not call stscache back).",
+                profile: source.name, location: at)
+        }
+        return .credentialProcess(profile: source.name, command: command)
     }
 
     private func hasStaticKeyMarker(_ profile: Profile) -> Bool {
@@ -245,7 +374,9 @@ public struct ProfileResolver: Sendable {
 
     // MARK: - Settings
 
-    private func duration(of profile: Profile, chained: Bool) throws(ConfigError) -> Int? {
+    /// `duration_seconds` in STS's range. A chained role may ask for more than STS's one-hour
+    /// chaining limit: the broker caps the request and says so, rather than failing here.
+    private func duration(of profile: Profile) throws(ConfigError) -> Int? {
         guard let value = profile["duration_seconds"], !value.text.isEmpty else { return nil }
         let range = Self.durationRange
         guard value.text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
@@ -257,15 +388,11 @@ public struct ProfileResolver: Sendable {
                     + "(3600 is one hour).",
                 profile: profile.name, location: value.location)
         }
-        if chained && seconds > Self.chainedDurationLimit {
-            throw ConfigError(
-                .invalidDuration,
-                "\(value.location): duration_seconds = \(seconds) in \(describe(profile)), but its source is "
-                    + "another role, and STS allows at most \(Self.chainedDurationLimit) seconds for a chained "
-                    + "role; set duration_seconds = \(Self.chainedDurationLimit) or less.",
-                profile: profile.name, location: value.location)
-        }
         return seconds
+    }
+
+    private func region(of profile: Profile) -> String {
+        profile.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
     }
 
     /// `AWS_ENDPOINT_URL_STS` > the profile's `[services x]` sts `endpoint_url` >

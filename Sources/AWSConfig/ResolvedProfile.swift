@@ -7,8 +7,17 @@ public struct RoleProfile: Sendable, Equatable {
     /// `role_session_name`, else the per-user default (`stscache-<user>`), so the cache key is stable.
     public var roleSessionName: String
     public var externalId: String?
+    /// `duration_seconds` as configured. A role whose source is itself a role session may
+    /// exceed STS's one-hour chaining limit here; the broker caps the request (`isChained`).
     public var durationSeconds: Int?
+    /// `mfa_serial` of this profile, as configured.
     public var mfaSerial: String?
+    /// `mfa_process` of this profile: a command whose stdout is the current MFA code.
+    public var mfaProcess: String?
+    /// When set, the source's long-term keys first get an MFA-authenticated GetSessionToken
+    /// session (cached on its own), and AssumeRole is called with that session. See
+    /// `MFASessionSettings` for when the resolver chooses this.
+    public var mfaSession: MFASessionSettings?
     /// Region for the STS call: profile `region` > `AWS_REGION` > `AWS_DEFAULT_REGION` > `us-east-1`.
     public var region: String
     /// An explicit STS endpoint, by the brief's precedence: `AWS_ENDPOINT_URL_STS` >
@@ -22,7 +31,8 @@ public struct RoleProfile: Sendable, Equatable {
     public var source: CredentialSource
 
     public init(name: String, roleArn: String, roleSessionName: String, externalId: String? = nil,
-                durationSeconds: Int? = nil, mfaSerial: String? = nil, region: String,
+                durationSeconds: Int? = nil, mfaSerial: String? = nil, mfaProcess: String? = nil,
+                mfaSession: MFASessionSettings? = nil, region: String,
                 endpointURL: String? = nil, stsRegionalEndpoints: String? = nil, caBundle: String? = nil,
                 source: CredentialSource) {
         self.name = name
@@ -31,12 +41,63 @@ public struct RoleProfile: Sendable, Equatable {
         self.externalId = externalId
         self.durationSeconds = durationSeconds
         self.mfaSerial = mfaSerial
+        self.mfaProcess = mfaProcess
+        self.mfaSession = mfaSession
         self.region = region
         self.endpointURL = endpointURL
         self.stsRegionalEndpoints = stsRegionalEndpoints
         self.caBundle = caBundle
         self.source = source
     }
+
+    /// True when this role is assumed with another role's session (a chained role, instance
+    /// or container role credentials): STS then allows at most one hour
+    /// (`ProfileResolver.chainedDurationLimit`). Web identity is not chaining: it is the first hop.
+    public var isChained: Bool {
+        switch source {
+        case .role, .ec2InstanceMetadata, .ecsContainer: return true
+        case .staticKeys, .environment, .credentialProcess, .webIdentity: return false
+        }
+    }
+
+    /// The MFA serial to send on AssumeRole itself: the role's `mfa_serial`, unless the MFA
+    /// session already carries that device's authentication into the call.
+    public var assumeRoleMFASerial: String? {
+        guard let mfaSerial else { return nil }
+        if let mfaSession, mfaSession.serialNumber == mfaSerial { return nil }
+        return mfaSerial
+    }
+}
+
+/// An MFA-authenticated `GetSessionToken` session for a role's source keys, as aws-vault
+/// makes one: the code is asked for once per source session, however many roles use it.
+///
+/// The resolver chooses it when the role's source is long-term keys (a profile's keys or
+/// `credential_source = Environment` without a session token: STS refuses GetSessionToken
+/// with temporary credentials) and an `mfa_serial` applies: the source profile's own, else
+/// the role profile's. Any other source with `mfa_serial` on the role (another role, instance
+/// or container credentials, credential_process, temporary keys) sends the code on AssumeRole
+/// itself, as botocore does.
+public struct MFASessionSettings: Sendable, Equatable {
+    /// The MFA device ARN (or hardware serial) sent as `SerialNumber`.
+    public var serialNumber: String
+    /// `mfa_process` from the profile that supplied `serialNumber`, else from the other one.
+    public var mfaProcess: String?
+    /// `mfa_session_duration` (source profile, then role profile), else
+    /// `STSCACHE_MFA_SESSION_DURATION`; nil leaves STS's default (12 hours).
+    public var durationSeconds: Int?
+    /// The profile whose `mfa_serial` is used (for messages).
+    public var serialProfile: String
+
+    public init(serialNumber: String, mfaProcess: String? = nil, durationSeconds: Int? = nil, serialProfile: String) {
+        self.serialNumber = serialNumber
+        self.mfaProcess = mfaProcess
+        self.durationSeconds = durationSeconds
+        self.serialProfile = serialProfile
+    }
+
+    /// GetSessionToken's `DurationSeconds` bounds for IAM users (36 hours at most).
+    public static let durationRange = 900...129_600
 }
 
 public struct StaticKeys: Sendable, Equatable, CustomStringConvertible {
@@ -60,10 +121,15 @@ public indirect enum CredentialSource: Sendable, Equatable {
     case environment(StaticKeys)
     /// Role chaining: the source profile is itself a role.
     case role(RoleProfile)
-    /// `credential_source = Ec2InstanceMetadata` (issue 7).
+    /// `credential_source = Ec2InstanceMetadata`: the instance role's credentials from IMDSv2.
     case ec2InstanceMetadata
-    /// `credential_source = EcsContainer` (issue 7).
+    /// `credential_source = EcsContainer`: the task role's credentials from the container
+    /// credentials endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`).
     case ecsContainer
-    /// `credential_process` on the source profile (issue 7).
+    /// `credential_process` on the source profile.
     case credentialProcess(profile: String, command: String)
+    /// Not a source of keys: the role itself is assumed with `AssumeRoleWithWebIdentity`
+    /// (unsigned) using the token in this file, read afresh on every call
+    /// (`web_identity_token_file`, or `AWS_WEB_IDENTITY_TOKEN_FILE`).
+    case webIdentity(tokenFile: String)
 }

@@ -145,7 +145,13 @@ public struct CredentialCache: Sendable {
     /// so a crashed process never wedges the others. The lock file is kept: deleting it while
     /// others wait on it would split them across two inodes.
     public func withEntryLock<T>(_ key: CacheKey, timeout: Double, _ body: () throws -> T) throws -> T {
-        try withEntryLock(key, timeout: timeout, whileWaiting: { nil }, body)
+        try withEntryLock(stem: key.stem, roleArn: key.roleArn, timeout: timeout, body)
+    }
+
+    /// The same lock, named by the entry's stem: for `purge`, which finds entries in the
+    /// directory listing and may not have the settings to rebuild their key.
+    public func withEntryLock<T>(stem: String, roleArn: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        try withEntryLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: { nil }, body)
     }
 
     /// `withEntryLock`, for callers who can be answered without the lock: while another process
@@ -158,7 +164,13 @@ public struct CredentialCache: Sendable {
     /// parallel instead of queueing one by one on the exclusive lock.
     public func withEntryLock<T>(_ key: CacheKey, timeout: Double, whileWaiting: () -> T?,
                                  _ body: () throws -> T) throws -> T {
-        switch try acquireLock(key, timeout: timeout, whileWaiting: whileWaiting) {
+        try withEntryLock(stem: key.stem, roleArn: key.roleArn, timeout: timeout, whileWaiting: whileWaiting, body)
+    }
+
+    func withEntryLock<T>(stem: String, roleArn: String, timeout: Double, whileWaiting: () -> T?,
+                          _ body: () throws -> T) throws -> T {
+        guard isStem(stem) else { throw CacheError.fileOperationFailed(path: directory.pathOf(stem), operation: "locking", errno: EINVAL) }
+        switch try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: whileWaiting) {
         case .answered(let value):
             return value
         case .acquired(let fd):
@@ -175,16 +187,18 @@ public struct CredentialCache: Sendable {
         case answered(T)
     }
 
-    func acquireLock(_ key: CacheKey, timeout: Double) throws(CacheError) -> Int32 {
-        switch try acquireLock(key, timeout: timeout, whileWaiting: { () -> Never? in nil }) {
+    func acquireLock(stem: String, roleArn: String, timeout: Double) throws(CacheError) -> Int32 {
+        switch try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: { () -> Never? in nil }) {
         case .acquired(let fd): return fd
         }
     }
 
-    func acquireLock<T>(_ key: CacheKey, timeout: Double, whileWaiting: () -> T?) throws(CacheError) -> LockOutcome<T> {
-        let path = lockPath(for: key)
+    func acquireLock<T>(stem: String, roleArn: String, timeout: Double,
+                        whileWaiting: () -> T?) throws(CacheError) -> LockOutcome<T> {
+        let lockFileName = stem + ".lock"
+        let path = directory.pathOf(lockFileName)
         let fd: Int32
-        switch FileSystem.open(at: directory.fd, key.lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) {
+        switch FileSystem.open(at: directory.fd, lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW, mode: 0o600) {
         case .success(let opened): fd = opened
         case .failure(let error): throw .fileOperationFailed(path: path, operation: "opening lock file", errno: error.code)
         }
@@ -208,7 +222,7 @@ public struct CredentialCache: Sendable {
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
                 close(fd)
-                throw .lockTimeout(roleArn: key.roleArn, path: path, seconds: timeout)
+                throw .lockTimeout(roleArn: roleArn, path: path, seconds: timeout)
             }
             if let changes {
                 changes.wait(seconds: min(pause, remaining))
@@ -247,13 +261,13 @@ public struct CredentialCache: Sendable {
         }
     }
 
-    /// Removes one entry and its lock file. Returns whether an entry existed.
+    /// Removes one entry (not its lock file). Returns whether an entry existed.
     @discardableResult
     public func remove(stem: String) throws(CacheError) -> Bool {
         guard isStem(stem) else { return false }
-        let existed = try unlink(stem + ".entry")
-        _ = try unlink(stem + ".lock")
-        return existed
+        // The lock file stays: deleting it while another process waits on it would let a third
+        // one lock a new inode and refresh alongside the waiter.
+        return try unlink(stem + ".entry")
     }
 
     @discardableResult

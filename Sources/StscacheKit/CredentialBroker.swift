@@ -23,10 +23,15 @@ struct CredentialBroker {
     /// Skip the cache for the requested role (not for the sources it is chained from).
     var forceRefresh: Bool = false
     var lockTimeout: Double = CredentialCache.defaultLockTimeout
+    /// MFA prompt terminal and the codes already sent (Sources/SessionCreation.swift).
+    var sources = SourceOptions()
 
     /// Credentials for `role`, valid for at least the refresh safety margin.
     func credentials(for role: RoleProfile, forceRefresh force: Bool? = nil) throws -> AWSCredentials {
         let force = force ?? forceRefresh
+        // A credential_process helper up the process tree is resolving this profile: calling
+        // it again would loop.
+        try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         let key = Self.cacheKey(for: role)
         let now = context.now()
 
@@ -53,7 +58,7 @@ struct CredentialBroker {
 
             let fresh: AWSCredentials
             do {
-                fresh = try assumeRole(role)
+                fresh = try createSession(for: role)
             } catch {
                 // Still valid: better to serve what we have than to fail the caller's command.
                 if let fallback, context.now() < fallback.expiration.addingTimeInterval(-RefreshPolicy.safetyMargin) {
@@ -92,42 +97,6 @@ struct CredentialBroker {
         return cached
     }
 
-    /// One STS AssumeRole call with the source's credentials.
-    private func assumeRole(_ role: RoleProfile) throws -> AWSCredentials {
-        let source = try sourceCredentials(role.source)
-        let endpoint = try STSEndpoint.resolve(
-            region: role.region, endpointURL: role.endpointURL, stsRegionalEndpoints: role.stsRegionalEndpoints)
-        let client = STSClient(
-            transport: context.makeTransport(),
-            options: STSClient.Options(http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: role.caBundle,
-                                                                          environment: context.environment),
-                                       retry: NetworkSettings.retryPolicy(environment: context.environment)),
-            clock: context.now,
-            sign: SigV4.sign,
-            sleep: context.sleep)
-        let request = AssumeRoleRequest(
-            roleArn: role.roleArn, roleSessionName: role.roleSessionName,
-            durationSeconds: role.durationSeconds, externalId: role.externalId)
-        return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
-    }
-
-    private func sourceCredentials(_ source: CredentialSource) throws -> AWSCredentials {
-        switch source {
-        case .staticKeys(_, let keys), .environment(let keys):
-            return AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
-                                  sessionToken: keys.sessionToken)
-        case .role(let sourceRole):
-            // Each hop is cached on its own: two roles reached through one jump role share it.
-            return try credentials(for: sourceRole, forceRefresh: false)
-        case .ec2InstanceMetadata:
-            throw BrokerError.unsupportedSource("credential_source = Ec2InstanceMetadata")
-        case .ecsContainer:
-            throw BrokerError.unsupportedSource("credential_source = EcsContainer")
-        case .credentialProcess(let profile, _):
-            throw BrokerError.unsupportedSource("credential_process in profile \(profile)")
-        }
-    }
-
     /// The cache keys on role + session, and on how the role is reached (source and external
     /// id), so two profiles that reach one role differently neither share nor thrash an entry.
     static func cacheKey(for role: RoleProfile) -> CacheKey {
@@ -143,6 +112,7 @@ struct CredentialBroker {
         case .ec2InstanceMetadata: return "ec2-instance-metadata"
         case .ecsContainer: return "ecs-container"
         case .credentialProcess(let profile, _): return "process:" + profile
+        case .webIdentity(let tokenFile): return "web-identity:" + tokenFile
         }
     }
 

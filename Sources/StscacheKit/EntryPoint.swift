@@ -49,6 +49,11 @@ public enum StscacheMain {
         if let invocation = FastPath.match(arguments) {
             return run(invocation, context: context)
         }
+        // Every prompt render runs this: skip the parser when the arguments are simple.
+        if arguments.first == "prompt",
+           let status = PromptCommand.runWithoutParser(Array(arguments.dropFirst()), context: context) {
+            return status
+        }
         return runParsed(arguments: arguments, context: context)
     }
 
@@ -94,7 +99,7 @@ public enum StscacheMain {
 
     static func report(_ error: any Error, context: Context) -> Int32 {
         context.output.stderr("stscache: " + describe(error) + "\n")
-        return 1
+        return (error as? CommandError)?.exitStatus ?? 1
     }
 
     static func describe(_ error: any Error) -> String {
@@ -138,7 +143,8 @@ struct StscacheCommand: ParsableCommand {
             Every aws, SDK and Terraform run then shares one encrypted session per role.
             """,
         version: "0.1.0",
-        subcommands: [CredentialProcessCommand.self])
+        subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
+                      ExportCommand.self, ExecCommand.self])
 }
 
 extension StringProtocol {

@@ -263,12 +263,9 @@ struct ProfileResolverTests {
         #expect(mid.roleArn == "arn:aws:iam::1:role/Mid")
     }
 
-    @Test("web identity and SSO are reported as unsupported, not as missing keys")
+    @Test("SSO without a credential_process is unsupported, not missing keys")
     func unsupportedSources() throws {
         let fixture = try Fixture(config: """
-            [profile web]
-            role_arn = \(adminArn)
-            web_identity_token_file = /var/run/token
             [profile top]
             role_arn = \(adminArn)
             source_profile = sso
@@ -276,11 +273,229 @@ struct ProfileResolverTests {
             sso_session = corp
             sso_account_id = 123456789012
             """)
-        let web = fixture.expectError(.unsupportedSource, resolving: "web")
-        #expect(web?.message.contains("web_identity_token_file") == true)
-        #expect(web?.location?.line == 3)
         let sso = fixture.expectError(.unsupportedSource, resolving: "top")
         #expect(sso?.message.contains("\"sso\"") == true)
+        #expect(sso?.message.contains("credential_process") == true)
+    }
+
+    // MARK: Web identity
+
+    @Test("role_arn + web_identity_token_file assumes the role with the token, not a source")
+    func webIdentityProfile() throws {
+        let fixture = try Fixture(config: """
+            [profile web]
+            role_arn = \(adminArn)
+            web_identity_token_file = /var/run/token
+            role_session_name = pod
+            duration_seconds = 7200
+            region = eu-west-1
+            """)
+        let role = try fixture.resolve("web")
+        #expect(role.source == .webIdentity(tokenFile: "/var/run/token"))
+        #expect(role.roleArn == adminArn)
+        #expect(role.roleSessionName == "pod")
+        #expect(role.durationSeconds == 7200)
+        #expect(role.region == "eu-west-1")
+        #expect(role.isChained == false)
+    }
+
+    @Test("AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME win for the profile asked for")
+    func webIdentityEnvironment() throws {
+        let environment = [
+            "AWS_WEB_IDENTITY_TOKEN_FILE": "/env/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/FromEnv",
+            "AWS_ROLE_SESSION_NAME": "env-session",
+        ]
+        // A profile naming no source at all becomes a web identity profile from the environment.
+        let bare = try Fixture(config: "[profile pod]\nregion = eu-west-1\n", environment: environment)
+        let role = try bare.resolve("pod")
+        #expect(role.source == .webIdentity(tokenFile: "/env/token"))
+        #expect(role.roleArn == "arn:aws:iam::1:role/FromEnv")
+        #expect(role.roleSessionName == "env-session")
+
+        // The profile's own settings lose to the environment, as in botocore.
+        let configured = try Fixture(
+            config: "[profile web]\nrole_arn = \(adminArn)\nweb_identity_token_file = /cfg/token\n",
+            environment: environment)
+        #expect(try configured.resolve("web").source == .webIdentity(tokenFile: "/env/token"))
+        #expect(try configured.resolve("web").roleArn == "arn:aws:iam::1:role/FromEnv")
+
+        // A profile with its own source ignores the environment's web identity.
+        let withSource = try Fixture(
+            config: "[profile prod]\nrole_arn = \(adminArn)\nsource_profile = base\n", credentials: baseKeys,
+            environment: environment)
+        #expect(try withSource.resolve("prod").roleArn == adminArn)
+        #expect(try withSource.resolve("prod").source == .staticKeys(profile: "base", StaticKeys(
+            accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+
+        // Without a role ARN anywhere: missing-role-arn that mentions AWS_ROLE_ARN.
+        let noRole = try Fixture(config: "[profile pod]\n", environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "/env/token"])
+        let error = noRole.expectError(.missingRoleArn, resolving: "pod")
+        #expect(error?.message.contains("AWS_ROLE_ARN") == true)
+    }
+
+    @Test("a web identity source profile is a role session: the role on top is chained")
+    func webIdentitySource() throws {
+        let fixture = try Fixture(
+            config: """
+                [profile top]
+                role_arn = arn:aws:iam::1:role/Top
+                source_profile = web
+                duration_seconds = 7200
+                [profile web]
+                role_arn = arn:aws:iam::1:role/Web
+                web_identity_token_file = /cfg/token
+                """,
+            environment: ["AWS_ROLE_ARN": "arn:aws:iam::1:role/EnvIgnoredForSources"])
+        let top = try fixture.resolve("top")
+        #expect(top.durationSeconds == 7200)
+        #expect(top.isChained)
+        guard case .role(let web) = top.source else {
+            Issue.record("expected a web identity role as the source, got \(top.source)")
+            return
+        }
+        #expect(web.roleArn == "arn:aws:iam::1:role/Web")
+        #expect(web.source == .webIdentity(tokenFile: "/cfg/token"))
+
+        let noRole = try Fixture(config: """
+            [profile top]
+            role_arn = arn:aws:iam::1:role/Top
+            source_profile = web
+            [profile web]
+            web_identity_token_file = /cfg/token
+            """)
+        let error = noRole.expectError(.missingRoleArn, resolving: "top")
+        #expect(error?.location?.line == 5)
+    }
+
+    // MARK: MFA
+
+    @Test("mfa_serial with long-term source keys gives an MFA session; the role then sends no code itself")
+    func mfaSessionFromRoleSerial() throws {
+        let fixture = try Fixture(
+            config: """
+                [profile prod]
+                role_arn = \(adminArn)
+                source_profile = base
+                mfa_serial = arn:aws:iam::123456789012:mfa/alice
+                mfa_process = ykman oath accounts code -s aws
+                """,
+            credentials: baseKeys)
+        let role = try fixture.resolve("prod")
+        #expect(role.mfaSession == MFASessionSettings(
+            serialNumber: "arn:aws:iam::123456789012:mfa/alice", mfaProcess: "ykman oath accounts code -s aws",
+            durationSeconds: nil, serialProfile: "prod"))
+        #expect(role.mfaSerial == "arn:aws:iam::123456789012:mfa/alice")
+        #expect(role.assumeRoleMFASerial == nil)
+    }
+
+    @Test("the source profile's mfa_serial and mfa_session_duration come first")
+    func mfaSessionFromSourceSerial() throws {
+        let fixture = try Fixture(
+            config: """
+                [profile prod]
+                role_arn = \(adminArn)
+                source_profile = base
+                mfa_session_duration = 1h
+                [profile base]
+                mfa_serial = arn:aws:iam::123456789012:mfa/base
+                mfa_session_duration = 36h
+                """,
+            credentials: baseKeys,
+            environment: ["STSCACHE_MFA_SESSION_DURATION": "900"])
+        let role = try fixture.resolve("prod")
+        #expect(role.mfaSession?.serialNumber == "arn:aws:iam::123456789012:mfa/base")
+        #expect(role.mfaSession?.serialProfile == "base")
+        #expect(role.mfaSession?.durationSeconds == 129_600)
+        #expect(role.assumeRoleMFASerial == nil)
+    }
+
+    @Test("a role whose mfa_serial differs from its source's still sends its own code on AssumeRole")
+    func mfaDifferentDevices() throws {
+        let fixture = try Fixture(
+            config: """
+                [profile prod]
+                role_arn = \(adminArn)
+                source_profile = base
+                mfa_serial = arn:aws:iam::123456789012:mfa/role-device
+                [profile base]
+                mfa_serial = arn:aws:iam::123456789012:mfa/base
+                """,
+            credentials: baseKeys)
+        let role = try fixture.resolve("prod")
+        #expect(role.mfaSession?.serialNumber == "arn:aws:iam::123456789012:mfa/base")
+        #expect(role.assumeRoleMFASerial == "arn:aws:iam::123456789012:mfa/role-device")
+    }
+
+    @Test("STSCACHE_MFA_SESSION_DURATION applies when no profile sets it, and is validated")
+    func mfaSessionDurationEnvironment() throws {
+        let config = "[profile prod]\nrole_arn = \(adminArn)\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
+        let fromEnvironment = try Fixture(config: config, credentials: baseKeys,
+                                          environment: ["STSCACHE_MFA_SESSION_DURATION": "90m"])
+        #expect(try fromEnvironment.resolve("prod").mfaSession?.durationSeconds == 5400)
+        for bad in ["37h", "10m", "soon", "-1"] {
+            let fixture = try Fixture(config: config, credentials: baseKeys,
+                                      environment: ["STSCACHE_MFA_SESSION_DURATION": bad])
+            let error = fixture.expectError(.invalidSetting, resolving: "prod")
+            #expect(error?.message.contains("STSCACHE_MFA_SESSION_DURATION") == true)
+        }
+        let badProfile = try Fixture(config: config + "mfa_session_duration = 2d\n", credentials: baseKeys)
+        let error = badProfile.expectError(.invalidSetting, resolving: "prod")
+        #expect(error?.location?.line == 5)
+    }
+
+    @Test("temporary source keys, a role source or Environment with a token send the code on AssumeRole")
+    func mfaWithoutSession() throws {
+        let fixture = try Fixture(
+            config: """
+                [profile temp]
+                role_arn = \(adminArn)
+                source_profile = base
+                mfa_serial = arn:aws:iam::1:mfa/a
+                [profile chained]
+                role_arn = arn:aws:iam::1:role/Second
+                source_profile = temp
+                mfa_serial = arn:aws:iam::1:mfa/b
+                [profile env]
+                role_arn = \(adminArn)
+                credential_source = Environment
+                mfa_serial = arn:aws:iam::1:mfa/c
+                """,
+            credentials: baseKeys + "\naws_session_token = base-token\n",
+            environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"])
+        #expect(try fixture.resolve("temp").mfaSession == nil)
+        #expect(try fixture.resolve("temp").assumeRoleMFASerial == "arn:aws:iam::1:mfa/a")
+        #expect(try fixture.resolve("chained").mfaSession == nil)
+        #expect(try fixture.resolve("chained").assumeRoleMFASerial == "arn:aws:iam::1:mfa/b")
+        #expect(try fixture.resolve("env").mfaSession == nil)
+
+        let longTermEnvironment = try Fixture(
+            config: "[profile env]\nrole_arn = \(adminArn)\ncredential_source = Environment\nmfa_serial = arn:aws:iam::1:mfa/c\n",
+            environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"])
+        #expect(try longTermEnvironment.resolve("env").mfaSession?.serialNumber == "arn:aws:iam::1:mfa/c")
+    }
+
+    // MARK: credential_process loops
+
+    @Test("a source whose credential_process runs stscache for a profile on the way is a source-cycle")
+    func credentialProcessLoop() throws {
+        let fixture = try Fixture(config: """
+            [profile prod-role]
+            role_arn = \(adminArn)
+            source_profile = prod
+            [profile prod]
+            credential_process = /usr/local/bin/stscache credential-process --profile prod-role
+            [profile other]
+            role_arn = \(adminArn)
+            source_profile = helper
+            [profile helper]
+            credential_process = stscache credential-process --profile unrelated
+            """)
+        let error = fixture.expectError(.sourceCycle, resolving: "prod-role")
+        #expect(error?.message.contains("prod-role -> prod -> prod-role") == true)
+        #expect(error?.location?.line == 5)
+        // Running stscache for a profile off the path is not a loop by itself.
+        #expect(try fixture.resolve("other").source
+            == .credentialProcess(profile: "helper", command: "stscache credential-process --profile unrelated"))
     }
 
     // MARK: credential_source
@@ -422,8 +637,8 @@ struct ProfileResolverTests {
         }
     }
 
-    @Test("a chained role asking for more than an hour is invalid-duration (STS would refuse it)")
-    func chainedDurationLimit() throws {
+    @Test("a chained role may ask for more than an hour: resolution keeps it, the broker caps it")
+    func chainedDurationKept() throws {
         let config = """
             [profile top]
             role_arn = \(adminArn)
@@ -433,12 +648,13 @@ struct ProfileResolverTests {
             role_arn = arn:aws:iam::1:role/Mid
             credential_source = EcsContainer
             """
-        let tooLong = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "7200"))
-        let error = tooLong.expectError(.invalidDuration, resolving: "top")
-        #expect(error?.message.contains("3600") == true)
-        #expect(error?.location?.line == 4)
-        let hour = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "3600"))
-        #expect(try hour.resolve("top").durationSeconds == 3600)
+        let long = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "7200"))
+        let top = try long.resolve("top")
+        #expect(top.durationSeconds == 7200)
+        #expect(top.isChained)
+        #expect(try long.resolve("mid").isChained)
+        let tooLong = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "50000"))
+        _ = tooLong.expectError(.invalidDuration, resolving: "top")
     }
 
     @Test("region: profile region > AWS_REGION > AWS_DEFAULT_REGION > us-east-1")

@@ -32,6 +32,21 @@ struct EntryLockTests {
         #expect(waited < 3)
     }
 
+    @Test("the stem-named lock is the same lock as the key's (purge and refresh exclude each other)")
+    func stemLockIsTheKeyLock() throws {
+        try cache.withEntryLock(prodKey, timeout: 1) {
+            let error = expectCacheError("cache-lock-timeout") {
+                try cache.withEntryLock(stem: prodKey.stem, roleArn: prodKey.roleArn, timeout: 0.2) { () -> Void in
+                    Issue.record("ran while the key's lock was held")
+                }
+            }
+            #expect(error?.message.contains(prodKey.roleArn) == true)
+        }
+        #expect(throws: CacheError.self) {
+            try cache.withEntryLock(stem: "../escape", roleArn: "x", timeout: 0.1) {}
+        }
+    }
+
     @Test("different entries do not block each other")
     func independentEntries() throws {
         try cache.withEntryLock(prodKey, timeout: 1) {

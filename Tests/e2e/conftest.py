@@ -13,6 +13,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness: self-tests of the e2e harness (no stscache binary needed)")
     config.addinivalue_line("markers", "issue2: credential-process end to end (issue 2)")
     config.addinivalue_line("markers", "issue3: encrypted cache and single flight (issue 3)")
+    config.addinivalue_line("markers", "issue4: prompt, list, purge, export, exec and shell snippets (issue 4)")
+    config.addinivalue_line("markers", "issue7: MFA, web identity, instance/container and process sources (issue 7)")
 
 
 @pytest.fixture(scope="session")

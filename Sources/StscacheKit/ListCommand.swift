@@ -1,0 +1,128 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ArgumentParser
+import AWSConfig
+import CredentialCache
+
+/// `stscache list`: every cache entry, from the plaintext headers only (no key, no decryption).
+struct ListCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List cached sessions: role, session, the profiles using it, expiry, time left, state.",
+        discussion: """
+            States: valid; refresh-due (inside the refresh window: the next use refreshes it); \
+            expired (past, or within a minute of, its expiry); unreadable (a damaged or foreign \
+            file, replaced on the role's next use). A table on a terminal, tab-separated lines \
+            otherwise (no header), JSON with --json.
+            """)
+
+    @Flag(name: .long, help: "Print a JSON array of {roleArn, sessionName, profiles, expiration, remainingSeconds, state}.")
+    var json = false
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    struct Row: Equatable {
+        var roleArn: String?
+        var sessionName: String?
+        var profiles: [String]
+        var expiration: Date?
+        var remainingSeconds: Int?
+        var state: String
+        var file: String
+        var problem: String?
+    }
+
+    func run(context: Context) throws {
+        let verbose = cacheOptions.verbose || context.verbose
+        let rows = try Self.rows(context: context, verbose: verbose)
+        if json {
+            context.output.stdout(Self.json(rows))
+        } else if rows.isEmpty {
+            if context.output.stdoutIsTerminal { context.output.stdout("No cached sessions.\n") }
+        } else if context.output.stdoutIsTerminal {
+            context.output.stdout(Self.table(rows))
+        } else {
+            context.output.stdout(Self.tabSeparated(rows))
+        }
+    }
+
+    /// The cache's entries with the profiles that reach them. A missing cache directory is an
+    /// empty cache; config trouble only costs the profile names (with a warning).
+    static func rows(context: Context, verbose: Bool) throws -> [Row] {
+        guard let cache = try CredentialCache.openExisting(context: context) else { return [] }
+        if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
+        let listings = try cache.list()
+        let reach = reachableEntries(context: context)
+        let now = context.now()
+        let policy = try SessionDisplay.policy(environment: context.environment)
+        return listings.map { listing in
+            guard let header = listing.header else {
+                return Row(profiles: [], state: "unreadable", file: listing.path,
+                           problem: listing.problem.map { "\($0)" } ?? "unreadable")
+            }
+            return Row(roleArn: header.roleArn, sessionName: header.sessionName,
+                       profiles: reach[listing.stem]?.profiles ?? [], expiration: header.expiration,
+                       remainingSeconds: SessionDisplay.remainingSeconds(until: header.expiration, now: now),
+                       state: SessionDisplay.state(of: header, now: now, policy: policy), file: listing.path)
+        }
+    }
+
+    /// Entries reachable from the config, or none (with a warning) when it cannot be read.
+    static func reachableEntries(context: Context) -> [String: RoleLookup.Reach] {
+        do {
+            let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
+            return RoleLookup(files: files, context: context, keysOnly: true).reachableEntries()
+        } catch {
+            context.output.stderr("stscache: warning: \(StscacheMain.oneLine(error.message)) (profile names are not shown)\n")
+            return [:]
+        }
+    }
+
+    static func json(_ rows: [Row]) -> String {
+        func string(_ value: String?) -> String { value.map(CredentialOutput.quoted) ?? "null" }
+        let objects = rows.map { row in
+            var fields = [
+                "\"roleArn\":" + string(row.roleArn),
+                "\"sessionName\":" + string(row.sessionName),
+                "\"profiles\":[" + row.profiles.map(CredentialOutput.quoted).joined(separator: ",") + "]",
+                "\"expiration\":" + string(row.expiration.map(RFC3339.format)),
+                "\"remainingSeconds\":" + (row.remainingSeconds.map(String.init) ?? "null"),
+                "\"state\":" + CredentialOutput.quoted(row.state),
+                "\"file\":" + CredentialOutput.quoted(row.file),
+            ]
+            if let problem = row.problem { fields.append("\"problem\":" + CredentialOutput.quoted(problem)) }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return "[" + objects.joined(separator: ",") + "]\n"
+    }
+
+    private static func cells(_ row: Row) -> [String] {
+        guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
+            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"]
+        }
+        return [roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
+                RFC3339.format(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state]
+    }
+
+    /// Aligned columns under a header, for people.
+    static func table(_ rows: [Row]) -> String {
+        let lines = [["ROLE", "SESSION", "PROFILES", "EXPIRES", "LEFT", "STATE"]] + rows.map(cells)
+        var widths = [Int](repeating: 0, count: 6)
+        for line in lines {
+            for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        return lines.map { line in
+            line.enumerated().map { index, cell in
+                index == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The table's cells, tab-separated, no header: for `cut`, `awk` and `while read`.
+    static func tabSeparated(_ rows: [Row]) -> String {
+        rows.map { cells($0).joined(separator: "\t") + "\n" }.joined()
+    }
+}

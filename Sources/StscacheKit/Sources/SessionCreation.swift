@@ -1,0 +1,227 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import AWSConfig
+import CredentialCache
+import SigV4
+import STS
+import Transport
+
+/// What the broker needs for sources beyond keys; tests replace the terminal.
+struct SourceOptions {
+    var openTerminal: () -> (any PromptTerminal)? = { ControllingTerminal.openIfPresent() }
+    /// MFA codes sent by this run (STS accepts each once).
+    var ledger = MFACodeLedger()
+}
+
+extension CredentialBroker {
+    /// The one STS call that creates `role`'s session: AssumeRoleWithWebIdentity for a web
+    /// identity role, otherwise AssumeRole with the source's credentials. Runs under the role's
+    /// entry lock, so an MFA prompt on the way happens once for every process waiting.
+    func createSession(for role: RoleProfile) throws -> AWSCredentials {
+        if case .webIdentity(let tokenFile) = role.source {
+            return try assumeRoleWithWebIdentity(role, tokenFile: tokenFile)
+        }
+        let source = try sourceCredentials(for: role)
+        return try assumeRole(role, with: source)
+    }
+
+    /// The credentials that sign `role`'s AssumeRole: the source's, or the MFA session made from them.
+    func sourceCredentials(for role: RoleProfile) throws -> AWSCredentials {
+        let base: AWSCredentials
+        switch role.source {
+        case .staticKeys(_, let keys), .environment(let keys):
+            base = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                  sessionToken: keys.sessionToken)
+        case .role(let sourceRole):
+            // Each hop is cached on its own: two roles reached through one jump role share it.
+            base = try credentials(for: sourceRole, forceRefresh: false)
+        case .ec2InstanceMetadata:
+            base = try InstanceMetadataSource(transport: context.makeTransport(), environment: context.environment)
+                .credentials()
+        case .ecsContainer:
+            base = try ContainerCredentialsSource(transport: context.makeTransport(), environment: context.environment,
+                                                  sleep: context.sleep).credentials()
+        case .credentialProcess(let profile, let command):
+            var process = ProcessCredentialSource()
+            if let seconds = NetworkSettings.seconds(context.environment["STSCACHE_PROCESS_TIMEOUT"]) {
+                process.timeout = seconds
+            }
+            base = try process.credentials(command: command, profile: profile, roleProfile: role.name,
+                                           environment: context.environment, now: context.now())
+        case .webIdentity:
+            // A web identity role has no signing source; createSession handles it.
+            preconditionFailure("a web identity role is assumed without source credentials")
+        }
+        guard let settings = role.mfaSession else { return base }
+        return try mfaSessionCredentials(for: role, settings: settings, base: base)
+    }
+
+    // MARK: AssumeRole
+
+    func assumeRole(_ role: RoleProfile, with source: AWSCredentials) throws -> AWSCredentials {
+        let endpoint = try stsEndpoint(for: role)
+        let client = stsClient(for: role, endpoint: endpoint)
+        let limit = ProfileResolver.chainedDurationLimit
+        var duration = role.durationSeconds
+        if role.isChained, let requested = duration, requested > limit {
+            duration = limit
+            noteChainingCap(role, requested: requested)
+        }
+        let serial = role.assumeRoleMFASerial
+        let tokenCode = try serial.map { serial throws(SourceError) in
+            try mfaCodes.code(serial: serial, mfaProcess: role.mfaProcess, purpose: "profile \"\(role.name)\"")
+        }
+        var request = AssumeRoleRequest(
+            roleArn: role.roleArn, roleSessionName: role.roleSessionName, durationSeconds: duration,
+            externalId: role.externalId, serialNumber: serial, tokenCode: tokenCode)
+        do {
+            return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
+        } catch let error as STSError {
+            if let serial, let rejection = MFACodeSource.rejection(error, serial: serial) { throw rejection }
+            // A source we could not tell was a role session (a helper's or the environment's
+            // temporary keys) turns out to be one: ask again within STS's chaining limit.
+            if tokenCode == nil, let requested = request.durationSeconds, requested > limit,
+               error.serviceCode == "ValidationError", error.message.lowercased().contains("chaining") {
+                noteChainingCap(role, requested: requested)
+                request.durationSeconds = limit
+                return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
+            }
+            throw error
+        }
+    }
+
+    /// Said once per session created (this runs only when STS is called, under the entry lock).
+    private func noteChainingCap(_ role: RoleProfile, requested: Int) {
+        let limit = ProfileResolver.chainedDurationLimit
+        context.output.stderr(
+            "stscache: note: profile \"\(role.name)\" asks for duration_seconds = \(requested), but its source is itself "
+                + "a role session (role chaining), which STS limits to \(limit) seconds; asking for \(limit).\n")
+    }
+
+    // MARK: Web identity
+
+    /// AssumeRoleWithWebIdentity, unsigned, with the token file read afresh (its issuer rotates it).
+    func assumeRoleWithWebIdentity(_ role: RoleProfile, tokenFile: String) throws -> AWSCredentials {
+        let token: String
+        switch readSmallFile(tokenFile, limit: 1 << 20) {
+        case .success(let bytes):
+            token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        case .failure(let failure):
+            throw SourceError(
+                .webIdentityTokenUnreadable,
+                "cannot read the web identity token file \(tokenFile) for profile \"\(role.name)\": \(failure.reason); "
+                    + "check web_identity_token_file / AWS_WEB_IDENTITY_TOKEN_FILE.")
+        }
+        guard !token.isEmpty else {
+            throw SourceError(
+                .webIdentityTokenUnreadable,
+                "the web identity token file \(tokenFile) for profile \"\(role.name)\" is empty; the identity provider "
+                    + "(or the platform) should write a token there.")
+        }
+        let endpoint = try stsEndpoint(for: role)
+        let request = AssumeRoleWithWebIdentityRequest(
+            roleArn: role.roleArn, roleSessionName: role.roleSessionName, webIdentityToken: token,
+            durationSeconds: role.durationSeconds)
+        do {
+            return try stsClient(for: role, endpoint: endpoint).assumeRoleWithWebIdentity(request, endpoint: endpoint).credentials
+        } catch let error as STSError {
+            let refusals = ["InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim", "AccessDenied"]
+            guard let code = error.serviceCode, refusals.contains(code) else { throw error }
+            throw SourceError(
+                .webIdentityRejected,
+                "\(error.message). The web identity token in \(tokenFile) was not accepted for \(role.roleArn): check "
+                    + "that it is current (its issuer rewrites the file), that the role's trust policy trusts its "
+                    + "issuer and audience, and that the role ARN is right.")
+        }
+    }
+
+    // MARK: MFA session
+
+    /// The MFA session's cache entry: the device and the source's identity (profile or
+    /// environment, and the access key id, so other keys never get this session).
+    static func mfaSessionKey(for role: RoleProfile, settings: MFASessionSettings, base: AWSCredentials) -> CacheKey {
+        CacheKey(roleArn: settings.serialNumber, sessionName: "GetSessionToken",
+                 sourceIdentity: sourceIdentity(role.source) + "/" + base.accessKeyId, externalId: nil)
+    }
+
+    /// An MFA-authenticated GetSessionToken session for the source's long-term keys, cached
+    /// like a role session. It is used until it is about to expire (not refreshed early: that
+    /// would ask for a code sooner than needed); the roles assumed with it are refreshed as usual.
+    func mfaSessionCredentials(for role: RoleProfile, settings: MFASessionSettings, base: AWSCredentials) throws
+        -> AWSCredentials
+    {
+        let key = Self.mfaSessionKey(for: role, settings: settings, base: base)
+        return try cachedSession(key, policy: RefreshPolicy(window: 0)) {
+            let code = try mfaCodes.code(
+                serial: settings.serialNumber, mfaProcess: settings.mfaProcess,
+                purpose: "profile \"\(settings.serialProfile)\", for \"\(role.name)\"")
+            let endpoint = try stsEndpoint(for: role)
+            let request = GetSessionTokenRequest(
+                durationSeconds: settings.durationSeconds, serialNumber: settings.serialNumber, tokenCode: code)
+            do {
+                return try stsClient(for: role, endpoint: endpoint)
+                    .getSessionToken(request, credentials: base, endpoint: endpoint).credentials
+            } catch let error as STSError {
+                if let rejection = MFACodeSource.rejection(error, serial: settings.serialNumber) { throw rejection }
+                throw error
+            }
+        }
+    }
+
+    /// Cache lookup → lock → re-read → `fetch` → write, for sessions other than the role's own.
+    func cachedSession(_ key: CacheKey, policy: RefreshPolicy, fetch: () throws -> AWSCredentials) throws
+        -> AWSCredentials
+    {
+        func usable(_ lookup: CacheLookup) -> AWSCredentials? {
+            guard case .hit(let cached, let header) = lookup,
+                  policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
+            else { return nil }
+            return Self.awsCredentials(cached)
+        }
+        if let key32 = try? keyStore.loadKey(), let hit = usable(cache.read(key, encryptionKey: key32)) {
+            return hit
+        }
+        return try cache.withEntryLock(key, timeout: lockTimeout) {
+            let encryptionKey = try keyStore.loadOrCreateKey()
+            if let hit = usable(cache.read(key, encryptionKey: encryptionKey)) { return hit }
+            let fresh = try fetch()
+            guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
+                throw BrokerError.incompleteCredentials(key.roleArn)
+            }
+            do {
+                try cache.write(
+                    CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
+                                      sessionToken: token, expiration: expiration),
+                    for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
+            } catch {
+                context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
+            }
+            return fresh
+        }
+    }
+
+    // MARK: STS plumbing
+
+    var mfaCodes: MFACodeSource {
+        MFACodeSource(environment: context.environment, openTerminal: sources.openTerminal, ledger: sources.ledger)
+    }
+
+    func stsEndpoint(for role: RoleProfile) throws -> STSEndpoint {
+        try STSEndpoint.resolve(
+            region: role.region, endpointURL: role.endpointURL, stsRegionalEndpoints: role.stsRegionalEndpoints)
+    }
+
+    func stsClient(for role: RoleProfile, endpoint: STSEndpoint) -> STSClient {
+        STSClient(
+            transport: context.makeTransport(),
+            options: STSClient.Options(
+                http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: role.caBundle, environment: context.environment),
+                retry: NetworkSettings.retryPolicy(environment: context.environment)),
+            clock: context.now,
+            sign: SigV4.sign,
+            sleep: context.sleep)
+    }
+}
