@@ -27,6 +27,11 @@ enum CredentialOutput {
 
     /// JSON string literal. AWS values are ASCII, but escape properly anyway.
     static func quoted(_ value: String) -> String {
+        // The common case, in one piece: appending a 1 KB session token scalar by scalar was
+        // 400K instructions, a tenth of a cache hit.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
