@@ -80,6 +80,41 @@ struct FastPathTests {
     }
 }
 
+/// `prompt`'s own parser-free route (PromptCommand.runWithoutParser) against the parser.
+@Suite("prompt without the parser")
+struct PromptFastPathTests {
+    @Test("the parser-free route and the parser give the same output and status", arguments: [
+        ["prompt"],
+        ["prompt", "--profile", "prod-role"],
+        ["prompt", "--profile=prod-role"],
+        ["prompt", "--profile", "prod-role", "--format", "{profile} {expires} {state} {seconds}"],
+        ["prompt", "--format={role_arn}", "--profile", "prod-role"],
+        ["prompt", "--verbose", "--profile", "missing"],
+        ["prompt", "--profile", "not-a-role", "--verbose"],
+        ["prompt", "--profile", "prod-role", "--verbose", "--verbose"],
+        ["prompt", "--profile", "prod-role", "--format", "-{remaining}"],
+        ["prompt", "--profile", "prod-role", "--format=-{remaining}"],
+        ["prompt", "--profile", "prod-role", "--format", "-"],
+        ["prompt", "--profile", "prod-role", "--format", ""],
+        ["prompt", "--profile"],
+        ["prompt", "--profile", "a", "--profile", "b"],
+        ["prompt", "--help"],
+        ["prompt", "extra"],
+    ])
+    func sameResultBothWays(_ arguments: [String]) throws {
+        let world = try FastPathWorld()
+        defer { world.remove() }
+        let fast = world.run { StscacheMain.run(arguments: arguments, context: $0) }
+        let parsed = world.run { StscacheMain.runParsed(arguments: arguments, context: $0) }
+        #expect(fast.status == parsed.status)
+        #expect(fast.stdout == parsed.stdout)
+        #expect(fast.stderr == parsed.stderr)
+        if arguments == ["prompt", "--profile", "prod-role"] {
+            #expect(fast.stdout == "prod-role 1h00m\n")
+        }
+    }
+}
+
 /// A temporary HOME with a role profile and its session already cached (env key store), so a
 /// hit needs no network; the transport fails the test if anything tries.
 struct FastPathWorld {
