@@ -182,24 +182,28 @@ def peak_rss_kib(command: str, repeats: int = 5) -> int:
     return int(statistics.median(values))
 
 
-def released_at_once(argv: list[str], count: int, outputs: list[Path]) -> float:
+def released_at_once(argv: list[str], count: int) -> tuple[float, list[str]]:
     """Forks `count` children that each block on one pipe, then closes the pipe: all of them
-    exec `argv` at the same moment. Returns the wall time from the release until the last one
-    exited."""
+    exec `argv` at the same moment, stdout to a pipe as an SDK would read it. Returns the wall
+    time from the release until the last one exited, and what each printed."""
     read_end, write_end = os.pipe()
     children = []
-    for output in outputs:
+    outputs = []
+    for _ in range(count):
+        out_read, out_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: wait for the gate, then become the command
             try:
                 os.close(write_end)
+                os.close(out_read)
                 os.read(read_end, 1)
-                fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                os.dup2(fd, 1)
+                os.dup2(out_write, 1)
                 os.execv(argv[0], argv)
             finally:
                 os._exit(127)
+        os.close(out_write)
         children.append(pid)
+        outputs.append(out_read)
     os.close(read_end)
     time.sleep(0.2)  # let every child reach its read()
     started = time.perf_counter()
@@ -210,9 +214,16 @@ def released_at_once(argv: list[str], count: int, outputs: list[Path]) -> float:
         if os.waitstatus_to_exitcode(status) != 0:
             failures += 1
     elapsed = time.perf_counter() - started
+    texts = []
+    for fd in outputs:  # each output is far below a pipe's buffer, so nobody blocked writing
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        os.close(fd)
+        texts.append(b"".join(chunks).decode())
     if failures:
         sys.exit(f"bench: {failures} of {count} processes released at once failed ({argv[0]})")
-    return elapsed
+    return elapsed, texts
 
 
 def cold_start(count: int) -> tuple[float, int, int]:
@@ -221,11 +232,8 @@ def cold_start(count: int) -> tuple[float, int, int]:
     printed."""
     empty_cache()
     before = assume_role_count()
-    outputs = [WORK / f"cold-{count}-{i}.out" for i in range(count)]
-    elapsed = released_at_once(HIT.split(), count, outputs)
-    keys = {credential_document(o.read_text())["AccessKeyId"] for o in outputs}
-    for o in outputs:
-        o.unlink()
+    elapsed, outputs = released_at_once(HIT.split(), count)
+    keys = {credential_document(text)["AccessKeyId"] for text in outputs}
     time.sleep(0.3)  # moto's recorder writes after answering
     return elapsed, assume_role_count() - before, len(keys)
 
@@ -301,7 +309,7 @@ def main() -> None:
         table.notes.append("`stscache prompt` does not exist in this build yet: prompt not measured.")
 
     log("hit vs the botocore-based helper (JSON cache hit)")
-    helper = hyperfine("botocore", {"hit": HIT, "botocore helper": BOTOCORE_HELPER}, runs=10, rounds=4, warmup=3)
+    helper = hyperfine("botocore", {"hit": HIT, "botocore helper": BOTOCORE_HELPER}, runs=20, rounds=4, warmup=10)
     helper_ms, hit2_ms = median_ms(helper["botocore helper"]), median_ms(helper["hit"])
     ratio = helper_ms / hit2_ms
     table.add("botocore helper, JSON-cache hit", ms(helper_ms), "credential-process, hit", ms(hit2_ms),
@@ -342,10 +350,7 @@ def main() -> None:
     table.rows[-1].budget = "1 call; < 3x N=1"
     table.rows[-1].result = verdict(table.rows[-1].result == "PASS" and walls[100] < 3 * walls[1])
     # What 100 processes at once cost on this machine at all: the floor under the N=100 line.
-    floor_outputs = [WORK / f"hello-100-{i}.out" for i in range(100)]
-    hello_walls = [released_at_once([HELLO], 100, floor_outputs) * 1000 for _ in range(repeats)]
-    for output in floor_outputs:
-        output.unlink()
+    hello_walls = [released_at_once([HELLO], 100)[0] * 1000 for _ in range(repeats)]
     hello_100 = statistics.median(hello_walls)
     table.add("  100 static hellos at once", ms(hello_100), "cold start N=100", ms(walls[100]),
               f"{walls[100] / hello_100:.1f}x", "")
@@ -362,8 +367,16 @@ def main() -> None:
     micro = subprocess.run([MICRO] + (["--quick"] if QUICK else []), capture_output=True, text=True)
     if micro.returncode != 0:
         sys.exit(f"bench: stscache-micro failed:\n{micro.stderr}")
+    first_calls: dict[str, list[int]] = {}
+    for _ in range(5 if QUICK else 25):
+        once = run(f"{MICRO} --first-calls").stdout
+        for line in once.splitlines():
+            name, _, rest = line.partition("  ")
+            first_calls.setdefault(name.strip(), []).append(int(rest.split()[0]))
+    first_lines = "".join(f"{name.ljust(44)}{int(statistics.median(values)):>10} ns      (first call in a process, median of {len(values)})\n"
+                          for name, values in first_calls.items())
 
-    text = "\n".join(describe) + "\n\n" + table.render() + "\n\nmicro-benchmark (in-process, ns/op):\n" + micro.stdout
+    text = "\n".join(describe) + "\n\n" + table.render() + "\n\nmicro-benchmark (in-process):\n" + first_lines + micro.stdout
     (OUT / "table.txt").write_text(text)
     print(text)
 
