@@ -121,7 +121,7 @@ public struct ProfileResolver: Sendable {
             region: region(of: profile),
             endpointURL: try endpoint(of: profile),
             stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
-            caBundle: profile.string("ca_bundle") ?? env("AWS_CA_BUNDLE"),
+            caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
             source: source)
     }
 
@@ -156,7 +156,7 @@ public struct ProfileResolver: Sendable {
             region: region(of: profile),
             endpointURL: try endpoint(of: profile),
             stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
-            caBundle: profile.string("ca_bundle") ?? env("AWS_CA_BUNDLE"),
+            caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
             source: .webIdentity(tokenFile: tokenFile))
     }
 

@@ -25,7 +25,7 @@ public struct RoleProfile: Sendable, Equatable {
     public var endpointURL: String?
     /// `sts_regional_endpoints` (`regional` or `legacy`), nil when unset.
     public var stsRegionalEndpoints: String?
-    /// `ca_bundle` from the profile, else `AWS_CA_BUNDLE`.
+    /// `AWS_CA_BUNDLE`, else the profile's `ca_bundle` (botocore: the environment variable wins).
     public var caBundle: String?
     /// Where the credentials that call AssumeRole come from.
     public var source: CredentialSource

@@ -103,7 +103,8 @@ public enum CacheError: Error, Sendable, Equatable {
         case .lockTimeout(let roleArn, let path, let seconds):
             return "another stscache process has held the lock for role \(roleArn) for over "
                 + "\(Int(seconds.rounded())) s (lock file \(path)); it may be waiting for an MFA code "
-                + "in another terminal. Answer or stop that process ('fuser \(path)' shows it), then retry."
+                + "in another terminal. Answer or stop that process ('fuser \(path)' shows it), then retry "
+                + "(STSCACHE_LOCK_TIMEOUT sets how long to wait)."
         case .keyringUnavailable(let errno):
             return "the kernel keyring is not available here (keyctl: \(errorText(errno))); "
                 + "set STSCACHE_KEY_STORE=file or STSCACHE_KEY_STORE=env."

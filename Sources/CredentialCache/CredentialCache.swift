@@ -133,6 +133,31 @@ public struct CredentialCache: Sendable {
         ) { temporaryName in
             renameat(fd, temporaryName, fd, finalName) == 0 ? .success(()) : .failure(Errno(errno))
         }
+        removeAbandonedTemporaryFiles(comparedTo: finalName)
+    }
+
+    /// Temp files older than this (seconds) belong to no live writer: a write takes milliseconds.
+    static let abandonedTemporaryAge = 600
+
+    /// Removes temp files (`.<stem>.<random>.tmp`, ours, regular) that a writer killed with
+    /// SIGKILL — or by a power cut — left between creating and renaming them, once they are older
+    /// than `abandonedTemporaryAge`. Ages are measured against the modification time of
+    /// `reference`, a file just written, so they come from the file system's clock (the same one
+    /// that stamped the temp files) rather than from a clock that may be skewed or faked.
+    /// Best effort: nothing here can fail the write.
+    func removeAbandonedTemporaryFiles(comparedTo reference: String) {
+        var now = stat()
+        guard fstatat(directory.fd, reference, &now, AT_SYMLINK_NOFOLLOW) == 0,
+              let names = try? directory.fileNames()
+        else { return }
+        for name in names where isTemporaryName(name) {
+            var info = stat()
+            guard fstatat(directory.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.isRegularFile,
+                  info.st_uid == FileSystem.currentUID,
+                  now.modificationSeconds - info.modificationSeconds > Self.abandonedTemporaryAge
+            else { continue }
+            unlinkat(directory.fd, name, 0)
+        }
     }
 
     // MARK: Locking

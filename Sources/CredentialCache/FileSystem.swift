@@ -87,8 +87,40 @@ enum FileSystem {
     /// fsync, then `install` (rename or link), then fsync of the directory. The temp file is
     /// removed on every failure path; an `install` that succeeds owns it from then on.
     ///
+    /// SIGINT, SIGTERM, SIGHUP and SIGQUIT are held while the temp file exists (see
+    /// `deferringTerminationSignals`), so Ctrl-C or a `kill` mid-write takes effect once the
+    /// file is renamed or removed, never leaving it behind. (SIGKILL cannot be held: a writer
+    /// killed that way leaves the temp file, which a later write clears — see
+    /// `CredentialCache.removeAbandonedTemporaryFiles`; the entry itself is never half-written.)
+    ///
     /// - Returns: what `install` returned (e.g. whether a link found the name taken).
     static func writeAtomically<T>(
+        directory: Int32, directoryPath: String, finalName: String, temporaryStem: String, bytes: [UInt8],
+        install: (_ temporaryName: String) -> Result<T, Errno>
+    ) throws(CacheError) -> T {
+        try deferringTerminationSignals { () throws(CacheError) -> T in
+            try writeAtomicallyNow(directory: directory, directoryPath: directoryPath, finalName: finalName,
+                                   temporaryStem: temporaryStem, bytes: bytes, install: install)
+        }
+    }
+
+    /// The signals that ask a process to stop (terminal keys, `kill`, a closed terminal).
+    static let terminationSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    /// Runs `body` with the termination signals blocked for this thread; one that arrives
+    /// meanwhile stays pending and is delivered — with its usual effect, normally the end of
+    /// the process — as soon as `body` returns. The write it guards takes milliseconds.
+    static func deferringTerminationSignals<T>(_ body: () throws(CacheError) -> T) throws(CacheError) -> T {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for signal in terminationSignals { sigaddset(&blocked, signal) }
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        return try body()
+    }
+
+    private static func writeAtomicallyNow<T>(
         directory: Int32, directoryPath: String, finalName: String, temporaryStem: String, bytes: [UInt8],
         install: (_ temporaryName: String) -> Result<T, Errno>
     ) throws(CacheError) -> T {
@@ -140,6 +172,14 @@ enum ReadFailure: Error, Equatable {
 
 extension stat {
     var permissionBits: UInt32 { UInt32(st_mode) & 0o7777 }
+    /// Last modification, whole seconds since the epoch.
+    var modificationSeconds: Int {
+        #if canImport(Darwin)
+        return Int(st_mtimespec.tv_sec)
+        #else
+        return Int(st_mtim.tv_sec)
+        #endif
+    }
     var isDirectory: Bool { (st_mode & S_IFMT) == S_IFDIR }
     var isRegularFile: Bool { (st_mode & S_IFMT) == S_IFREG }
     var isSymlink: Bool { (st_mode & S_IFMT) == S_IFLNK }

@@ -73,6 +73,10 @@ public struct STSClient: Sendable {
     public var sleep: @Sendable (Double) -> Void
     /// A uniform random number in [0, 1) for backoff jitter.
     public var jitter: @Sendable () -> Double
+    /// Told when STS refused a request's timestamp and the request was re-signed with STS's time:
+    /// the seconds STS's clock is ahead of ours (negative: behind). The caller warns the user —
+    /// the local clock is wrong, and everything else signed on this machine suffers too.
+    public var onClockSkewCorrected: (@Sendable (Double) -> Void)?
 
     public init(transport: any HTTPTransport, options: Options = Options(), clock: @escaping @Sendable () -> Date,
                 sign: @escaping STSSigningFunction,
@@ -115,10 +119,14 @@ public struct STSClient: Sendable {
         var sent = 0
         var lastError: STSError?
 
+        // The offset STS's Date header showed, when it refused our timestamp.
+        var measuredSkew: Double?
+
         func elapsed() -> Double { clock().timeIntervalSince(start) }
         func giveUp(_ error: STSError) -> STSError {
             var error = error
             error.attempts = sent
+            if error.isClockSkew { error.clockOffset = measuredSkew }
             return error
         }
 
@@ -159,13 +167,15 @@ public struct STSClient: Sendable {
             }
             lastError = error
 
-            if policy.correctsClockSkew, !skewCorrected, error.isClockSkew, let serverDate {
+            if error.isClockSkew, let serverDate {
                 let measured = serverDate.timeIntervalSince(clock())
+                measuredSkew = measured
                 // Below a minute the clock is not what STS objects to; re-signing would not help.
-                if abs(measured - skew) >= 60 {
+                if policy.correctsClockSkew, !skewCorrected, abs(measured - skew) >= 60 {
                     skew = measured
                     skewCorrected = true
                     attempt -= 1
+                    onClockSkewCorrected?(measured)
                     continue
                 }
             }

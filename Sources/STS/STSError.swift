@@ -10,8 +10,12 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String { kind.code }
     /// One line for the user: the cause and the fix.
     public var message: String {
-        guard attempts > 1 else { return kind.message }
-        return "\(kind.message) (gave up after \(attempts) attempts)"
+        var text = kind.message
+        if isClockSkew, let clockOffset, abs(clockOffset) >= 1 {
+            text += " (\(ClockSkew.describe(clockOffset)))"
+        }
+        guard attempts > 1 else { return text }
+        return "\(text) (gave up after \(attempts) attempts)"
     }
     public var description: String { message }
 
@@ -37,11 +41,15 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
         if case .transport(let error, _, _) = kind { return error }
         return nil
     }
-    /// Whether a later attempt may succeed: throttling, server errors, transient network failures.
+    /// Whether a later attempt may succeed: throttling (HTTP 429 or a throttling code), server
+    /// errors, transient network failures. A refusal of the caller or of the request itself
+    /// (`AccessDenied`, `InvalidClientTokenId`, `ExpiredToken`, a malformed request) is never
+    /// retried, whatever its HTTP status: the same request would be refused again.
     public var isRetryable: Bool {
         switch kind {
         case .service(let document, let status, _, _):
-            return status >= 500 || STSError.throttlingCodes.contains(document.code)
+            if STSError.refusalCodes.contains(document.code) { return false }
+            return status >= 500 || status == 429 || STSError.throttlingCodes.contains(document.code)
                 || STSError.transientCodes.contains(document.code)
         case .unexpectedResponse(let status, _, _):
             return status >= 500 || status == 429
@@ -55,7 +63,11 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isClockSkew: Bool {
         guard case .service(let document, _, _, _) = kind else { return false }
         if STSError.clockSkewCodes.contains(document.code) { return true }
-        // STS reports skew as SignatureDoesNotMatch with this wording.
+        return STSError.isSignatureExpired(document)
+    }
+
+    /// STS reports a stale or future timestamp as SignatureDoesNotMatch with this wording.
+    static func isSignatureExpired(_ document: STSErrorDocument) -> Bool {
         let text = document.message ?? ""
         return document.code == "SignatureDoesNotMatch"
             && (text.contains("Signature expired") || text.contains("Signature not yet current"))
@@ -64,6 +76,9 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
     let kind: Kind
     /// How many requests were sent before giving up.
     var attempts: Int = 1
+    /// Seconds STS's clock (its `Date` header) was ahead of ours when it refused the request's
+    /// timestamp (negative: behind); shown in the message of a clock-skew error.
+    public internal(set) var clockOffset: Double?
 
     init(_ kind: Kind) { self.kind = kind }
 
@@ -90,6 +105,14 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
         "EC2ThrottledException",
     ]
     static let transientCodes: Set<String> = ["RequestTimeout", "RequestTimeoutException", "IDPCommunicationError"]
+    /// Refusals of the caller or of the request: retrying the same request cannot help.
+    static let refusalCodes: Set<String> = [
+        "AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "UnrecognizedClientException",
+        "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch", "IncompleteSignature",
+        "MissingAuthenticationToken", "InvalidAction", "InvalidParameterValue", "InvalidParameterCombination",
+        "MissingParameter", "MalformedQueryString", "MalformedPolicyDocument", "PackedPolicyTooLarge",
+        "ValidationError", "RegionDisabledException", "OptInRequired", "InvalidAuthorizationMessageException",
+    ]
     static let clockSkewCodes: Set<String> = [
         "RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture", "InvalidSignatureException",
     ]
@@ -126,7 +149,12 @@ extension STSError.Kind {
         case .service(let document, let status, let action, let region):
             var text = "STS \(action) failed: \(document.code)"
             if let message = document.message, !message.isEmpty { text += ": \(oneLine(message))" }
-            if let hint = hint(document.code, status: status, region: region) { text += ". \(hint)" }
+            // A signature-expired SignatureDoesNotMatch is about the clock, not the secret key.
+            let hintCode = STSError.isSignatureExpired(document) ? "RequestExpired" : document.code
+            if let hint = hint(hintCode, status: status, region: region) {
+                // STS's own message usually ends with a full stop already.
+                text += (text.hasSuffix(".") ? " " : ". ") + hint
+            }
             return text
         case .unexpectedResponse(let status, let action, let endpoint):
             if status == 429 {
@@ -188,7 +216,8 @@ extension STSError.Kind {
         case .couldNotConnect:
             return "Check network access, firewalls, and the proxy settings (HTTPS_PROXY, NO_PROXY)."
         case .timedOut:
-            return "Check network access and the proxy settings (HTTPS_PROXY, NO_PROXY); STS did not answer in time."
+            return "Check network access and the proxy settings (HTTPS_PROXY, NO_PROXY); STS did not answer in time "
+                + "(STSCACHE_CONNECT_TIMEOUT, STSCACHE_ATTEMPT_TIMEOUT and STSCACHE_STS_TIMEOUT set the limits)."
         case .tls:
             return "Check the CA bundle (ca_bundle, AWS_CA_BUNDLE) and any TLS-intercepting proxy; the system clock matters too."
         case .proxy:
@@ -206,4 +235,25 @@ extension STSError.Kind {
 /// Folds line breaks and runs of whitespace so a message stays on one line.
 func oneLine(_ text: String) -> String {
     text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+}
+
+/// Words for the difference between the local clock and STS's, for warnings and errors.
+public enum ClockSkew {
+    /// `offset`: seconds STS's clock is ahead of the local one (negative: behind it).
+    /// "the local clock is 20 min 3 s behind STS's clock".
+    public static func describe(_ offset: Double) -> String {
+        let direction = offset > 0 ? "behind" : "ahead of"
+        return "the local clock is \(duration(abs(offset))) \(direction) STS's clock"
+    }
+
+    /// `2 h 5 min`, `20 min 3 s`, `45 s`.
+    static func duration(_ seconds: Double) -> String {
+        let total = seconds.isFinite ? Int(min(seconds, 1e12).rounded()) : 0
+        let hours = total / 3600, minutes = (total % 3600) / 60, rest = total % 60
+        var parts: [String] = []
+        if hours > 0 { parts.append("\(hours) h") }
+        if minutes > 0 { parts.append("\(minutes) min") }
+        if rest > 0 || parts.isEmpty { parts.append("\(rest) s") }
+        return parts.joined(separator: " ")
+    }
 }

@@ -39,6 +39,8 @@ struct CredentialBroker {
             return Self.awsCredentials(cached)
         }
 
+        // A mistyped timeout must not turn into a default silently, nor wait on the lock first.
+        try NetworkSettings.validate(environment: context.environment)
         // While another process refreshes this entry, answer from it as soon as it lands.
         let whileWaiting = { () -> AWSCredentials? in
             guard !force, let cached = freshEntry(key, now: context.now()) else { return nil }
@@ -73,6 +75,12 @@ struct CredentialBroker {
 
             guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
                 throw BrokerError.incompleteCredentials(role.roleArn)
+            }
+            // Never print credentials that are expired by our own clock: every SDK would reject
+            // them (or call us again at once). Either the local clock is far ahead or the
+            // endpoint is not STS.
+            if expiration <= context.now() {
+                throw BrokerError.expiredOnArrival(role.roleArn, expiration: expiration, now: context.now())
             }
             do {
                 try cache.write(
@@ -125,11 +133,13 @@ struct CredentialBroker {
 enum BrokerError: Error, UserFacingError {
     case unsupportedSource(String)
     case incompleteCredentials(String)
+    case expiredOnArrival(String, expiration: Date, now: Date)
 
     var code: String {
         switch self {
         case .unsupportedSource: return "unsupported-source"
         case .incompleteCredentials: return "incomplete-credentials"
+        case .expiredOnArrival: return "expired-on-arrival"
         }
     }
 
@@ -140,6 +150,11 @@ enum BrokerError: Error, UserFacingError {
         case .incompleteCredentials(let role):
             return "STS answered AssumeRole for \(role) without a session token or expiration; "
                 + "check that the endpoint is really STS"
+        case .expiredOnArrival(let role, let expiration, let now):
+            return "STS answered AssumeRole for \(role) with credentials that expire at "
+                + "\(RFC3339.format(expiration)), already past by the local clock "
+                + "(\(RFC3339.format(now))); the system clock is probably wrong (set it right, e.g. "
+                + "'timedatectl set-ntp true'), or the endpoint is not STS"
         }
     }
 }

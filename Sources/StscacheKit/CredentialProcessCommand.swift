@@ -84,7 +84,9 @@ struct Session {
     }
 
     func broker(policy: RefreshPolicy) -> CredentialBroker {
-        CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
+        var broker = CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
+        broker.lockTimeout = NetworkSettings.lockTimeout(environment: context.environment)
+        return broker
     }
 }
 

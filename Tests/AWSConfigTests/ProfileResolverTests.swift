@@ -742,11 +742,13 @@ struct ProfileResolverTests {
         #expect(badEnv.expectError(.invalidSetting, resolving: "x")?.message.contains("AWS_STS_REGIONAL_ENDPOINTS") == true)
     }
 
-    @Test("ca_bundle from the profile, else AWS_CA_BUNDLE")
+    @Test("AWS_CA_BUNDLE, else the profile's ca_bundle (botocore reads the environment first)")
     func caBundle() throws {
         let without = "[profile x]\nrole_arn = \(adminArn)\ncredential_source = EcsContainer\n"
         let env = ["AWS_CA_BUNDLE": "/env/ca.pem"]
         #expect(try Fixture(config: without + "ca_bundle = /profile/ca.pem\n", environment: env).resolve("x").caBundle
+            == "/env/ca.pem")
+        #expect(try Fixture(config: without + "ca_bundle = /profile/ca.pem\n").resolve("x").caBundle
             == "/profile/ca.pem")
         #expect(try Fixture(config: without, environment: env).resolve("x").caBundle == "/env/ca.pem")
         #expect(try Fixture(config: without).resolve("x").caBundle == nil)

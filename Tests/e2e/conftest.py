@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "issue3: encrypted cache and single flight (issue 3)")
     config.addinivalue_line("markers", "issue4: prompt, list, purge, export, exec and shell snippets (issue 4)")
     config.addinivalue_line("markers", "issue7: MFA, web identity, instance/container and process sources (issue 7)")
+    config.addinivalue_line("markers", "faults: fault injection against a loopback fake STS (issue 5)")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Shows the fault suite's scenario table (test_faults.py writes it) when that suite ran."""
+    rows = getattr(sys.modules.get("test_faults"), "ROWS", None)
+    if not rows:
+        return
+    from test_faults import TABLE_PATH
+
+    terminalreporter.section("fault-injection scenarios")
+    if TABLE_PATH.exists():
+        terminalreporter.write(TABLE_PATH.read_text())
+        terminalreporter.write_line(f"(written to {TABLE_PATH})")
 
 
 @pytest.fixture(scope="session")

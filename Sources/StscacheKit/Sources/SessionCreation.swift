@@ -184,12 +184,16 @@ extension CredentialBroker {
         if let key32 = try? keyStore.loadKey(), let hit = usable(cache.read(key, encryptionKey: key32)) {
             return hit
         }
+        try NetworkSettings.validate(environment: context.environment)
         return try cache.withEntryLock(key, timeout: lockTimeout) {
             let encryptionKey = try keyStore.loadOrCreateKey()
             if let hit = usable(cache.read(key, encryptionKey: encryptionKey)) { return hit }
             let fresh = try fetch()
             guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
                 throw BrokerError.incompleteCredentials(key.roleArn)
+            }
+            if expiration <= context.now() {
+                throw BrokerError.expiredOnArrival(key.roleArn, expiration: expiration, now: context.now())
             }
             do {
                 try cache.write(
@@ -215,7 +219,7 @@ extension CredentialBroker {
     }
 
     func stsClient(for role: RoleProfile, endpoint: STSEndpoint) -> STSClient {
-        STSClient(
+        var client = STSClient(
             transport: context.makeTransport(),
             options: STSClient.Options(
                 http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: role.caBundle, environment: context.environment),
@@ -223,5 +227,8 @@ extension CredentialBroker {
             clock: context.now,
             sign: SigV4.sign,
             sleep: context.sleep)
+        // STS refused our timestamp and the request was re-signed with its time: say the clock is off.
+        client.onClockSkewCorrected = { [output = context.output] in output.stderr(NetworkSettings.clockSkewWarning($0)) }
+        return client
     }
 }

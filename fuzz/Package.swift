@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libFuzzer harnesses for stscache, built only by scripts/fuzz (see fuzz/README.md):
+//
+//     swift build --package-path fuzz --scratch-path .build-fuzz -c release \
+//         -Xswiftc -sanitize=fuzzer,address --product <fuzzer>
+//
+// A package of its own so the main package's `swift build` / `swift test` never see a fuzzer
+// and its Package.swift stays as it is. The libraries under test are the main package's own
+// source folders, reached through symlinks in Sources/ (SwiftPM refuses target paths outside
+// the package root, and the main package exports no library products to depend on). The
+// symlinked targets must mirror the main package's dependency graph.
+//
+// Every harness is an executable whose main.swift calls `fuzz { input in ... }` (FuzzSupport).
+// Adding one: write Sources/Fuzz<Name>/main.swift, add a `fuzzer(...)` line below, add seeds in
+// corpus/<name>/ (and a max_len in scripts/fuzz if 4096 bytes is not right).
+
+/// One harness: `name` is the product (and the name scripts/fuzz and corpus/ use), the target
+/// is `Fuzz` + the name in UpperCamelCase, written out so a search finds it.
+func fuzzer(_ name: String, _ target: String, _ dependencies: [Target.Dependency]) -> (Product, Target) {
+    (.executable(name: name, targets: [target]),
+     .executableTarget(name: target, dependencies: ["FuzzSupport"] + dependencies))
+}
+
+let fuzzers: [(Product, Target)] = [
+    fuzzer("sigv4-canonical", "FuzzSigV4Canonical", ["SigV4"]),
+    fuzzer("sigv4-sign", "FuzzSigV4Sign", ["SigV4"]),
+    fuzzer("aes-gcm-open", "FuzzAESGCMOpen", ["OpenSSLCrypto"]),
+    fuzzer("hex-decode", "FuzzHexDecode", ["OpenSSLCrypto"]),
+    // Pending (fuzz/pending/*.swift): move the file to Sources/<Target>/main.swift, add the
+    // symlinks and library targets below, then uncomment.
+    // fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig"]),
+    // fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
+    // fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
+]
+
+let package = Package(
+    name: "stscache-fuzz",
+    products: fuzzers.map(\.0),
+    targets: fuzzers.map(\.1) + [
+        // Harness support: the libFuzzer entry point and a byte-splitting input reader.
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"]),
+        // Declares LLVMFuzzerRunDriver; the symbol comes from the runtime -sanitize=fuzzer links.
+        .systemLibrary(name: "CLibFuzzer"),
+
+        // The main package's libraries (symlinks into ../Sources), same graph as ../Package.swift.
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto"]),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
+        // Pending, with their symlinks (ln -s ../../Sources/<Name> Sources/<Name>):
+        // .target(name: "AWSConfig"),
+        // .target(name: "STS", dependencies: ["SigV4", "Transport"]),
+        // .target(name: "Transport", dependencies: ["CCurlShim"]),
+        // .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
+        // cache-entry reaches EntryFormat (internal) through @testable import:
+        // .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"],
+        //         swiftSettings: [.unsafeFlags(["-enable-testing"])]),
+        // .target(name: "CKeyring"),
+    ]
+)
