@@ -20,4 +20,14 @@ struct ContextLiveTests {
         #expect(environment["STSCACHE_TEST_CONTEXT_UTF8"] == "é ✓ =\u{301}")
         #expect(environment["PATH"] == ProcessInfo.processInfo.environment["PATH"])
     }
+
+    @Test("the user name comes from the passwd entry, on demand, and can be replaced")
+    func userName() {
+        var context = Context.live()
+        let expected = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) }
+            ?? ProcessInfo.processInfo.environment["USER"] ?? "user"
+        #expect(context.userName == expected)
+        context.userName = "somebody-else"
+        #expect(context.userName == "somebody-else")
+    }
 }
