@@ -4,7 +4,10 @@
 public struct ProfileResolver: Sendable {
     public let files: ConfigFiles
     public let environment: [String: String]
-    public let userName: String
+    /// Only read for a default `role_session_name`: looking the user up costs a passwd lookup
+    /// (ten system calls) that a profile naming its session never needs.
+    public var userName: String { userNameSource() }
+    private let userNameSource: @Sendable () -> String
 
     /// `duration_seconds` bounds STS accepts for AssumeRole.
     public static let durationRange = 900...43200
@@ -12,16 +15,19 @@ public struct ProfileResolver: Sendable {
     public static let chainedDurationLimit = 3600
     public static let credentialSources = ["Environment", "Ec2InstanceMetadata", "EcsContainer"]
 
-    public init(files: ConfigFiles, environment: [String: String], userName: String) {
+    public init(files: ConfigFiles, environment: [String: String],
+                userName: @autoclosure @escaping @Sendable () -> String) {
         self.files = files
         self.environment = environment
-        self.userName = userName
+        self.userNameSource = userName
     }
 
     /// Resolves `profile` to the role to assume and the credentials that assume it.
     public static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
-                               userName: String) throws(ConfigError) -> RoleProfile {
-        try ProfileResolver(files: files, environment: environment, userName: userName).resolve(profile: profile)
+                               userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
+        -> RoleProfile
+    {
+        try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
     }
 
     public func resolve(profile name: String) throws(ConfigError) -> RoleProfile {

@@ -176,16 +176,50 @@ public struct CredentialCache: Sendable {
     /// The same lock, named by the entry's stem: for `purge`, which finds entries in the
     /// directory listing and may not have the settings to rebuild their key.
     public func withEntryLock<T>(stem: String, roleArn: String, timeout: Double, _ body: () throws -> T) throws -> T {
+        try withEntryLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: { nil }, body)
+    }
+
+    /// `withEntryLock`, for callers who can be answered without the lock: while another process
+    /// holds it, `whileWaiting` runs after every change to the directory (an entry renamed into
+    /// place) and after every poll interval, and the first non-nil value it returns is the
+    /// result, without `body` and without taking the lock.
+    ///
+    /// That is the single-flight wait of N processes that all missed: one calls STS, the rest
+    /// sleep on inotify (Linux) instead of a timer, wake when its entry lands, and read it in
+    /// parallel instead of queueing one by one on the exclusive lock.
+    public func withEntryLock<T>(_ key: CacheKey, timeout: Double, whileWaiting: () -> T?,
+                                 _ body: () throws -> T) throws -> T {
+        try withEntryLock(stem: key.stem, roleArn: key.roleArn, timeout: timeout, whileWaiting: whileWaiting, body)
+    }
+
+    func withEntryLock<T>(stem: String, roleArn: String, timeout: Double, whileWaiting: () -> T?,
+                          _ body: () throws -> T) throws -> T {
         guard isStem(stem) else { throw CacheError.fileOperationFailed(path: directory.pathOf(stem), operation: "locking", errno: EINVAL) }
-        let fd = try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout)
-        defer {
-            flock(fd, LOCK_UN)
-            close(fd)
+        switch try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: whileWaiting) {
+        case .answered(let value):
+            return value
+        case .acquired(let fd):
+            defer {
+                flock(fd, LOCK_UN)
+                close(fd)
+            }
+            return try body()
         }
-        return try body()
+    }
+
+    enum LockOutcome<T> {
+        case acquired(Int32)
+        case answered(T)
     }
 
     func acquireLock(stem: String, roleArn: String, timeout: Double) throws(CacheError) -> Int32 {
+        switch try acquireLock(stem: stem, roleArn: roleArn, timeout: timeout, whileWaiting: { () -> Never? in nil }) {
+        case .acquired(let fd): return fd
+        }
+    }
+
+    func acquireLock<T>(stem: String, roleArn: String, timeout: Double,
+                        whileWaiting: () -> T?) throws(CacheError) -> LockOutcome<T> {
         let lockFileName = stem + ".lock"
         let path = directory.pathOf(lockFileName)
         let fd: Int32
@@ -195,19 +229,31 @@ public struct CredentialCache: Sendable {
         }
         let deadline = monotonicSeconds() + max(0, timeout)
         var pause = 0.005
+        var changes: DirectoryChanges?
+        defer { changes?.close() }
         while true {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return .acquired(fd) }
             let code = errno
             if code != EWOULDBLOCK && code != EINTR {
                 close(fd)
                 throw .fileOperationFailed(path: path, operation: "locking", errno: code)
+            }
+            // Watch before looking, so an entry renamed in between still wakes us.
+            if changes == nil { changes = DirectoryChanges(watching: directory.path) }
+            if let answer = whileWaiting() {
+                close(fd)
+                return .answered(answer)
             }
             let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
                 close(fd)
                 throw .lockTimeout(roleArn: roleArn, path: path, seconds: timeout)
             }
-            sleepSeconds(min(pause, remaining))
+            if let changes {
+                changes.wait(seconds: min(pause, remaining))
+            } else {
+                sleepSeconds(min(pause, remaining))
+            }
             pause = min(pause * 2, 0.05)
         }
     }
@@ -285,6 +331,43 @@ func isTemporaryName(_ name: String) -> Bool {
     let parts = name.split(separator: ".", omittingEmptySubsequences: false)
     return name.hasPrefix(".") && parts.count == 4 && parts[0].isEmpty && isStem(parts[1])
         && parts[2].utf8.count == 16 && parts[3] == "tmp"
+}
+
+/// Wakes a waiter when a file is renamed into a directory (entries only ever arrive so): inotify
+/// on Linux, nil elsewhere (the waiter then sleeps its poll interval). Only a hint: whoever wakes
+/// re-checks the directory through its descriptor, so a path swapped under us costs a late
+/// wake-up, never a wrong answer.
+struct DirectoryChanges {
+    private let fd: Int32
+
+    init?(watching path: String) {
+        #if os(Linux)
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        guard inotify_add_watch(fd, path, UInt32(IN_MOVED_TO)) >= 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        self.fd = fd
+        #else
+        return nil
+        #endif
+    }
+
+    /// Returns when the directory changed or after `seconds`, whichever comes first.
+    func wait(seconds: Double) {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, Int32(max(1, (seconds * 1000).rounded(.up))))
+        // Drain what arrived; the caller re-checks the directory itself.
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
+    }
+
+    func close() {
+        #if os(Linux)
+        Glibc.close(fd)
+        #endif
+    }
 }
 
 func monotonicSeconds() -> Double {

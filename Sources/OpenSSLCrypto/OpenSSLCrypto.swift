@@ -3,13 +3,24 @@ import COpenSSL
 /// Thin, allocation-light wrappers over OpenSSL 3's libcrypto: the only primitives stscache needs.
 ///
 /// The first call initialises OpenSSL without reading `openssl.cnf`: the config file costs a
-/// millisecond or two at start-up and nothing in it applies to these primitives.
+/// millisecond or two at start-up and nothing in it applies to these primitives. (On Linux this
+/// libcrypto is linked statically and private to the binary; libcurl's TLS uses the shared one,
+/// which reads openssl.cnf as usual.) Nor does it register OpenSSL's exit handler: freeing
+/// every table at exit cost ~0.8M instructions per process, and the kernel frees it anyway.
 public enum OpenSSL {
     /// Idempotent; cheap after the first call (a `pthread_once` inside OpenSSL).
     @inline(__always)
     static func initialise() {
-        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG), nil)
+        _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_LOAD_CONFIG) | UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
     }
+
+    /// OpenSSL's built-in AES-256-GCM without a provider fetch (see `stscache_make_aes_gcm_engine`
+    /// in the shim); nil where engines are not available, and AES256GCM then lets EVP fetch.
+    /// Made once per process, kept for its lifetime.
+    nonisolated(unsafe) static let aesGCMEngine: OpaquePointer? = {
+        initialise()
+        return stscache_make_aes_gcm_engine()
+    }()
 }
 
 public enum CryptoError: Error, Equatable, Sendable {
@@ -17,57 +28,55 @@ public enum CryptoError: Error, Equatable, Sendable {
     case invalidParameters
     /// The tag did not verify: wrong key, tampered data or associated data.
     case authenticationFailed
-    /// OpenSSL reported an internal failure (allocation, RNG).
+    /// OpenSSL reported an internal failure (allocation).
     case openSSLFailure(String)
+    /// The kernel's random number generator failed (getrandom/getentropy's errno).
+    case randomUnavailable(errno: Int32)
 }
 
 public enum SHA256 {
     public static let digestCount = 32
 
+    /// Through `stscache_sha256` (the shim): no EVP fetch, which would cost more than the rest of
+    /// a cache hit's crypto.
     public static func hash(_ data: [UInt8]) -> [UInt8] {
         OpenSSL.initialise()
         var out = [UInt8](repeating: 0, count: digestCount)
-        var outLength: UInt32 = 0
         let ok = data.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &outLength, EVP_sha256(), nil)
+                stscache_sha256(input.baseAddress, input.count, output.baseAddress)
             }
         }
-        precondition(ok == 1 && outLength == 32, "EVP_Digest(SHA-256) failed")
+        precondition(ok == 1, "SHA-256 failed")
         return out
     }
 }
 
 public enum HMACSHA256 {
+    /// Through `stscache_hmac_sha256` (the shim): RFC 2104 over the fetch-free SHA-256.
     public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
         OpenSSL.initialise()
         var out = [UInt8](repeating: 0, count: 32)
-        var outLength = 0
-        let result = key.withUnsafeBytes { k in
-            message.withUnsafeBytes { m in
+        let ok = key.withUnsafeBufferPointer { k in
+            message.withUnsafeBufferPointer { m in
                 out.withUnsafeMutableBufferPointer { o in
-                    // A zero-length key still needs a valid pointer for OpenSSL.
-                    withUnsafePointer(to: UInt8(0)) { empty in
-                        EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil,
-                                  k.count == 0 ? UnsafeRawPointer(empty) : k.baseAddress, k.count,
-                                  m.count == 0 ? UnsafePointer(empty) : m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
-                                  o.baseAddress, 32, &outLength)
-                    }
+                    stscache_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, o.baseAddress)
                 }
             }
         }
-        precondition(result != nil && outLength == 32, "EVP_Q_mac(HMAC-SHA256) failed")
+        precondition(ok == 1, "HMAC-SHA256 failed")
         return out
     }
 }
 
 public enum SecureRandom {
-    /// Bytes from OpenSSL's CSPRNG (seeded from getrandom(2)).
+    /// Bytes from the kernel's CSPRNG (getrandom(2); see `stscache_random_bytes` in the shim for
+    /// why not OpenSSL's DRBG).
     public static func bytes(count: Int) throws -> [UInt8] {
-        OpenSSL.initialise()
         var out = [UInt8](repeating: 0, count: count)
-        let ok = out.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
-        guard ok == 1 else { throw CryptoError.openSSLFailure("RAND_bytes") }
+        guard count > 0 else { return out }
+        let failure = out.withUnsafeMutableBufferPointer { stscache_random_bytes($0.baseAddress, count) }
+        guard failure == 0 else { throw CryptoError.randomUnavailable(errno: failure) }
         return out
     }
 }
@@ -92,7 +101,7 @@ public enum AES256GCM {
         OpenSSL.initialise()
         guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(ctx) }
-        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), OpenSSL.aesGCMEngine, key, nonce) == 1 else {
             throw CryptoError.openSSLFailure("EVP_EncryptInit_ex")
         }
         var outLength: Int32 = 0
@@ -128,7 +137,7 @@ public enum AES256GCM {
         OpenSSL.initialise()
         guard let ctx = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSLFailure("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(ctx) }
-        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1 else {
+        guard EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), OpenSSL.aesGCMEngine, key, nonce) == 1 else {
             throw CryptoError.openSSLFailure("EVP_DecryptInit_ex")
         }
         var outLength: Int32 = 0
@@ -164,15 +173,23 @@ public enum AES256GCM {
 }
 
 public enum Hex {
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
+    /// Lowercase hex. Concrete over `[UInt8]` (what every caller has): the generic version, called
+    /// across modules, runs unspecialised, and its first call instantiated generic metadata and
+    /// searched the conformance tables (230K instructions, 5% of a cache hit).
+    public static func encode(_ bytes: [UInt8]) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            let table = digits.utf8Start
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = table[Int(byte >> 4)]
+                buffer[2 * index + 1] = table[Int(byte & 0x0f)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        encode(Array(bytes))
     }
 
     public static func decode(_ text: String) -> [UInt8]? {

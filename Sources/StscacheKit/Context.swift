@@ -31,8 +31,13 @@ public struct Context: Sendable {
     public var environment: [String: String]
     public var now: @Sendable () -> Date
     public var homeDirectory: String
-    /// The user's login name, for the default role session name.
-    public var userName: String
+    /// The user's login name, for the default role session name. Looked up when first read
+    /// (`live()` memoises a passwd lookup that most runs never need).
+    public var userName: String {
+        get { userNameSource() }
+        set { userNameSource = { newValue } }
+    }
+    private var userNameSource: @Sendable () -> String
     /// Built on first use only: the cache-hit path never loads libcurl.
     public var makeTransport: @Sendable () -> any HTTPTransport
     public var output: OutputSinks
@@ -47,7 +52,7 @@ public struct Context: Sendable {
         self.environment = environment
         self.now = now
         self.homeDirectory = homeDirectory
-        self.userName = userName
+        self.userNameSource = { userName }
         self.makeTransport = makeTransport
         self.output = output
         self.sleep = sleep
@@ -79,26 +84,39 @@ extension Context {
         var environment: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {
-            let pair = String(cString: entry)
-            if let eq = pair.firstIndex(of: "=") {
-                environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            // Split at the first "=" byte and decode each side once: searching the decoded
+            // String by Character walks grapheme clusters, 5K instructions per variable on
+            // every run (a shell's 50 variables were a tenth of a cache hit).
+            if let equals = strchr(entry, Int32(UInt8(ascii: "="))) {
+                let nameBytes = UnsafeRawBufferPointer(start: entry, count: equals - entry)
+                environment[String(decoding: nameBytes, as: UTF8.self)] = String(cString: equals + 1)
             }
             cursor += 1
         }
-        let passwd = getpwuid(getuid())
+        // The passwd entry only when HOME is unset or the user name is asked for: the lookup is
+        // ten system calls (nscd, nsswitch.conf, /etc/passwd), ~57 us of every run.
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? passwd.map { String(cString: $0.pointee.pw_dir) } ?? "/"
-        let user = passwd.map { String(cString: $0.pointee.pw_name) }
-            ?? environment["USER"] ?? "user"
-        return Context(
+            ?? PasswdEntry.current.home ?? "/"
+        let userFromEnvironment = environment["USER"]
+        var context = Context(
             environment: environment,
             now: { Date() },
             homeDirectory: home,
-            userName: user,
+            userName: "",
             makeTransport: { CurlTransport() },
             output: OutputSinks(stdout: { writeAll(1, $0) }, stderr: { writeAll(2, $0) },
                                 stdoutIsTerminal: isatty(1) == 1))
+        context.userNameSource = { PasswdEntry.current.name ?? userFromEnvironment ?? "user" }
+        return context
     }
+}
+
+/// The current user's passwd entry, looked up once, on first use.
+enum PasswdEntry {
+    static let current: (name: String?, home: String?) = {
+        guard let entry = getpwuid(getuid()) else { return (nil, nil) }
+        return (String(cString: entry.pointee.pw_name), String(cString: entry.pointee.pw_dir))
+    }()
 }
 
 /// write(2) until done; a closed pipe is not worth crashing over (SIGPIPE is ignored at start).

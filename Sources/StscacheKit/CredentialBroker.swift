@@ -35,14 +35,18 @@ struct CredentialBroker {
         let key = Self.cacheKey(for: role)
         let now = context.now()
 
-        if !force, let key32 = try? keyStore.loadKey(), case .hit(let cached, let header) = cache.read(key, encryptionKey: key32),
-           policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh {
+        if !force, let cached = freshEntry(key, now: now) {
             return Self.awsCredentials(cached)
         }
 
         // A mistyped timeout must not turn into a default silently, nor wait on the lock first.
         try NetworkSettings.validate(environment: context.environment)
-        return try cache.withEntryLock(key, timeout: lockTimeout) {
+        // While another process refreshes this entry, answer from it as soon as it lands.
+        let whileWaiting = { () -> AWSCredentials? in
+            guard !force, let cached = freshEntry(key, now: context.now()) else { return nil }
+            return Self.awsCredentials(cached)
+        }
+        return try cache.withEntryLock(key, timeout: lockTimeout, whileWaiting: whileWaiting) {
             let encryptionKey = try keyStore.loadOrCreateKey()
             var fallback: CachedCredentials?
             if case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey) {
@@ -89,6 +93,16 @@ struct CredentialBroker {
             }
             return fresh
         }
+    }
+
+    /// The entry's credentials when they are fresh under the policy; nil for a miss, a stale
+    /// entry or no key yet. Lock-free: entries are replaced by rename, never written in place.
+    private func freshEntry(_ key: CacheKey, now: Date) -> CachedCredentials? {
+        guard let encryptionKey = try? keyStore.loadKey(),
+              case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey),
+              policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
+        else { return nil }
+        return cached
     }
 
     /// The cache keys on role + session, and on how the role is reached (source and external

@@ -29,15 +29,33 @@ struct CredentialProcessCommand: ContextualCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    var options: CredentialProcessOptions {
+        CredentialProcessOptions(profile: profile, forceRefresh: forceRefresh, refreshWindow: refreshWindow,
+                                 verbose: cacheOptions.verbose)
+    }
+
     func run(context: Context) throws {
-        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
-        let session = try Session.open(context: context, verbose: cacheOptions.verbose || context.verbose)
-        let role = try session.resolve(profile: profile)
+        try Self.run(options, context: context)
+    }
+
+    /// The command itself, shared by the parser and `FastPath`.
+    static func run(_ options: CredentialProcessOptions, context: Context) throws {
+        let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let session = try Session.open(context: context, verbose: options.verbose || context.verbose)
+        let role = try session.resolve(profile: options.profile)
         var broker = session.broker(policy: RefreshPolicy(window: window))
-        broker.forceRefresh = forceRefresh
+        broker.forceRefresh = options.forceRefresh
         let credentials = try broker.credentials(for: role)
         context.output.stdout(CredentialOutput.json(credentials))
     }
+}
+
+/// What `credential-process` was asked, however it was parsed.
+struct CredentialProcessOptions: Equatable {
+    var profile: String
+    var forceRefresh = false
+    var refreshWindow: String?
+    var verbose = false
 }
 
 /// What a credential-touching command opens: the config files, the cache and the key store.

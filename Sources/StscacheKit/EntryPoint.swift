@@ -46,11 +46,33 @@ public enum StscacheMain {
 
     /// Testable core of `run()`: returns the exit status.
     public static func run(arguments: [String], context: Context) -> Int32 {
+        if let invocation = FastPath.match(arguments) {
+            return run(invocation, context: context)
+        }
         // Every prompt render runs this: skip the parser when the arguments are simple.
         if arguments.first == "prompt",
            let status = PromptCommand.runWithoutParser(Array(arguments.dropFirst()), context: context) {
             return status
         }
+        return runParsed(arguments: arguments, context: context)
+    }
+
+    /// A command line `FastPath` recognised: the same command, without the parser.
+    static func run(_ invocation: FastPath.Invocation, context: Context) -> Int32 {
+        do {
+            switch invocation {
+            case .credentialProcess(let options): try CredentialProcessCommand.run(options, context: context)
+            }
+            return 0
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch {
+            return report(error, context: context)
+        }
+    }
+
+    /// Every command line through swift-argument-parser (help, usage errors, rare shapes).
+    static func runParsed(arguments: [String], context: Context) -> Int32 {
         let command: any ParsableCommand
         do {
             command = try StscacheCommand.parseAsRoot(arguments)

@@ -23,7 +23,8 @@ private struct Fixture {
     var credentialsPath: String { directory.credentialsPath }
 
     func resolve(_ profile: String) throws -> RoleProfile {
-        try ProfileResolver.resolve(profile: profile, files: files, environment: environment, userName: userName)
+        let userName = self.userName  // the resolver reads it lazily, from a Sendable closure
+        return try ProfileResolver.resolve(profile: profile, files: files, environment: environment, userName: userName)
     }
 
     func expectError(_ code: ConfigError.Code, resolving profile: String,

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import CredentialCache
+
+/// The single-flight wait: processes that find the lock held are answered from the entry the
+/// holder writes, as soon as it lands, without queueing for the lock.
+@Suite("Waiting for a refresh")
+struct LockWaitTests {
+    let temp: TemporaryDirectory
+    let cache: CredentialCache
+
+    init() throws {
+        temp = try TemporaryDirectory()
+        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+    }
+
+    @Test("a waiter is answered from the new entry while the holder still holds the lock")
+    func answeredWhileHolderHoldsTheLock() throws {
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let cache = self.cache
+        let key = randomKey()
+        let holder = Thread {
+            try? cache.withEntryLock(prodKey, timeout: 5) {
+                holding.signal()
+                Thread.sleep(forTimeInterval: 0.1)
+                try? cache.write(sampleCredentials(), for: prodKey, issuedAt: Date(timeIntervalSince1970: 1_899_996_400),
+                                 encryptionKey: key)
+                _ = release.wait(timeout: .now() + 10)
+            }
+        }
+        holder.start()
+        holding.wait()
+        defer { release.signal() }
+        let start = Date()
+        var checks = 0
+        let answer = try cache.withEntryLock(prodKey, timeout: 5, whileWaiting: { () -> String? in
+            checks += 1
+            guard case .hit(let credentials, _) = cache.read(prodKey, encryptionKey: key) else { return nil }
+            return credentials.accessKeyId
+        }) {
+            Issue.record("the body ran: the waiter took the lock the holder never released")
+            return "body"
+        }
+        let waited = Date().timeIntervalSince(start)
+        #expect(answer == sampleCredentials().accessKeyId)
+        #expect(checks >= 2, "checked once before the entry existed, then after it landed")
+        #expect(waited < 3, "answered after \(waited) s")
+    }
+
+    @Test("without an answer the waiter still takes the lock once it is released")
+    func fallsBackToTheLock() throws {
+        let holding = DispatchSemaphore(value: 0)
+        let cache = self.cache
+        let holder = Thread {
+            try? cache.withEntryLock(prodKey, timeout: 5) {
+                holding.signal()
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+        }
+        holder.start()
+        holding.wait()
+        let value = try cache.withEntryLock(prodKey, timeout: 5, whileWaiting: { () -> Int? in nil }) { 7 }
+        #expect(value == 7)
+    }
+
+    @Test("an uncontended lock never asks whileWaiting")
+    func uncontended() throws {
+        let value = try cache.withEntryLock(prodKey, timeout: 1, whileWaiting: { () -> Int? in
+            Issue.record("asked while nobody held the lock")
+            return 1
+        }) { 2 }
+        #expect(value == 2)
+    }
+
+    #if os(Linux)
+    @Test("inotify wakes a waiter when a file is renamed into the directory, long before its timeout")
+    func renameWakesTheWaiter() throws {
+        let directory = temp.sub("cache")
+        let changes = try #require(DirectoryChanges(watching: directory))
+        defer { changes.close() }
+        let renamer = Thread {
+            Thread.sleep(forTimeInterval: 0.1)
+            _ = FileManager.default.createFile(atPath: directory + "/.incoming", contents: Data([1]))
+            _ = rename(directory + "/.incoming", directory + "/landed")
+        }
+        let start = Date()
+        renamer.start()
+        changes.wait(seconds: 10)
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited >= 0.05 && waited < 5, "woke after \(waited) s")
+    }
+    #endif
+}
