@@ -73,25 +73,30 @@ struct CredentialBroker {
                 throw error
             }
 
-            guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
-                throw BrokerError.incompleteCredentials(role.roleArn)
-            }
-            // Never print credentials that are expired by our own clock: every SDK would reject
-            // them (or call us again at once). Either the local clock is far ahead or the
-            // endpoint is not STS.
-            if expiration <= context.now() {
-                throw BrokerError.expiredOnArrival(role.roleArn, expiration: expiration, now: context.now())
-            }
-            do {
-                try cache.write(
-                    CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
-                                      sessionToken: token, expiration: expiration),
-                    for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
-            } catch {
-                // The credentials are good; only sharing them failed. Say so, and still answer.
-                context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
-            }
+            try store(fresh, for: key, encryptionKey: encryptionKey)
             return fresh
+        }
+    }
+
+    /// Checks a session STS just issued and shares it through the cache. A write failure is a
+    /// warning only: the credentials are good, and the caller still gets them.
+    func store(_ fresh: AWSCredentials, for key: CacheKey, encryptionKey: [UInt8]) throws {
+        guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
+            throw BrokerError.incompleteCredentials(key.roleArn)
+        }
+        // Never print credentials that are expired by our own clock: every SDK would reject
+        // them (or call us again at once). Either the local clock is far ahead or the endpoint
+        // is not STS.
+        if expiration <= context.now() {
+            throw BrokerError.expiredOnArrival(key.roleArn, expiration: expiration, now: context.now())
+        }
+        do {
+            try cache.write(
+                CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
+                                  sessionToken: token, expiration: expiration),
+                for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
+        } catch {
+            context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
         }
     }
 

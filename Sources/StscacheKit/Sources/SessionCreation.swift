@@ -189,20 +189,7 @@ extension CredentialBroker {
             let encryptionKey = try keyStore.loadOrCreateKey()
             if let hit = usable(cache.read(key, encryptionKey: encryptionKey)) { return hit }
             let fresh = try fetch()
-            guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
-                throw BrokerError.incompleteCredentials(key.roleArn)
-            }
-            if expiration <= context.now() {
-                throw BrokerError.expiredOnArrival(key.roleArn, expiration: expiration, now: context.now())
-            }
-            do {
-                try cache.write(
-                    CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
-                                      sessionToken: token, expiration: expiration),
-                    for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
-            } catch {
-                context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
-            }
+            try store(fresh, for: key, encryptionKey: encryptionKey)
             return fresh
         }
     }
