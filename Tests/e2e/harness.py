@@ -743,3 +743,20 @@ def stscache_binary_path() -> Path:
     if not path.is_absolute():
         path = REPO_ROOT / path
     return path
+
+
+def assumed_arn(role_arn: str, session: str) -> str:
+    """The ARN STS (and moto) gives a role session: what get-caller-identity shows."""
+    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.split('/')[-1]}/{session}"
+
+
+def assert_clean_failure(result: Result, *needles: str) -> str:
+    """The failure contract: non-zero exit, nothing on stdout, one `stscache: ` line on stderr
+    containing every needle. Returns that line."""
+    assert result.returncode != 0, result
+    assert result.stdout == "", result
+    lines = result.stderr.rstrip("\n").split("\n")
+    assert len(lines) == 1 and lines[0].startswith("stscache: "), result
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} missing from the error\n{result}"
+    return lines[0]

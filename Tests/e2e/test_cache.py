@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness import (
+    assumed_arn,
+    assert_clean_failure,
     ACCOUNT_ID,
     AccessKey,
     BlackHole,
@@ -34,18 +35,8 @@ pytestmark = pytest.mark.issue3
 BOUNDED_FAILURE_SECONDS = 40
 
 
-def assumed_arn(role_arn: str, session: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.split('/')[-1]}/{session}"
 
 
-def assert_clean_failure(result: Result, *needles: str) -> str:
-    assert result.returncode != 0, result
-    assert result.stdout == "", result
-    lines = result.stderr.rstrip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("stscache: "), result
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing from the error\n{result}"
-    return lines[0]
 
 
 def parse_expiration(text: str) -> dt.datetime:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness import (
-    ACCOUNT_ID,
+    assumed_arn,
     IN_CI,
     REGION,
     REPO_ROOT,
@@ -37,8 +37,6 @@ pytestmark = pytest.mark.issue4
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 
 
-def assumed_arn(role_arn: str, session: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.split('/')[-1]}/{session}"
 
 
 def stscache(home: TempHome, *args: str, env: dict | None = None, faketime: str | None = None) -> Result:

@@ -10,31 +10,21 @@ import re
 import pytest
 
 from harness import (
+    assumed_arn,
+    assert_clean_failure,
     ACCOUNT_ID,
     CREDENTIAL_KEYS,
     AccessKey,
     ClosedPort,
     MotoServer,
-    Result,
     TempHome,
 )
 
 pytestmark = pytest.mark.issue2
 
 
-def assumed_arn(role_arn: str, session: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.split('/')[-1]}/{session}"
 
 
-def assert_clean_failure(result: Result, *needles: str) -> str:
-    """The failure contract: non-zero exit, nothing on stdout, one `stscache: ` line on stderr."""
-    assert result.returncode != 0, result
-    assert result.stdout == "", result
-    lines = result.stderr.rstrip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("stscache: "), result
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing from the error\n{result}"
-    return lines[0]
 
 
 def parse_expiration(text: str) -> dt.datetime:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ACCOUNT_ID, REGION, AccessKey, MotoServer, Result, TempHome
+from harness import ACCOUNT_ID, REGION, AccessKey, MotoServer, Result, TempHome, assumed_arn
 
 pytestmark = pytest.mark.issue7
 
@@ -143,8 +143,6 @@ def role_session(moto: MotoServer, user: AccessKey, prefix: str) -> tuple[str, d
     return role_arn, credentials
 
 
-def assumed_arn(role_arn: str, session: str) -> str:
-    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_arn.split('/')[-1]}/{session}"
 
 
 def open_caller_arn(moto: MotoServer, credentials: dict) -> str:
