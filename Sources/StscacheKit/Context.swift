@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import STS
 import Transport
 
 /// Where a command's text goes. stdout belongs to the command's result; everything else is stderr.
@@ -46,9 +47,7 @@ public struct Context: Sendable {
 
     public init(environment: [String: String], now: @escaping @Sendable () -> Date, homeDirectory: String,
                 userName: String, makeTransport: @escaping @Sendable () -> any HTTPTransport,
-                output: OutputSinks, sleep: @escaping @Sendable (Double) -> Void = { seconds in
-                    if seconds > 0 { usleep(UInt32(min(seconds, 60) * 1_000_000)) }
-                }) {
+                output: OutputSinks, sleep: @escaping @Sendable (Double) -> Void = STSClient.systemSleep) {
         self.environment = environment
         self.now = now
         self.homeDirectory = homeDirectory

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import STS
 
 /// Runs a helper command (`credential_process`, `mfa_process`) the way the Go SDK and the AWS
 /// CLI v2 do: `/bin/sh -c COMMAND`. Its stdout is captured (bounded), its stdin and stderr are
@@ -127,7 +128,7 @@ struct HelperProcess {
                 stop(pid)
                 throw .timedOut(seconds: timeout)
             }
-            sleepFor(pause)
+            STSClient.systemSleep(pause)
             pause = min(pause * 2, 0.05)
         }
     }
@@ -139,7 +140,7 @@ struct HelperProcess {
         var status: Int32 = 0
         while monotonicNow() < graceEnds {
             if waitpid(pid, &status, WNOHANG) == pid { return }
-            sleepFor(0.01)
+            STSClient.systemSleep(0.01)
         }
         kill(pid, SIGKILL)
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -157,11 +158,4 @@ func monotonicNow() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
-func sleepFor(_ seconds: Double) {
-    guard seconds > 0 else { return }
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
