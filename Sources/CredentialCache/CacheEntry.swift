@@ -39,6 +39,8 @@ public struct EntryHeader: Sendable, Equatable {
     public var keyId: String
     /// The entry's `CacheKey.stem`, as recorded inside the file.
     public var stem: String
+    /// `PrincipalBinding` of the keys that fetched the session (all zero: unbound).
+    public var principal: [UInt8]
 }
 
 /// Why a read did not produce credentials. Every one of these means "fetch again and overwrite".
@@ -61,6 +63,8 @@ public enum MissReason: Error, Sendable, Equatable, CustomStringConvertible {
     case differentKey
     /// The header names another request (a file copied over this key's entry).
     case differentRequest
+    /// Fetched with other source keys than the caller's (`PrincipalBinding`).
+    case differentPrincipal
     /// The AES-GCM tag did not verify: the file was altered.
     case authenticationFailed
 
@@ -75,26 +79,33 @@ public enum MissReason: Error, Sendable, Equatable, CustomStringConvertible {
         case .malformed: return "entry malformed"
         case .differentKey: return "entry encrypted under another cache key"
         case .differentRequest: return "entry belongs to another role or session"
+        case .differentPrincipal: return "entry was fetched with other source credentials"
         case .authenticationFailed: return "entry failed authentication (altered)"
         }
     }
 }
 
-/// Format version 1, all integers big-endian:
+/// Format version 2, all integers big-endian:
 ///
-///     header  = "STSCACHE" | u8 version=1 | u16 headerLength
+///     header  = "STSCACHE" | u8 version=2 | u16 headerLength
 ///               | 32-byte key digest | 8-byte key id | i64 issuedAt | i64 expiration
-///               | u16 len + roleArn | u16 len + sessionName
+///               | 32-byte principal binding | u16 len + roleArn | u16 len + sessionName
 ///     body    = 12-byte nonce | AES-256-GCM ciphertext | 16-byte tag
 ///     plaintext = u16 len + accessKeyId | u16 len + secretAccessKey | u32 len + sessionToken
 ///                 | i64 expiration
 ///
 /// The whole header (magic included) is the associated data. After decryption the reader also
-/// compares the header's digest, role and session with the requested key's, the key id with
-/// its key's, and the two expirations.
+/// compares the header's digest, role and session with the requested key's, the principal
+/// binding with the caller's, the key id with its key's, and the two expirations.
+///
+/// Times outside years 1970...9999 are malformed: a forged header must not reach integer
+/// conversions in `prompt` and `list` (a 2^63-1 expiry trapped there). Version 1 (no binding)
+/// is not read: such an entry is a miss and is replaced on the role's next use.
 enum EntryFormat {
     static let magic: [UInt8] = Array("STSCACHE".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    /// 9999-12-31T23:59:59Z: the last second RFC 3339 (and every SDK's parser) can write.
+    static let latestTime: Int64 = 253_402_300_799
     static let maximumSize = 64 * 1024
     static let digestCount = 32
     static let keyIdCount = 8
@@ -105,8 +116,12 @@ enum EntryFormat {
     }
 
     static func encode(_ credentials: CachedCredentials, for cacheKey: CacheKey, issuedAt: Date,
-                       key: [UInt8], nonce: [UInt8]) throws -> [UInt8] {
+                       key: [UInt8], nonce: [UInt8], principal: [UInt8] = PrincipalBinding.unbound) throws -> [UInt8] {
         let expiration = seconds(credentials.expiration)
+        let issued = seconds(issuedAt)
+        guard isStorableTime(expiration), isStorableTime(issued), principal.count == PrincipalBinding.count else {
+            throw EncodeFailure.outOfRange
+        }
         let role = Array(cacheKey.roleArn.utf8)
         let session = Array(cacheKey.sessionName.utf8)
         let access = Array(credentials.accessKeyId.utf8)
@@ -118,13 +133,15 @@ enum EntryFormat {
         }
         var header = magic
         header.append(version)
-        let headerLength = magic.count + 1 + 2 + digestCount + keyIdCount + 8 + 8 + 2 + role.count + 2 + session.count
+        let headerLength = magic.count + 1 + 2 + digestCount + keyIdCount + 8 + 8 + PrincipalBinding.count
+            + 2 + role.count + 2 + session.count
         guard headerLength <= UInt16.max else { throw EncodeFailure.tooLarge }
         header += bigEndianBytes(UInt16(headerLength))
         header += cacheKey.digest
         header += keyId(of: key)
-        header += bigEndianBytes(seconds(issuedAt))
+        header += bigEndianBytes(issued)
         header += bigEndianBytes(expiration)
+        header += principal
         header += bigEndianBytes(UInt16(role.count)) + role
         header += bigEndianBytes(UInt16(session.count)) + session
 
@@ -140,7 +157,9 @@ enum EntryFormat {
         return entry
     }
 
-    enum EncodeFailure: Error { case tooLarge }
+    enum EncodeFailure: Error { case tooLarge, outOfRange }
+
+    static func isStorableTime(_ seconds: Int64) -> Bool { (0...latestTime).contains(seconds) }
 
     /// The header alone: no key, no crypto.
     static func parseHeader(_ bytes: [UInt8]) -> Result<(header: EntryHeader, length: Int), MissReason> {
@@ -154,49 +173,36 @@ enum EntryFormat {
               let keyId = reader.take(keyIdCount),
               let issuedAt = reader.i64(),
               let expiration = reader.i64(),
+              let principal = reader.take(PrincipalBinding.count),
               let role = reader.string16(),
               let session = reader.string16()
         else { return .failure(.truncated) }
         guard let role, let session else { return .failure(.malformed) }
         guard Int(declaredLength) == reader.offset else { return .failure(.malformed) }
+        guard isStorableTime(issuedAt), isStorableTime(expiration) else { return .failure(.malformed) }
         let header = EntryHeader(
             formatVersion: Int(version), roleArn: role, sessionName: session,
             expiration: Date(timeIntervalSince1970: Double(expiration)),
             issuedAt: Date(timeIntervalSince1970: Double(issuedAt)),
-            keyId: Hex.encode(keyId), stem: Hex.encode(digest))
+            keyId: Hex.encode(keyId), stem: Hex.encode(digest), principal: principal)
         return .success((header, reader.offset))
     }
 
     /// Credentials, or why not. Never throws, never returns credentials for another request.
-    static func decrypt(_ bytes: [UInt8], for cacheKey: CacheKey, key: [UInt8])
+    static func decrypt(_ bytes: [UInt8], for cacheKey: CacheKey, key: [UInt8],
+                        principal: [UInt8] = PrincipalBinding.unbound)
         -> Result<(CachedCredentials, EntryHeader), MissReason>
     {
-        guard bytes.count <= maximumSize else { return .failure(.tooLarge) }
+        let plaintext: [UInt8]
         let header: EntryHeader
-        let headerLength: Int
-        switch parseHeader(bytes) {
-        case .success(let parsed): (header, headerLength) = parsed
+        switch open(bytes, key: key, expecting: cacheKey) {
+        case .success(let opened): (plaintext, header) = opened
         case .failure(let reason): return .failure(reason)
         }
-        guard header.stem == cacheKey.stem, header.roleArn == cacheKey.roleArn,
-              header.sessionName == cacheKey.sessionName else { return .failure(.differentRequest) }
-        guard key.count == AES256GCM.keyCount, header.keyId == Hex.encode(keyId(of: key)) else {
-            return .failure(.differentKey)
-        }
-        let bodyStart = headerLength
-        guard bytes.count >= bodyStart + AES256GCM.nonceCount + AES256GCM.tagCount else { return .failure(.truncated) }
-        let nonce = Array(bytes[bodyStart ..< bodyStart + AES256GCM.nonceCount])
-        let ciphertext = Array(bytes[bodyStart + AES256GCM.nonceCount ..< bytes.count - AES256GCM.tagCount])
-        let tag = Array(bytes[(bytes.count - AES256GCM.tagCount)...])
-        var plaintext: [UInt8]
-        do {
-            plaintext = try AES256GCM.open(.init(ciphertext: ciphertext, tag: tag), key: key, nonce: nonce,
-                                           authenticating: Array(bytes[..<headerLength]))
-        } catch {
-            return .failure(.authenticationFailed)
-        }
-        defer { wipe(&plaintext) }
-        var reader = ByteReader(plaintext)
+        var body = plaintext
+        defer { wipe(&body) }
+        guard constantTimeEqual(header.principal, principal) else { return .failure(.differentPrincipal) }
+        var reader = ByteReader(body)
         guard let accessField = reader.string16(), let secretField = reader.string16(),
               let tokenField = reader.string32(), let expiration = reader.i64(), reader.isAtEnd,
               let access = accessField, let secret = secretField, let token = tokenField,
@@ -207,8 +213,64 @@ enum EntryFormat {
         return .success((credentials, header))
     }
 
+    /// The header, once the tag proves this cache's key wrote the entry: what `list` shows as
+    /// verified. No request is compared (any entry in the directory can be listed).
+    static func authenticate(_ bytes: [UInt8], key: [UInt8]) -> Result<EntryHeader, MissReason> {
+        open(bytes, key: key, expecting: nil).map { opened in
+            var plaintext = opened.plaintext
+            wipe(&plaintext)
+            return opened.header
+        }
+    }
+
+    /// Parses the header, checks it names `cacheKey`'s request (when given) and this key, and
+    /// opens the AEAD with the whole header as associated data.
+    private static func open(_ bytes: [UInt8], key: [UInt8], expecting cacheKey: CacheKey?)
+        -> Result<(plaintext: [UInt8], header: EntryHeader), MissReason>
+    {
+        guard bytes.count <= maximumSize else { return .failure(.tooLarge) }
+        let header: EntryHeader
+        let headerLength: Int
+        switch parseHeader(bytes) {
+        case .success(let parsed): (header, headerLength) = parsed
+        case .failure(let reason): return .failure(reason)
+        }
+        if let cacheKey {
+            guard header.stem == cacheKey.stem, header.roleArn == cacheKey.roleArn,
+                  header.sessionName == cacheKey.sessionName else { return .failure(.differentRequest) }
+        }
+        guard key.count == AES256GCM.keyCount, header.keyId == Hex.encode(keyId(of: key)) else {
+            return .failure(.differentKey)
+        }
+        let bodyStart = headerLength
+        guard bytes.count >= bodyStart + AES256GCM.nonceCount + AES256GCM.tagCount else { return .failure(.truncated) }
+        let nonce = Array(bytes[bodyStart ..< bodyStart + AES256GCM.nonceCount])
+        let ciphertext = Array(bytes[bodyStart + AES256GCM.nonceCount ..< bytes.count - AES256GCM.tagCount])
+        let tag = Array(bytes[(bytes.count - AES256GCM.tagCount)...])
+        do {
+            let plaintext = try AES256GCM.open(.init(ciphertext: ciphertext, tag: tag), key: key, nonce: nonce,
+                                               authenticating: Array(bytes[..<headerLength]))
+            return .success((plaintext, header))
+        } catch {
+            return .failure(.authenticationFailed)
+        }
+    }
+
+    /// Equal length and contents, in time independent of where they differ.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
+    /// Whole seconds since 1970, clamped to Int64 (a Date can hold more; `encode` then refuses it).
     static func seconds(_ date: Date) -> Int64 {
-        Int64(date.timeIntervalSince1970.rounded(.down))
+        let value = date.timeIntervalSince1970.rounded(.down)
+        guard value.isFinite else { return value > 0 ? .max : .min }
+        if value >= 9.2e18 { return .max }
+        if value <= -9.2e18 { return .min }
+        return Int64(value)
     }
 
     static func wipe(_ bytes: inout [UInt8]) {

@@ -23,6 +23,10 @@ public struct CacheListing: Sendable, Equatable {
     /// Nil when the file is not a readable entry (`problem` says why).
     public var header: EntryHeader?
     public var problem: MissReason?
+    /// Whether the header was authenticated with the cache's key (`verify(_:encryptionKey:)`):
+    /// until then it is only what the file says, and anyone who can write the directory's
+    /// files could have written it.
+    public var verified = false
 }
 
 /// The encrypted on-disk cache: one entry file per `CacheKey`, written atomically, read into a
@@ -70,13 +74,18 @@ public struct CredentialCache: Sendable {
     /// Decrypts the key's entry. Any damage, a foreign file, another key or an unknown format
     /// is a `.miss` with its reason; this never throws and never returns another request's
     /// credentials. Whether a hit is still fresh enough is `RefreshPolicy`'s call.
-    public func read(_ key: CacheKey, encryptionKey: [UInt8]) -> CacheLookup {
+    ///
+    /// - Parameter principal: the caller's `PrincipalBinding`; an entry fetched with other source
+    ///   keys is a miss (`.differentPrincipal`).
+    public func read(_ key: CacheKey, encryptionKey: [UInt8], principal: [UInt8] = PrincipalBinding.unbound)
+        -> CacheLookup
+    {
         let bytes: [UInt8]
         switch readEntryFile(key.entryFileName) {
         case .success(let read): bytes = read
         case .failure(let reason): return .miss(reason)
         }
-        switch EntryFormat.decrypt(bytes, for: key, key: encryptionKey) {
+        switch EntryFormat.decrypt(bytes, for: key, key: encryptionKey, principal: principal) {
         case .success(let (credentials, header)): return .hit(credentials: credentials, header: header)
         case .failure(let reason): return .miss(reason)
         }
@@ -111,7 +120,7 @@ public struct CredentialCache: Sendable {
     ///
     /// - Parameter issuedAt: now, from the caller's clock (recorded to size the refresh window).
     public func write(_ credentials: CachedCredentials, for key: CacheKey, issuedAt: Date,
-                      encryptionKey: [UInt8]) throws(CacheError) {
+                      encryptionKey: [UInt8], principal: [UInt8] = PrincipalBinding.unbound) throws(CacheError) {
         let path = entryPath(for: key)
         guard encryptionKey.count == AES256GCM.keyCount else {
             throw .fileOperationFailed(path: path, operation: "encrypting (key is not 32 bytes)", errno: EINVAL)
@@ -119,9 +128,12 @@ public struct CredentialCache: Sendable {
         let bytes: [UInt8]
         do {
             let nonce = try SecureRandom.bytes(count: AES256GCM.nonceCount)
-            bytes = try EntryFormat.encode(credentials, for: key, issuedAt: issuedAt, key: encryptionKey, nonce: nonce)
-        } catch is EntryFormat.EncodeFailure {
+            bytes = try EntryFormat.encode(credentials, for: key, issuedAt: issuedAt, key: encryptionKey, nonce: nonce,
+                                           principal: principal)
+        } catch EntryFormat.EncodeFailure.tooLarge {
             throw .entryTooLarge(path: path)
+        } catch is EntryFormat.EncodeFailure {
+            throw .fileOperationFailed(path: path, operation: "encoding (a time outside 1970-9999)", errno: EINVAL)
         } catch {
             throw .randomUnavailable
         }
@@ -284,6 +296,24 @@ public struct CredentialCache: Sendable {
             case (nil, nil): return a.stem < b.stem
             }
         }
+    }
+
+    /// The listing with its header authenticated under `encryptionKey`: `verified` when the tag
+    /// holds, otherwise the header is dropped and `problem` says why (a forged or foreign file).
+    public func verify(_ listing: CacheListing, encryptionKey: [UInt8]) -> CacheListing {
+        guard listing.header != nil else { return listing }
+        var checked = listing
+        switch readEntryFile(listing.stem + ".entry").flatMap({ EntryFormat.authenticate($0, key: encryptionKey) }) {
+        case .success(let header) where header.stem == listing.stem && header == listing.header:
+            checked.verified = true
+        case .success:
+            checked.header = nil
+            checked.problem = .differentRequest
+        case .failure(let reason):
+            checked.header = nil
+            checked.problem = reason
+        }
+        return checked
     }
 
     /// Removes one entry (not its lock file). Returns whether an entry existed.

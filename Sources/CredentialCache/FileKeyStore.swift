@@ -37,10 +37,24 @@ public struct FileKeyStore: KeyStore {
         return String(path[path.index(after: slash)...])
     }
 
-    /// - Throws: `CacheError.keyFileInsecure` (symlink, not a regular file, another owner, any
-    ///   group/other bit), `.keyFileInvalid` (not 32 bytes), `.fileOperationFailed`.
+    /// The key, read through its directory after checking that directory again: a key
+    /// directory opened to others after the key was made (someone could swap the key file, and
+    /// with it decide what the cache decrypts to) is refused at every load, not only at creation.
+    ///
+    /// - Throws: `CacheError.keyDirectoryUnusable` (symlink, another owner, writable by group or
+    ///   others), `.keyFileInsecure` (symlink, not a regular file, another owner, any group/other
+    ///   bit), `.keyFileInvalid` (not 32 bytes), `.fileOperationFailed`.
     public func loadKey() throws -> [UInt8]? {
-        try load(at: AT_FDCWD, name: path)
+        let directory: Int32
+        switch FileSystem.open(at: AT_FDCWD, directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {
+        case .success(let opened): directory = opened
+        case .failure(let error):
+            if error.code == ENOENT { return nil }
+            throw Self.unusable(directoryPath, error.code)
+        }
+        defer { close(directory) }
+        try checkDirectory(directory)
+        return try load(at: directory, name: fileName)
     }
 
     public func loadOrCreateKey() throws -> [UInt8] {
@@ -121,30 +135,40 @@ public struct FileKeyStore: KeyStore {
     /// The key's directory, created 0700 (parents too) when missing; refused when it is a
     /// symlink, another user's, or writable by group/others (someone could swap the key file).
     private func openDirectory() throws(CacheError) -> Int32 {
-        let directory = directoryPath
         try CacheDirectory.createParents(of: path)
         let fd: Int32
-        switch FileSystem.open(at: AT_FDCWD, directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {
+        switch FileSystem.open(at: AT_FDCWD, directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {
         case .success(let opened): fd = opened
-        case .failure(let error):
-            if error.code == ELOOP || error.code == ENOTDIR {
-                throw .keyDirectoryUnusable(path: directory, reason: "is a symbolic link or not a directory")
-            }
-            throw .fileOperationFailed(path: directory, operation: "opening", errno: error.code)
+        case .failure(let error): throw Self.unusable(directoryPath, error.code)
         }
-        guard case .success(let info) = FileSystem.status(of: fd) else {
+        do {
+            try checkDirectory(fd)
+        } catch {
             close(fd)
-            throw .fileOperationFailed(path: directory, operation: "checking", errno: EIO)
-        }
-        if UInt32(info.st_uid) != FileSystem.currentUID {
-            close(fd)
-            throw .keyDirectoryUnusable(path: directory, reason: "is owned by uid \(info.st_uid), not by you")
-        }
-        if info.permissionBits & 0o022 != 0 {
-            close(fd)
-            throw .keyDirectoryUnusable(path: directory,
-                                        reason: "has mode \(octal(info.permissionBits)) (group or others can write to it)")
+            throw error
         }
         return fd
+    }
+
+    /// Ours, and writable by nobody else (a group- or world-writable directory lets another
+    /// user replace the key file; group-readable alone reveals only its name).
+    private func checkDirectory(_ fd: Int32) throws(CacheError) {
+        guard case .success(let info) = FileSystem.status(of: fd) else {
+            throw .fileOperationFailed(path: directoryPath, operation: "checking", errno: EIO)
+        }
+        if UInt32(info.st_uid) != FileSystem.currentUID {
+            throw .keyDirectoryUnusable(path: directoryPath, reason: "is owned by uid \(info.st_uid), not by you")
+        }
+        if info.permissionBits & 0o022 != 0 {
+            throw .keyDirectoryUnusable(path: directoryPath,
+                                        reason: "has mode \(octal(info.permissionBits)) (group or others can write to it)")
+        }
+    }
+
+    private static func unusable(_ directory: String, _ code: Int32) -> CacheError {
+        if code == ELOOP || code == ENOTDIR {
+            return .keyDirectoryUnusable(path: directory, reason: "is a symbolic link or not a directory")
+        }
+        return .fileOperationFailed(path: directory, operation: "opening", errno: code)
     }
 }

@@ -10,6 +10,45 @@ public struct STSEndpoint: Sendable, Equatable {
         self.signingRegion = signingRegion
     }
 
+    /// The opt-in for plain http to a host other than this machine (`1` or `true`).
+    public static let allowInsecureHTTPVariable = "STSCACHE_ALLOW_INSECURE_HTTP"
+
+    /// Refuses plain http unless it goes to this machine (`localhost`, `127.0.0.0/8`, `[::1]`)
+    /// or the user opted in: credentials cross the connection in both directions, and an
+    /// unauthenticated peer could hand back credentials (and text) of its choosing. Decided
+    /// from the URL alone, before any name is resolved or any byte sent.
+    public func requireTransportSecurity(environment: [String: String]) throws(STSError) {
+        guard Self.isPlainHTTPToAnotherHost(url) else { return }
+        let optIn = (environment[Self.allowInsecureHTTPVariable] ?? "").lowercased()
+        if optIn == "1" || optIn == "true" { return }
+        throw STSError(.insecureEndpoint(redactUserInfo(url)))
+    }
+
+    /// `http://` to anything but a loopback host literal or `localhost`.
+    static func isPlainHTTPToAnotherHost(_ url: String) -> Bool {
+        guard url.lowercased().hasPrefix("http://") else { return false }
+        let authority = url.dropFirst(7).prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
+        let hostAndPort = authority.split(separator: "@").last.map(String.init) ?? ""
+        let host: Substring
+        if hostAndPort.hasPrefix("[") {
+            host = hostAndPort.prefix(while: { $0 != "]" }).dropFirst()
+        } else {
+            host = hostAndPort.prefix(while: { $0 != ":" })
+        }
+        return !isLoopbackHost(host.lowercased())
+    }
+
+    /// `localhost`, `::1`, or a dotted-quad in 127.0.0.0/8 (each part 0-255, plain decimal).
+    static func isLoopbackHost(_ host: String) -> Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ part in
+            (1...3).contains(part.count) && part.allSatisfy({ $0.isASCII && $0.isNumber })
+                && (part.count == 1 || part.first != "0") && Int(part)! <= 255
+        }) else { return false }
+        return parts[0] == "127"
+    }
+
     /// Regions that `sts_regional_endpoints = legacy` sends to the global endpoint
     /// (botocore's `LEGACY_GLOBAL_STS_REGIONS`); every other region has always been regional.
     public static let legacyGlobalRegions: Set<String> = [
@@ -50,6 +89,18 @@ public struct STSEndpoint: Sendable, Equatable {
         }
         let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
         return STSEndpoint(url: "https://sts.\(region).\(suffix)/", signingRegion: signingRegion)
+    }
+
+    /// The AWS partition a region belongs to (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`,
+    /// `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, `aws-eusc`), from its prefix as botocore's
+    /// partition table matches it.
+    public static func partition(ofRegion region: String) -> String {
+        let prefixes: [(String, String)] = [
+            ("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso"),
+            ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"), ("eusc-", "aws-eusc"),
+        ]
+        for (prefix, partition) in prefixes where region.hasPrefix(prefix) { return partition }
+        return "aws"
     }
 
     /// botocore's `validate_region_name`: a region becomes part of a host name, so nothing

@@ -92,6 +92,7 @@ public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
         case transport(TransportError, action: String, endpoint: String)
         case invalidRegion(String)
         case invalidEndpoint(String, reason: String)
+        case insecureEndpoint(String)
         case invalidRegionalEndpointsSetting(String)
         case invalidRequest(String)
     }
@@ -139,6 +140,7 @@ extension STSError.Kind {
         case .transport: return "sts.transport"
         case .invalidRegion: return "sts.invalid-region"
         case .invalidEndpoint: return "sts.invalid-endpoint"
+        case .insecureEndpoint: return "sts.insecure-endpoint"
         case .invalidRegionalEndpointsSetting: return "sts.invalid-regional-endpoints"
         case .invalidRequest: return "sts.invalid-request"
         }
@@ -175,6 +177,11 @@ extension STSError.Kind {
         case .invalidEndpoint(let endpoint, let reason):
             return "the STS endpoint '\(endpoint)' is not usable: \(reason). "
                 + "Check endpoint_url in the profile (or its services section), AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL."
+        case .insecureEndpoint(let endpoint):
+            return "the STS endpoint '\(endpoint)' is plain http to another host: session credentials (and web identity "
+                + "tokens) would cross the network unencrypted, and anyone on the path could hand back credentials of "
+                + "their choosing. Use https:// (check endpoint_url, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL), or, for "
+                + "a test endpoint on a network you trust, set \(STSEndpoint.allowInsecureHTTPVariable)=1."
         case .invalidRegionalEndpointsSetting(let value):
             return "sts_regional_endpoints = '\(value)' is not valid: use 'regional' or 'legacy'."
         case .invalidRequest(let reason):

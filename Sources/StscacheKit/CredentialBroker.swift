@@ -35,7 +35,7 @@ struct CredentialBroker {
         let key = Self.cacheKey(for: role)
         let now = context.now()
 
-        if !force, let cached = freshEntry(key, now: now) {
+        if !force, let cached = freshEntry(key, for: role, now: now) {
             return Self.awsCredentials(cached)
         }
 
@@ -43,13 +43,15 @@ struct CredentialBroker {
         try NetworkSettings.validate(environment: context.environment)
         // While another process refreshes this entry, answer from it as soon as it lands.
         let whileWaiting = { () -> AWSCredentials? in
-            guard !force, let cached = freshEntry(key, now: context.now()) else { return nil }
+            guard !force, let cached = freshEntry(key, for: role, now: context.now()) else { return nil }
             return Self.awsCredentials(cached)
         }
         return try cache.withEntryLock(key, timeout: lockTimeout, whileWaiting: whileWaiting) {
             let encryptionKey = try keyStore.loadOrCreateKey()
+            let principal = Self.principalBinding(for: role, encryptionKey: encryptionKey)
             var fallback: CachedCredentials?
-            if case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey) {
+            // Another principal's entry is a miss, and never a fallback: it is not ours to serve.
+            if case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey, principal: principal) {
                 let now = context.now()
                 switch policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) {
                 case .fresh where !force: return Self.awsCredentials(cached)
@@ -73,14 +75,14 @@ struct CredentialBroker {
                 throw error
             }
 
-            try store(fresh, for: key, encryptionKey: encryptionKey)
+            try store(fresh, for: key, encryptionKey: encryptionKey, principal: principal)
             return fresh
         }
     }
 
     /// Checks a session STS just issued and shares it through the cache. A write failure is a
     /// warning only: the credentials are good, and the caller still gets them.
-    func store(_ fresh: AWSCredentials, for key: CacheKey, encryptionKey: [UInt8]) throws {
+    func store(_ fresh: AWSCredentials, for key: CacheKey, encryptionKey: [UInt8], principal: [UInt8]) throws {
         guard let expiration = fresh.expiration, let token = fresh.sessionToken else {
             throw BrokerError.incompleteCredentials(key.roleArn)
         }
@@ -94,7 +96,7 @@ struct CredentialBroker {
             try cache.write(
                 CachedCredentials(accessKeyId: fresh.accessKeyId, secretAccessKey: fresh.secretAccessKey,
                                   sessionToken: token, expiration: expiration),
-                for: key, issuedAt: context.now(), encryptionKey: encryptionKey)
+                for: key, issuedAt: context.now(), encryptionKey: encryptionKey, principal: principal)
         } catch {
             context.output.stderr("stscache: warning: could not cache the session: \(StscacheMain.describe(error))\n")
         }
@@ -102,26 +104,62 @@ struct CredentialBroker {
 
     /// The entry's credentials when they are fresh under the policy; nil for a miss, a stale
     /// entry or no key yet. Lock-free: entries are replaced by rename, never written in place.
-    private func freshEntry(_ key: CacheKey, now: Date) -> CachedCredentials? {
+    private func freshEntry(_ key: CacheKey, for role: RoleProfile, now: Date) -> CachedCredentials? {
         guard let encryptionKey = try? keyStore.loadKey(),
-              case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey),
+              case .hit(let cached, let header) = cache.read(
+                key, encryptionKey: encryptionKey, principal: Self.principalBinding(for: role, encryptionKey: encryptionKey)),
               policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
         else { return nil }
         return cached
     }
 
-    /// The cache keys on role + session, and on how the role is reached (source and external
-    /// id), so two profiles that reach one role differently neither share nor thrash an entry.
+    /// The cache keys on role + session, on how the role is reached (source and external id)
+    /// and on the STS endpoint that issues it, so two profiles that reach one role differently
+    /// neither share nor thrash an entry, and a test endpoint's session is never served for the
+    /// real account. Computed from the config alone: `prompt` and `list` need no secret for it.
     static func cacheKey(for role: RoleProfile) -> CacheKey {
         CacheKey(roleArn: role.roleArn, sessionName: role.roleSessionName,
-                 sourceIdentity: sourceIdentity(role.source), externalId: role.externalId)
+                 sourceIdentity: sourceIdentity(role.source), externalId: role.externalId,
+                 endpoint: endpointIdentity(for: role))
+    }
+
+    /// Which STS issues the role's sessions: an explicit endpoint (`endpoint_url`,
+    /// `AWS_ENDPOINT_URL_STS`, ...) by its normalised URL, otherwise AWS's own endpoints by
+    /// partition. Regional endpoints of one partition issue interchangeable sessions, so a shell
+    /// with another `AWS_REGION` shares the entry; a test endpoint (moto, localstack) and the real
+    /// account, or two partitions, never do.
+    static func endpointIdentity(for role: RoleProfile) -> String {
+        if let explicit = role.endpointURL {
+            let url = (try? STSEndpoint.resolve(region: "us-east-1", endpointURL: explicit, stsRegionalEndpoints: nil))?.url
+            return "url:" + (url ?? explicit)
+        }
+        return "partition:" + STSEndpoint.partition(ofRegion: role.region)
+    }
+
+    /// The keys a role's sessions are bound to: its source's own keys, or for a chained role the
+    /// keys at the root of the chain. Nil for sources with no keys of their own to bind (a
+    /// credential_process helper, instance or container metadata, web identity): their entries
+    /// are keyed by the source's name alone (docs/SECURITY.md).
+    static func principalKeys(_ source: CredentialSource) -> (accessKeyId: String, secretAccessKey: String)? {
+        switch source {
+        case .staticKeys(_, let keys), .environment(let keys): return (keys.accessKeyId, keys.secretAccessKey)
+        case .role(let role): return principalKeys(role.source)
+        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity: return nil
+        }
+    }
+
+    static func principalBinding(for role: RoleProfile, encryptionKey: [UInt8]) -> [UInt8] {
+        guard let keys = principalKeys(role.source) else { return PrincipalBinding.unbound }
+        return PrincipalBinding.make(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                     encryptionKey: encryptionKey)
     }
 
     static func sourceIdentity(_ source: CredentialSource) -> String {
         switch source {
         case .staticKeys(let profile, _): return "profile:" + profile
         case .environment: return "environment"
-        case .role(let role): return "role:" + role.roleArn + "/" + role.roleSessionName
+        // The source role's whole entry identity: its own source, external id and endpoint.
+        case .role(let role): return "role:" + cacheKey(for: role).stem
         case .ec2InstanceMetadata: return "ec2-instance-metadata"
         case .ecsContainer: return "ecs-container"
         case .credentialProcess(let profile, _): return "process:" + profile

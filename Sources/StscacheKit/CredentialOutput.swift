@@ -25,11 +25,13 @@ enum CredentialOutput {
         return out + "}\n"
     }
 
-    /// JSON string literal. AWS values are ASCII, but escape properly anyway.
+    /// JSON string literal. AWS values are ASCII, but escape properly anyway; besides what JSON
+    /// requires, DEL, C1 controls and bidirectional overrides are written as `\u` escapes, so
+    /// `list --json | jq -r` cannot put them on a terminal either.
     static func quoted(_ value: String) -> String {
         // The common case, in one piece: appending a 1 KB session token scalar by scalar was
         // 400K instructions, a tenth of a cache hit.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             return "\"" + value + "\""
         }
         var out = "\""
@@ -40,7 +42,7 @@ enum CredentialOutput {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where TerminalText.needsEscape(scalar):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -7,19 +7,22 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 
-/// `stscache list`: every cache entry, from the plaintext headers only (no key, no decryption).
+/// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
+/// key when the key is at hand (no credentials are decrypted for display).
 struct ListCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List cached sessions: role, session, the profiles using it, expiry, time left, state.",
         discussion: """
             States: valid; refresh-due (inside the refresh window: the next use refreshes it); \
-            expired (past, or within a minute of, its expiry); unreadable (a damaged or foreign \
-            file, replaced on the role's next use). A table on a terminal, tab-separated lines \
-            otherwise (no header), JSON with --json.
+            expired (past, or within a minute of, its expiry); unverified (the cache's key is not \
+            at hand, so the header could not be authenticated: its times are what the file \
+            claims); unreadable (a damaged, forged or foreign file, replaced on the role's next \
+            use). Control characters are shown escaped. A table on a terminal, tab-separated \
+            lines otherwise (no header), JSON with --json.
             """)
 
-    @Flag(name: .long, help: "Print a JSON array of {roleArn, sessionName, profiles, expiration, remainingSeconds, state}.")
+    @Flag(name: .long, help: "Print a JSON array of {roleArn, sessionName, profiles, expiration, remainingSeconds, state, verified}.")
     var json = false
 
     @OptionGroup var cacheOptions: CacheOptions
@@ -33,6 +36,8 @@ struct ListCommand: ContextualCommand {
         var state: String
         var file: String
         var problem: String?
+        /// The header was authenticated with the cache's key.
+        var verified = false
     }
 
     func run(context: Context) throws {
@@ -54,19 +59,41 @@ struct ListCommand: ContextualCommand {
     static func rows(context: Context, verbose: Bool) throws -> [Row] {
         guard let cache = try CredentialCache.openExisting(context: context) else { return [] }
         if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
-        let listings = try cache.list()
         let reach = reachableEntries(context: context)
         let now = context.now()
         let policy = try SessionDisplay.policy(environment: context.environment)
-        return listings.map { listing in
-            guard let header = listing.header else {
-                return Row(profiles: [], state: "unreadable", file: listing.path,
-                           problem: listing.problem.map { "\($0)" } ?? "unreadable")
+        let encryptionKey = existingKey(context: context, verbose: verbose)
+        return try cache.list().map { listing in
+            row(encryptionKey.map { cache.verify(listing, encryptionKey: $0) } ?? listing,
+                profiles: reach[listing.stem]?.profiles ?? [], now: now, policy: policy)
+        }
+    }
+
+    /// One listing as a row: the state only from an authenticated header, else `unverified`.
+    static func row(_ listing: CacheListing, profiles: [String], now: Date, policy: RefreshPolicy) -> Row {
+        guard let header = listing.header else {
+            return Row(profiles: [], state: "unreadable", file: listing.path,
+                       problem: listing.problem.map { "\($0)" } ?? "unreadable")
+        }
+        return Row(roleArn: header.roleArn, sessionName: header.sessionName, profiles: profiles,
+                   expiration: header.expiration,
+                   remainingSeconds: SessionDisplay.remainingSeconds(until: header.expiration, now: now),
+                   state: listing.verified ? SessionDisplay.state(of: header, now: now, policy: policy) : "unverified",
+                   file: listing.path, verified: listing.verified)
+    }
+
+    /// The cache's key if one exists (never created here); nil when the key store cannot give
+    /// it (`env` store without the variable, a keyring from another login session).
+    static func existingKey(context: Context, verbose: Bool) -> [UInt8]? {
+        do {
+            let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
+                                                       verbose: verbose)
+            return try selection.store.loadKey()
+        } catch {
+            if verbose {
+                context.output.stderr("stscache: entries are not verified: \(StscacheMain.describe(error))\n")
             }
-            return Row(roleArn: header.roleArn, sessionName: header.sessionName,
-                       profiles: reach[listing.stem]?.profiles ?? [], expiration: header.expiration,
-                       remainingSeconds: SessionDisplay.remainingSeconds(until: header.expiration, now: now),
-                       state: SessionDisplay.state(of: header, now: now, policy: policy), file: listing.path)
+            return nil
         }
     }
 
@@ -93,18 +120,22 @@ struct ListCommand: ContextualCommand {
                 "\"state\":" + CredentialOutput.quoted(row.state),
                 "\"file\":" + CredentialOutput.quoted(row.file),
             ]
+            fields.append("\"verified\":" + (row.verified ? "true" : "false"))
             if let problem = row.problem { fields.append("\"problem\":" + CredentialOutput.quoted(problem)) }
             return "{" + fields.joined(separator: ",") + "}"
         }
         return "[" + objects.joined(separator: ",") + "]\n"
     }
 
-    private static func cells(_ row: Row) -> [String] {
+    /// The row's cells, every one escaped for a terminal: a header is file content, and text
+    /// from it must not move the cursor, retitle the window or split a TSV line.
+    static func cells(_ row: Row) -> [String] {
         guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
-            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"]
+            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"].map(TerminalText.escaped)
         }
         return [roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
                 RFC3339.format(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state]
+            .map(TerminalText.escaped)
     }
 
     /// Aligned columns under a header, for people.

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import ArgumentParser
 import AWSConfig
 import CredentialCache
@@ -132,14 +137,22 @@ struct PromptCommand: ContextualCommand {
         guard let header = cache.readHeader(CredentialBroker.cacheKey(for: role)) else {
             return .failure(Silence(text: "no readable cached session for \(role.roleArn) (session \(role.roleSessionName))"))
         }
-        let now = context.now()
         let policy = (try? SessionDisplay.policy(environment: context.environment)) ?? RefreshPolicy()
+        return .success(text(for: header, profile: name, template: format ?? defaultFormat, now: context.now(),
+                             policy: policy))
+    }
+
+    /// The prompt text for one entry header. The header is unauthenticated file content (the
+    /// prompt never holds the key): its times were range-checked when it was parsed, and its
+    /// text, like the profile name, is escaped so it cannot reach the terminal as control codes.
+    static func text(for header: EntryHeader, profile: String, template: String, now: Date, policy: RefreshPolicy)
+        -> String
+    {
         let seconds = SessionDisplay.remainingSeconds(until: header.expiration, now: now)
-        let template = format ?? defaultFormat
         let values: [String: String] = [
-            "profile": name,
-            "role_arn": header.roleArn,
-            "session": header.sessionName,
+            "profile": TerminalText.escaped(profile),
+            "role_arn": TerminalText.escaped(header.roleArn),
+            "session": TerminalText.escaped(header.sessionName),
             "remaining": SessionDisplay.remaining(seconds),
             "seconds": String(seconds),
             "state": SessionDisplay.state(of: header, now: now, policy: policy),
@@ -147,7 +160,7 @@ struct PromptCommand: ContextualCommand {
             // template (String.contains builds a search table: 250K instructions).
             "expires": RFC3339.format(header.expiration),
         ]
-        return .success(fill(template, values))
+        return fill(template, values)
     }
 
     /// `--profile`, else `AWS_PROFILE`, else the profile `stscache exec` ran this shell with

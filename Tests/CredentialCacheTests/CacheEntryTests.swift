@@ -38,7 +38,7 @@ struct CacheEntryTests {
         #expect(header.issuedAt == issued)
         #expect(header.expiration == credentials.expiration)
         #expect(header.stem == prodKey.stem)
-        #expect(header.formatVersion == 1)
+        #expect(header.formatVersion == 2)
         #expect(header.keyId == Hex.encode(EntryFormat.keyId(of: key)))
     }
 
@@ -94,7 +94,7 @@ struct CacheEntryTests {
         }
         // The header fields are each checked by something: magic, version, digest, key id, AEAD.
         #expect(reasons.contains(MissReason.badMagic.description))
-        #expect(reasons.contains(MissReason.unsupportedVersion(0).description))
+        #expect(reasons.contains(MissReason.unsupportedVersion(3).description))
         #expect(reasons.contains(MissReason.differentRequest.description))
         #expect(reasons.contains(MissReason.differentKey.description))
         #expect(reasons.contains(MissReason.authenticationFailed.description))
@@ -173,9 +173,13 @@ struct CacheEntryTests {
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
         let path = cache.entryPath(for: prodKey)
         var bytes = readBytes(path)
-        bytes[8] = 2
+        bytes[8] = 3
         writeBytes(path, bytes)
-        #expect(reason(cache.read(prodKey, encryptionKey: key)) == .unsupportedVersion(2))
+        #expect(reason(cache.read(prodKey, encryptionKey: key)) == .unsupportedVersion(3))
+        // Version 1 (before principal binding) is not read either: a miss, replaced on next use.
+        bytes[8] = 1
+        writeBytes(path, bytes)
+        #expect(reason(cache.read(prodKey, encryptionKey: key)) == .unsupportedVersion(1))
         #expect(cache.readHeader(prodKey) == nil)
     }
 

@@ -143,15 +143,13 @@ struct FastPathWorld {
         environment = ["HOME": home.path, "STSCACHE_CACHE_KEY": Data(key).base64EncodedString()]
 
         let cache = try CredentialCache.open(environment: environment, home: home.path)
-        let cacheKey = CacheKey(roleArn: "arn:aws:iam::123456789012:role/Admin", sessionName: "alice",
-                                sourceIdentity: "profile:base")
+        let role = try Session.open(context: context(FastPathOutput()), verbose: false).resolve(profile: "prod-role")
+        let cacheKey = CredentialBroker.cacheKey(for: role)
+        #expect(cacheKey.roleArn == "arn:aws:iam::123456789012:role/Admin" && cacheKey.sessionName == "alice")
         try cache.write(CachedCredentials(accessKeyId: "ASIAFASTPATHEXAMPLE1", secretAccessKey: "secret",
                                           sessionToken: "token", expiration: fastPathNow.addingTimeInterval(3600)),
-                        for: cacheKey, issuedAt: fastPathNow, encryptionKey: key)
-        // The broker's key for this profile must be the one written above, or the test below
-        // would pass by going to the (forbidden) network on both paths alike.
-        #expect(CredentialBroker.cacheKey(for: try Session.open(context: context(FastPathOutput()), verbose: false)
-            .resolve(profile: "prod-role")) == cacheKey)
+                        for: cacheKey, issuedAt: fastPathNow, encryptionKey: key,
+                        principal: CredentialBroker.principalBinding(for: role, encryptionKey: key))
     }
 
     func context(_ output: FastPathOutput) -> Context {

@@ -147,11 +147,13 @@ final class TestHome {
     @discardableResult
     func cacheSession(for profile: String, expiresIn seconds: Double, lifetime: Double = 3600,
                       credentials: CachedCredentials? = nil) throws -> CacheKey {
-        let key = CredentialBroker.cacheKey(for: try role(profile))
+        let role = try role(profile)
+        let key = CredentialBroker.cacheKey(for: role)
         let expiration = now.addingTimeInterval(seconds)
         let stored = credentials ?? sampleCredentials(expiration: expiration, tag: profile)
         let cache = try CredentialCache.open(environment: environment, home: root)
-        try cache.write(stored, for: key, issuedAt: expiration.addingTimeInterval(-lifetime), encryptionKey: encryptionKey)
+        try cache.write(stored, for: key, issuedAt: expiration.addingTimeInterval(-lifetime), encryptionKey: encryptionKey,
+                        principal: CredentialBroker.principalBinding(for: role, encryptionKey: encryptionKey))
         return key
     }
 

@@ -140,11 +140,12 @@ extension CredentialBroker {
 
     // MARK: MFA session
 
-    /// The MFA session's cache entry: the device and the source's identity (profile or
-    /// environment, and the access key id, so other keys never get this session).
-    static func mfaSessionKey(for role: RoleProfile, settings: MFASessionSettings, base: AWSCredentials) -> CacheKey {
+    /// The MFA session's cache entry: the device, the source's name (profile or environment)
+    /// and the endpoint. The source's keys are bound inside the entry (`PrincipalBinding`), so
+    /// other keys never get this session and the file name says nothing about them.
+    static func mfaSessionKey(for role: RoleProfile, settings: MFASessionSettings) -> CacheKey {
         CacheKey(roleArn: settings.serialNumber, sessionName: "GetSessionToken",
-                 sourceIdentity: sourceIdentity(role.source) + "/" + base.accessKeyId, externalId: nil)
+                 sourceIdentity: sourceIdentity(role.source), externalId: nil, endpoint: endpointIdentity(for: role))
     }
 
     /// An MFA-authenticated GetSessionToken session for the source's long-term keys, cached
@@ -153,8 +154,8 @@ extension CredentialBroker {
     func mfaSessionCredentials(for role: RoleProfile, settings: MFASessionSettings, base: AWSCredentials) throws
         -> AWSCredentials
     {
-        let key = Self.mfaSessionKey(for: role, settings: settings, base: base)
-        return try cachedSession(key, policy: RefreshPolicy(window: 0)) {
+        let key = Self.mfaSessionKey(for: role, settings: settings)
+        return try cachedSession(key, boundTo: base, policy: RefreshPolicy(window: 0)) {
             let code = try mfaCodes.code(
                 serial: settings.serialNumber, mfaProcess: settings.mfaProcess,
                 purpose: "profile \"\(settings.serialProfile)\", for \"\(role.name)\"")
@@ -172,24 +173,30 @@ extension CredentialBroker {
     }
 
     /// Cache lookup → lock → re-read → `fetch` → write, for sessions other than the role's own.
-    func cachedSession(_ key: CacheKey, policy: RefreshPolicy, fetch: () throws -> AWSCredentials) throws
-        -> AWSCredentials
+    func cachedSession(_ key: CacheKey, boundTo source: AWSCredentials, policy: RefreshPolicy,
+                       fetch: () throws -> AWSCredentials) throws -> AWSCredentials
     {
+        func binding(_ encryptionKey: [UInt8]) -> [UInt8] {
+            PrincipalBinding.make(accessKeyId: source.accessKeyId, secretAccessKey: source.secretAccessKey,
+                                  encryptionKey: encryptionKey)
+        }
         func usable(_ lookup: CacheLookup) -> AWSCredentials? {
             guard case .hit(let cached, let header) = lookup,
                   policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
             else { return nil }
             return Self.awsCredentials(cached)
         }
-        if let key32 = try? keyStore.loadKey(), let hit = usable(cache.read(key, encryptionKey: key32)) {
+        if let key32 = try? keyStore.loadKey(),
+           let hit = usable(cache.read(key, encryptionKey: key32, principal: binding(key32))) {
             return hit
         }
         try NetworkSettings.validate(environment: context.environment)
         return try cache.withEntryLock(key, timeout: lockTimeout) {
             let encryptionKey = try keyStore.loadOrCreateKey()
-            if let hit = usable(cache.read(key, encryptionKey: encryptionKey)) { return hit }
+            let principal = binding(encryptionKey)
+            if let hit = usable(cache.read(key, encryptionKey: encryptionKey, principal: principal)) { return hit }
             let fresh = try fetch()
-            try store(fresh, for: key, encryptionKey: encryptionKey)
+            try store(fresh, for: key, encryptionKey: encryptionKey, principal: principal)
             return fresh
         }
     }
@@ -200,9 +207,13 @@ extension CredentialBroker {
         MFACodeSource(environment: context.environment, openTerminal: sources.openTerminal, ledger: sources.ledger)
     }
 
+    /// The endpoint for `role`'s STS calls; plain http is refused here unless it stays on this
+    /// machine (or the user opted in), before anything is signed or sent.
     func stsEndpoint(for role: RoleProfile) throws -> STSEndpoint {
-        try STSEndpoint.resolve(
+        let endpoint = try STSEndpoint.resolve(
             region: role.region, endpointURL: role.endpointURL, stsRegionalEndpoints: role.stsRegionalEndpoints)
+        try endpoint.requireTransportSecurity(environment: context.environment)
+        return endpoint
     }
 
     func stsClient(for role: RoleProfile, endpoint: STSEndpoint) -> STSClient {

@@ -2,6 +2,7 @@ import AWSConfig
 import Foundation
 @testable import StscacheKit
 import Testing
+import Transport
 
 private let serial = "arn:aws:iam::1:mfa/alice"
 
@@ -126,15 +127,30 @@ struct MFABrokerTests {
         #expect(roles == ["arn:aws:iam::1:role/Dev", "arn:aws:iam::1:role/Ops"])
     }
 
-    @Test("the MFA session entry is keyed by device and source keys, apart from role entries")
+    @Test("the MFA session entry is keyed by device and source name, apart from role entries; keys never in its name")
     func sessionKey() {
         let settings = MFASessionSettings(serialNumber: serial, serialProfile: "base")
         let role = makeRole(mfaSession: settings)
-        let key = CredentialBroker.mfaSessionKey(for: role, settings: settings, base: .init(accessKeyId: "AKIDBASE", secretAccessKey: "s"))
-        let otherKeys = CredentialBroker.mfaSessionKey(for: role, settings: settings, base: .init(accessKeyId: "AKIDNEW", secretAccessKey: "s"))
+        let key = CredentialBroker.mfaSessionKey(for: role, settings: settings)
         #expect(key.roleArn == serial)
-        #expect(key != otherKeys)
         #expect(key != CredentialBroker.cacheKey(for: role))
+        #expect(!(key.sourceIdentity ?? "").contains("AKID"))
+    }
+
+    @Test("an MFA session fetched with one source's keys is not served to other keys under the same profile name")
+    func sessionBoundToSourceKeys() throws {
+        let fixture = try SourcesFixture(environment: ["STSCACHE_MFA_TOKEN": "123456"], route: STSAnswers.sts(now: SourcesFixture.now))
+        let settings = MFASessionSettings(serialNumber: serial, serialProfile: "base")
+        _ = try fixture.broker().credentials(for: makeRole(mfaSession: settings))
+        // The same profile name with other keys (another AWS_SHARED_CREDENTIALS_FILE): the MFA
+        // session of the first keys must not sign for them; they make their own.
+        let other = CredentialSource.staticKeys(profile: "base", StaticKeys(accessKeyId: "AKIDOTHER", secretAccessKey: "other-secret"))
+        fixture.environment = ["STSCACHE_MFA_TOKEN": "654321"]
+        _ = try fixture.broker().credentials(for: makeRole("dev", arn: "arn:aws:iam::1:role/Dev", source: other, mfaSession: settings))
+        let signers = fixture.transport.requests.map(signingKeyId)
+        #expect(fixture.transport.actions == ["GetSessionToken", "AssumeRole", "GetSessionToken", "AssumeRole"])
+        #expect(signers[0] == "AKIDBASE")
+        #expect(signers[2] == "AKIDOTHER")
     }
 
     @Test("a chained role with mfa_serial sends the code on AssumeRole itself")
@@ -179,4 +195,11 @@ struct MFABrokerTests {
             }
         }
     }
+}
+
+/// The access key id in a SigV4 `Authorization` header's `Credential=`.
+func signingKeyId(_ request: HTTPRequest) -> String? {
+    guard let authorization = request.headers.first(where: { $0.0.lowercased() == "authorization" })?.1,
+          let range = authorization.range(of: "Credential=") else { return nil }
+    return String(authorization[range.upperBound...].prefix(while: { $0 != "/" }))
 }
