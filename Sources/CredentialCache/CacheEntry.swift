@@ -41,6 +41,18 @@ public struct EntryHeader: Sendable, Equatable {
     public var stem: String
     /// `PrincipalBinding` of the keys that fetched the session (all zero: unbound).
     public var principal: [UInt8]
+
+    public init(formatVersion: Int, roleArn: String, sessionName: String, expiration: Date, issuedAt: Date,
+                keyId: String, stem: String, principal: [UInt8]) {
+        self.formatVersion = formatVersion
+        self.roleArn = roleArn
+        self.sessionName = sessionName
+        self.expiration = expiration
+        self.issuedAt = issuedAt
+        self.keyId = keyId
+        self.stem = stem
+        self.principal = principal
+    }
 }
 
 /// Why a read did not produce credentials. Every one of these means "fetch again and overwrite".

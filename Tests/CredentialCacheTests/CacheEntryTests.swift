@@ -168,6 +168,59 @@ struct CacheEntryTests {
         #expect(reason(cache.read(prodKey, encryptionKey: otherKey)) == .authenticationFailed)
     }
 
+    @Test("an entry fetched with other source keys is a miss for these, and stays for its own")
+    func principalBinding() throws {
+        let first = PrincipalBinding.make(accessKeyId: "AKIAFIRSTKEYS0000001", secretAccessKey: "first", encryptionKey: key)
+        let wrongSecret = PrincipalBinding.make(accessKeyId: "AKIAFIRSTKEYS0000001", secretAccessKey: "guess", encryptionKey: key)
+        let other = PrincipalBinding.make(accessKeyId: "AKIAOTHERKEYS0000002", secretAccessKey: "first", encryptionKey: key)
+        #expect(Set([first, wrongSecret, other, PrincipalBinding.unbound]).count == 4)
+        try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key, principal: first)
+        #expect(hit(cache.read(prodKey, encryptionKey: key, principal: first)) == sampleCredentials())
+        for binding in [wrongSecret, other, PrincipalBinding.unbound] {
+            #expect(reason(cache.read(prodKey, encryptionKey: key, principal: binding)) == .differentPrincipal)
+        }
+        // Keyed by the cache key: the same source keys under another cache key bind differently,
+        // so the header tells nothing about the keys to someone without the cache key.
+        #expect(PrincipalBinding.make(accessKeyId: "AKIAFIRSTKEYS0000001", secretAccessKey: "first", encryptionKey: randomKey())
+            != first)
+        let bytes = readBytes(cache.entryPath(for: prodKey))
+        #expect(!contains(bytes, Array("AKIAFIRSTKEYS0000001".utf8)))
+        // The binding is authenticated with the entry: rewriting it in the header breaks the tag.
+        let parsed = try EntryFormat.parseHeader(bytes).get()
+        var forged = bytes
+        let offset = 8 + 1 + 2 + 32 + 8 + 8 + 8
+        #expect(Array(forged[offset ..< offset + 32]) == first && parsed.header.principal == first)
+        forged.replaceSubrange(offset ..< offset + 32, with: other)
+        writeBytes(cache.entryPath(for: prodKey), forged)
+        #expect(reason(cache.read(prodKey, encryptionKey: key, principal: other)) == .authenticationFailed)
+    }
+
+    @Test("header times outside 1970-9999 are malformed: readHeader and list give nothing to display", arguments: [
+        (Int64.max, Int64(1_899_996_400)), (Int64(1_900_000_000), Int64.min), (Int64(-1), Int64(0)),
+        (Int64(253_402_300_800), Int64(0)), (Int64(1_900_000_000), Int64(-86_400)),
+    ])
+    func outOfRangeTimes(expiration: Int64, issuedAt: Int64) throws {
+        try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
+        var bytes = readBytes(cache.entryPath(for: prodKey))
+        let issuedOffset = 8 + 1 + 2 + 32 + 8
+        bytes.replaceSubrange(issuedOffset ..< issuedOffset + 8, with: withUnsafeBytes(of: issuedAt.bigEndian) { Array($0) })
+        bytes.replaceSubrange(issuedOffset + 8 ..< issuedOffset + 16, with: withUnsafeBytes(of: expiration.bigEndian) { Array($0) })
+        writeBytes(cache.entryPath(for: prodKey), bytes)
+        #expect(cache.readHeader(prodKey) == nil)
+        #expect(reason(cache.read(prodKey, encryptionKey: key)) == .malformed)
+        let listing = try #require(try cache.list().first)
+        #expect(listing.header == nil && listing.problem == .malformed)
+    }
+
+    @Test("times a header cannot hold are refused when writing, not wrapped")
+    func unstorableTimes() {
+        for expiration in [Date(timeIntervalSince1970: 1e13), Date(timeIntervalSince1970: -10), Date(timeIntervalSince1970: 1e300)] {
+            expectCacheError("cache-file-io") {
+                try cache.write(sampleCredentials(expiration: expiration), for: prodKey, issuedAt: issued, encryptionKey: key)
+            }
+        }
+    }
+
     @Test("an unknown format version is a miss, and readHeader gives nothing")
     func unknownVersion() throws {
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)

@@ -173,6 +173,27 @@ struct FileKeyStoreTests {
         #expect(mkdir(temp.sub("shared"), 0o777) == 0)
         expectCacheError("key-dir-unusable") { _ = try FileKeyStore(path: temp.sub("shared/cache-key")).loadOrCreateKey() }
     }
+
+    @Test("a key directory opened to others after the key was made is refused at every load, not only at creation")
+    func rechecksDirectoryAtLoad() throws {
+        let temp = try TemporaryDirectory()
+        let store = FileKeyStore(path: temp.sub("config/stscache/cache-key"))
+        let key = try store.loadOrCreateKey()
+        #expect(try store.loadKey() == key)
+        for mode: mode_t in [0o777, 0o770, 0o702] {
+            #expect(chmod(temp.sub("config/stscache"), mode) == 0)
+            let error = expectCacheError("key-dir-unusable") { _ = try store.loadKey() }
+            #expect(error?.message.contains(temp.sub("config/stscache")) == true)
+            expectCacheError("key-dir-unusable") { _ = try store.loadOrCreateKey() }
+        }
+        // Readable by others but writable only by the owner: the key file's own 0600 protects it.
+        #expect(chmod(temp.sub("config/stscache"), 0o755) == 0)
+        #expect(try store.loadKey() == key)
+        // A symlink planted where the directory was is refused too.
+        #expect(rename(temp.sub("config/stscache"), temp.sub("config/elsewhere")) == 0)
+        #expect(symlink(temp.sub("config/elsewhere"), temp.sub("config/stscache")) == 0)
+        expectCacheError("key-dir-unusable") { _ = try store.loadKey() }
+    }
 }
 
 @Suite("Environment key store and selection")

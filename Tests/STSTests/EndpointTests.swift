@@ -90,3 +90,56 @@ struct EndpointTests {
         #expect(error?.message.contains("https://sts.example.test/") == true)
     }
 }
+
+@Suite("STS endpoint transport security")
+struct EndpointTransportSecurityTests {
+    func check(_ url: String, environment: [String: String] = [:]) throws {
+        try STSEndpoint.resolve(region: "eu-west-1", endpointURL: url, stsRegionalEndpoints: nil)
+            .requireTransportSecurity(environment: environment)
+    }
+
+    @Test("https anywhere and plain http on this machine are used as they are", arguments: [
+        "https://sts.example.test", "https://10.0.0.5:8443/", "http://127.0.0.1:5000", "http://127.8.9.10/",
+        "http://localhost:4566", "HTTP://LOCALHOST/", "http://[::1]:9000/",
+    ])
+    func allowed(url: String) throws {
+        try check(url)
+    }
+
+    @Test("plain http to another host is refused before anything is sent, naming the opt-in", arguments: [
+        "http://sts.example.test", "http://10.0.0.5:5000/", "http://128.0.0.1/", "http://127.0.0.1.evil.test/",
+        "http://localhost.evil.test/", "http://[::2]/", "http://0177.0.0.1/", "http://127.1/", "http://2130706433/",
+        "http://[::ffff:127.0.0.1]/",
+    ])
+    func refused(url: String) {
+        let error = #expect(throws: STSError.self) { try check(url) }
+        #expect(error?.code == "sts.insecure-endpoint")
+        #expect(error?.message.contains("STSCACHE_ALLOW_INSECURE_HTTP=1") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("STSCACHE_ALLOW_INSECURE_HTTP=1 (or true) lets plain http through; other values do not")
+    func optIn() throws {
+        try check("http://sts.example.test", environment: ["STSCACHE_ALLOW_INSECURE_HTTP": "1"])
+        try check("http://sts.example.test", environment: ["STSCACHE_ALLOW_INSECURE_HTTP": "TRUE"])
+        #expect(throws: STSError.self) {
+            try check("http://sts.example.test", environment: ["STSCACHE_ALLOW_INSECURE_HTTP": "0"])
+        }
+        #expect(throws: STSError.self) {
+            try check("http://sts.example.test", environment: ["STSCACHE_ALLOW_INSECURE_HTTP": "yes please"])
+        }
+    }
+
+    @Test("the refusal never echoes a password in the URL")
+    func redacted() {
+        let error = #expect(throws: STSError.self) { try check("http://bob:hunter2@sts.example.test/") }
+        #expect(error?.message.contains("hunter2") == false)
+    }
+
+    @Test("partitions from region prefixes", arguments: [
+        ("us-east-1", "aws"), ("eu-west-3", "aws"), ("aws-global", "aws"), ("cn-north-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"), ("us-iso-east-1", "aws-iso"), ("us-isob-east-1", "aws-iso-b"),
+    ])
+    func partitions(region: String, partition: String) {
+        #expect(STSEndpoint.partition(ofRegion: region) == partition)
+    }
+}
