@@ -31,11 +31,16 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig"]),
     fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
+    fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "StscacheKit"]),
 ]
 
 let package = Package(
     name: "stscache-fuzz",
     products: fuzzers.map(\.0),
+    dependencies: [
+        // StscacheKit's command layer (session-display reaches prompt's and list's rendering).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: fuzzers.map(\.1) + [
         // Harness support: the libFuzzer entry point and a byte-splitting input reader.
         .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"]),
@@ -54,5 +59,10 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
+        // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
+        .target(name: "StscacheKit",
+                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: [.unsafeFlags(["-enable-testing"])]),
     ]
 )
