@@ -19,7 +19,9 @@ import Testing
 @Suite("export lines survive eval in bash, zsh and fish, byte for byte", .serialized)
 struct ExportEvalPropertyTests {
     static let shells = ["bash", "zsh", "fish"]
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    /// As the e2e harness reads it (harness.IN_CI).
+    static let isCI = ["true", "1", "yes"].contains(
+        (ProcessInfo.processInfo.environment["CI"] ?? "").trimmingCharacters(in: .whitespaces).lowercased())
     static let allShellsPresent = shells.allSatisfy { ShellRunner.find($0) != nil }
     static let caseCount = 300
 
