@@ -20,41 +20,61 @@ extension CredentialBroker {
     /// The one STS call that creates `role`'s session: AssumeRoleWithWebIdentity for a web
     /// identity role, otherwise AssumeRole with the source's credentials. Runs under the role's
     /// entry lock, so an MFA prompt on the way happens once for every process waiting.
+    ///
+    /// What STS sends is checked here, before the broker caches or prints it.
     func createSession(for role: RoleProfile) throws -> AWSCredentials {
+        let issued: AWSCredentials
+        let action: String
         if case .webIdentity(let tokenFile) = role.source {
-            return try assumeRoleWithWebIdentity(role, tokenFile: tokenFile)
+            issued = try assumeRoleWithWebIdentity(role, tokenFile: tokenFile)
+            action = "AssumeRoleWithWebIdentity"
+        } else {
+            let source = try sourceCredentials(for: role)
+            issued = try assumeRole(role, with: source)
+            action = "AssumeRole"
         }
-        let source = try sourceCredentials(for: role)
-        return try assumeRole(role, with: source)
+        let endpoint = try stsEndpoint(for: role).url
+        return try issued.checkedArrival(from: .sts(action: action, subject: role.roleArn, endpoint: endpoint))
     }
 
     /// The credentials that sign `role`'s AssumeRole: the source's, or the MFA session made from them.
+    ///
+    /// Every source that arrives from outside names its issuer, and is checked before use.
     func sourceCredentials(for role: RoleProfile) throws -> AWSCredentials {
-        let base: AWSCredentials
+        let arrived: AWSCredentials
+        // nil: not from outside. The user's own keys are theirs to get right; a source role's
+        // session was checked when STS issued it (createSession).
+        let issuer: CredentialIssuer?
         switch role.source {
         case .staticKeys(_, let keys), .environment(let keys):
-            base = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
-                                  sessionToken: keys.sessionToken)
+            arrived = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                     sessionToken: keys.sessionToken)
+            issuer = nil
         case .role(let sourceRole):
             // Each hop is cached on its own: two roles reached through one jump role share it.
-            base = try credentials(for: sourceRole, forceRefresh: false)
+            arrived = try credentials(for: sourceRole, forceRefresh: false)
+            issuer = nil
         case .ec2InstanceMetadata:
-            base = try InstanceMetadataSource(transport: context.makeTransport(), environment: context.environment)
+            arrived = try InstanceMetadataSource(transport: context.makeTransport(), environment: context.environment)
                 .credentials()
+            issuer = .instanceMetadata
         case .ecsContainer:
-            base = try ContainerCredentialsSource(transport: context.makeTransport(), environment: context.environment,
-                                                  sleep: context.sleep).credentials()
+            arrived = try ContainerCredentialsSource(transport: context.makeTransport(), environment: context.environment,
+                                                     sleep: context.sleep).credentials()
+            issuer = .containerEndpoint
         case .credentialProcess(let profile, let command):
             var process = ProcessCredentialSource()
             if let seconds = NetworkSettings.seconds(context.environment["STSCACHE_PROCESS_TIMEOUT"]) {
                 process.timeout = seconds
             }
-            base = try process.credentials(command: command, profile: profile, roleProfile: role.name,
-                                           environment: context.environment, now: context.now())
+            arrived = try process.credentials(command: command, profile: profile, roleProfile: role.name,
+                                              environment: context.environment, now: context.now())
+            issuer = .credentialProcess(profile: profile)
         case .webIdentity:
             // A web identity role has no signing source; createSession handles it.
             preconditionFailure("a web identity role is assumed without source credentials")
         }
+        let base = try issuer.map { issuer throws(SourceError) in try arrived.checkedArrival(from: issuer) } ?? arrived
         guard let settings = role.mfaSession else { return base }
         return try mfaSessionCredentials(for: role, settings: settings, base: base)
     }
@@ -163,8 +183,11 @@ extension CredentialBroker {
             let request = GetSessionTokenRequest(
                 durationSeconds: settings.durationSeconds, serialNumber: settings.serialNumber, tokenCode: code)
             do {
+                // Checked before cachedSession stores it.
                 return try stsClient(for: role, endpoint: endpoint)
                     .getSessionToken(request, credentials: base, endpoint: endpoint).credentials
+                    .checkedArrival(from: .sts(action: "GetSessionToken", subject: "MFA device \(settings.serialNumber)",
+                                               endpoint: endpoint.url))
             } catch let error as STSError {
                 if let rejection = MFACodeSource.rejection(error, serial: settings.serialNumber) { throw rejection }
                 throw error

@@ -1,5 +1,6 @@
 /// Everything that can go wrong getting source credentials other than from keys: the MFA code,
-/// web identity, instance metadata, the container endpoint and credential_process helpers.
+/// web identity, instance metadata, the container endpoint and credential_process helpers, and
+/// credentials from any of them (or from STS) that are not shaped like AWS credentials.
 ///
 /// `code` is stable (tests compare it); `message` says what went wrong and what to do. No
 /// message holds a secret: no key, token, MFA code, or a helper's output.
@@ -35,6 +36,8 @@ struct SourceError: Error, UserFacingError, Equatable, CustomStringConvertible {
         case processCouldNotStart = "process-could-not-start"
         case processInvalidOutput = "process-invalid-output"
         case processExpired = "process-expired"
+        // Any source: credentials that do not look like what AWS issues (ArrivedCredentials)
+        case malformedCredentials = "malformed-credentials"
     }
 
     let code: Code

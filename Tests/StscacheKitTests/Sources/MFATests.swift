@@ -95,7 +95,7 @@ struct MFABrokerTests {
         let broker = try fixture.broker(terminal: terminal)
         let settings = MFASessionSettings(serialNumber: serial, durationSeconds: 7200, serialProfile: "prod")
         let credentials = try broker.credentials(for: makeRole(mfaSerial: serial, mfaSession: settings))
-        #expect(credentials.accessKeyId == "ASIAROLE2")
+        #expect(credentials.accessKeyId == "ASIAROLE2EXAMPLEKEY")
         #expect(fixture.transport.actions == ["GetSessionToken", "AssumeRole"])
         let getSession = fixture.transport.form(fixture.transport.requests[0])
         #expect(getSession["SerialNumber"] == serial)
@@ -106,8 +106,8 @@ struct MFABrokerTests {
         #expect(assume["TokenCode"] == nil)
         // AssumeRole is signed with the MFA session, not the long-term keys.
         let authorization = fixture.transport.requests[1].headers.first { $0.name == "Authorization" }?.value ?? ""
-        #expect(authorization.contains("Credential=ASIAMFA1/"))
-        #expect(fixture.transport.requests[1].headers.contains { $0.name == "X-Amz-Security-Token" && $0.value == "token-ASIAMFA1" })
+        #expect(authorization.contains("Credential=ASIAMFA1EXAMPLEKEY/"))
+        #expect(fixture.transport.requests[1].headers.contains { $0.name == "X-Amz-Security-Token" && $0.value == "token-ASIAMFA1EXAMPLEKEY" })
         #expect(terminal.prompts == 1)
     }
 

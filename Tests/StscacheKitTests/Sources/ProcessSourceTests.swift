@@ -110,10 +110,10 @@ struct ProcessSourceTests {
     @Test("the broker assumes the role with the helper's credentials")
     func throughBroker() throws {
         let fixture = try SourcesFixture(route: STSAnswers.sts(now: fixedNow))
-        let helper = #"echo '{"Version":1,"AccessKeyId":"AKIDHELPER","SecretAccessKey":"s"}'"#
+        let helper = #"echo '{"Version":1,"AccessKeyId":"AKIDHELPEREXAMPLE","SecretAccessKey":"s"}'"#
         let credentials = try fixture.broker().credentials(for: makeRole(source: .credentialProcess(profile: "sso", command: helper)))
-        #expect(credentials.accessKeyId == "ASIAROLE1")
+        #expect(credentials.accessKeyId == "ASIAROLE1EXAMPLEKEY")
         let authorization = fixture.transport.requests.first?.headers.first { $0.name == "Authorization" }?.value ?? ""
-        #expect(authorization.contains("Credential=AKIDHELPER/"))
+        #expect(authorization.contains("Credential=AKIDHELPEREXAMPLE/"))
     }
 }

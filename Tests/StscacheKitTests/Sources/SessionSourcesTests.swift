@@ -12,7 +12,7 @@ struct WebIdentityAndChainingTests {
         let tokenFile = try fixture.write("token", "first.jwt.token\n")
         let role = makeRole("pod", arn: "arn:aws:iam::1:role/Pod", source: .webIdentity(tokenFile: tokenFile), duration: 7200)
         let first = try fixture.broker().credentials(for: role)
-        #expect(first.accessKeyId == "ASIAWEB1")
+        #expect(first.accessKeyId == "ASIAWEB1EXAMPLEKEY")
         _ = try fixture.write("token", "second.jwt.token")
         var broker = try fixture.broker()
         broker.forceRefresh = true
@@ -88,7 +88,7 @@ struct WebIdentityAndChainingTests {
             }
             return sts(request)
         }
-        let helper = "printf '{\"Version\":1,\"AccessKeyId\":\"ASIAHELPER\",\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\"}'"
+        let helper = "printf '{\"Version\":1,\"AccessKeyId\":\"ASIAHELPEREXAMPLE\",\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\"}'"
         let role = makeRole(source: .credentialProcess(profile: "sso", command: helper), duration: 7200)
         let credentials = try fixture.broker().credentials(for: role)
         #expect(credentials.accessKeyId.hasPrefix("ASIAROLE"))
@@ -101,7 +101,7 @@ struct WebIdentityAndChainingTests {
 @Suite("Instance metadata (IMDSv2)")
 struct InstanceMetadataTests {
     static let credentialsJSON = """
-        {"Code":"Success","LastUpdated":"2027-01-15T07:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAINSTANCE",
+        {"Code":"Success","LastUpdated":"2027-01-15T07:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAINSTANCEEXAMPLE",
          "SecretAccessKey":"instance-secret","Token":"instance-token","Expiration":"2027-01-15T09:00:00Z"}
         """
 
@@ -124,7 +124,7 @@ struct InstanceMetadataTests {
     func imdsV2() throws {
         let transport = RoutedTransport(Self.imds())
         let credentials = try InstanceMetadataSource(transport: transport, environment: [:]).credentials()
-        #expect(credentials.accessKeyId == "ASIAINSTANCE")
+        #expect(credentials.accessKeyId == "ASIAINSTANCEEXAMPLE")
         #expect(credentials.sessionToken == "instance-token")
         #expect(credentials.expiration == parseDate("2027-01-15T09:00:00Z"))
         let requests = transport.requests
@@ -198,7 +198,7 @@ struct InstanceMetadataTests {
 
 @Suite("Container credentials (ECS, EKS Pod Identity)")
 struct ContainerCredentialsTests {
-    static let body = #"{"AccessKeyId":"ASIATASK","SecretAccessKey":"task-secret","Token":"task-token","Expiration":"2027-01-15T09:00:00Z","RoleArn":"arn:aws:iam::1:role/Task"}"#
+    static let body = #"{"AccessKeyId":"ASIATASKEXAMPLEKEY","SecretAccessKey":"task-secret","Token":"task-token","Expiration":"2027-01-15T09:00:00Z","RoleArn":"arn:aws:iam::1:role/Task"}"#
 
     @Test("RELATIVE_URI goes to 169.254.170.2 without an Authorization header")
     func relative() throws {
@@ -209,7 +209,7 @@ struct ContainerCredentialsTests {
             transport: transport,
             environment: ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "x"],
             sleep: { _ in }).credentials()
-        #expect(credentials.accessKeyId == "ASIATASK")
+        #expect(credentials.accessKeyId == "ASIATASKEXAMPLEKEY")
         #expect(credentials.sessionToken == "task-token")
         #expect(transport.requests.first?.headers.contains { $0.name == "Authorization" } == false)
     }

@@ -185,12 +185,12 @@ enum STSAnswers {
             let n = counter.next()
             switch action {
             case "AssumeRole":
-                return ok(credentialsXML(action: "AssumeRole", keyId: "ASIAROLE\(n)", expiration: now + 3600,
+                return ok(credentialsXML(action: "AssumeRole", keyId: "ASIAROLE\(n)EXAMPLEKEY", expiration: now + 3600,
                                          roleArn: "arn:aws:sts::1:assumed-role/R"))
             case "GetSessionToken":
-                return ok(credentialsXML(action: "GetSessionToken", keyId: "ASIAMFA\(n)", expiration: now + 43200))
+                return ok(credentialsXML(action: "GetSessionToken", keyId: "ASIAMFA\(n)EXAMPLEKEY", expiration: now + 43200))
             case "AssumeRoleWithWebIdentity":
-                return ok(credentialsXML(action: "AssumeRoleWithWebIdentity", keyId: "ASIAWEB\(n)", expiration: now + 3600,
+                return ok(credentialsXML(action: "AssumeRoleWithWebIdentity", keyId: "ASIAWEB\(n)EXAMPLEKEY", expiration: now + 3600,
                                          roleArn: "arn:aws:sts::1:assumed-role/W"))
             default:
                 return nil
