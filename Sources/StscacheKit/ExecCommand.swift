@@ -85,31 +85,18 @@ struct ExecCommand: ContextualCommand {
     /// The executable a shell would run for `command`, searched in the child's PATH (not
     /// stscache's own). Not found: exit 127; found but not executable: exit 126.
     static func locate(_ command: String, environment: [String: String]) throws -> String {
-        func isRegularFile(_ path: String) -> Bool {
-            var info = stat()
-            return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-        }
-        if command.contains("/") {
-            guard access(command, F_OK) == 0 else {
+        switch ExecutableSearch.locate(command, environment: environment) {
+        case .found(let path):
+            return path
+        case .notExecutable(let path):
+            let reason = command.contains("/") ? "not an executable file" : "permission denied"
+            throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+        case .notFound:
+            if command.contains("/") {
                 throw CommandError(.commandNotFound, "cannot run \(command): no such file", exitStatus: 127)
             }
-            guard isRegularFile(command), access(command, X_OK) == 0 else {
-                throw CommandError(.commandNotExecutable, "cannot run \(command): not an executable file", exitStatus: 126)
-            }
-            return command
+            throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
         }
-        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        var notExecutable: String?
-        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
-            guard isRegularFile(candidate) else { continue }
-            if access(candidate, X_OK) == 0 { return candidate }
-            notExecutable = notExecutable ?? candidate
-        }
-        if let notExecutable {
-            throw CommandError(.commandNotExecutable, "cannot run \(notExecutable): permission denied", exitStatus: 126)
-        }
-        throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
     }
 }
 
@@ -143,9 +130,7 @@ enum ChildProcess {
 
         // A signal the caller ignores (nohup, a background job) stays ignored, for the child too.
         var previous: [(Int32, sigaction)] = []
-        var resetInChild = sigset_t()
-        sigemptyset(&resetInChild)
-        sigaddset(&resetInChild, SIGPIPE)  // stscache ignores SIGPIPE for itself, not for the child
+        var defaultInChild: [Int32] = []  // SIGPIPE too: Spawn resets it for every child
         for signal in forwardedSignals {
             var old = sigaction()
             sigaction(signal, nil, &old)
@@ -161,7 +146,7 @@ enum ChildProcess {
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
             previous.append((signal, old))
-            sigaddset(&resetInChild, signal)
+            defaultInChild.append(signal)
         }
         defer {
             forwardingTarget = 0
@@ -176,28 +161,13 @@ enum ChildProcess {
         // start a child that cannot be stopped.
         var childMask = callerMask
         for signal in forwardedSignals + [SIGPIPE] { sigdelset(&childMask, signal) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setsigmask(&attributes, &childMask)
-        posix_spawnattr_setsigdefault(&attributes, &resetInChild)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = arguments.map { strdup($0) }
-        let envp = environment.map { strdup($0.key + "=" + $0.value) }
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
-            (envp + [nil]).withUnsafeBufferPointer { envpBuffer in
-                posix_spawn(&pid, path, nil, &attributes, argvBuffer.baseAddress!, envpBuffer.baseAddress!)
-            }
-        }
-        guard spawned == 0 else {
-            let reason = String(cString: strerror(spawned))
-            switch spawned {
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(path: path, arguments: arguments, environment: environment,
+                                  signalMask: childMask, defaultSignals: defaultInChild)
+        } catch {
+            let reason = String(cString: strerror(error.errno))
+            switch error.errno {
             case ENOENT: throw CommandError(.commandNotFound, "cannot run \(path): \(reason)", exitStatus: 127)
             case EACCES, ENOEXEC, EISDIR:
                 throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
@@ -212,14 +182,7 @@ enum ChildProcess {
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { return 1 }
         }
-        return decode(waitStatus: status)
-    }
-
-    /// WIFEXITED/WEXITSTATUS and WIFSIGNALED/WTERMSIG, which Swift does not import (macros).
-    static func decode(waitStatus status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        if signal == 0 { return (status >> 8) & 0xff }
-        return 128 + signal
+        return Termination(waitStatus: status).shellStatus
     }
 
     private static func isIgnored(_ action: sigaction) -> Bool {
