@@ -102,9 +102,10 @@ enum Termination: Equatable, Sendable {
 /// is set by their callers: sources get `STSCACHE_CHAIN` extended (loop detection), `exec`
 /// children `STSCACHE_EXEC_PROFILE` (for `prompt`).
 ///
-/// A nested stscache under `STSCACHE_KEY_STORE=env` therefore fails with a clear message (no
-/// key) instead of working; `STSCACHE_KEY_STORE` stays so that it does fail, rather than fall
-/// back to another key store and overwrite the cache with entries under another key.
+/// A nested stscache under the `env` key store therefore fails with a clear message (no key)
+/// instead of working. `STSCACHE_KEY_STORE` stays (and is set to `env` when the key alone chose
+/// that store) so that it does fail, rather than fall back to another key store and overwrite
+/// the cache with entries under another key.
 enum ChildEnvironment {
     /// Settings that are not secrets and that a nested stscache needs to behave the same.
     static let keptSettings: Set<String> = [
@@ -123,7 +124,13 @@ enum ChildEnvironment {
     static let secrets: Set<String> = ["STSCACHE_CACHE_KEY", "STSCACHE_MFA_TOKEN"]
 
     static func inherited(from environment: [String: String]) -> [String: String] {
-        environment.filter { name, _ in !name.hasPrefix("STSCACHE_") || keptSettings.contains(name) }
+        var child = environment.filter { name, _ in !name.hasPrefix("STSCACHE_") || keptSettings.contains(name) }
+        // STSCACHE_CACHE_KEY alone selects the env key store. Without it a nested stscache
+        // would pick the keyring instead: say env explicitly, so it fails for want of the key.
+        if !(environment["STSCACHE_CACHE_KEY"] ?? "").isEmpty, (environment["STSCACHE_KEY_STORE"] ?? "").isEmpty {
+            child["STSCACHE_KEY_STORE"] = "env"
+        }
+        return child
     }
 }
 

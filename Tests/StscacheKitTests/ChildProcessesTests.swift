@@ -25,7 +25,7 @@ private final class ScratchDirectory {
     }
 }
 
-private let cacheKey = String(repeating: "ab", count: 32)
+private let cacheKey = Data(repeating: 0xab, count: 32).base64EncodedString()
 
 @Suite("what a child inherits")
 struct ChildEnvironmentTests {
@@ -42,6 +42,15 @@ struct ChildEnvironmentTests {
             "STSCACHE_EXEC_PROFILE": "prod", "STSCACHE_REFRESH_WINDOW": "5m",
             "PATH": "/bin", "HOME": "/h", "AWS_REGION": "eu-west-1", "NOT_STSCACHE_CACHE_KEY": "kept",
         ])
+    }
+
+    @Test("the key alone chose the env key store: the child is told env, so a nested run fails instead of using another key")
+    func implicitEnvKeyStore() {
+        #expect(ChildEnvironment.inherited(from: ["STSCACHE_CACHE_KEY": cacheKey]) == ["STSCACHE_KEY_STORE": "env"])
+        #expect(ChildEnvironment.inherited(from: ["STSCACHE_CACHE_KEY": cacheKey, "STSCACHE_KEY_STORE": "file"])
+            == ["STSCACHE_KEY_STORE": "file"])
+        #expect(ChildEnvironment.inherited(from: ["STSCACHE_CACHE_KEY": ""]) == [:])
+        #expect(ChildEnvironment.inherited(from: [:]) == [:])
     }
 
     @Test("no secret is on the list of settings kept")
