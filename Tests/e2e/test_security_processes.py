@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pty
 import resource
+import select
 import secrets
 import shlex
 import signal
@@ -167,6 +169,77 @@ def test_sigquit_mid_refresh_leaves_no_core_file(home: TempHome, tmp_path: Path)
         assert new_files(workdir) == [], f"stscache left {new_files(workdir)} in {workdir}"
     finally:
         black_hole.close()
+
+
+def run_on_a_terminal_and_press(argv: list[str], env: dict[str, str], cwd: Path, prompt: bytes,
+                                keys: bytes) -> tuple[int, bytes]:
+    """Runs argv as the session leader of a new pty with unlimited core files, waits for
+    `prompt` on the terminal, then types `keys` (the terminal driver turns Ctrl-\\ into a
+    SIGQUIT for the foreground process group, as it would for a user). Returns the raw wait
+    status and the transcript."""
+    pid, master = pty.fork()
+    if pid == 0:
+        try:
+            unlimited_cores()
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    transcript = b""
+    pressed = False
+    status = None
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and status is None:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    transcript += os.read(master, 4096)
+                except OSError:  # EIO: the process holding the pty is gone
+                    pass
+            if not pressed and prompt in transcript:
+                os.write(master, keys)
+                pressed = True
+            finished, wait_status = os.waitpid(pid, os.WNOHANG)
+            if finished == pid:
+                status = wait_status
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+    assert pressed, f"the prompt never appeared: {transcript!r}"
+    assert status is not None, f"still running 60 s after the keys: {transcript!r}"
+    return status, transcript
+
+
+def test_ctrl_backslash_at_the_mfa_prompt_leaves_no_core_file(home: TempHome, tmp_path: Path):
+    """The issue's case: Ctrl-\\ typed at the MFA prompt, the source's secret and the cache key
+    in memory. The control is `python` reading from the same kind of terminal."""
+    require_core_files_in_cwd()
+    control_dir = tmp_path / "control"
+    control_dir.mkdir()
+    status, _ = run_on_a_terminal_and_press(
+        [sys.executable, "-c", "print('code: ', end='', flush=True); input()"], {"PATH": "/usr/bin:/bin"},
+        control_dir, b"code: ", b"\x1c")
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGQUIT
+    assert os.WCOREDUMP(status), "the control should have dumped core"
+    assert any(name.startswith("core") for name in new_files(control_dir)), new_files(control_dir)
+
+    source = AccessKey("u", f"arn:aws:iam::{ACCOUNT_ID}:user/u", "AKIAEXAMPLEMFAPROMPT",
+                       "mfa-prompt-secret-" + secrets.token_hex(8))
+    home.add_source("base", source)
+    home.add_role_profile("prod-role", f"arn:aws:iam::{ACCOUNT_ID}:role/prompt", "base", mfa_serial=MFA_SERIAL)
+    home.write()
+    workdir = tmp_path / "stscache-cwd"
+    workdir.mkdir()
+    env = home.env({"STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_KEY": env_key()})
+    status, transcript = run_on_a_terminal_and_press(
+        [str(home.stscache_bin), "credential-process", "--profile", "prod-role"], env, workdir,
+        b"MFA code for", b"\x1c")
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGQUIT, transcript
+    assert not os.WCOREDUMP(status), "the kernel reports that stscache dumped core"
+    assert new_files(workdir) == [], f"stscache left {new_files(workdir)} in {workdir}"
 
 
 def test_exec_child_gets_the_core_limit_back_and_is_dumpable(home: TempHome, moto: MotoServer,
