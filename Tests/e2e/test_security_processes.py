@@ -427,7 +427,7 @@ def test_a_missing_helper_program_is_named(home: TempHome, moto: MotoServer):
 
     result = home.stscache("prod-role")
 
-    one_error_line(result, 'credential_process of profile "sso"', "no-such-sso-helper", "not found in PATH")
+    one_error_line(result, 'credential_process of profile "sso"', "no-such-sso-helper", "no program of that name is in PATH")
     assert moto.assume_role_count(role) == 0
 
 

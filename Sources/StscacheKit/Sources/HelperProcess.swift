@@ -20,7 +20,7 @@ struct HelperCommand: Equatable {
     enum Problem: Error, Equatable {
         /// An unterminated quote or a trailing backslash (where shlex raises).
         case unsplittable
-        /// No words at all.
+        /// No words at all, or an empty first word (`''`).
         case empty
         /// The first word names nothing (PATH searched when it has no `/`).
         case notFound(program: String)
@@ -31,7 +31,7 @@ struct HelperCommand: Equatable {
     /// - Parameter environment: the helper's environment, whose PATH is searched.
     static func parse(_ line: String, environment: [String: String]) throws(Problem) -> HelperCommand {
         guard let words = shellWords(line) else { throw .unsplittable }
-        guard let program = words.first else { throw .empty }
+        guard let program = words.first, !program.isEmpty else { throw .empty }
         switch ExecutableSearch.locate(program, environment: environment) {
         case .found(let path): return HelperCommand(path: path, arguments: words)
         case .notFound: throw .notFound(program: program)
@@ -50,10 +50,11 @@ extension HelperCommand.Problem {
                 + "splits it (shell quoting rules) and run without a shell: close the quote, or write "
                 + "sh -c '...' to use shell syntax."
         case .empty:
-            return "\(what) is empty; set it to the command to run, or remove it."
+            return "\(what) names no program to run; set it to the command that prints what stscache needs, or remove it."
+        case .notFound(let program) where program.contains("/"):
+            return "\(what) runs \(program), which does not exist; correct the path."
         case .notFound(let program):
-            let where_ = program.contains("/") ? "no such file" : "not found in PATH"
-            return "\(what) runs \(program), which was not found (\(where_)); install it or give its full path."
+            return "\(what) runs \(program), but no program of that name is in PATH; install it, or give its full path."
         case .notExecutable(let path):
             return "\(what) runs \(path), which is not an executable file; check its permissions or the path."
         }
