@@ -109,9 +109,9 @@ nonisolated(unsafe) private var forwardingTarget: pid_t = 0
 enum ChildProcess {
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
-    /// Spawns `path` with `arguments` (argv[0] first) and exactly `environment`, passes on
-    /// SIGINT/SIGTERM/SIGHUP/SIGQUIT while it runs, and returns its exit status, or 128+N when
-    /// signal N ended it.
+    /// Spawns `path` with `arguments` (argv[0] first) and `environment` (less what
+    /// `ChildEnvironment` removes), passes on SIGINT/SIGTERM/SIGHUP/SIGQUIT while it runs, and
+    /// returns its exit status, or 128+N when signal N ended it.
     ///
     /// Only signals sent by a process (`kill`, `timeout`, a supervisor) are passed on. One the
     /// terminal generates (Ctrl-C, Ctrl-\) already reaches the child, which is in the same
