@@ -141,7 +141,7 @@ struct HelperCommandTests {
         #expect(command == HelperCommand(path: helper, arguments: [helper, "--flag"]))
     }
 
-    @Test("PATH is searched in order; a non-executable match is skipped; an empty entry is the current directory")
+    @Test("PATH is searched in order; a non-executable file or a directory by that name is skipped")
     func pathLookup() throws {
         let scratch = try ScratchDirectory()
         try scratch.file("one/tool", mode: 0o644)
