@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "StscacheKit",
             dependencies: [
-                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
+                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "CProcessControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
         .target(name: "CKeyring"),
+        // prctl(PR_SET_DUMPABLE) and the core-file limit (prctl is variadic: Swift cannot call it).
+        .target(name: "CProcessControl"),
         // Micro-benchmark of the in-process pieces (config parse, entry decrypt, signing), run by
         // bench/run; not a test.
         .executableTarget(

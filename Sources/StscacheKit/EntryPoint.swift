@@ -19,6 +19,8 @@ public protocol UserFacingError: Error {
 public enum StscacheMain {
     /// The process entry point: parse, run, and map every failure to one `stscache: ` line.
     public static func run() -> Never {
+        // Before anything reads a secret (the cache key, a source's keys, an MFA code).
+        CoreDumps.disableForThisProcess()
         signal(SIGPIPE, SIG_IGN)
         exit(run(arguments: processArguments(), context: .live()))
     }

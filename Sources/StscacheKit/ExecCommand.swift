@@ -16,7 +16,8 @@ struct ExecCommand: ContextualCommand {
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
             AWS_CREDENTIAL_EXPIRATION and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \
-            AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config); \
+            AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config), \
+            and so are STSCACHE_CACHE_KEY and STSCACHE_MFA_TOKEN (secrets of stscache's own); \
             AWS_REGION and AWS_DEFAULT_REGION are set from the profile's region when neither is \
             set. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to stscache are passed on. Exits with \
             the command's status, 128+N when signal N killed it, 127 when it is not found.
@@ -85,31 +86,18 @@ struct ExecCommand: ContextualCommand {
     /// The executable a shell would run for `command`, searched in the child's PATH (not
     /// stscache's own). Not found: exit 127; found but not executable: exit 126.
     static func locate(_ command: String, environment: [String: String]) throws -> String {
-        func isRegularFile(_ path: String) -> Bool {
-            var info = stat()
-            return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-        }
-        if command.contains("/") {
-            guard access(command, F_OK) == 0 else {
+        switch ExecutableSearch.locate(command, environment: environment) {
+        case .found(let path):
+            return path
+        case .notExecutable(let path):
+            let reason = command.contains("/") ? "not an executable file" : "permission denied"
+            throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+        case .notFound:
+            if command.contains("/") {
                 throw CommandError(.commandNotFound, "cannot run \(command): no such file", exitStatus: 127)
             }
-            guard isRegularFile(command), access(command, X_OK) == 0 else {
-                throw CommandError(.commandNotExecutable, "cannot run \(command): not an executable file", exitStatus: 126)
-            }
-            return command
+            throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
         }
-        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        var notExecutable: String?
-        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
-            guard isRegularFile(candidate) else { continue }
-            if access(candidate, X_OK) == 0 { return candidate }
-            notExecutable = notExecutable ?? candidate
-        }
-        if let notExecutable {
-            throw CommandError(.commandNotExecutable, "cannot run \(notExecutable): permission denied", exitStatus: 126)
-        }
-        throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
     }
 }
 
@@ -121,9 +109,9 @@ nonisolated(unsafe) private var forwardingTarget: pid_t = 0
 enum ChildProcess {
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
-    /// Spawns `path` with `arguments` (argv[0] first) and exactly `environment`, passes on
-    /// SIGINT/SIGTERM/SIGHUP/SIGQUIT while it runs, and returns its exit status, or 128+N when
-    /// signal N ended it.
+    /// Spawns `path` with `arguments` (argv[0] first) and `environment` (less what
+    /// `ChildEnvironment` removes), passes on SIGINT/SIGTERM/SIGHUP/SIGQUIT while it runs, and
+    /// returns its exit status, or 128+N when signal N ended it.
     ///
     /// Only signals sent by a process (`kill`, `timeout`, a supervisor) are passed on. One the
     /// terminal generates (Ctrl-C, Ctrl-\) already reaches the child, which is in the same
@@ -143,9 +131,7 @@ enum ChildProcess {
 
         // A signal the caller ignores (nohup, a background job) stays ignored, for the child too.
         var previous: [(Int32, sigaction)] = []
-        var resetInChild = sigset_t()
-        sigemptyset(&resetInChild)
-        sigaddset(&resetInChild, SIGPIPE)  // stscache ignores SIGPIPE for itself, not for the child
+        var defaultInChild: [Int32] = []  // SIGPIPE too: Spawn resets it for every child
         for signal in forwardedSignals {
             var old = sigaction()
             sigaction(signal, nil, &old)
@@ -161,7 +147,7 @@ enum ChildProcess {
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
             previous.append((signal, old))
-            sigaddset(&resetInChild, signal)
+            defaultInChild.append(signal)
         }
         defer {
             forwardingTarget = 0
@@ -176,28 +162,13 @@ enum ChildProcess {
         // start a child that cannot be stopped.
         var childMask = callerMask
         for signal in forwardedSignals + [SIGPIPE] { sigdelset(&childMask, signal) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setsigmask(&attributes, &childMask)
-        posix_spawnattr_setsigdefault(&attributes, &resetInChild)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = arguments.map { strdup($0) }
-        let envp = environment.map { strdup($0.key + "=" + $0.value) }
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
-            (envp + [nil]).withUnsafeBufferPointer { envpBuffer in
-                posix_spawn(&pid, path, nil, &attributes, argvBuffer.baseAddress!, envpBuffer.baseAddress!)
-            }
-        }
-        guard spawned == 0 else {
-            let reason = String(cString: strerror(spawned))
-            switch spawned {
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(path: path, arguments: arguments, environment: environment,
+                                  signalMask: childMask, defaultSignals: defaultInChild)
+        } catch {
+            let reason = String(cString: strerror(error.errno))
+            switch error.errno {
             case ENOENT: throw CommandError(.commandNotFound, "cannot run \(path): \(reason)", exitStatus: 127)
             case EACCES, ENOEXEC, EISDIR:
                 throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
@@ -212,14 +183,7 @@ enum ChildProcess {
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else { return 1 }
         }
-        return decode(waitStatus: status)
-    }
-
-    /// WIFEXITED/WEXITSTATUS and WIFSIGNALED/WTERMSIG, which Swift does not import (macros).
-    static func decode(waitStatus status: Int32) -> Int32 {
-        let signal = status & 0x7f
-        if signal == 0 { return (status >> 8) & 0xff }
-        return 128 + signal
+        return Termination(waitStatus: status).shellStatus
     }
 
     private static func isIgnored(_ action: sigaction) -> Bool {

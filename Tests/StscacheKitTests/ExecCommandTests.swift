@@ -126,6 +126,6 @@ struct ExecCommandTests {
         (0, 0), (3 << 8, 3), (255 << 8, 255), (SIGTERM, 143), (SIGKILL | 0x80, 137),
     ] as [(Int32, Int32)])
     func decode(waitStatus: Int32, expected: Int32) {
-        #expect(ChildProcess.decode(waitStatus: waitStatus) == expected)
+        #expect(Termination(waitStatus: waitStatus).shellStatus == expected)
     }
 }

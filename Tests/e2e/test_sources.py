@@ -183,7 +183,8 @@ def test_mfa_process_code_opens_a_session_then_the_role(open_home: TempHome, ope
     user = open_moto.create_user("mfa-user")
     role = open_moto.create_role("mfa-target", trusted=[user.user_arn])
     calls = tmp_path / "mfa-process-calls"
-    mfa_process = f"echo run >> {shlex.quote(str(calls))}; echo '  314159'"
+    # Shell syntax in a helper line needs an explicit shell: stscache, like botocore, runs none.
+    mfa_process = "sh -c " + shlex.quote(f"echo run >> {shlex.quote(str(calls))}; echo '  314159'")
     mfa_role_home(open_home, role, user, mfa_process=mfa_process)
 
     credentials = open_home.stscache("prod-role").credentials()
@@ -204,7 +205,7 @@ def test_two_mfa_roles_from_one_source_ask_once(open_home: TempHome, open_moto: 
     dev = open_moto.create_role("mfa-dev", trusted=[user.user_arn])
     ops = open_moto.create_role("mfa-ops", trusted=[user.user_arn])
     calls = tmp_path / "codes-asked"
-    mfa_process = f"echo asked >> {shlex.quote(str(calls))}; echo 271828"
+    mfa_process = "sh -c " + shlex.quote(f"echo asked >> {shlex.quote(str(calls))}; echo 271828")
     open_home.add_source("base", user)
     open_home.config["profile base"].update({"mfa_serial": MFA_SERIAL, "mfa_process": mfa_process})
     open_home.add_role_profile("dev", dev, "base", role_session_name="alice")

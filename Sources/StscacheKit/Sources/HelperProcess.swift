@@ -3,28 +3,69 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AWSConfig
 import STS
 
-/// Runs a helper command (`credential_process`, `mfa_process`) the way the Go SDK and the AWS
-/// CLI v2 do: `/bin/sh -c COMMAND`. Its stdout is captured (bounded), its stdin and stderr are
-/// ours (so a helper can prompt on the terminal and its diagnostics reach the user), and it
-/// runs with exactly the environment given. It is killed when it overruns its time.
-struct HelperProcess {
-    enum Termination: Equatable, Sendable {
-        case exited(Int32)
-        case signaled(Int32)
+/// A helper's command line (`credential_process`, `mfa_process`) made ready to run the way
+/// botocore runs `credential_process`: split into words by Python's `shlex.split` rules
+/// (`shellWords`), the first word looked up in PATH, and executed directly, without a shell.
+/// botocore may read the same profile, so a line must mean the same to both: `;`, `|`, `$(...)`
+/// and `$VAR` are plain characters of a word. Shell syntax needs an explicit `sh -c '...'`.
+struct HelperCommand: Equatable {
+    /// The executable to run.
+    var path: String
+    /// argv, argv[0] (the word as written) first.
+    var arguments: [String]
 
-        var succeeded: Bool { self == .exited(0) }
-
-        /// "exit status 3", "signal 9".
-        var text: String {
-            switch self {
-            case .exited(let status): return "exit status \(status)"
-            case .signaled(let signal): return "signal \(signal)"
-            }
-        }
+    enum Problem: Error, Equatable {
+        /// An unterminated quote or a trailing backslash (where shlex raises).
+        case unsplittable
+        /// No words at all, or an empty first word (`''`).
+        case empty
+        /// The first word names nothing (PATH searched when it has no `/`).
+        case notFound(program: String)
+        /// The first word names something that cannot be run.
+        case notExecutable(path: String)
     }
 
+    /// - Parameter environment: the helper's environment, whose PATH is searched.
+    static func parse(_ line: String, environment: [String: String]) throws(Problem) -> HelperCommand {
+        guard let words = shellWords(line) else { throw .unsplittable }
+        guard let program = words.first, !program.isEmpty else { throw .empty }
+        switch ExecutableSearch.locate(program, environment: environment) {
+        case .found(let path): return HelperCommand(path: path, arguments: words)
+        case .notFound: throw .notFound(program: program)
+        case .notExecutable(let path): throw .notExecutable(path: path)
+        }
+    }
+}
+
+extension HelperCommand.Problem {
+    /// One sentence for `what` ("the credential_process of profile \"sso\""), naming the
+    /// program but never quoting the rest of the line (it may hold a token).
+    func message(for what: String) -> String {
+        switch self {
+        case .unsplittable:
+            return "\(what) has an unterminated quote or ends in a backslash. It is split into words as botocore "
+                + "splits it (shell quoting rules) and run without a shell: close the quote, or write "
+                + "sh -c '...' to use shell syntax."
+        case .empty:
+            return "\(what) names no program to run; set it to the command that prints what stscache needs, or remove it."
+        case .notFound(let program) where program.contains("/"):
+            return "\(what) runs \(program), which does not exist; correct the path."
+        case .notFound(let program):
+            return "\(what) runs \(program), but no program of that name is in PATH; install it, or give its full path."
+        case .notExecutable(let path):
+            return "\(what) runs \(path), which is not an executable file; check its permissions or the path."
+        }
+    }
+}
+
+/// Runs a helper command. Its stdout is captured (bounded), its stdin and stderr are ours (so
+/// a helper can prompt on the terminal and its diagnostics reach the user), and it runs with
+/// the environment given, less what `ChildEnvironment` removes. It is killed when it overruns
+/// its time.
+struct HelperProcess {
     struct Outcome: Sendable {
         var termination: Termination
         var stdout: [UInt8]
@@ -36,12 +77,10 @@ struct HelperProcess {
         case outputTooLarge(limit: Int)
     }
 
-    var shell = "/bin/sh"
-
     /// - Parameters:
     ///   - timeout: seconds until the helper is stopped (SIGTERM, then SIGKILL a second later).
     ///   - outputLimit: stdout bytes accepted; more stops the helper.
-    func run(_ command: String, environment: [String: String], timeout: Double, outputLimit: Int)
+    func run(_ command: HelperCommand, environment: [String: String], timeout: Double, outputLimit: Int)
         throws(Failure) -> Outcome
     {
         var pipeFDs: [Int32] = [-1, -1]
@@ -51,39 +90,16 @@ struct HelperProcess {
         _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
         _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // We ignore SIGPIPE; an ignored signal stays ignored across exec, and helpers expect the default.
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
-
-        var owned: [UnsafeMutablePointer<CChar>?] = []
-        defer { owned.forEach { free($0) } }
-        func cString(_ s: String) -> UnsafeMutablePointer<CChar>? {
-            let copy = strdup(s)
-            owned.append(copy)
-            return copy
-        }
-        let argv: [UnsafeMutablePointer<CChar>?] = [cString("sh"), cString("-c"), cString(command), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }
-            .map { cString("\($0.key)=\($0.value)") } + [nil]
-
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, shell, &actions, &attributes, argv, envp)
-        close(writeEnd)
-        guard spawned == 0 else {
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(path: command.path, arguments: command.arguments, environment: environment,
+                                  stdout: writeEnd)
+        } catch {
+            close(writeEnd)
             close(readEnd)
-            throw .couldNotStart(errno: spawned)
+            throw .couldNotStart(errno: error.errno)
         }
+        close(writeEnd)
         defer { close(readEnd) }
 
         let deadline = monotonicNow() + max(0, timeout)
@@ -120,7 +136,7 @@ struct HelperProcess {
         while true {
             var status: Int32 = 0
             let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { return Outcome(termination: Self.termination(status), stdout: output) }
+            if reaped == pid { return Outcome(termination: Termination(waitStatus: status), stdout: output) }
             if reaped < 0 && errno != EINTR {
                 return Outcome(termination: .exited(-1), stdout: output)
             }
@@ -144,13 +160,6 @@ struct HelperProcess {
         }
         kill(pid, SIGKILL)
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
-
-    private static func termination(_ status: Int32) -> Termination {
-        // WIFEXITED / WEXITSTATUS / WTERMSIG spelled out: the macros are not imported.
-        let signal = status & 0x7f
-        if signal == 0 { return .exited((status >> 8) & 0xff) }
-        return .signaled(signal)
     }
 }
 

@@ -117,13 +117,19 @@ struct MFACodeSource {
 
     private func run(_ command: String, serial: String, purpose: String) throws(SourceError) -> String {
         let what = "mfa_process for \(purpose)"
+        let helper: HelperCommand
+        do {
+            helper = try HelperCommand.parse(command, environment: environment)
+        } catch {
+            throw SourceError(.mfaProcessFailed, error.message(for: "the \(what)"))
+        }
         let outcome: HelperProcess.Outcome
         do {
-            outcome = try runner.run(command, environment: environment, timeout: Self.processTimeout, outputLimit: 4096)
+            outcome = try runner.run(helper, environment: environment, timeout: Self.processTimeout, outputLimit: 4096)
         } catch {
             switch error {
             case .couldNotStart(let code):
-                throw SourceError(.mfaProcessFailed, "could not start the \(what): \(String(cString: strerror(code))).")
+                throw SourceError(.mfaProcessFailed, "could not start the \(what) (\(helper.path)): \(String(cString: strerror(code))).")
             case .timedOut(let seconds):
                 throw SourceError(.mfaProcessFailed, "the \(what) did not print a code within \(Int(seconds)) seconds and was stopped.")
             case .outputTooLarge:

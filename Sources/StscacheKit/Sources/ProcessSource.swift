@@ -93,13 +93,19 @@ struct ProcessCredentialSource {
                      now: Date) throws(SourceError) -> AWSCredentials {
         let childEnvironment = ProcessChain.environment(environment, adding: [roleProfile, profile])
         let what = "the credential_process of profile \"\(profile)\" (the source of \"\(roleProfile)\")"
+        let helper: HelperCommand
+        do {
+            helper = try HelperCommand.parse(command, environment: childEnvironment)
+        } catch {
+            throw SourceError(.processCouldNotStart, error.message(for: what))
+        }
         let outcome: HelperProcess.Outcome
         do {
-            outcome = try runner.run(command, environment: childEnvironment, timeout: timeout, outputLimit: Self.outputLimit)
+            outcome = try runner.run(helper, environment: childEnvironment, timeout: timeout, outputLimit: Self.outputLimit)
         } catch {
             switch error {
             case .couldNotStart(let code):
-                throw SourceError(.processCouldNotStart, "could not start \(what) with \(runner.shell): \(String(cString: strerror(code))).")
+                throw SourceError(.processCouldNotStart, "could not start \(what) (\(helper.path)): \(String(cString: strerror(code))).")
             case .timedOut(let seconds):
                 throw SourceError(
                     .processTimedOut,

@@ -64,7 +64,7 @@ struct MFACodeSourceTests {
     @Test("a failing mfa_process reports its exit status")
     func processFails() {
         let error = expectSourceError(.mfaProcessFailed) {
-            _ = try source().code(serial: serial, mfaProcess: "echo oops >&2; exit 3", purpose: "profile \"prod\"")
+            _ = try source().code(serial: serial, mfaProcess: sh("echo oops >&2; exit 3"), purpose: "profile \"prod\"")
         }
         #expect(error?.message.contains("exit status 3") == true)
     }

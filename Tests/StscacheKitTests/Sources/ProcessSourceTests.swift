@@ -22,9 +22,9 @@ struct ProcessSourceTests {
         var expiration: Date?
     }
 
-    @Test("runs through /bin/sh -c and reads Version 1 JSON")
+    @Test("runs the words of the line, without a shell, and reads Version 1 JSON")
     func valid() throws {
-        let result = try run(#"X=ASIAPROC; printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": "2027-01-15T09:00:00Z"}' "$X""#)
+        let result = try run(#"printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": "2027-01-15T09:00:00Z"}' ASIAPROC"#)
         #expect(result == AWSCredentialsView(accessKeyId: "ASIAPROC", sessionToken: "t", expiration: parseDate("2027-01-15T09:00:00Z")))
     }
 
@@ -60,7 +60,7 @@ struct ProcessSourceTests {
 
     @Test("a non-zero exit is an error with the status")
     func exitStatus() {
-        let error = expectSourceError(.processFailed) { _ = try run("echo '{}'; exit 7") }
+        let error = expectSourceError(.processFailed) { _ = try run(sh("echo '{}'; exit 7")) }
         #expect(error?.message.contains("exit status 7") == true)
     }
 
@@ -73,7 +73,7 @@ struct ProcessSourceTests {
 
     @Test("output beyond the limit stops the helper")
     func outputLimit() {
-        expectSourceError(.processOutputTooLarge) { _ = try run("yes '{}' | head -c 200000") }
+        expectSourceError(.processOutputTooLarge) { _ = try run(sh("yes '{}' | head -c 200000")) }
     }
 
     @Test("the helper sees our environment plus STSCACHE_CHAIN naming the role and source profiles")
@@ -81,7 +81,7 @@ struct ProcessSourceTests {
         let fixture = try SourcesFixture { _ in nil }
         let seen = fixture.path + "/seen"
         _ = try run(
-            #"printf '%s|%s' "$STSCACHE_CHAIN" "$FROM_PARENT" > "$SEEN"; echo '{"Version":1,"AccessKeyId":"A","SecretAccessKey":"s"}'"#,
+            sh(#"printf '%s|%s' "$STSCACHE_CHAIN" "$FROM_PARENT" > "$SEEN"; echo '{"Version":1,"AccessKeyId":"A","SecretAccessKey":"s"}'"#),
             environment: ["FROM_PARENT": "yes", "SEEN": seen, "STSCACHE_CHAIN": "outer"])
         #expect(try String(contentsOfFile: seen, encoding: .utf8) == "outer,prod,sso|yes")
     }

@@ -236,3 +236,9 @@ func expectSourceError(_ code: SourceError.Code, sourceLocation: SourceLocation 
     }
     return nil
 }
+
+/// A helper line that runs `script` with `sh -c`: helper lines are not run by a shell, so
+/// shell syntax must ask for one, as botocore users write it.
+func sh(_ script: String) -> String {
+    "sh -c '" + script.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+}
