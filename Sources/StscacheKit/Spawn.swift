@@ -117,6 +117,8 @@ enum ChildEnvironment {
         "STSCACHE_REFRESH_WINDOW", "STSCACHE_LOCK_TIMEOUT", "STSCACHE_STS_TIMEOUT", "STSCACHE_ATTEMPT_TIMEOUT",
         "STSCACHE_CONNECT_TIMEOUT", "STSCACHE_MAX_ATTEMPTS", "STSCACHE_PROCESS_TIMEOUT",
         "STSCACHE_MFA_SESSION_DURATION", "STSCACHE_VERBOSE",
+        // The user's opt-in to plain http off this machine: a nested run must reach the same STS.
+        "STSCACHE_ALLOW_INSECURE_HTTP",
     ]
 
     /// Settings that must never reach a child (removed by the rule anyway; named for the tests
