@@ -17,6 +17,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "issue4: prompt, list, purge, export, exec and shell snippets (issue 4)")
     config.addinivalue_line("markers", "issue7: MFA, web identity, instance/container and process sources (issue 7)")
     config.addinivalue_line("markers", "faults: fault injection against a loopback fake STS (issue 5)")
+    config.addinivalue_line("markers", "security: attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -68,6 +68,13 @@ class Prod:
         self.home.config[f"profile {self.role_profile}"]["endpoint_url"] = endpoint
         self.home.write()
 
+    @staticmethod
+    def through(server) -> dict[str, str]:
+        """The environment that sends this profile's STS requests (plain http to moto) through
+        ``server`` as a proxy: STS made unreachable without changing the endpoint, which would
+        change the cache entry (sessions are kept apart per endpoint)."""
+        return {"http_proxy": server.endpoint}
+
     def entry(self) -> Path:
         found = entry_files(self.home.cache_dir, self.role)
         assert len(found) == 1, f"expected one cache entry for {self.role}, found {found}"
@@ -326,10 +333,9 @@ def test_unreachable_sts_serves_valid_cached_credentials_with_a_warning(prod: Pr
     cached = prod.call().credentials()
     closed = ClosedPort()
     try:
-        prod.set_endpoint(closed.endpoint)
         # 50 minutes later, 10 minutes remain: inside the 15-minute window, so a refresh is
         # attempted, fails, and the still-valid credentials are served.
-        result = prod.call(faketime="+50m")
+        result = prod.call(faketime="+50m", env=prod.through(closed))
     finally:
         closed.close()
     assert result.credentials() == cached
@@ -343,8 +349,7 @@ def test_unreachable_sts_never_serves_expired_credentials(prod: Prod):
     prod.call().credentials()
     closed = ClosedPort()
     try:
-        prod.set_endpoint(closed.endpoint)
-        result = prod.call(faketime="+2h")
+        result = prod.call(faketime="+2h", env=prod.through(closed))
     finally:
         closed.close()
     assert_clean_failure(result)
@@ -419,12 +424,10 @@ def test_expired_entry_is_refreshed(tmp_path: Path, clocked_moto: MotoServer, st
 def test_a_lock_holder_killed_with_sigkill_does_not_wedge_the_next_caller(prod: Prod):
     hole = BlackHole()
     try:
-        prod.set_endpoint(hole.endpoint)
-        holder = prod.home.stscache_popen(prod.role_profile)
+        holder = prod.home.stscache_popen(prod.role_profile, env=prod.through(hole))
         assert hole.wait_for_connection(timeout=20), "the first caller never reached STS"
         # The holder is inside its STS call, so it holds the entry's lock. A second caller with
-        # a working endpoint must wait for it...
-        prod.set_endpoint(prod.moto.endpoint)
+        # a working path to STS must wait for it...
         waiter = prod.home.stscache_popen(prod.role_profile)
         time.sleep(1.5)
         assert waiter.poll() is None, "the second caller did not wait for the lock holder"

@@ -31,6 +31,8 @@ import fakests
 from fakests import FakeSTS, make_ca
 from harness import IN_CI, AccessKey, Result, TempHome, clean_env, files_under, run
 
+pytestmark = pytest.mark.security
+
 SOURCE = AccessKey("export-base", "arn:aws:iam::123456789012:user/export-base", "AKIAEXPORTBASE000001",
                    "export/source/secret+key0123456789abcdef")
 ROLE_ARN = "arn:aws:iam::123456789012:role/ExportTarget"

@@ -43,6 +43,8 @@ from harness import (
     run,
 )
 
+pytestmark = pytest.mark.security
+
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT_ID}:mfa/alice"
 #: A soft core limit nobody has by default, so "restored" cannot be confused with "inherited".
