@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -760,3 +761,14 @@ def assert_clean_failure(result: Result, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], f"{needle!r} missing from the error\n{result}"
     return lines[0]
+
+
+def require_shell(name: str) -> str:
+    """A shell the snippets are checked with: a failure in CI, a named skip elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (Debian package {name}); run scripts/bootstrap"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

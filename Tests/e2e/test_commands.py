@@ -21,7 +21,6 @@ import pytest
 
 from harness import (
     assumed_arn,
-    IN_CI,
     REGION,
     REPO_ROOT,
     AccessKey,
@@ -29,6 +28,7 @@ from harness import (
     Result,
     TempHome,
     files_under,
+    require_shell,
     run,
 )
 
@@ -56,17 +56,6 @@ def list_json(home: TempHome, faketime: str | None = None) -> list[dict]:
 
 def parse_time(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def require_shell(name: str) -> str:
-    """A shell the snippets are checked with: a failure in CI, a named skip elsewhere."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian package {name}); run scripts/bootstrap"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def role_count(moto: MotoServer, role: str) -> int:

@@ -17,7 +17,6 @@ request, the other endpoint's own session, the genuine entry shown valid).
 from __future__ import annotations
 
 import os
-import signal
 import struct
 import subprocess
 from pathlib import Path

@@ -16,10 +16,7 @@ renderer directly, since the binary no longer prints such values.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +26,7 @@ import pytest
 
 import fakests
 from fakests import FakeSTS, make_ca
-from harness import IN_CI, AccessKey, Result, TempHome, clean_env, files_under, run
+from harness import AccessKey, Result, TempHome, clean_env, files_under, require_shell, run
 
 pytestmark = pytest.mark.security
 
@@ -110,20 +107,10 @@ def old_fish(value: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def shell_path(name: str) -> str:
-    path = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
-    if path is None:
-        message = f"{name} not found; run scripts/bootstrap (it installs bash, zsh and fish)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def eval_in(shell: str, script: str, env: dict[str, str], cwd: Path) -> Result:
     """Runs ``script`` in ``shell`` without rc files."""
     flags = {"bash": ["--norc", "--noprofile"], "zsh": ["-f"], "fish": ["--no-config"]}[shell]
-    return run([shell_path(shell), *flags, "-c", script], env, timeout=60, cwd=cwd)
+    return run([require_shell(shell), *flags, "-c", script], env, timeout=60, cwd=cwd)
 
 
 def eval_export(shell: str, stscache: Path, profile: str, env: dict[str, str], cwd: Path) -> Result:

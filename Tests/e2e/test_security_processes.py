@@ -36,8 +36,8 @@ from harness import (
     AccessKey,
     BlackHole,
     MotoServer,
-    Result,
     TempHome,
+    assert_clean_failure,
     assumed_arn,
     require_peer,
     run,
@@ -56,17 +56,6 @@ def write_script(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     return path
-
-
-def one_error_line(result: Result, *needles: str) -> str:
-    """The failure contract: non-zero exit, nothing on stdout, one `stscache: ` line."""
-    assert result.returncode != 0, result
-    assert result.stdout == "", result
-    lines = result.stderr.rstrip("\n").split("\n")
-    assert len(lines) == 1 and lines[0].startswith("stscache: "), result
-    for needle in needles:
-        assert needle in lines[0], f"{needle!r} missing\n{result}"
-    return lines[0]
 
 
 def core_limit_of(limits_text: str) -> tuple[str, str]:
@@ -416,7 +405,7 @@ def test_unterminated_quote_in_a_helper_line_is_one_clear_error(home: TempHome, 
 
     result = home.stscache("prod-role")
 
-    line = one_error_line(result, 'credential_process of profile "sso"', "unterminated quote", "sh -c")
+    line = assert_clean_failure(result, 'credential_process of profile "sso"', "unterminated quote", "sh -c")
     assert "hidden-value" not in line
     assert moto.assume_role_count(role) == 0
 
@@ -429,7 +418,7 @@ def test_a_missing_helper_program_is_named(home: TempHome, moto: MotoServer):
 
     result = home.stscache("prod-role")
 
-    one_error_line(result, 'credential_process of profile "sso"', "no-such-sso-helper", "no program of that name is in PATH")
+    assert_clean_failure(result, 'credential_process of profile "sso"', "no-such-sso-helper", "no program of that name is in PATH")
     assert moto.assume_role_count(role) == 0
 
 
