@@ -62,7 +62,8 @@ let package = Package(
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "StscacheKit",
                 dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
-                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                               "CProcessControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
+        .target(name: "CProcessControl"),
     ]
 )
