@@ -10,7 +10,8 @@ import SigV4
 import STS
 import Transport
 
-/// Resolve → cache lookup → lock → STS → cache write: the one path every credential takes.
+/// Resolve → cache lookup → lock → STS → cache write: the one path every session takes
+/// (`session(_:fetch:)`), role sessions and MFA sessions alike.
 ///
 /// The hit path reads one entry and decrypts it; it never builds a transport (so libcurl is never
 /// loaded) and never takes a lock. Only a miss locks the entry, re-reads it (another process may
@@ -28,32 +29,54 @@ struct CredentialBroker {
 
     /// Credentials for `role`, valid for at least the refresh safety margin.
     func credentials(for role: RoleProfile, forceRefresh force: Bool? = nil) throws -> AWSCredentials {
-        let force = force ?? forceRefresh
         // A credential_process helper up the process tree is resolving this profile: calling
         // it again would loop.
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
-        let key = Self.cacheKey(for: role)
-        let now = context.now()
+        let request = SessionRequest(
+            key: Self.cacheKey(for: role), subject: role.roleArn, principal: Self.principalKeys(role.source),
+            policy: policy, forceRefresh: force ?? forceRefresh)
+        return try session(request) { try createSession(for: role) }
+    }
 
-        if !force, let cached = freshEntry(key, for: role, now: now) {
+    /// One session through the cache: which entry, whose it is, and when it is due.
+    struct SessionRequest {
+        var key: CacheKey
+        /// What the session is of, for messages (a role ARN, an MFA device).
+        var subject: String
+        /// The source keys the session is bound to (`PrincipalBinding`), nil for none.
+        var principal: (accessKeyId: String, secretAccessKey: String)?
+        var policy: RefreshPolicy
+        var forceRefresh = false
+    }
+
+    /// The session pipeline every kind of session goes through: key → read → fresh? → lock →
+    /// re-read (waiters answer as soon as the entry lands) → `fetch` → check → store → serve.
+    ///
+    /// - A fresh entry is served without a lock, a transport or a key store write.
+    /// - A session inside its refresh window is refreshed; if the refresh fails while the entry
+    ///   is still valid (before expiry minus the safety margin), the entry is served with a
+    ///   warning. An expired entry is never served.
+    /// - `forceRefresh` skips the cache for this session (not for the sessions it is made from).
+    /// - An entry fetched with other source keys is a miss, and never the fallback.
+    /// - A failed cache write is a warning: the fresh session is still served.
+    func session(_ request: SessionRequest, fetch: () throws -> AWSCredentials) throws -> AWSCredentials {
+        let force = request.forceRefresh
+        if !force, let cached = freshEntry(request) {
             return Self.awsCredentials(cached)
         }
-
         // A mistyped timeout must not turn into a default silently, nor wait on the lock first.
         try NetworkSettings.validate(environment: context.environment)
         // While another process refreshes this entry, answer from it as soon as it lands.
         let whileWaiting = { () -> AWSCredentials? in
-            guard !force, let cached = freshEntry(key, for: role, now: context.now()) else { return nil }
+            guard !force, let cached = freshEntry(request) else { return nil }
             return Self.awsCredentials(cached)
         }
-        return try cache.withEntryLock(key, timeout: lockTimeout, whileWaiting: whileWaiting) {
+        return try cache.withEntryLock(request.key, timeout: lockTimeout, whileWaiting: whileWaiting) {
             let encryptionKey = try keyStore.loadOrCreateKey()
-            let principal = Self.principalBinding(for: role, encryptionKey: encryptionKey)
+            let principal = Self.binding(request.principal, encryptionKey: encryptionKey)
             var fallback: CachedCredentials?
-            // Another principal's entry is a miss, and never a fallback: it is not ours to serve.
-            if case .hit(let cached, let header) = cache.read(key, encryptionKey: encryptionKey, principal: principal) {
-                let now = context.now()
-                switch policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) {
+            if case .hit(let cached, let header) = cache.read(request.key, encryptionKey: encryptionKey, principal: principal) {
+                switch request.policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) {
                 case .fresh where !force: return Self.awsCredentials(cached)
                 case .fresh, .refreshDue: fallback = cached
                 case .expired: break
@@ -62,20 +85,20 @@ struct CredentialBroker {
 
             let fresh: AWSCredentials
             do {
-                fresh = try createSession(for: role)
+                fresh = try fetch()
             } catch {
                 // Still valid: better to serve what we have than to fail the caller's command.
                 if let fallback, context.now() < fallback.expiration.addingTimeInterval(-RefreshPolicy.safetyMargin) {
                     let remaining = Int(fallback.expiration.timeIntervalSince(context.now()) / 60)
                     context.output.stderr(
-                        "stscache: warning: could not refresh \(role.roleArn) (\(StscacheMain.describe(error))); "
+                        "stscache: warning: could not refresh \(request.subject) (\(StscacheMain.describe(error))); "
                             + "using cached credentials valid for \(remaining) more minutes\n")
                     return Self.awsCredentials(fallback)
                 }
                 throw error
             }
 
-            try store(fresh, for: key, encryptionKey: encryptionKey, principal: principal)
+            try store(fresh, for: request.key, encryptionKey: encryptionKey, principal: principal)
             return fresh
         }
     }
@@ -104,11 +127,11 @@ struct CredentialBroker {
 
     /// The entry's credentials when they are fresh under the policy; nil for a miss, a stale
     /// entry or no key yet. Lock-free: entries are replaced by rename, never written in place.
-    private func freshEntry(_ key: CacheKey, for role: RoleProfile, now: Date) -> CachedCredentials? {
+    private func freshEntry(_ request: SessionRequest) -> CachedCredentials? {
         guard let encryptionKey = try? keyStore.loadKey(),
               case .hit(let cached, let header) = cache.read(
-                key, encryptionKey: encryptionKey, principal: Self.principalBinding(for: role, encryptionKey: encryptionKey)),
-              policy.decide(now: now, issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
+                request.key, encryptionKey: encryptionKey, principal: Self.binding(request.principal, encryptionKey: encryptionKey)),
+              request.policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
         else { return nil }
         return cached
     }
@@ -149,7 +172,11 @@ struct CredentialBroker {
     }
 
     static func principalBinding(for role: RoleProfile, encryptionKey: [UInt8]) -> [UInt8] {
-        guard let keys = principalKeys(role.source) else { return PrincipalBinding.unbound }
+        binding(principalKeys(role.source), encryptionKey: encryptionKey)
+    }
+
+    static func binding(_ keys: (accessKeyId: String, secretAccessKey: String)?, encryptionKey: [UInt8]) -> [UInt8] {
+        guard let keys else { return PrincipalBinding.unbound }
         return PrincipalBinding.make(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
                                      encryptionKey: encryptionKey)
     }

@@ -174,8 +174,10 @@ extension CredentialBroker {
     func mfaSessionCredentials(for role: RoleProfile, settings: MFASessionSettings, base: AWSCredentials) throws
         -> AWSCredentials
     {
-        let key = Self.mfaSessionKey(for: role, settings: settings)
-        return try cachedSession(key, boundTo: base, policy: RefreshPolicy(window: 0)) {
+        let request = SessionRequest(
+            key: Self.mfaSessionKey(for: role, settings: settings), subject: "the MFA session of \(settings.serialNumber)",
+            principal: (base.accessKeyId, base.secretAccessKey), policy: RefreshPolicy(window: 0))
+        return try session(request) {
             let code = try mfaCodes.code(
                 serial: settings.serialNumber, mfaProcess: settings.mfaProcess,
                 purpose: "profile \"\(settings.serialProfile)\", for \"\(role.name)\"")
@@ -183,7 +185,7 @@ extension CredentialBroker {
             let request = GetSessionTokenRequest(
                 durationSeconds: settings.durationSeconds, serialNumber: settings.serialNumber, tokenCode: code)
             do {
-                // Checked before cachedSession stores it.
+                // Checked before the pipeline stores it.
                 return try stsClient(for: role, endpoint: endpoint)
                     .getSessionToken(request, credentials: base, endpoint: endpoint).credentials
                     .checkedArrival(from: .sts(action: "GetSessionToken", subject: "MFA device \(settings.serialNumber)",
@@ -192,35 +194,6 @@ extension CredentialBroker {
                 if let rejection = MFACodeSource.rejection(error, serial: settings.serialNumber) { throw rejection }
                 throw error
             }
-        }
-    }
-
-    /// Cache lookup → lock → re-read → `fetch` → write, for sessions other than the role's own.
-    func cachedSession(_ key: CacheKey, boundTo source: AWSCredentials, policy: RefreshPolicy,
-                       fetch: () throws -> AWSCredentials) throws -> AWSCredentials
-    {
-        func binding(_ encryptionKey: [UInt8]) -> [UInt8] {
-            PrincipalBinding.make(accessKeyId: source.accessKeyId, secretAccessKey: source.secretAccessKey,
-                                  encryptionKey: encryptionKey)
-        }
-        func usable(_ lookup: CacheLookup) -> AWSCredentials? {
-            guard case .hit(let cached, let header) = lookup,
-                  policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) == .fresh
-            else { return nil }
-            return Self.awsCredentials(cached)
-        }
-        if let key32 = try? keyStore.loadKey(),
-           let hit = usable(cache.read(key, encryptionKey: key32, principal: binding(key32))) {
-            return hit
-        }
-        try NetworkSettings.validate(environment: context.environment)
-        return try cache.withEntryLock(key, timeout: lockTimeout) {
-            let encryptionKey = try keyStore.loadOrCreateKey()
-            let principal = binding(encryptionKey)
-            if let hit = usable(cache.read(key, encryptionKey: encryptionKey, principal: principal)) { return hit }
-            let fresh = try fetch()
-            try store(fresh, for: key, encryptionKey: encryptionKey, principal: principal)
-            return fresh
         }
     }
 
