@@ -48,21 +48,22 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
 
         // The main package's libraries (symlinks into ../Sources), same graph as ../Package.swift.
+        .target(name: "Support"),
         .target(name: "SigV4", dependencies: ["OpenSSLCrypto"]),
-        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "Support"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
-        .target(name: "AWSConfig"),
-        .target(name: "STS", dependencies: ["SigV4", "Transport"]),
-        .target(name: "Transport", dependencies: ["CCurlShim"]),
+        .target(name: "AWSConfig", dependencies: ["Support"]),
+        .target(name: "STS", dependencies: ["SigV4", "Transport", "Support"]),
+        .target(name: "Transport", dependencies: ["CCurlShim", "Support"]),
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         // cache-entry reaches EntryFormat (internal) through @testable import:
-        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring"],
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "Support"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "StscacheKit",
                 dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
-                               "CProcessControl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                               "CProcessControl", "Support", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CProcessControl"),
     ]

@@ -1,3 +1,5 @@
+import Support
+
 /// A place in a config file, so a message can point at the line to fix.
 public struct FileLocation: Sendable, Hashable, CustomStringConvertible {
     public var file: String
@@ -18,7 +20,7 @@ public struct FileLocation: Sendable, Hashable, CustomStringConvertible {
 /// `code` is stable (tests and callers compare it); `message` is for people: it names the
 /// profile and the `file:line` involved and says what to change. Messages never quote a
 /// value that could be a secret (keys, tokens, or a malformed line's text).
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, CaseIterable {
         /// The profile (or a `source_profile` it names) is in neither file.
         case unknownProfile = "unknown-profile"
@@ -58,6 +60,7 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    public var errorCode: String { "config." + code.rawValue }
     /// The profile the problem is in, when there is one.
     public let profile: String?
     /// The line to fix, when there is one.

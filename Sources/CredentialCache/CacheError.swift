@@ -1,3 +1,4 @@
+import Support
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,7 +12,7 @@ import Darwin
 /// session tokens never reach an error.
 ///
 /// A damaged or foreign cache *entry* is not an error: reading it is a miss (`MissReason`).
-public enum CacheError: Error, Sendable, Equatable {
+public enum CacheError: UserFacingError, Sendable, Equatable {
     /// The cache directory (or key directory) is a symbolic link.
     case directoryIsSymlink(path: String)
     /// The cache directory is owned by another user.
@@ -52,27 +53,29 @@ public enum CacheError: Error, Sendable, Equatable {
     case randomUnavailable
 
     /// Stable identifier for tests and scripts.
+    public var errorCode: String { code }
+
     public var code: String {
         switch self {
-        case .directoryIsSymlink: return "cache-dir-symlink"
-        case .directoryNotOwned: return "cache-dir-not-owned"
-        case .directoryPermissions: return "cache-dir-permissions"
-        case .notADirectory: return "cache-dir-not-directory"
-        case .directoryMissing: return "cache-dir-missing"
-        case .directoryUnavailable: return "cache-dir-unavailable"
-        case .fileOperationFailed: return "cache-file-io"
-        case .entryTooLarge: return "cache-entry-too-large"
-        case .lockTimeout: return "cache-lock-timeout"
-        case .keyringUnavailable: return "keyring-unavailable"
-        case .keyringFailed: return "keyring-failed"
-        case .keyringKeyInvalid: return "keyring-key-invalid"
-        case .keyFileInsecure: return "key-file-insecure"
-        case .keyFileInvalid: return "key-file-invalid"
-        case .keyDirectoryUnusable: return "key-dir-unusable"
-        case .environmentKeyMissing: return "env-key-missing"
-        case .environmentKeyMalformed: return "env-key-malformed"
-        case .unknownKeyStore: return "key-store-unknown"
-        case .randomUnavailable: return "random-unavailable"
+        case .directoryIsSymlink: return "cache.dir-symlink"
+        case .directoryNotOwned: return "cache.dir-not-owned"
+        case .directoryPermissions: return "cache.dir-permissions"
+        case .notADirectory: return "cache.dir-not-directory"
+        case .directoryMissing: return "cache.dir-missing"
+        case .directoryUnavailable: return "cache.dir-unavailable"
+        case .fileOperationFailed: return "cache.file-io"
+        case .entryTooLarge: return "cache.entry-too-large"
+        case .lockTimeout: return "cache.lock-timeout"
+        case .keyringUnavailable: return "cache.keyring-unavailable"
+        case .keyringFailed: return "cache.keyring-failed"
+        case .keyringKeyInvalid: return "cache.keyring-key-invalid"
+        case .keyFileInsecure: return "cache.key-file-insecure"
+        case .keyFileInvalid: return "cache.key-file-invalid"
+        case .keyDirectoryUnusable: return "cache.key-dir-unusable"
+        case .environmentKeyMissing: return "cache.env-key-missing"
+        case .environmentKeyMalformed: return "cache.env-key-malformed"
+        case .unknownKeyStore: return "cache.key-store-unknown"
+        case .randomUnavailable: return "cache.random-unavailable"
         }
     }
 

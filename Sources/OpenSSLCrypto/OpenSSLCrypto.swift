@@ -1,4 +1,5 @@
 import COpenSSL
+import Support
 
 /// Thin, allocation-light wrappers over OpenSSL 3's libcrypto: the only primitives stscache needs.
 ///
@@ -23,7 +24,7 @@ public enum OpenSSL {
     }()
 }
 
-public enum CryptoError: Error, Equatable, Sendable {
+public enum CryptoError: UserFacingError, Equatable, Sendable {
     /// The key, nonce or tag has the wrong length for AES-256-GCM with a 96-bit nonce.
     case invalidParameters
     /// The tag did not verify: wrong key, tampered data or associated data.
@@ -32,6 +33,25 @@ public enum CryptoError: Error, Equatable, Sendable {
     case openSSLFailure(String)
     /// The kernel's random number generator failed (getrandom/getentropy's errno).
     case randomUnavailable(errno: Int32)
+
+    public var errorCode: String {
+        switch self {
+        case .invalidParameters: return "crypto.invalid-parameters"
+        case .authenticationFailed: return "crypto.authentication-failed"
+        case .openSSLFailure: return "crypto.openssl-failure"
+        case .randomUnavailable: return "crypto.random-unavailable"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidParameters: return "an AES-256-GCM key, nonce or tag had the wrong length (a bug in stscache: please report it)"
+        case .authenticationFailed: return "encrypted data failed authentication (altered, or another key)"
+        case .openSSLFailure(let detail): return "OpenSSL failed: \(detail)"
+        case .randomUnavailable(let code):
+            return "the system's random number generator failed (errno \(code)); stscache cannot make keys or nonces"
+        }
+    }
 }
 
 public enum SHA256 {

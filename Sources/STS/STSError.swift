@@ -1,3 +1,4 @@
+import Support
 import Transport
 
 /// Everything that can go wrong talking to STS, each with a stable `code` for tests and callers
@@ -5,9 +6,10 @@ import Transport
 ///
 /// Messages carry STS's own `Code` and `Message`, the endpoint, and HTTP details — never a secret
 /// key, session token or MFA code.
-public struct STSError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct STSError: UserFacingError, Sendable, Equatable, CustomStringConvertible {
     /// Stable identifier, e.g. `sts.access-denied`.
     public var code: String { kind.code }
+    public var errorCode: String { code }
     /// One line for the user: the cause and the fix.
     public var message: String {
         var text = kind.message

@@ -1,6 +1,7 @@
+import Support
 /// Failures of the everyday commands (`list`, `purge`, `export`, `exec`; `prompt` never
 /// fails). `code` is stable for tests; `exitStatus` is what the process exits with.
-struct CommandError: Error, UserFacingError, Equatable {
+struct CommandError: UserFacingError, Equatable {
     enum Code: String, Sendable {
         /// `export` with stdout on a terminal and no `--force`.
         case terminalRefused = "terminal-refused"
@@ -16,6 +17,7 @@ struct CommandError: Error, UserFacingError, Equatable {
 
     let code: Code
     let message: String
+    var errorCode: String { "command." + code.rawValue }
     var exitStatus: Int32 = 1
 
     init(_ code: Code, _ message: String, exitStatus: Int32 = 1) {

@@ -9,6 +9,7 @@ import OpenSSLCrypto
 import SigV4
 import STS
 import Transport
+import Support
 
 /// Resolve → cache lookup → lock → STS → cache write: the one path every session takes
 /// (`session(_:fetch:)`), role sessions and MFA sessions alike.
@@ -200,23 +201,20 @@ struct CredentialBroker {
     }
 }
 
-enum BrokerError: Error, UserFacingError {
-    case unsupportedSource(String)
+/// What the broker refuses in an answer STS accepted: a session it cannot serve.
+enum BrokerError: UserFacingError {
     case incompleteCredentials(String)
     case expiredOnArrival(String, expiration: Date, now: Date)
 
-    var code: String {
+    var errorCode: String {
         switch self {
-        case .unsupportedSource: return "unsupported-source"
-        case .incompleteCredentials: return "incomplete-credentials"
-        case .expiredOnArrival: return "expired-on-arrival"
+        case .incompleteCredentials: return "broker.incomplete-credentials"
+        case .expiredOnArrival: return "broker.expired-on-arrival"
         }
     }
 
     var message: String {
         switch self {
-        case .unsupportedSource(let what):
-            return "\(what) is not supported yet; use source_profile with keys, or credential_source = Environment"
         case .incompleteCredentials(let role):
             return "STS answered AssumeRole for \(role) without a session token or expiration; "
                 + "check that the endpoint is really STS"

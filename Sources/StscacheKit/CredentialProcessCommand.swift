@@ -2,10 +2,8 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import STS
+import Support
 
-extension ConfigError: UserFacingError {}
-extension CacheError: UserFacingError {}
-extension STSError: UserFacingError {}
 
 /// Options every cache-touching command shares.
 struct CacheOptions: ParsableArguments {
@@ -109,7 +107,9 @@ enum RefreshWindow {
     }
 }
 
-struct UsageError: Error, UserFacingError {
+/// A command-line or environment setting that is not usable (`--refresh-window`, timeouts).
+struct UsageError: UserFacingError {
     let message: String
+    var errorCode: String { "usage.invalid-setting" }
     init(_ message: String) { self.message = message }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Support
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,11 +11,6 @@ protocol ContextualCommand: ParsableCommand {
     func run(context: Context) throws
 }
 
-/// An error stscache explains to the user in one line: the cause and the fix. (Each domain's
-/// error type also carries a stable `code` for tests.)
-public protocol UserFacingError: Error {
-    var message: String { get }
-}
 
 public enum StscacheMain {
     /// The process entry point: parse, run, and map every failure to one `stscache: ` line.

@@ -1,3 +1,4 @@
+import Support
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -66,7 +67,7 @@ public struct HTTPOptions: Sendable, Equatable {
     }
 }
 
-public enum TransportError: Error, Equatable, Sendable {
+public enum TransportError: UserFacingError, Equatable, Sendable {
     /// libcurl could not be loaded (not installed): says which library was looked for.
     case libraryUnavailable(String)
     case couldNotResolveHost(String)
@@ -90,6 +91,8 @@ public enum TransportError: Error, Equatable, Sendable {
             return false
         }
     }
+
+    public var errorCode: String { code }
 
     /// Stable identifier for tests and callers.
     public var code: String {

@@ -37,7 +37,7 @@ struct CacheDirectoryTests {
     func missingWithoutCreate() throws {
         let temp = try TemporaryDirectory()
         let path = temp.sub("absent")
-        let error = expectCacheError("cache-dir-missing") { _ = try CacheDirectory.open(path: path, create: false) }
+        let error = expectCacheError("cache.dir-missing") { _ = try CacheDirectory.open(path: path, create: false) }
         #expect(error?.message.contains(path) == true)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -49,7 +49,7 @@ struct CacheDirectoryTests {
         #expect(mkdir(real, 0o700) == 0)
         let link = temp.sub("link")
         #expect(symlink(real, link) == 0)
-        let error = expectCacheError("cache-dir-symlink") { _ = try CacheDirectory.open(path: link) }
+        let error = expectCacheError("cache.dir-symlink") { _ = try CacheDirectory.open(path: link) }
         #expect(error?.message.contains(link) == true)
     }
 
@@ -59,7 +59,7 @@ struct CacheDirectoryTests {
         let path = temp.sub("cache")
         #expect(mkdir(path, 0o700) == 0)
         #expect(chmod(path, mode_t(mode)) == 0)
-        let error = expectCacheError("cache-dir-permissions") { _ = try CacheDirectory.open(path: path) }
+        let error = expectCacheError("cache.dir-permissions") { _ = try CacheDirectory.open(path: path) }
         #expect(error?.message.contains(path) == true)
         #expect(error?.message.contains("chmod 700") == true)
     }
@@ -69,7 +69,7 @@ struct CacheDirectoryTests {
         let temp = try TemporaryDirectory()
         let path = temp.sub("cache")
         writeBytes(path, [1, 2, 3])
-        expectCacheError("cache-dir-not-directory") { _ = try CacheDirectory.open(path: path) }
+        expectCacheError("cache.dir-not-directory") { _ = try CacheDirectory.open(path: path) }
     }
 
     @Test("refuses a directory owned by another user", .enabled(if: geteuid() == 0, "chown needs root"))
@@ -78,7 +78,7 @@ struct CacheDirectoryTests {
         let path = temp.sub("cache")
         #expect(mkdir(path, 0o700) == 0)
         #expect(chown(path, 4242, 4242) == 0)
-        let error = expectCacheError("cache-dir-not-owned") { _ = try CacheDirectory.open(path: path) }
+        let error = expectCacheError("cache.dir-not-owned") { _ = try CacheDirectory.open(path: path) }
         #expect(error?.message.contains("4242") == true)
         #expect(error?.message.contains(path) == true)
     }

@@ -215,7 +215,7 @@ struct CacheEntryTests {
     @Test("times a header cannot hold are refused when writing, not wrapped")
     func unstorableTimes() {
         for expiration in [Date(timeIntervalSince1970: 1e13), Date(timeIntervalSince1970: -10), Date(timeIntervalSince1970: 1e300)] {
-            expectCacheError("cache-file-io") {
+            expectCacheError("cache.file-io") {
                 try cache.write(sampleCredentials(expiration: expiration), for: prodKey, issuedAt: issued, encryptionKey: key)
             }
         }
@@ -296,7 +296,7 @@ struct CacheEntryTests {
     func failedWriteCleansUp() throws {
         // A directory squatting on the entry's name makes the rename fail.
         #expect(mkdir(cache.entryPath(for: prodKey), 0o700) == 0)
-        let error = expectCacheError("cache-file-io") {
+        let error = expectCacheError("cache.file-io") {
             try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
         }
         #expect(error?.message.contains(cache.entryPath(for: prodKey)) == true)
@@ -306,7 +306,7 @@ struct CacheEntryTests {
 
     @Test("a key that is not 32 bytes is refused on write and a miss on read")
     func badKeyLength() throws {
-        expectCacheError("cache-file-io") {
+        expectCacheError("cache.file-io") {
             try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: [1, 2, 3])
         }
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
@@ -317,7 +317,7 @@ struct CacheEntryTests {
     func tooLarge() throws {
         var credentials = sampleCredentials()
         credentials.sessionToken = String(repeating: "x", count: 70_000)
-        expectCacheError("cache-entry-too-large") {
+        expectCacheError("cache.entry-too-large") {
             try cache.write(credentials, for: prodKey, issuedAt: issued, encryptionKey: key)
         }
     }

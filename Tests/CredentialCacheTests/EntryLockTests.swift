@@ -35,7 +35,7 @@ struct EntryLockTests {
     @Test("the stem-named lock is the same lock as the key's (purge and refresh exclude each other)")
     func stemLockIsTheKeyLock() throws {
         try cache.withEntryLock(prodKey, timeout: 1) {
-            let error = expectCacheError("cache-lock-timeout") {
+            let error = expectCacheError("cache.lock-timeout") {
                 try cache.withEntryLock(stem: prodKey.stem, roleArn: prodKey.roleArn, timeout: 0.2) { () -> Void in
                     Issue.record("ran while the key's lock was held")
                 }
@@ -60,7 +60,7 @@ struct EntryLockTests {
     func timesOut() throws {
         try cache.withEntryLock(prodKey, timeout: 1) {
             let start = Date()
-            let error = expectCacheError("cache-lock-timeout") {
+            let error = expectCacheError("cache.lock-timeout") {
                 try cache.withEntryLock(prodKey, timeout: 0.3) { () -> Void in Issue.record("ran without the lock") }
             }
             let waited = Date().timeIntervalSince(start)
@@ -94,7 +94,7 @@ struct EntryLockTests {
         let line = String(decoding: out.fileHandleForReading.availableDataUntilNewline(), as: UTF8.self)
         try #require(line == "locked\n", "holder said \(line.debugDescription)")
 
-        expectCacheError("cache-lock-timeout") { try cache.withEntryLock(prodKey, timeout: 0.3) {} }
+        expectCacheError("cache.lock-timeout") { try cache.withEntryLock(prodKey, timeout: 0.3) {} }
 
         #expect(kill(holder.processIdentifier, SIGKILL) == 0)
         holder.waitUntilExit()

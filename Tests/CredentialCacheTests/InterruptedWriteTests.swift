@@ -101,7 +101,7 @@ struct InterruptedWriteTests {
     @Test("the signal mask is restored when the write fails")
     func signalsReleasedOnFailure() throws { try withEmptySignalMask {
         let directory = cache.directory
-        expectCacheError("cache-file-io") {
+        expectCacheError("cache.file-io") {
             try FileSystem.writeAtomically(
                 directory: directory.fd, directoryPath: directory.path, finalName: "probe",
                 temporaryStem: prodKey.stem, bytes: [1]

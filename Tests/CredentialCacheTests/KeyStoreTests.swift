@@ -77,16 +77,16 @@ struct KeyringKeyStoreTests {
     @Test("a blocked keyctl is keyring-unavailable", arguments: [EPERM, ENOSYS, EACCES])
     func blocked(errno code: Int32) throws {
         let store = KeyringKeyStore(description: testKeyDescription(), simulatedErrno: code)
-        expectCacheError("keyring-unavailable") { try store.checkAvailable() }
-        expectCacheError("keyring-unavailable") { _ = try store.loadKey() }
-        let error = expectCacheError("keyring-unavailable") { _ = try store.loadOrCreateKey() }
+        expectCacheError("cache.keyring-unavailable") { try store.checkAvailable() }
+        expectCacheError("cache.keyring-unavailable") { _ = try store.loadKey() }
+        let error = expectCacheError("cache.keyring-unavailable") { _ = try store.loadOrCreateKey() }
         #expect(error?.message.contains("STSCACHE_KEY_STORE=file") == true)
     }
 
     @Test("other keyctl failures are keyring-failed")
     func otherFailure() throws {
         let store = KeyringKeyStore(description: testKeyDescription(), simulatedErrno: EDQUOT)
-        expectCacheError("keyring-failed") { _ = try store.loadOrCreateKey() }
+        expectCacheError("cache.keyring-failed") { _ = try store.loadOrCreateKey() }
     }
 
     @Test("a key of the wrong length is refused")
@@ -98,7 +98,7 @@ struct KeyringKeyStoreTests {
             short.withUnsafeBufferPointer { stscache_keyring_add(description, $0.baseAddress, $0.count) }
         }
         try #require(added > 0)
-        expectCacheError("keyring-key-invalid") { _ = try store.loadKey() }
+        expectCacheError("cache.keyring-key-invalid") { _ = try store.loadKey() }
     }
 }
 
@@ -151,27 +151,27 @@ struct FileKeyStoreTests {
         writeBytes(temp.sub("real"), randomKey())
         #expect(chmod(temp.sub("real"), 0o600) == 0)
         #expect(symlink(temp.sub("real"), path) == 0)
-        var error = expectCacheError("key-file-insecure") { _ = try store.loadOrCreateKey() }
+        var error = expectCacheError("cache.key-file-insecure") { _ = try store.loadOrCreateKey() }
         #expect(error?.message.contains(path) == true)
         #expect(unlink(path) == 0)
 
         for mode in [0o640, 0o604, 0o660] {
             writeBytes(path, randomKey())
             #expect(chmod(path, mode_t(mode)) == 0)
-            error = expectCacheError("key-file-insecure") { _ = try store.loadKey() }
+            error = expectCacheError("cache.key-file-insecure") { _ = try store.loadKey() }
             #expect(error?.message.contains(octal(UInt32(mode))) == true)
         }
 
         writeBytes(path, [1, 2, 3])
         #expect(chmod(path, 0o600) == 0)
-        expectCacheError("key-file-invalid") { _ = try store.loadOrCreateKey() }
+        expectCacheError("cache.key-file-invalid") { _ = try store.loadOrCreateKey() }
     }
 
     @Test("refuses a key directory others can write to")
     func refusesSharedDirectory() throws {
         let temp = try TemporaryDirectory()
         #expect(mkdir(temp.sub("shared"), 0o777) == 0)
-        expectCacheError("key-dir-unusable") { _ = try FileKeyStore(path: temp.sub("shared/cache-key")).loadOrCreateKey() }
+        expectCacheError("cache.key-dir-unusable") { _ = try FileKeyStore(path: temp.sub("shared/cache-key")).loadOrCreateKey() }
     }
 
     @Test("a key directory opened to others after the key was made is refused at every load, not only at creation")
@@ -182,9 +182,9 @@ struct FileKeyStoreTests {
         #expect(try store.loadKey() == key)
         for mode: mode_t in [0o777, 0o770, 0o702] {
             #expect(chmod(temp.sub("config/stscache"), mode) == 0)
-            let error = expectCacheError("key-dir-unusable") { _ = try store.loadKey() }
+            let error = expectCacheError("cache.key-dir-unusable") { _ = try store.loadKey() }
             #expect(error?.message.contains(temp.sub("config/stscache")) == true)
-            expectCacheError("key-dir-unusable") { _ = try store.loadOrCreateKey() }
+            expectCacheError("cache.key-dir-unusable") { _ = try store.loadOrCreateKey() }
         }
         // Readable by others but writable only by the owner: the key file's own 0600 protects it.
         #expect(chmod(temp.sub("config/stscache"), 0o755) == 0)
@@ -192,7 +192,7 @@ struct FileKeyStoreTests {
         // A symlink planted where the directory was is refused too.
         #expect(rename(temp.sub("config/stscache"), temp.sub("config/elsewhere")) == 0)
         #expect(symlink(temp.sub("config/elsewhere"), temp.sub("config/stscache")) == 0)
-        expectCacheError("key-dir-unusable") { _ = try store.loadKey() }
+        expectCacheError("cache.key-dir-unusable") { _ = try store.loadKey() }
     }
 }
 
@@ -212,7 +212,7 @@ struct KeyStoreSelectionTests {
     @Test("malformed STSCACHE_CACHE_KEY is a clear error that does not repeat the value")
     func malformedEnvironmentKey() {
         for value in ["not base64 !!", "c2hvcnQ=", Data(count: 33).base64EncodedString()] {
-            let error = expectCacheError("env-key-malformed") { _ = try EnvKeyStore(value: value) }
+            let error = expectCacheError("cache.env-key-malformed") { _ = try EnvKeyStore(value: value) }
             #expect(error?.message.contains(value) == false)
         }
     }
@@ -230,10 +230,10 @@ struct KeyStoreSelectionTests {
         let env = try KeyStoreSelection.make(
             environment: ["STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_KEY": Self.validKey], home: home, verbose: false)
         #expect(env.store.name == "env")
-        expectCacheError("env-key-missing") {
+        expectCacheError("cache.env-key-missing") {
             _ = try KeyStoreSelection.make(environment: ["STSCACHE_KEY_STORE": "env"], home: home, verbose: false)
         }
-        expectCacheError("key-store-unknown") {
+        expectCacheError("cache.key-store-unknown") {
             _ = try KeyStoreSelection.make(environment: ["STSCACHE_KEY_STORE": "vault"], home: home, verbose: false)
         }
     }
@@ -257,7 +257,7 @@ struct KeyStoreSelectionTests {
         let verbose = try KeyStoreSelection.make(environment: environment, home: "/h", verbose: true, keyring: blocked)
         #expect(verbose.store.name == "file")
         let note = try #require(verbose.note)
-        #expect(note.contains("keyring-unavailable"))
+        #expect(note.contains("cache.keyring-unavailable"))
         #expect(note.contains(temp.path + "/stscache/cache-key"))
         // The fallback store works end to end.
         let key = try verbose.store.loadOrCreateKey()
@@ -266,6 +266,6 @@ struct KeyStoreSelectionTests {
         // Asked for explicitly, a blocked keyring is an error, not a silent fallback.
         let explicit = try KeyStoreSelection.make(environment: ["STSCACHE_KEY_STORE": "keyring"], home: "/h",
                                                   verbose: false, keyring: blocked)
-        expectCacheError("keyring-unavailable") { _ = try explicit.store.loadOrCreateKey() }
+        expectCacheError("cache.keyring-unavailable") { _ = try explicit.store.loadOrCreateKey() }
     }
 }

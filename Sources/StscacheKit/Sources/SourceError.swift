@@ -1,10 +1,11 @@
+import Support
 /// Everything that can go wrong getting source credentials other than from keys: the MFA code,
 /// web identity, instance metadata, the container endpoint and credential_process helpers, and
 /// credentials from any of them (or from STS) that are not shaped like AWS credentials.
 ///
 /// `code` is stable (tests compare it); `message` says what went wrong and what to do. No
 /// message holds a secret: no key, token, MFA code, or a helper's output.
-struct SourceError: Error, UserFacingError, Equatable, CustomStringConvertible {
+struct SourceError: UserFacingError, Equatable, CustomStringConvertible {
     enum Code: String, Sendable {
         // MFA
         case mfaNoTerminal = "mfa-no-terminal"
@@ -42,6 +43,7 @@ struct SourceError: Error, UserFacingError, Equatable, CustomStringConvertible {
 
     let code: Code
     let message: String
+    var errorCode: String { "source." + code.rawValue }
 
     init(_ code: Code, _ message: String) {
         self.code = code

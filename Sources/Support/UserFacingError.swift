@@ -1,0 +1,14 @@
+/// Every error a user can meet: a stable code that tests and scripts compare, and one line for
+/// people that says what went wrong and what to do about it. Each domain (config, cache, STS,
+/// transport, crypto, sources, commands) has one error type that conforms; the entry point
+/// prints `stscache: <message>` for any of them, so none ever reaches the user as "unexpected
+/// error". (soto-core's `AWSErrorType` plays this part there.)
+///
+/// Codes are spelled one way: `<domain>.<kebab-case>`, e.g. `sts.access-denied`,
+/// `cache.key-dir-unusable`, `config.source-cycle`. Messages never hold a secret.
+public protocol UserFacingError: Error {
+    /// `<domain>.<kebab-case>`; stable across releases.
+    var errorCode: String { get }
+    /// One line (or a few sentences joined into one): the cause and the fix.
+    var message: String { get }
+}
