@@ -46,7 +46,7 @@ let package = Package(
         // Pure: INI reader and botocore-compatible profile resolution.
         .target(name: "AWSConfig", dependencies: ["Support"], swiftSettings: strict),
         // Pure: AWS Signature Version 4, date passed in.
-        .target(name: "SigV4", dependencies: ["OpenSSLCrypto"], swiftSettings: strict),
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "Support"], swiftSettings: strict),
         // STS AssumeRole request/response codec, endpoint rules, retrying client over a transport.
         .target(name: "STS", dependencies: ["SigV4", "Transport", "Support"], swiftSettings: strict),
         // HTTP transport protocol and the libcurl implementation (dlopen'd on demand).
@@ -73,6 +73,7 @@ let package = Package(
             path: "bench/micro",
             swiftSettings: strict),
 
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
         .testTarget(
             name: "SigV4Tests", dependencies: ["SigV4"],

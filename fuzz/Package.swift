@@ -49,7 +49,7 @@ let package = Package(
 
         // The main package's libraries (symlinks into ../Sources), same graph as ../Package.swift.
         .target(name: "Support"),
-        .target(name: "SigV4", dependencies: ["OpenSSLCrypto"]),
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "Support"]),
         .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "Support"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
         .target(name: "AWSConfig", dependencies: ["Support"]),

@@ -9,6 +9,7 @@ import Glibc
 import Darwin
 #endif
 import OpenSSLCrypto
+import Support
 
 /// The result of looking up one entry with the key.
 public enum CacheLookup: Sendable, Equatable {
@@ -397,20 +398,5 @@ struct DirectoryChanges {
         #if os(Linux)
         Glibc.close(fd)
         #endif
-    }
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
-func sleepSeconds(_ seconds: Double) {
-    guard seconds > 0 else { return }
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR {
-        request = remaining
     }
 }

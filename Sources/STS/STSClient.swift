@@ -12,6 +12,7 @@ import Darwin
 #endif
 import SigV4
 import Transport
+import Support
 
 /// Signs one request: returns the headers to add (`X-Amz-Date`, `Authorization`, and
 /// `X-Amz-Security-Token` for temporary credentials). Same shape as `SigV4.sign`, so the
@@ -80,7 +81,7 @@ public struct STSClient: Sendable {
 
     public init(transport: any HTTPTransport, options: Options = Options(), clock: @escaping @Sendable () -> Date,
                 sign: @escaping STSSigningFunction,
-                sleep: @escaping @Sendable (Double) -> Void = STSClient.systemSleep,
+                sleep: @escaping @Sendable (Double) -> Void = sleepSeconds,
                 jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.transport = transport
         self.options = options
@@ -187,13 +188,4 @@ public struct STSClient: Sendable {
         }
     }
 
-    /// `nanosleep`, resumed after signals until the full time has passed.
-    public static let systemSleep: @Sendable (Double) -> Void = { seconds in
-        guard seconds > 0, seconds.isFinite else { return }
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR {
-            request = remaining
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Support
 /// Where an STS request goes and which region signs it.
 public struct STSEndpoint: Sendable, Equatable {
     /// Absolute URL with a path (`https://sts.eu-west-1.amazonaws.com/`).
@@ -74,7 +75,7 @@ public struct STSEndpoint: Sendable, Equatable {
             return STSEndpoint(url: try normalizeExplicit(endpointURL), signingRegion: signingRegion)
         }
 
-        let mode = stsRegionalEndpoints.map { $0.trimmingSpaces().lowercased() }
+        let mode = stsRegionalEndpoints.map { $0.trimmingWhitespace().lowercased() }
         switch mode {
         case nil, "regional": break
         case "legacy":
@@ -118,7 +119,7 @@ public struct STSEndpoint: Sendable, Equatable {
 
     /// Checks an explicit endpoint and gives it a path (`http://localhost:4566` → `.../`).
     static func normalizeExplicit(_ raw: String) throws -> String {
-        let url = raw.trimmingSpaces()
+        let url = raw.trimmingWhitespace()
         func invalid(_ reason: String) -> STSError { STSError(.invalidEndpoint(redactUserInfo(url), reason: reason)) }
         let lower = url.lowercased()
         let schemeLength: Int

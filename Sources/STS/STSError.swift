@@ -241,10 +241,6 @@ extension STSError.Kind {
     }
 }
 
-/// Folds line breaks and runs of whitespace so a message stays on one line.
-func oneLine(_ text: String) -> String {
-    text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-}
 
 /// Words for the difference between the local clock and STS's, for warnings and errors.
 public enum ClockSkew {

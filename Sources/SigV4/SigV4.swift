@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import OpenSSLCrypto
+import Support
 
 /// AWS credentials. `description` never shows the secret or the token.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
@@ -158,7 +159,8 @@ public enum SigV4 {
         let seconds = Int64(interval)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
-        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        let civil = civilDate(daysSinceEpoch: days)
+        let (year, month, day) = (Int(civil.year), Int(civil.month), Int(civil.day))
 
         var out = [UInt8]()
         out.reserveCapacity(16)
@@ -432,17 +434,4 @@ public enum SigV4 {
         isUnreserved(byte) && byte != UInt8(ascii: "_") && byte != UInt8(ascii: "~") || byte == UInt8(ascii: "+")
     }
 
-    /// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count since 1970-01-01.
-    private static func civilDate(daysSinceEpoch: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = daysSinceEpoch + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthPrime = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
-        let month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (Int(year), Int(month), Int(day))
-    }
 }

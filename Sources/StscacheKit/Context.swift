@@ -10,6 +10,7 @@ import Darwin
 #endif
 import STS
 import Transport
+import Support
 
 /// Where a command's text goes. stdout belongs to the command's result; everything else is stderr.
 public struct OutputSinks: Sendable {
@@ -47,7 +48,7 @@ public struct Context: Sendable {
 
     public init(environment: [String: String], now: @escaping @Sendable () -> Date, homeDirectory: String,
                 userName: String, makeTransport: @escaping @Sendable () -> any HTTPTransport,
-                output: OutputSinks, sleep: @escaping @Sendable (Double) -> Void = STSClient.systemSleep) {
+                output: OutputSinks, sleep: @escaping @Sendable (Double) -> Void = sleepSeconds) {
         self.environment = environment
         self.now = now
         self.homeDirectory = homeDirectory

@@ -9,6 +9,7 @@ import Glibc
 import Darwin
 #endif
 import SigV4
+import Support
 
 /// The Version-1 document `credential_process` consumers read (botocore's
 /// `ProcessProvider`, the Go/Java/Rust SDKs). One line, keys in the documented order.
@@ -61,7 +62,7 @@ enum RFC3339 {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = civil(daysSinceEpoch: days)
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
         func pad(_ value: Int64, _ width: Int) -> String {
             let digits = String(value)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
@@ -70,17 +71,4 @@ enum RFC3339 {
             + pad(secondOfDay % 3600 / 60, 2) + ":" + pad(secondOfDay % 60, 2) + "Z"
     }
 
-    /// Proleptic Gregorian year, month, day of a day count from 1970-01-01 (Howard Hinnant's
-    /// `civil_from_days`, exact for every Int64 input a Date can hold).
-    static func civil(daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = daysSinceEpoch + 719_468  // days since 0000-03-01
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097  // [0, 146096]
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365  // [0, 399]
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)  // [0, 365], from March 1
-        let monthFromMarch = (5 * dayOfYear + 2) / 153  // [0, 11]
-        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
-        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
 }

@@ -91,7 +91,7 @@ struct Session {
 enum RefreshWindow {
     /// Seconds from `900`, `900s`, `15m` or `1h`; nil input means the default.
     static func parse(_ text: String?) throws -> Double? {
-        guard let text = text?.trimmed(), !text.isEmpty else { return nil }
+        guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
         var digits = Substring(text)
         var unit: Double = 1
         switch digits.last {

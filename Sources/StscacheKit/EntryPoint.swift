@@ -117,12 +117,6 @@ public enum StscacheMain {
         return code.rawValue == 0 ? 2 : code.rawValue
     }
 
-    static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-            .map { $0.trimmed() }
-            .filter { !$0.isEmpty }
-            .joined(separator: " ")
-    }
 }
 
 struct StscacheCommand: ParsableCommand {
@@ -145,12 +139,3 @@ struct StscacheCommand: ParsableCommand {
                       ExportCommand.self, ExecCommand.self])
 }
 
-extension StringProtocol {
-    /// Without leading and trailing spaces and tabs.
-    func trimmed() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}

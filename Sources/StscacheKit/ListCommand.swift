@@ -6,6 +6,7 @@ import Foundation
 import ArgumentParser
 import AWSConfig
 import CredentialCache
+import Support
 
 /// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
 /// key when the key is at hand (no credentials are decrypted for display).
@@ -103,7 +104,7 @@ struct ListCommand: ContextualCommand {
             let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
             return RoleLookup(files: files, context: context, keysOnly: true).reachableEntries()
         } catch {
-            context.output.stderr("stscache: warning: \(StscacheMain.oneLine(error.message)) (profile names are not shown)\n")
+            context.output.stderr("stscache: warning: \(oneLine(error.message)) (profile names are not shown)\n")
             return [:]
         }
     }
@@ -131,11 +132,11 @@ struct ListCommand: ContextualCommand {
     /// from it must not move the cursor, retitle the window or split a TSV line.
     static func cells(_ row: Row) -> [String] {
         guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
-            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"].map(TerminalText.escaped)
+            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"].map { TerminalText.escaped($0) }
         }
         return [roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
                 RFC3339.format(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state]
-            .map(TerminalText.escaped)
+            .map { TerminalText.escaped($0) }
     }
 
     /// Aligned columns under a header, for people.

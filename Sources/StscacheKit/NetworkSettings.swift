@@ -1,6 +1,7 @@
 import CredentialCache
 import STS
 import Transport
+import Support
 
 /// Network and waiting knobs from the environment; docs/network.md documents each one.
 ///
@@ -46,7 +47,7 @@ enum NetworkSettings {
     /// How long a miss waits for another process that is refreshing the same role (it may be
     /// waiting for an MFA code). Separate from the STS deadline; 0 means "do not wait".
     static func lockTimeout(environment: [String: String]) -> Double {
-        guard let text = environment["STSCACHE_LOCK_TIMEOUT"], let value = Double(text.trimmed()),
+        guard let text = environment["STSCACHE_LOCK_TIMEOUT"], let value = Double(text.trimmingWhitespace()),
               value >= 0, value.isFinite
         else { return CredentialCache.defaultLockTimeout }
         return value
@@ -61,7 +62,7 @@ enum NetworkSettings {
             }
         }
         if let text = environment["STSCACHE_LOCK_TIMEOUT"], !text.isEmpty,
-           Double(text.trimmed()).map({ $0 >= 0 && $0.isFinite }) != true {
+           Double(text.trimmingWhitespace()).map({ $0 >= 0 && $0.isFinite }) != true {
             throw UsageError("STSCACHE_LOCK_TIMEOUT='\(text)' is not a number of seconds (0 or more, e.g. 120)")
         }
         if let text = environment["STSCACHE_MAX_ATTEMPTS"], !text.isEmpty, attempts(text) == nil {
@@ -70,12 +71,12 @@ enum NetworkSettings {
     }
 
     static func seconds(_ text: String?) -> Double? {
-        guard let text, let value = Double(text.trimmed()), value > 0, value.isFinite else { return nil }
+        guard let text, let value = Double(text.trimmingWhitespace()), value > 0, value.isFinite else { return nil }
         return value
     }
 
     static func attempts(_ text: String?) -> Int? {
-        guard let text, let value = Int(text.trimmed()), (1...maximumAttempts).contains(value) else { return nil }
+        guard let text, let value = Int(text.trimmingWhitespace()), (1...maximumAttempts).contains(value) else { return nil }
         return value
     }
 

@@ -6,6 +6,7 @@ import Foundation
 import ArgumentParser
 import AWSConfig
 import CredentialCache
+import Support
 
 /// `stscache prompt`: the selected profile's session time for a shell prompt.
 ///
@@ -107,7 +108,7 @@ struct PromptCommand: ContextualCommand {
         do {
             files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
         } catch {
-            return .failure(Silence(text: StscacheMain.oneLine(error.message)))
+            return .failure(Silence(text: oneLine(error.message)))
         }
         guard files.config != nil || files.credentials != nil else {
             return .failure(Silence(text: "no config file at \(context.configFilePath)"))
@@ -123,7 +124,7 @@ struct PromptCommand: ContextualCommand {
         do {
             role = try lookup.role(for: name)
         } catch {
-            return .failure(Silence(text: StscacheMain.oneLine(error.message)))
+            return .failure(Silence(text: oneLine(error.message)))
         }
         let cache: CredentialCache
         do {
@@ -132,7 +133,7 @@ struct PromptCommand: ContextualCommand {
             }
             cache = existing
         } catch {
-            return .failure(Silence(text: StscacheMain.oneLine(error.message)))
+            return .failure(Silence(text: oneLine(error.message)))
         }
         guard let header = cache.readHeader(CredentialBroker.cacheKey(for: role)) else {
             return .failure(Silence(text: "no readable cached session for \(role.roleArn) (session \(role.roleSessionName))"))

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import CredentialCache
+import Support
 
 /// How `prompt` and `list` describe a cached session's lifetime.
 enum SessionDisplay {
@@ -42,36 +43,6 @@ enum SessionDisplay {
     }
 }
 
-/// Text from files (cache headers, config names, paths) made safe to show on a terminal.
-enum TerminalText {
-    /// Control characters (C0, DEL, C1), and the bidirectional overrides and isolates that can
-    /// make a line read differently from what it holds, as `\u{...}`; a backslash as `\\`, so
-    /// the escaping is unambiguous. Everything else is kept, non-ASCII letters included.
-    static func escaped(_ text: String) -> String {
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") || $0 >= 0xC2 }) {
-            return text
-        }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar == "\\" {
-                out += "\\\\"
-            } else if needsEscape(scalar) {
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
-
-    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
-        default: return false
-        }
-    }
-}
 
 extension CredentialCache {
     /// The cache directory if it exists (checked as always), nil if nothing was ever cached.

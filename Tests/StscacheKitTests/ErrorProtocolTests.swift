@@ -52,7 +52,7 @@ struct ErrorProtocolTests {
             #expect(Self.isOneSpelling(userFacing.errorCode), "\(type(of: error)): \(userFacing.errorCode)")
             let line = StscacheMain.describe(error)
             #expect(!line.contains("unexpected error"), "\(line)")
-            #expect(line == StscacheMain.oneLine(userFacing.message) && !line.isEmpty)
+            #expect(line == oneLine(userFacing.message) && !line.isEmpty)
         }
     }
 

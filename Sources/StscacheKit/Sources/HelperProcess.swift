@@ -5,6 +5,7 @@ import Darwin
 #endif
 import AWSConfig
 import STS
+import Support
 
 /// A helper's command line (`credential_process`, `mfa_process`) made ready to run the way
 /// botocore runs `credential_process`: split into words by Python's `shlex.split` rules
@@ -102,11 +103,11 @@ struct HelperProcess {
         close(writeEnd)
         defer { close(readEnd) }
 
-        let deadline = monotonicNow() + max(0, timeout)
+        let deadline = monotonicSeconds() + max(0, timeout)
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         reading: while true {
-            let remaining = deadline - monotonicNow()
+            let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
                 stop(pid)
                 throw .timedOut(seconds: timeout)
@@ -140,11 +141,11 @@ struct HelperProcess {
             if reaped < 0 && errno != EINTR {
                 return Outcome(termination: .exited(-1), stdout: output)
             }
-            if monotonicNow() >= deadline {
+            if monotonicSeconds() >= deadline {
                 stop(pid)
                 throw .timedOut(seconds: timeout)
             }
-            STSClient.systemSleep(pause)
+            sleepSeconds(pause)
             pause = min(pause * 2, 0.05)
         }
     }
@@ -152,19 +153,14 @@ struct HelperProcess {
     /// SIGTERM, a second's grace, SIGKILL; always reaped.
     private func stop(_ pid: pid_t) {
         kill(pid, SIGTERM)
-        let graceEnds = monotonicNow() + 1
+        let graceEnds = monotonicSeconds() + 1
         var status: Int32 = 0
-        while monotonicNow() < graceEnds {
+        while monotonicSeconds() < graceEnds {
             if waitpid(pid, &status, WNOHANG) == pid { return }
-            STSClient.systemSleep(0.01)
+            sleepSeconds(0.01)
         }
         kill(pid, SIGKILL)
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 }
 
-func monotonicNow() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import STS
+import Support
 
 /// Where a prompt is shown and answered. `/dev/tty` in real use: it works under
 /// `credential_process`, whose stdout is a pipe and whose stderr the SDK may swallow.
@@ -31,9 +32,9 @@ final class ControllingTerminal: PromptTerminal {
 
     func readLine(timeout: Double) throws(SourceError) -> String? {
         var bytes: [UInt8] = []
-        let deadline = monotonicNow() + timeout
+        let deadline = monotonicSeconds() + timeout
         while true {
-            let remaining = deadline - monotonicNow()
+            let remaining = deadline - monotonicSeconds()
             if remaining <= 0 {
                 throw SourceError(.mfaPromptTimedOut, "no MFA code was entered within \(Int(timeout)) seconds.")
             }
@@ -175,12 +176,3 @@ struct MFACodeSource {
     }
 }
 
-extension StringProtocol {
-    /// Without leading and trailing white space of any kind (line endings included).
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let first = s.first, first.isWhitespace { s.removeFirst() }
-        while let last = s.last, last.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}

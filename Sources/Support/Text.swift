@@ -1,0 +1,56 @@
+/// Text from outside (cache headers, config names, paths, an endpoint's error message) made
+/// safe to show on a terminal.
+public enum TerminalText {
+    /// Control characters (C0, DEL, C1), and the bidirectional overrides and isolates that can
+    /// make a line read differently from what it holds, as `\u{...}`; with `backslashes`, a
+    /// backslash as `\\` too, so the escaping is unambiguous (`list` cells). Everything else is
+    /// kept, non-ASCII letters included. ASCII text without controls costs one byte scan.
+    public static func escaped(_ text: String, backslashes: Bool = true) -> String {
+        if !text.utf8.contains(where: {
+            $0 < 0x20 || $0 == 0x7F || $0 >= 0xC2 || (backslashes && $0 == UInt8(ascii: "\\"))
+        }) {
+            return text
+        }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if backslashes && scalar == "\\" {
+                out += "\\\\"
+            } else if needsEscape(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F: return true
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
+    }
+}
+
+/// A message as one line for stderr: line breaks folded into single spaces (each line trimmed,
+/// blank ones dropped), and any other control or bidi character escaped, so text that came from
+/// outside (an endpoint's error message, a file name) cannot move the cursor or retitle the
+/// terminal.
+public func oneLine(_ text: String) -> String {
+    let folded = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        .map { $0.trimmingWhitespace() }
+        .filter { !$0.isEmpty }
+        .joined(separator: " ")
+    return TerminalText.escaped(folded, backslashes: false)
+}
+
+extension StringProtocol {
+    /// Without leading and trailing white space of any kind (line endings included).
+    public func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let first = s.first, first.isWhitespace { s.removeFirst() }
+        while let last = s.last, last.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
