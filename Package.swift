@@ -37,30 +37,30 @@ let package = Package(
         .target(
             name: "StscacheKit",
             dependencies: [
-                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "CProcessControl", "Support",
+                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "CProcessControl", "StscacheSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // The lowest module: the one error protocol every user-facing error conforms to.
-        .target(name: "Support", swiftSettings: strict),
+        .target(name: "StscacheSupport", swiftSettings: strict),
         // Pure: INI reader and botocore-compatible profile resolution.
-        .target(name: "AWSConfig", dependencies: ["Support"], swiftSettings: strict),
+        .target(name: "AWSConfig", dependencies: ["StscacheSupport"], swiftSettings: strict),
         // Pure: AWS Signature Version 4, date passed in.
-        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "Support"], swiftSettings: strict),
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "StscacheSupport"], swiftSettings: strict),
         // STS AssumeRole request/response codec, endpoint rules, retrying client over a transport.
-        .target(name: "STS", dependencies: ["SigV4", "Transport", "Support"], swiftSettings: strict),
+        .target(name: "STS", dependencies: ["SigV4", "Transport", "StscacheSupport"], swiftSettings: strict),
         // HTTP transport protocol and the libcurl implementation (dlopen'd on demand).
-        .target(name: "Transport", dependencies: ["CCurlShim", "Support"], swiftSettings: strict),
+        .target(name: "Transport", dependencies: ["CCurlShim", "StscacheSupport"], swiftSettings: strict),
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         // OpenSSL's libcrypto: SHA-256, HMAC-SHA256, AES-256-GCM (random bytes come from getrandom).
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: libcryptoPkgConfig,
             providers: [.apt(["libssl-dev"])]),
-        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "Support"], swiftSettings: strict,
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "StscacheSupport"], swiftSettings: strict,
                 linkerSettings: libcryptoLink),
         // Encrypted on-disk cache: directory hygiene, entry format, key stores, flock.
-        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "Support"], swiftSettings: strict),
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "StscacheSupport"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
         .target(name: "CKeyring"),
         // prctl(PR_SET_DUMPABLE) and the core-file limit (prctl is variadic: Swift cannot call it).
@@ -73,7 +73,7 @@ let package = Package(
             path: "bench/micro",
             swiftSettings: strict),
 
-        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "StscacheSupportTests", dependencies: ["StscacheSupport"]),
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
         .testTarget(
             name: "SigV4Tests", dependencies: ["SigV4"],

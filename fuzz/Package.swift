@@ -48,22 +48,22 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
 
         // The main package's libraries (symlinks into ../Sources), same graph as ../Package.swift.
-        .target(name: "Support"),
-        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "Support"]),
-        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "Support"]),
+        .target(name: "StscacheSupport"),
+        .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "StscacheSupport"]),
+        .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "StscacheSupport"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
-        .target(name: "AWSConfig", dependencies: ["Support"]),
-        .target(name: "STS", dependencies: ["SigV4", "Transport", "Support"]),
-        .target(name: "Transport", dependencies: ["CCurlShim", "Support"]),
+        .target(name: "AWSConfig", dependencies: ["StscacheSupport"]),
+        .target(name: "STS", dependencies: ["SigV4", "Transport", "StscacheSupport"]),
+        .target(name: "Transport", dependencies: ["CCurlShim", "StscacheSupport"]),
         .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("dl")]),
         // cache-entry reaches EntryFormat (internal) through @testable import:
-        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "Support"],
+        .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "StscacheSupport"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "StscacheKit",
                 dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
-                               "CProcessControl", "Support", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                               "CProcessControl", "StscacheSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CProcessControl"),
     ]

@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 
 /// A place in a config file, so a message can point at the line to fix.
 public struct FileLocation: Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

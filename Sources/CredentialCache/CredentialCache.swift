@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 import OpenSSLCrypto
-import Support
+import StscacheSupport
 
 /// The result of looking up one entry with the key.
 public enum CacheLookup: Sendable, Equatable {

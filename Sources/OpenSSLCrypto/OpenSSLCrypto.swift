@@ -1,5 +1,5 @@
 import COpenSSL
-import Support
+import StscacheSupport
 
 /// Thin, allocation-light wrappers over OpenSSL 3's libcrypto: the only primitives stscache needs.
 ///

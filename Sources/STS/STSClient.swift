@@ -12,7 +12,7 @@ import Darwin
 #endif
 import SigV4
 import Transport
-import Support
+import StscacheSupport
 
 /// Signs one request: returns the headers to add (`X-Amz-Date`, `Authorization`, and
 /// `X-Amz-Security-Token` for temporary credentials). Same shape as `SigV4.sign`, so the

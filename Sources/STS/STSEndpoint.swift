@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 /// Where an STS request goes and which region signs it.
 public struct STSEndpoint: Sendable, Equatable {
     /// Absolute URL with a path (`https://sts.eu-west-1.amazonaws.com/`).

@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 import Transport
 
 /// Everything that can go wrong talking to STS, each with a stable `code` for tests and callers

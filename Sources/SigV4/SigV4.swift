@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import OpenSSLCrypto
-import Support
+import StscacheSupport
 
 /// AWS credentials. `description` never shows the secret or the token.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {

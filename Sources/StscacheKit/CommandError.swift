@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 /// Failures of the everyday commands (`list`, `purge`, `export`, `exec`; `prompt` never
 /// fails). `code` is stable for tests; `exitStatus` is what the process exits with.
 struct CommandError: UserFacingError, Equatable {

@@ -10,7 +10,7 @@ import Darwin
 #endif
 import STS
 import Transport
-import Support
+import StscacheSupport
 
 /// Where a command's text goes. stdout belongs to the command's result; everything else is stderr.
 public struct OutputSinks: Sendable {

@@ -9,7 +9,7 @@ import OpenSSLCrypto
 import SigV4
 import STS
 import Transport
-import Support
+import StscacheSupport
 
 /// Resolve → cache lookup → lock → STS → cache write: the one path every session takes
 /// (`session(_:fetch:)`), role sessions and MFA sessions alike.

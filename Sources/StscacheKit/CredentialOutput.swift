@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 import SigV4
-import Support
+import StscacheSupport
 
 /// The Version-1 document `credential_process` consumers read (botocore's
 /// `ProcessProvider`, the Go/Java/Rust SDKs). One line, keys in the documented order.

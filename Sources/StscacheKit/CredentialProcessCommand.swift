@@ -2,7 +2,7 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import STS
-import Support
+import StscacheSupport
 
 
 /// Options every cache-touching command shares.

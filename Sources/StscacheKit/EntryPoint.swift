@@ -1,5 +1,5 @@
 import ArgumentParser
-import Support
+import StscacheSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

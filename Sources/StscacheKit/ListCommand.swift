@@ -6,7 +6,7 @@ import Foundation
 import ArgumentParser
 import AWSConfig
 import CredentialCache
-import Support
+import StscacheSupport
 
 /// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
 /// key when the key is at hand (no credentials are decrypted for display).

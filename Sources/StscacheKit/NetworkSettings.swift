@@ -1,7 +1,7 @@
 import CredentialCache
 import STS
 import Transport
-import Support
+import StscacheSupport
 
 /// Network and waiting knobs from the environment; docs/network.md documents each one.
 ///

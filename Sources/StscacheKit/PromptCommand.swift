@@ -6,7 +6,7 @@ import Foundation
 import ArgumentParser
 import AWSConfig
 import CredentialCache
-import Support
+import StscacheSupport
 
 /// `stscache prompt`: the selected profile's session time for a shell prompt.
 ///

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import CredentialCache
-import Support
+import StscacheSupport
 
 /// How `prompt` and `list` describe a cached session's lifetime.
 enum SessionDisplay {

@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -4,7 +4,7 @@ import Foundation
 import OpenSSLCrypto
 @testable import StscacheKit
 import STS
-import Support
+import StscacheSupport
 import Testing
 import Transport
 

@@ -5,7 +5,7 @@ import Darwin
 #endif
 import AWSConfig
 import STS
-import Support
+import StscacheSupport
 
 /// A helper's command line (`credential_process`, `mfa_process`) made ready to run the way
 /// botocore runs `credential_process`: split into words by Python's `shlex.split` rules

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import STS
-import Support
+import StscacheSupport
 
 /// Where a prompt is shown and answered. `/dev/tty` in real use: it works under
 /// `credential_process`, whose stdout is a pipe and whose stderr the SDK may swallow.

@@ -1,4 +1,4 @@
-import Support
+import StscacheSupport
 /// Everything that can go wrong getting source credentials other than from keys: the MFA code,
 /// web identity, instance metadata, the container endpoint and credential_process helpers, and
 /// credentials from any of them (or from STS) that are not shaped like AWS credentials.

@@ -1,5 +1,5 @@
 import Foundation
-import Support
+import StscacheSupport
 import Testing
 
 @Suite("Support: text, clocks and dates")
