@@ -61,12 +61,7 @@ public struct FileKeyStore: KeyStore {
         if let key = try loadKey() { return key }
         let directory = try openDirectory()
         defer { close(directory) }
-        var candidate: [UInt8]
-        do {
-            candidate = try SecureRandom.bytes(count: AES256GCM.keyCount)
-        } catch {
-            throw CacheError.randomUnavailable
-        }
+        var candidate = try freshKeyCandidate()
         defer { EntryFormat.wipe(&candidate) }
         let name = fileName
         // link(2) onto the final name is create-if-absent with the content already in place:

@@ -106,3 +106,13 @@ public struct EnvKeyStore: KeyStore {
     /// (or change it) to retire it; entries encrypted under it become misses.
     public func deleteKey() throws {}
 }
+
+/// 32 fresh random bytes for a store that is about to create the cache key (the caller wipes
+/// them once stored).
+func freshKeyCandidate() throws(CacheError) -> [UInt8] {
+    do {
+        return try SecureRandom.bytes(count: AES256GCM.keyCount)
+    } catch {
+        throw .randomUnavailable
+    }
+}

@@ -50,12 +50,7 @@ public struct KeyringKeyStore: KeyStore {
 
     public func loadOrCreateKey() throws -> [UInt8] {
         if let key = try loadKey() { return key }
-        var candidate: [UInt8]
-        do {
-            candidate = try SecureRandom.bytes(count: AES256GCM.keyCount)
-        } catch {
-            throw CacheError.randomUnavailable
-        }
+        var candidate = try freshKeyCandidate()
         defer { EntryFormat.wipe(&candidate) }
         let added = simulatedErrno.map { -Int32($0) } ?? keyDescription.withCString { description in
             candidate.withUnsafeBufferPointer { stscache_keyring_add(description, $0.baseAddress, $0.count) }
