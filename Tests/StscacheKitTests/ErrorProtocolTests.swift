@@ -72,4 +72,17 @@ struct ErrorProtocolTests {
         #expect(status == 1)
         #expect(output.stderr == "stscache: could not connect: Failed to connect\n")
     }
+
+    @Test("an endpoint's error message reaches stderr as one line with its control characters escaped")
+    func hostileErrorMessageEscaped() throws {
+        let fixture = try SourcesFixture { _ in
+            // ESC itself is not an XML character (the decoder refuses the document); a C1 CSI
+            // and a bidi override are, and terminals act on both.
+            STSAnswers.error(403, code: "AccessDenied", message: "denied\u{9b}2J\u{202e}nimda\nsecond line")
+        }
+        let error = #expect(throws: (any Error).self) { try fixture.broker().credentials(for: makeRole()) }
+        let line = StscacheMain.describe(try #require(error))
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{202e}" })
+        #expect(line.contains(#"denied\u{9b}2J\u{202e}nimda second line"#), "\(line)")
+    }
 }
