@@ -60,7 +60,7 @@ struct ListCommand: ContextualCommand {
     static func rows(context: Context, verbose: Bool) throws -> [Row] {
         guard let cache = try CredentialCache.openExisting(context: context) else { return [] }
         if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
-        let reach = reachableEntries(context: context)
+        let reach = RoleLookup.reachableEntries(context: context)
         let now = context.now()
         let policy = try SessionDisplay.policy(environment: context.environment)
         let encryptionKey = existingKey(context: context, verbose: verbose)
@@ -95,17 +95,6 @@ struct ListCommand: ContextualCommand {
                 context.output.stderr("stscache: entries are not verified: \(StscacheMain.describe(error))\n")
             }
             return nil
-        }
-    }
-
-    /// Entries reachable from the config, or none (with a warning) when it cannot be read.
-    static func reachableEntries(context: Context) -> [String: RoleLookup.Reach] {
-        do {
-            let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
-            return RoleLookup(files: files, context: context, keysOnly: true).reachableEntries()
-        } catch {
-            context.output.stderr("stscache: warning: \(oneLine(error.message)) (profile names are not shown)\n")
-            return [:]
         }
     }
 

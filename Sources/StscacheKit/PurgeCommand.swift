@@ -96,7 +96,7 @@ struct PurgeCommand: ContextualCommand {
             return
         }
         if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
-        let reach = ListCommand.reachableEntries(context: context)
+        let reach = RoleLookup.reachableEntries(context: context)
         let now = context.now()
         let wantedKey = wanted.map(CredentialBroker.cacheKey(for:))
 

@@ -1,5 +1,6 @@
 import AWSConfig
 import CredentialCache
+import StscacheSupport
 
 /// Which cache entry holds a profile's session, worked out from the config files alone: no
 /// secrets are used, no key store is opened and nothing touches the network. `prompt`, `list`
@@ -63,5 +64,19 @@ struct RoleLookup {
         }
         for stem in byStem.keys { byStem[stem]!.profiles.sort() }
         return byStem
+    }
+}
+
+extension RoleLookup {
+    /// Entries reachable from the config files, or none (with a warning) when they cannot be
+    /// read: `list` and `purge` then still work, without profile names.
+    static func reachableEntries(context: Context) -> [String: Reach] {
+        do {
+            let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
+            return RoleLookup(files: files, context: context, keysOnly: true).reachableEntries()
+        } catch {
+            context.output.stderr("stscache: warning: \(oneLine(error.message)) (profile names are not shown)\n")
+            return [:]
+        }
     }
 }

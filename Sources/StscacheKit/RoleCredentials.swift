@@ -1,0 +1,22 @@
+import AWSConfig
+import CredentialCache
+import SigV4
+
+/// A role's credentials through the broker, for `export` and `exec`: the selected profile is
+/// followed to its role profile (the delegating pattern) as `prompt` does.
+struct RoleCredentials {
+    let files: ConfigFiles
+    /// The profile the user named.
+    let profile: String
+    let role: RoleProfile
+    let credentials: AWSCredentials
+
+    static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
+        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let session = try Session.open(context: context, verbose: verbose)
+        let target = RoleLookup(files: session.files, context: context, keysOnly: false).roleProfileName(for: profile)
+        let role = try session.resolve(profile: target ?? profile)
+        let credentials = try session.broker(policy: RefreshPolicy(window: window)).credentials(for: role)
+        return RoleCredentials(files: session.files, profile: profile, role: role, credentials: credentials)
+    }
+}
