@@ -32,28 +32,49 @@ enum FastPath {
         }
     }
 
-    /// Options and flags of one subcommand; nil for anything outside the plain shapes.
+    /// Options and flags of one subcommand; nil for anything outside the shapes `syntax` allows
+    /// (the parser then reads the words, and explains them when they are wrong).
     struct Words {
-        var options: [String: String] = [:]
-        var flags: Set<String> = []
+        /// Which of the parser's shapes a caller takes without it, beyond `--name value` with a
+        /// non-empty value not starting with `-`, each option and flag at most once.
+        struct Syntax {
+            /// `--name=value` (the value may then start with `-`).
+            var equalsForm = false
+            var emptyValues = false
+            var repeatedFlags = false
+        }
 
-        init?(_ words: ArraySlice<String>, options known: Set<String>, flags knownFlags: Set<String>) {
+        var options: [String: String] = [:]
+        var flags: [String] = []
+
+        /// Arrays, not sets: two or three names, and building a `Set` costs more than searching them.
+        init?(_ words: ArraySlice<String>, options known: [String], flags knownFlags: [String],
+              syntax: Syntax = Syntax()) {
             var index = words.startIndex
             while index < words.endIndex {
                 let word = words[index]
-                if known.contains(word) {
-                    let next = words.index(after: index)
-                    guard next < words.endIndex, options[word] == nil else { return nil }
-                    let value = words[next]
-                    guard !value.isEmpty, !value.hasPrefix("-") else { return nil }
-                    options[word] = value
-                    index = words.index(after: next)
-                } else if knownFlags.contains(word), !flags.contains(word) {
-                    flags.insert(word)
+                if knownFlags.contains(word) {
+                    guard syntax.repeatedFlags || !flags.contains(word) else { return nil }
+                    flags.append(word)
+                    index = words.index(after: index)
+                    continue
+                }
+                let name: String
+                let value: String
+                if syntax.equalsForm, word.hasPrefix("--"), let eq = word.firstIndex(of: "=") {
+                    name = String(word[..<eq])
+                    value = String(word[word.index(after: eq)...])
                     index = words.index(after: index)
                 } else {
-                    return nil
+                    // The parser reads a following word that starts with "-" as a missing value.
+                    let next = words.index(after: index)
+                    guard next < words.endIndex, !words[next].hasPrefix("-") else { return nil }
+                    name = word
+                    value = words[next]
+                    index = words.index(after: next)
                 }
+                guard known.contains(name), options[name] == nil, syntax.emptyValues || !value.isEmpty else { return nil }
+                options[name] = value
             }
         }
     }

@@ -56,38 +56,14 @@ struct PromptCommand: ContextualCommand {
     /// two words) and `--verbose` are understood; anything else (`--help`, a typo) returns nil
     /// and the caller goes through the parser, which explains it.
     static func runWithoutParser(_ arguments: [String], context: Context) -> Int32? {
-        var profile: String?
-        var format: String?
-        var verbose = false
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            if argument == "--verbose" {
-                verbose = true
-                continue
-            }
-            let name: String
-            let value: String
-            if let eq = argument.firstIndex(of: "="), argument.hasPrefix("--") {
-                name = String(argument[..<eq])
-                value = String(argument[argument.index(after: eq)...])
-            } else {
-                // The parser reads a following word that starts with "-" as a missing value.
-                guard index < arguments.count, !arguments[index].hasPrefix("-") else { return nil }
-                name = argument
-                value = arguments[index]
-                index += 1
-            }
-            switch name {
-            case "--profile" where profile == nil: profile = value
-            case "--format" where format == nil: format = value
-            default: return nil
-            }
-        }
+        guard let words = FastPath.Words(
+            arguments[...], options: ["--profile", "--format"], flags: ["--verbose"],
+            syntax: .init(equalsForm: true, emptyValues: true, repeatedFlags: true))
+        else { return nil }
         // Not through a PromptCommand value: initialising its property wrappers alone cost 280K
         // instructions (argument-parser name sets and their generic metadata).
-        run(profile: profile, format: format, verbose: verbose, context: context)
+        run(profile: words.options["--profile"], format: words.options["--format"],
+            verbose: words.flags.contains("--verbose"), context: context)
         return 0
     }
 
