@@ -9,8 +9,6 @@ public struct ProfileResolver: Sendable {
 
     /// `duration_seconds` bounds STS accepts for AssumeRole.
     public static let durationRange = 900...43200
-    /// STS caps a session assumed with another role's credentials at one hour.
-    public static let chainedDurationLimit = 3600
     public static let credentialSources = ["Environment", "Ec2InstanceMetadata", "EcsContainer"]
 
     public init(files: ConfigFiles, environment: [String: String], policy: ResolutionPolicy) {

@@ -7,8 +7,8 @@ public struct RoleProfile: Sendable, Equatable {
     /// `role_session_name`, else `ResolutionPolicy.defaultSessionName`.
     public var roleSessionName: String
     public var externalId: String?
-    /// `duration_seconds` as configured. A role whose source is itself a role session may
-    /// exceed STS's one-hour chaining limit here; the broker caps the request (`isChained`).
+    /// `duration_seconds` as configured, within STS's range for AssumeRole. What STS allows a
+    /// chained role is not checked here: botocore sends the value as it is.
     public var durationSeconds: Int?
     /// `mfa_serial` of this profile, as configured.
     public var mfaSerial: String?
@@ -48,16 +48,6 @@ public struct RoleProfile: Sendable, Equatable {
         self.stsRegionalEndpoints = stsRegionalEndpoints
         self.caBundle = caBundle
         self.source = source
-    }
-
-    /// True when this role is assumed with another role's session (a chained role, instance
-    /// or container role credentials): STS then allows at most one hour
-    /// (`ProfileResolver.chainedDurationLimit`). Web identity is not chaining: it is the first hop.
-    public var isChained: Bool {
-        switch source {
-        case .role, .ec2InstanceMetadata, .ecsContainer: return true
-        case .staticKeys, .environment, .credentialProcess, .webIdentity: return false
-        }
     }
 
     /// The MFA serial to send on AssumeRole itself: the role's `mfa_serial`, unless the MFA
