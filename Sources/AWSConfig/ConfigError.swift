@@ -28,8 +28,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case sourceConflict = "source-conflict"
         /// Neither `source_profile` nor `credential_source` is set.
         case noSource = "no-source"
-        /// `source_profile` links form a loop, or a source's `credential_process` runs the
-        /// program resolving (`ResolutionPolicy.delegatedProfile`) for a profile on the way to it.
+        /// `source_profile` links form a loop, or a source's `credential_process` runs the calling
+        /// program again (`ResolutionPolicy.delegatedProfile`) for a profile on the way to it.
         case sourceCycle = "source-cycle"
         /// The source profile has no keys, no role and no `credential_process`.
         case sourceWithoutKeys = "source-without-keys"

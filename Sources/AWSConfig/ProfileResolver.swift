@@ -5,7 +5,7 @@
 public struct ProfileResolver: Sendable {
     public let files: ConfigFiles
     public let environment: [String: String]
-    public let policy: ResolutionPolicy
+    private let policy: ResolutionPolicy
 
     /// `duration_seconds` bounds STS accepts for AssumeRole.
     public static let durationRange = 900...43200
@@ -156,7 +156,7 @@ public struct ProfileResolver: Sendable {
             }
             return seconds
         }
-        return try policy.defaultMFASessionDuration(roleProfile.name)
+        return try policy.defaultMFASessionDuration(roleProfile.name, environment)
     }
 
     private func resolveSourceProfile(_ reference: INIValue, of profile: Profile,

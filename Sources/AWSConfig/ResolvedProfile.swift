@@ -90,7 +90,9 @@ public struct MFASessionSettings: Sendable, Equatable {
     public static let durationRange = 900...129_600
 
     /// `durationRange` in words, for messages.
-    public static let durationLimits = "from \(durationRange.lowerBound) seconds (15m) to \(durationRange.upperBound) seconds (36h)"
+    public static var durationLimits: String {
+        "from \(durationRange.lowerBound) seconds (15m) to \(durationRange.upperBound) seconds (36h)"
+    }
 
     /// `900`, `900s`, `15m`, `12h` as whole seconds when inside `durationRange`; nil otherwise.
     public static func duration(_ text: String) -> Int? {

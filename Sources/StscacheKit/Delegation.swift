@@ -12,7 +12,7 @@ import AWSConfig
 /// any path) and that has `--profile NAME` or `--profile=NAME` (the last one wins, as for any
 /// repeated option). Quoting follows `shellWords`. nil for other programs, a missing
 /// `--profile`, or a command that does not split.
-public func delegatedProfile(fromCredentialProcess command: String) -> String? {
+func delegatedProfile(fromCredentialProcess command: String) -> String? {
     guard let words = shellWords(command), let program = words.first else { return nil }
     let baseName = program.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? program
     guard baseName == "stscache" else { return nil }
@@ -38,7 +38,7 @@ public func delegatedProfile(fromCredentialProcess command: String) -> String? {
 
 extension ConfigFiles {
     /// The profile this one delegates to through `credential_process = stscache ... --profile X`.
-    public func delegatedProfile(forProfile name: String) -> String? {
+    func delegatedProfile(forProfile name: String) -> String? {
         credentialProcess(forProfile: name).flatMap { StscacheKit.delegatedProfile(fromCredentialProcess: $0) }
     }
 }
@@ -47,7 +47,7 @@ extension ProfileResolver {
     /// Every profile that reaches the role `roleArn` with session name `sessionName`: profiles
     /// that resolve to it directly, and profiles whose `credential_process` delegates to stscache
     /// with such a profile. Profiles that fail to resolve are skipped. Sorted by name.
-    public func profiles(resolvingToRoleArn roleArn: String, sessionName: String) -> [String] {
+    func profiles(resolvingToRoleArn roleArn: String, sessionName: String) -> [String] {
         var resolved: [String: RoleProfile?] = [:]
         func role(_ name: String) -> RoleProfile? {
             if let known = resolved[name] { return known }

@@ -3,12 +3,13 @@ import AWSConfig
 /// stscache's answers to what botocore leaves open when resolving a profile (`ResolutionPolicy`):
 /// a stable per-user session name, `STSCACHE_MFA_SESSION_DURATION`, and the delegating pattern.
 extension ResolutionPolicy {
-    public static func stscache(environment: [String: String],
-                                userName: @autoclosure @escaping @Sendable () -> String) -> ResolutionPolicy {
+    /// The user name is only read for a default `role_session_name`: looking the user up costs a
+    /// passwd lookup (ten system calls) that a profile naming its session never needs.
+    public static func stscache(userName: @escaping @Sendable () -> String) -> ResolutionPolicy {
         ResolutionPolicy(
             programName: "stscache",
             defaultSessionName: { ProfileResolver.defaultSessionName(userName: userName()) },
-            defaultMFASessionDuration: { roleProfile throws(ConfigError) in
+            defaultMFASessionDuration: { roleProfile, environment throws(ConfigError) in
                 try ProfileResolver.mfaSessionDuration(environment: environment, roleProfile: roleProfile)
             },
             delegatedProfile: { StscacheKit.delegatedProfile(fromCredentialProcess: $0) })
@@ -16,17 +17,14 @@ extension ResolutionPolicy {
 }
 
 extension ProfileResolver {
-    /// A resolver with stscache's policy. The user name is only read for a default
-    /// `role_session_name`: looking the user up costs a passwd lookup (ten system calls) that a
-    /// profile naming its session never needs.
-    public init(files: ConfigFiles, environment: [String: String],
+    /// A resolver with stscache's policy.
+    init(files: ConfigFiles, environment: [String: String],
                 userName: @autoclosure @escaping @Sendable () -> String) {
-        self.init(files: files, environment: environment,
-                  policy: .stscache(environment: environment, userName: userName()))
+        self.init(files: files, environment: environment, policy: .stscache(userName: userName))
     }
 
     /// Resolves `profile` to the role to assume and the credentials that assume it.
-    public static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
+    static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
                                userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
         -> RoleProfile
     {
@@ -36,7 +34,7 @@ extension ProfileResolver {
     /// `stscache-<user>` with every character STS does not allow in a session name
     /// (`[\w+=,.@-]`) replaced by `-`, cut to STS's 64-character limit. Stable per user, so
     /// every process of one user shares one cache entry per role.
-    public static func defaultSessionName(userName: String) -> String {
+    static func defaultSessionName(userName: String) -> String {
         var name = "stscache-"
         for character in userName {
             guard name.utf8.count < 64 else { break }

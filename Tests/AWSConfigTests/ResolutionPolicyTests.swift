@@ -21,7 +21,7 @@ struct ResolutionPolicyTests {
                 calls.sessionNames.withLock { $0 += 1 }
                 return "tool-session"
             },
-            defaultMFASessionDuration: { roleProfile throws(ConfigError) in
+            defaultMFASessionDuration: { roleProfile, _ throws(ConfigError) in
                 calls.mfaDurations.withLock { $0.append(roleProfile) }
                 guard let mfaDuration else { throw ConfigError(.invalidSetting, "no default for \(roleProfile)") }
                 return mfaDuration
@@ -99,7 +99,7 @@ struct ResolutionPolicyTests {
         // What the policy does not call delegation is an ordinary helper.
         let unaware = ProfileResolver(files: files, environment: noEnvironment,
                                       policy: ResolutionPolicy(programName: "x", defaultSessionName: { "s" },
-                                                               defaultMFASessionDuration: { _ throws(ConfigError) in nil },
+                                                               defaultMFASessionDuration: { _, _ throws(ConfigError) in nil },
                                                                delegatedProfile: { _ in nil }))
         #expect(try unaware.resolve(profile: "prod-role").source
             == .credentialProcess(profile: "prod", command: "tool creds prod-role"))

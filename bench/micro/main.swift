@@ -156,8 +156,8 @@ do {
     }
     try measure("config: load files + resolve role profile", iterations: 1000) {
         let files = try ConfigFiles.load(configPath: configPath, credentialsPath: credentialsPath)
-        let role = try ProfileResolver.resolve(profile: "bench-role", files: files, environment: environment,
-                                               userName: "bench")
+        let role = try ProfileResolver(files: files, environment: environment, policy: .stscache(userName: { "bench" }))
+            .resolve(profile: "bench-role")
         return role.roleArn.utf8.count
     }
 

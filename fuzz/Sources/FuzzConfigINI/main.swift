@@ -19,7 +19,7 @@
 // a secret that happens to equal words of a message template cannot raise a false alarm.
 import AWSConfig
 import FuzzSupport
-import StscacheKit
+@testable import StscacheKit  // delegation and stscache's resolver (internal); built with -enable-testing
 
 let markerPrefix = "\u{2039}secret-"
 // aws_security_token: the legacy name for aws_session_token, which botocore (and the resolver) still read.
