@@ -6,13 +6,27 @@ extension ResolutionPolicy {
     /// The user name is only read for a default `role_session_name`: looking the user up costs a
     /// passwd lookup (ten system calls) that a profile naming its session never needs.
     public static func stscache(userName: @escaping @Sendable () -> String) -> ResolutionPolicy {
+        stscache(sessionName: ProfileResolver.defaultSessionName(userName: userName()))
+    }
+
+    /// `sessionName` is the default session name, evaluated only when one is needed.
+    static func stscache(sessionName: @autoclosure @escaping @Sendable () -> String) -> ResolutionPolicy {
         ResolutionPolicy(
             programName: "stscache",
-            defaultSessionName: { ProfileResolver.defaultSessionName(userName: userName()) },
+            defaultSessionName: sessionName,
             defaultMFASessionDuration: { roleProfile, environment throws(ConfigError) in
                 try ProfileResolver.mfaSessionDuration(environment: environment, roleProfile: roleProfile)
             },
             delegatedProfile: { StscacheKit.delegatedProfile(fromCredentialProcess: $0) })
+    }
+}
+
+extension Context {
+    /// stscache's policy for this run. Built straight from the context rather than through
+    /// `stscache(userName:)`, so a resolve on the hit path allocates one closure context, as it
+    /// did before the policy existed.
+    var resolutionPolicy: ResolutionPolicy {
+        .stscache(sessionName: ProfileResolver.defaultSessionName(userName: userName))
     }
 }
 
