@@ -33,13 +33,13 @@ extension Context {
 extension ProfileResolver {
     /// A resolver with stscache's policy.
     init(files: ConfigFiles, environment: [String: String],
-                userName: @autoclosure @escaping @Sendable () -> String) {
+         userName: @autoclosure @escaping @Sendable () -> String) {
         self.init(files: files, environment: environment, policy: .stscache(userName: userName))
     }
 
     /// Resolves `profile` to the role to assume and the credentials that assume it.
     static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
-                               userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
+                        userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
         -> RoleProfile
     {
         try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
