@@ -69,7 +69,7 @@ let package = Package(
         // bench/run; not a test.
         .executableTarget(
             name: "stscache-micro",
-            dependencies: ["AWSConfig", "CredentialCache", "OpenSSLCrypto", "SigV4"],
+            dependencies: ["AWSConfig", "CredentialCache", "OpenSSLCrypto", "SigV4", "StscacheKit"],
             path: "bench/micro",
             swiftSettings: strict),
 
@@ -83,6 +83,6 @@ let package = Package(
             name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "CredentialCacheTests", dependencies: ["CredentialCache"]),
-        .testTarget(name: "StscacheKitTests", dependencies: ["StscacheKit"]),
+        .testTarget(name: "StscacheKitTests", dependencies: ["StscacheKit", "AWSConfig"]),
     ]
 )

@@ -28,7 +28,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("sigv4-sign", "FuzzSigV4Sign", ["SigV4"]),
     fuzzer("aes-gcm-open", "FuzzAESGCMOpen", ["OpenSSLCrypto"]),
     fuzzer("hex-decode", "FuzzHexDecode", ["OpenSSLCrypto"]),
-    fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig"]),
+    fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig", "StscacheKit"]),
     fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "StscacheKit"]),

@@ -30,14 +30,14 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         case sourceConflict = "source-conflict"
         /// Neither `source_profile` nor `credential_source` is set.
         case noSource = "no-source"
-        /// `source_profile` links form a loop, or a source's `credential_process` runs stscache
-        /// for a profile on the way to it.
+        /// `source_profile` links form a loop, or a source's `credential_process` runs the calling
+        /// program again (`ResolutionPolicy.delegatedProfile`) for a profile on the way to it.
         case sourceCycle = "source-cycle"
         /// The source profile has no keys, no role and no `credential_process`.
         case sourceWithoutKeys = "source-without-keys"
         /// The source profile has one of `aws_access_key_id` / `aws_secret_access_key` but not the other.
         case partialKeys = "partial-keys"
-        /// The source uses a mechanism stscache does not implement (SSO without a credential_process).
+        /// The source uses a mechanism the program does not implement (SSO without a credential_process).
         case unsupportedSource = "unsupported-source"
         /// A line the INI reader cannot make sense of.
         case malformedLine = "malformed-line"
@@ -52,7 +52,7 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         /// `services = name` points at a `[services name]` section that does not exist.
         case unknownServicesSection = "unknown-services-section"
         /// A setting has a value outside its allowed set (`sts_regional_endpoints`,
-        /// `mfa_session_duration`, `STSCACHE_MFA_SESSION_DURATION`).
+        /// `mfa_session_duration`, or a default the program passes in through `ResolutionPolicy`).
         case invalidSetting = "invalid-setting"
         /// A config file exists but cannot be read (permissions, not a regular file, too large).
         case unreadableFile = "unreadable-file"

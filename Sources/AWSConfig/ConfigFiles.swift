@@ -126,11 +126,6 @@ public struct ConfigFiles: Sendable {
         profile(named: name)?.string("credential_process")
     }
 
-    /// The profile this one delegates to through `credential_process = stscache ... --profile X`.
-    public func delegatedProfile(forProfile name: String) -> String? {
-        credentialProcess(forProfile: name).flatMap { AWSConfig.delegatedProfile(fromCredentialProcess: $0) }
-    }
-
     /// Says which files were looked in, for "profile not found" messages.
     func searchedFilesDescription() -> String {
         func describe(_ path: String, _ document: INIDocument?) -> String {

@@ -37,7 +37,7 @@ public struct INISection: Sendable, Equatable {
 /// A parsed shared config or credentials file.
 ///
 /// Reads the files the way botocore does (Python's `configparser.RawConfigParser` plus
-/// botocore's `raw_config_parse` nesting), so a file means the same to stscache as to the CLI:
+/// botocore's `raw_config_parse` nesting), so a file means the same here as to the CLI:
 /// - full-line comments start with `#` or `;` (after optional indentation); there are no inline
 ///   comments — `region = eu-west-1 # x` has the value `eu-west-1 # x`, as in botocore;
 /// - `key = value`, `key=value` and `key: value` (the first `=` or `:` splits);

@@ -1,33 +1,20 @@
-/// Turns a profile name into the `RoleProfile` stscache assumes, following botocore's
-/// `AssumeRoleProvider` rules (role chaining, self-sourcing, cycle detection) and the settings
-/// precedence in the product brief. Pure: files, environment and user name are passed in.
+/// Turns a profile name into a `RoleProfile`, following botocore's `AssumeRoleProvider` rules
+/// (role chaining, self-sourcing, cycle detection) and the settings precedence in the product
+/// brief. Pure: files and environment are passed in, and so is what botocore leaves to the
+/// program (`ResolutionPolicy`).
 public struct ProfileResolver: Sendable {
     public let files: ConfigFiles
     public let environment: [String: String]
-    /// Only read for a default `role_session_name`: looking the user up costs a passwd lookup
-    /// (ten system calls) that a profile naming its session never needs.
-    public var userName: String { userNameSource() }
-    private let userNameSource: @Sendable () -> String
+    private let policy: ResolutionPolicy
 
     /// `duration_seconds` bounds STS accepts for AssumeRole.
     public static let durationRange = 900...43200
-    /// STS caps a session assumed with another role's credentials at one hour.
-    public static let chainedDurationLimit = 3600
     public static let credentialSources = ["Environment", "Ec2InstanceMetadata", "EcsContainer"]
 
-    public init(files: ConfigFiles, environment: [String: String],
-                userName: @autoclosure @escaping @Sendable () -> String) {
+    public init(files: ConfigFiles, environment: [String: String], policy: ResolutionPolicy) {
         self.files = files
         self.environment = environment
-        self.userNameSource = userName
-    }
-
-    /// Resolves `profile` to the role to assume and the credentials that assume it.
-    public static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
-                               userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
-        -> RoleProfile
-    {
-        try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
+        self.policy = policy
     }
 
     public func resolve(profile name: String) throws(ConfigError) -> RoleProfile {
@@ -35,47 +22,6 @@ public struct ProfileResolver: Sendable {
             throw ConfigError(.unknownProfile, unknownProfileMessage(name), profile: name)
         }
         return try resolveRole(profile, visited: [name])
-    }
-
-    /// Every profile that reaches the role `roleArn` with session name `sessionName`: profiles
-    /// that resolve to it directly, and profiles whose `credential_process` delegates to stscache
-    /// with such a profile. Profiles that fail to resolve are skipped. Sorted by name.
-    public func profiles(resolvingToRoleArn roleArn: String, sessionName: String) -> [String] {
-        var resolved: [String: RoleProfile?] = [:]
-        func role(_ name: String) -> RoleProfile? {
-            if let known = resolved[name] { return known }
-            let profile = files.profile(named: name)?.string("role_arn") == nil ? nil : try? resolve(profile: name)
-            resolved[name] = profile
-            return profile
-        }
-        func matches(_ profile: RoleProfile?) -> Bool {
-            profile.map { $0.roleArn == roleArn && $0.roleSessionName == sessionName } ?? false
-        }
-        var names: [String] = []
-        for name in files.profileNames {
-            if matches(role(name)) {
-                names.append(name)
-            } else if let target = files.delegatedProfile(forProfile: name), target != name, matches(role(target)) {
-                names.append(name)
-            }
-        }
-        return names.sorted()
-    }
-
-    /// `stscache-<user>` with every character STS does not allow in a session name
-    /// (`[\w+=,.@-]`) replaced by `-`, cut to STS's 64-character limit. Stable per user, so
-    /// every process of one user shares one cache entry per role.
-    public static func defaultSessionName(userName: String) -> String {
-        var name = "stscache-"
-        for character in userName {
-            guard name.utf8.count < 64 else { break }
-            if let ascii = character.asciiValue, character.isASCII, isSessionNameByte(ascii) {
-                name.append(character)
-            } else {
-                name.append("-")
-            }
-        }
-        return name
     }
 
     // MARK: - Role and source
@@ -87,8 +33,8 @@ public struct ProfileResolver: Sendable {
         guard let roleArn = profile.string("role_arn") else {
             var message = "\(profile.location): \(describe(profile)) has no role_arn, so there is no role to assume; "
                 + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)."
-            if let target = files.delegatedProfile(forProfile: profile.name) {
-                message += " (It delegates to stscache with --profile \(target): use that profile instead.)"
+            if let target = profile.string("credential_process").flatMap(policy.delegatedProfile) {
+                message += " (It delegates to \(policy.programName) with --profile \(target): use that profile instead.)"
             }
             throw ConfigError(.missingRoleArn, message, profile: profile.name, location: profile.location)
         }
@@ -118,7 +64,7 @@ public struct ProfileResolver: Sendable {
         return RoleProfile(
             name: profile.name,
             roleArn: roleArn,
-            roleSessionName: profile.string("role_session_name") ?? Self.defaultSessionName(userName: userName),
+            roleSessionName: profile.string("role_session_name") ?? policy.defaultSessionName(),
             externalId: profile.string("external_id"),
             durationSeconds: try duration(of: profile),
             mfaSerial: profile.string("mfa_serial"),
@@ -153,7 +99,7 @@ public struct ProfileResolver: Sendable {
                 profile: profile.name, location: at)
         }
         let sessionName = (topLevel ? env("AWS_ROLE_SESSION_NAME") : nil)
-            ?? profile.string("role_session_name") ?? Self.defaultSessionName(userName: userName)
+            ?? profile.string("role_session_name") ?? policy.defaultSessionName()
         return RoleProfile(
             name: profile.name,
             roleArn: roleArn,
@@ -196,46 +142,21 @@ public struct ProfileResolver: Sendable {
         return result
     }
 
-    /// `mfa_session_duration` on the source profile, then the role profile, then
-    /// `STSCACHE_MFA_SESSION_DURATION`: seconds, or a number with `s`, `m` or `h`.
+    /// `mfa_session_duration` on the source profile, then the role profile, then the policy's
+    /// default: seconds, or a number with `s`, `m` or `h`.
     private func mfaSessionDuration(sourceProfile: Profile?, roleProfile: Profile) throws(ConfigError) -> Int? {
-        let range = MFASessionSettings.durationRange
-        let limits = "from \(range.lowerBound) seconds (15m) to \(range.upperBound) seconds (36h)"
         for profile in [sourceProfile, roleProfile].compactMap({ $0 }) {
             guard let value = profile["mfa_session_duration"], !value.text.isEmpty else { continue }
-            guard let seconds = Self.parseDuration(value.text), range.contains(seconds) else {
+            guard let seconds = MFASessionSettings.duration(value.text) else {
                 throw ConfigError(
                     .invalidSetting,
                     "\(value.location): mfa_session_duration = \(value.text) in \(describe(profile)) must be a duration "
-                        + "\(limits), e.g. 43200 or 12h.",
+                        + "\(MFASessionSettings.durationLimits), e.g. 43200 or 12h.",
                     profile: profile.name, location: value.location)
             }
             return seconds
         }
-        guard let text = env("STSCACHE_MFA_SESSION_DURATION") else { return nil }
-        guard let seconds = Self.parseDuration(text), range.contains(seconds) else {
-            throw ConfigError(
-                .invalidSetting,
-                "STSCACHE_MFA_SESSION_DURATION = \(text) must be a duration \(limits), e.g. 43200 or 12h; fix or unset it.",
-                profile: roleProfile.name)
-        }
-        return seconds
-    }
-
-    /// `900`, `900s`, `15m`, `12h` as whole seconds; nil when it is none of those.
-    static func parseDuration(_ text: String) -> Int? {
-        var digits = Substring(text)
-        var unit = 1
-        switch digits.last {
-        case "s": digits = digits.dropLast()
-        case "m": unit = 60; digits = digits.dropLast()
-        case "h": unit = 3600; digits = digits.dropLast()
-        default: break
-        }
-        guard !digits.isEmpty, digits.utf8.count <= 9,
-              digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              let value = Int(digits) else { return nil }
-        return value * unit
+        return try policy.defaultMFASessionDuration(roleProfile.name, environment)
     }
 
     private func resolveSourceProfile(_ reference: INIValue, of profile: Profile,
@@ -295,7 +216,7 @@ public struct ProfileResolver: Sendable {
             throw ConfigError(
                 .unsupportedSource,
                 "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", uses SSO, which "
-                    + "stscache does not support as a source; give it a credential_process that prints SSO "
+                    + "\(policy.programName) does not support as a source; give it a credential_process that prints SSO "
                     + "credentials (for example an SSO helper's credential-process command) instead.",
                 profile: source.name, location: source.location)
         }
@@ -307,18 +228,17 @@ public struct ProfileResolver: Sendable {
             profile: source.name, location: source.location)
     }
 
-    /// A `credential_process` source. One that runs stscache for a profile already on the way
-    /// here would loop (each run starting the next); refuse it before anything runs. Loops
-    /// through wrappers are caught at run time by the `STSCACHE_CHAIN` marker.
+    /// A `credential_process` source. One that runs the program itself for a profile already on
+    /// the way here would loop (each run starting the next); refuse it before anything runs.
     private func processSource(_ source: Profile, command: String, visited: [String]) throws(ConfigError) -> CredentialSource {
-        if let target = delegatedProfile(fromCredentialProcess: command), visited.contains(target) {
+        if let target = policy.delegatedProfile(command), visited.contains(target) {
             let at = source["credential_process"]?.location ?? source.location
             let cycle = (visited + [target]).joined(separator: " -> ")
             throw ConfigError(
                 .sourceCycle,
-                "\(at): the credential_process of \(describe(source)) runs stscache for profile \"\(target)\", which "
+                "\(at): the credential_process of \(describe(source)) runs \(policy.programName) for profile \"\(target)\", which "
                     + "needs \(describe(source)) itself: \(cycle). Give \(describe(source)) its own credentials "
-                    + "(keys, or a credential_process that does not call stscache back).",
+                    + "(keys, or a credential_process that does not call \(policy.programName) back).",
                 profile: source.name, location: at)
         }
         return .credentialProcess(profile: source.name, command: command)
@@ -373,7 +293,7 @@ public struct ProfileResolver: Sendable {
             throw ConfigError(
                 .unknownCredentialSource,
                 "\(value.location): credential_source = \(value.text) in \(describe(profile)) is not a source "
-                    + "stscache knows; use one of \(Self.credentialSources.joined(separator: ", ")) (spelled exactly so).",
+                    + "\(policy.programName) knows; use one of \(Self.credentialSources.joined(separator: ", ")) (spelled exactly so).",
                 profile: profile.name, location: value.location)
         }
     }
@@ -467,19 +387,5 @@ public struct ProfileResolver: Sendable {
             message += ", or use one of: \(shown)\(known.count > 10 ? ", ..." : "")."
         }
         return message
-    }
-}
-
-@inline(__always)
-private func isSessionNameByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-         UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    case UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: ","), UInt8(ascii: "."),
-         UInt8(ascii: "@"), UInt8(ascii: "-"):
-        return true
-    default:
-        return false
     }
 }

@@ -1,14 +1,14 @@
-/// What stscache needs to assume one role, resolved from the config files and the environment
-/// the way botocore resolves them. Built by `ProfileResolver`.
+/// What it takes to assume one role, resolved from the config files and the environment the way
+/// botocore resolves them. Built by `ProfileResolver`.
 public struct RoleProfile: Sendable, Equatable {
     /// The profile this role was read from (`prod-role`).
     public var name: String
     public var roleArn: String
-    /// `role_session_name`, else the per-user default (`stscache-<user>`), so the cache key is stable.
+    /// `role_session_name`, else `ResolutionPolicy.defaultSessionName`.
     public var roleSessionName: String
     public var externalId: String?
-    /// `duration_seconds` as configured. A role whose source is itself a role session may
-    /// exceed STS's one-hour chaining limit here; the broker caps the request (`isChained`).
+    /// `duration_seconds` as configured, within STS's range for AssumeRole. What STS allows a
+    /// chained role is not checked here: botocore sends the value as it is.
     public var durationSeconds: Int?
     /// `mfa_serial` of this profile, as configured.
     public var mfaSerial: String?
@@ -50,16 +50,6 @@ public struct RoleProfile: Sendable, Equatable {
         self.source = source
     }
 
-    /// True when this role is assumed with another role's session (a chained role, instance
-    /// or container role credentials): STS then allows at most one hour
-    /// (`ProfileResolver.chainedDurationLimit`). Web identity is not chaining: it is the first hop.
-    public var isChained: Bool {
-        switch source {
-        case .role, .ec2InstanceMetadata, .ecsContainer: return true
-        case .staticKeys, .environment, .credentialProcess, .webIdentity: return false
-        }
-    }
-
     /// The MFA serial to send on AssumeRole itself: the role's `mfa_serial`, unless the MFA
     /// session already carries that device's authentication into the call.
     public var assumeRoleMFASerial: String? {
@@ -84,7 +74,7 @@ public struct MFASessionSettings: Sendable, Equatable {
     /// `mfa_process` from the profile that supplied `serialNumber`, else from the other one.
     public var mfaProcess: String?
     /// `mfa_session_duration` (source profile, then role profile), else
-    /// `STSCACHE_MFA_SESSION_DURATION`; nil leaves STS's default (12 hours).
+    /// `ResolutionPolicy.defaultMFASessionDuration`; nil leaves STS's default (12 hours).
     public var durationSeconds: Int?
     /// The profile whose `mfa_serial` is used (for messages).
     public var serialProfile: String
@@ -98,6 +88,27 @@ public struct MFASessionSettings: Sendable, Equatable {
 
     /// GetSessionToken's `DurationSeconds` bounds for IAM users (36 hours at most).
     public static let durationRange = 900...129_600
+
+    /// `durationRange` in words, for messages.
+    public static var durationLimits: String {
+        "from \(durationRange.lowerBound) seconds (15m) to \(durationRange.upperBound) seconds (36h)"
+    }
+
+    /// `900`, `900s`, `15m`, `12h` as whole seconds when inside `durationRange`; nil otherwise.
+    public static func duration(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var unit = 1
+        switch digits.last {
+        case "s": digits = digits.dropLast()
+        case "m": unit = 60; digits = digits.dropLast()
+        case "h": unit = 3600; digits = digits.dropLast()
+        default: break
+        }
+        guard !digits.isEmpty, digits.utf8.count <= 9,
+              digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = Int(digits), durationRange.contains(value * unit) else { return nil }
+        return value * unit
+    }
 }
 
 public struct StaticKeys: Sendable, Equatable, CustomStringConvertible {

@@ -61,36 +61,3 @@ public func shellWords(_ line: String) -> [String]? {
     if inWord { words.append(String(decoding: word, as: UTF8.self)) }
     return words
 }
-
-/// The profile a `credential_process` command hands to stscache, for the delegating pattern:
-///
-///     [profile prod]
-///     credential_process = stscache credential-process --profile prod-role
-///
-/// Returns `prod-role` for any command whose program's base name is `stscache` (a bare name or
-/// any path) and that has `--profile NAME` or `--profile=NAME` (the last one wins, as for any
-/// repeated option). Quoting follows `shellWords`. nil for other programs, a missing
-/// `--profile`, or a command that does not split.
-public func delegatedProfile(fromCredentialProcess command: String) -> String? {
-    guard let words = shellWords(command), let program = words.first else { return nil }
-    let baseName = program.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? program
-    guard baseName == "stscache" else { return nil }
-    var profile: String?
-    var index = 1
-    while index < words.count {
-        let word = words[index]
-        if word == "--" { break }
-        if word == "--profile" {
-            guard index + 1 < words.count else { break }
-            profile = words[index + 1]
-            index += 2
-            continue
-        }
-        if word.hasPrefix("--profile=") {
-            profile = String(word.dropFirst("--profile=".count))
-        }
-        index += 1
-    }
-    guard let profile, !profile.isEmpty else { return nil }
-    return profile
-}

@@ -77,8 +77,8 @@ struct Session {
     }
 
     func resolve(profile: String) throws -> RoleProfile {
-        try ProfileResolver.resolve(profile: profile, files: files, environment: context.environment,
-                                    userName: context.userName)
+        try ProfileResolver(files: files, environment: context.environment, policy: context.resolutionPolicy)
+            .resolve(profile: profile)
     }
 
     func broker(policy: RefreshPolicy) -> CredentialBroker {

@@ -20,7 +20,7 @@ struct RoleLookup {
             }
         }
         self.files = files
-        resolver = ProfileResolver(files: files, environment: environment, userName: context.userName)
+        resolver = ProfileResolver(files: files, environment: environment, policy: context.resolutionPolicy)
     }
 
     /// The profile whose role stscache assumes when `name` is selected: `name` itself when it

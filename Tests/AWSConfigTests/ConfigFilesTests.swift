@@ -132,7 +132,7 @@ struct ConfigFilesTests {
         #expect(error?.location == FileLocation(file: directory.configPath, line: 2))
     }
 
-    @Test("reads the raw credential_process line and the profile it delegates to")
+    @Test("reads the raw credential_process line")
     func credentialProcessLine() throws {
         let files = try loadFiles(config: """
             [profile prod]
@@ -143,9 +143,7 @@ struct ConfigFilesTests {
             role_arn = arn:aws:iam::123456789012:role/Admin
             """)
         #expect(files.credentialProcess(forProfile: "prod") == "stscache credential-process --profile prod-role")
-        #expect(files.delegatedProfile(forProfile: "prod") == "prod-role")
         #expect(files.credentialProcess(forProfile: "other") == "/opt/bin/helper --json")
-        #expect(files.delegatedProfile(forProfile: "other") == nil)
         #expect(files.credentialProcess(forProfile: "prod-role") == nil)
         #expect(files.credentialProcess(forProfile: "missing") == nil)
     }

@@ -20,6 +20,7 @@ import AWSConfig
 import CredentialCache
 import OpenSSLCrypto
 import SigV4
+import StscacheKit  // stscache's ResolutionPolicy, as a hit resolves with it
 
 let quick = CommandLine.arguments.contains("--quick")
 let batches = quick ? 3 : 15
@@ -155,8 +156,8 @@ do {
     }
     try measure("config: load files + resolve role profile", iterations: 1000) {
         let files = try ConfigFiles.load(configPath: configPath, credentialsPath: credentialsPath)
-        let role = try ProfileResolver.resolve(profile: "bench-role", files: files, environment: environment,
-                                               userName: "bench")
+        let role = try ProfileResolver(files: files, environment: environment, policy: .stscache(userName: { "bench" }))
+            .resolve(profile: "bench-role")
         return role.roleArn.utf8.count
     }
 

@@ -84,7 +84,7 @@ extension CredentialBroker {
     func assumeRole(_ role: RoleProfile, with source: AWSCredentials) throws -> AWSCredentials {
         let endpoint = try stsEndpoint(for: role)
         let client = stsClient(for: role, endpoint: endpoint)
-        let limit = ProfileResolver.chainedDurationLimit
+        let limit = RoleProfile.chainedDurationLimit
         var duration = role.durationSeconds
         if role.isChained, let requested = duration, requested > limit {
             duration = limit
@@ -115,7 +115,7 @@ extension CredentialBroker {
 
     /// Said once per session created (this runs only when STS is called, under the entry lock).
     private func noteChainingCap(_ role: RoleProfile, requested: Int) {
-        let limit = ProfileResolver.chainedDurationLimit
+        let limit = RoleProfile.chainedDurationLimit
         context.output.stderr(
             "stscache: note: profile \"\(role.name)\" asks for duration_seconds = \(requested), but its source is itself "
                 + "a role session (role chaining), which STS limits to \(limit) seconds; asking for \(limit).\n")

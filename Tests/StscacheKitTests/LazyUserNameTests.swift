@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import AWSConfig
+import AWSConfig
+@testable import StscacheKit
 
 /// The user name only matters for a default role_session_name; looking it up is a passwd lookup,
 /// so the resolver must not ask for it otherwise.

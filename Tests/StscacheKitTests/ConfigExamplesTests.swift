@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import AWSConfig
+import AWSConfig
+@testable import StscacheKit
 
 /// The commented layouts in config-examples/ are documentation: each must resolve as it says.
 @Suite("config-examples/")

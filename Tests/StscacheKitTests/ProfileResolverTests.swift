@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import AWSConfig
+import AWSConfig
+@testable import StscacheKit
 
 private let adminArn = "arn:aws:iam::123456789012:role/Admin"
 

@@ -1,8 +1,9 @@
 import Testing
 
-@testable import AWSConfig
+import AWSConfig
+@testable import StscacheKit
 
-@Suite("Delegation and shell words")
+@Suite("Delegation")
 struct DelegationTests {
     @Test("finds --profile in a plain stscache command")
     func plainCommand() {
@@ -36,19 +37,17 @@ struct DelegationTests {
         #expect(delegatedProfile(fromCredentialProcess: "") == nil)
     }
 
-    @Test("splits words as Python's shlex.split does in POSIX mode")
-    func shlexCompatibility() {
-        #expect(shellWords("a b\tc\n d") == ["a", "b", "c", "d"])
-        #expect(shellWords("profile \"my profile\"") == ["profile", "my profile"])
-        #expect(shellWords("a'b c'd") == ["ab cd"])
-        #expect(shellWords(#"'a\b'"#) == [#"a\b"#])
-        #expect(shellWords(#""a\b" "c\"d" "e\\f""#) == [#"a\b"#, #"c"d"#, #"e\f"#])
-        #expect(shellWords(##"a\ b \#c"##) == ["a b", "#c"])
-        #expect(shellWords("'' x") == ["", "x"])
-        #expect(shellWords("   ") == [])
-        #expect(shellWords("é 'ü ö'") == ["é", "ü ö"])
-        #expect(shellWords("'open") == nil)
-        #expect(shellWords("\"open") == nil)
-        #expect(shellWords("trailing\\") == nil)
+    @Test("reads the profile a profile delegates to from its credential_process line")
+    func delegatedProfileOfProfile() throws {
+        let files = try loadFiles(config: """
+            [profile prod]
+            credential_process = stscache credential-process --profile prod-role
+            [profile other]
+            credential_process = /opt/bin/helper --json
+            [profile prod-role]
+            role_arn = arn:aws:iam::123456789012:role/Admin
+            """)
+        #expect(files.delegatedProfile(forProfile: "prod") == "prod-role")
+        #expect(files.delegatedProfile(forProfile: "other") == nil)
     }
 }

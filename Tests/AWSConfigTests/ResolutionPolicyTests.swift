@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import AWSConfig
+
+/// The resolver takes what botocore leaves open from its caller (`ResolutionPolicy`) and reads
+/// nothing else: these use a made-up program, `tool`, whose `credential_process` lines are
+/// `tool creds NAME`. stscache's own policy is tested with it in Tests/StscacheKitTests.
+@Suite("Resolution policy")
+struct ResolutionPolicyTests {
+    final class Calls: Sendable {
+        let sessionNames = Mutex(0)
+        let mfaDurations = Mutex<[String]>([])
+    }
+
+    static func policy(_ calls: Calls = Calls(), mfaDuration: Int? = nil) -> ResolutionPolicy {
+        ResolutionPolicy(
+            programName: "tool",
+            defaultSessionName: {
+                calls.sessionNames.withLock { $0 += 1 }
+                return "tool-session"
+            },
+            defaultMFASessionDuration: { roleProfile, _ throws(ConfigError) in
+                calls.mfaDurations.withLock { $0.append(roleProfile) }
+                guard let mfaDuration else { throw ConfigError(.invalidSetting, "no default for \(roleProfile)") }
+                return mfaDuration
+            },
+            delegatedProfile: { command in
+                guard let words = shellWords(command), words.count == 3, words[0] == "tool", words[1] == "creds" else {
+                    return nil
+                }
+                return words[2]
+            })
+    }
+
+    static let keys = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret-value\n"
+
+    @Test("the default session name is asked for only when no role_session_name is set")
+    func sessionName() throws {
+        let files = try loadFiles(config: """
+            [profile named]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = base
+            role_session_name = fixed
+            [profile unnamed]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = base
+            """, credentials: Self.keys)
+        let calls = Calls()
+        let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy(calls))
+        #expect(try resolver.resolve(profile: "named").roleSessionName == "fixed")
+        #expect(calls.sessionNames.withLock { $0 } == 0)
+        #expect(try resolver.resolve(profile: "unnamed").roleSessionName == "tool-session")
+        #expect(calls.sessionNames.withLock { $0 } == 1)
+    }
+
+    @Test("the default MFA session duration is asked for only when no profile sets one, with the role's name")
+    func mfaSessionDuration() throws {
+        let config = "[profile prod]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
+        let calls = Calls()
+        let fromPolicy = ProfileResolver(files: try loadFiles(config: config, credentials: Self.keys),
+                                         environment: noEnvironment, policy: Self.policy(calls, mfaDuration: 5400))
+        #expect(try fromPolicy.resolve(profile: "prod").mfaSession?.durationSeconds == 5400)
+        #expect(calls.mfaDurations.withLock { $0 } == ["prod"])
+
+        let refused = ProfileResolver(files: try loadFiles(config: config, credentials: Self.keys),
+                                      environment: noEnvironment, policy: Self.policy())
+        let error = expectConfigError(.invalidSetting) { _ = try refused.resolve(profile: "prod") }
+        #expect(error?.message == "no default for prod")
+
+        let setInProfile = Calls()
+        let fromProfile = ProfileResolver(files: try loadFiles(config: config + "mfa_session_duration = 1h\n", credentials: Self.keys),
+                                          environment: noEnvironment, policy: Self.policy(setInProfile))
+        #expect(try fromProfile.resolve(profile: "prod").mfaSession?.durationSeconds == 3600)
+        #expect(setInProfile.mfaDurations.withLock { $0 }.isEmpty)
+    }
+
+    @Test("a source whose credential_process runs the program for a profile on the way is a source-cycle")
+    func delegationLoop() throws {
+        let files = try loadFiles(config: """
+            [profile prod-role]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = prod
+            [profile prod]
+            credential_process = tool creds prod-role
+            [profile other]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = helper
+            [profile helper]
+            credential_process = tool creds unrelated
+            """)
+        let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
+        let error = expectConfigError(.sourceCycle) { _ = try resolver.resolve(profile: "prod-role") }
+        #expect(error?.message.contains("runs tool for profile \"prod-role\"") == true)
+        #expect(error?.message.contains("prod-role -> prod -> prod-role") == true)
+        #expect(try resolver.resolve(profile: "other").source
+            == .credentialProcess(profile: "helper", command: "tool creds unrelated"))
+        // What the policy does not call delegation is an ordinary helper.
+        let unaware = ProfileResolver(files: files, environment: noEnvironment,
+                                      policy: ResolutionPolicy(programName: "x", defaultSessionName: { "s" },
+                                                               defaultMFASessionDuration: { _, _ throws(ConfigError) in nil },
+                                                               delegatedProfile: { _ in nil }))
+        #expect(try unaware.resolve(profile: "prod-role").source
+            == .credentialProcess(profile: "prod", command: "tool creds prod-role"))
+    }
+
+    @Test("a profile without role_arn that delegates is pointed at its target, naming the program")
+    func missingRoleArnDelegating() throws {
+        let files = try loadFiles(config: "[profile prod]\ncredential_process = tool creds prod-role\n")
+        let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
+        let error = expectConfigError(.missingRoleArn) { _ = try resolver.resolve(profile: "prod") }
+        #expect(error?.message.hasSuffix(" (It delegates to tool with --profile prod-role: use that profile instead.)") == true)
+    }
+
+    @Test("messages about what is not supported name the program")
+    func programName() throws {
+        let files = try loadFiles(config: """
+            [profile unknown]
+            role_arn = arn:aws:iam::1:role/A
+            credential_source = Somewhere
+            [profile sso]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = sso-source
+            [profile sso-source]
+            sso_session = corp
+            """)
+        let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
+        let unknown = expectConfigError(.unknownCredentialSource) { _ = try resolver.resolve(profile: "unknown") }
+        #expect(unknown?.message.contains("is not a source tool knows") == true)
+        let sso = expectConfigError(.unsupportedSource) { _ = try resolver.resolve(profile: "sso") }
+        #expect(sso?.message.contains("tool does not support as a source") == true)
+    }
+}
