@@ -14,7 +14,7 @@ import CProcessControl
 /// anyone with the user's access can read long after. So the first thing stscache does is
 /// make itself non-dumpable (which also refuses same-user ptrace and /proc/PID/mem) and set
 /// its soft core limit to 0. "Non-dumpable" ends by itself when a child execs a normal
-/// program; the core limit is inherited, so each child gets the original one back.
+/// program; the core limit is inherited, so each child is spawned with the original one.
 enum CoreDumps {
     /// The core limit stscache started with; nil until `disableForThisProcess()` ran (in-process
     /// tests never run it, so their children keep whatever limit the test runner has). Written
@@ -31,12 +31,16 @@ enum CoreDumps {
         startingLimit = original
     }
 
-    /// Gives a child just started the core limit stscache started with (prlimit). A child
-    /// that crashes in the microseconds before this, or a set-user-ID child the call is not
-    /// allowed to change, keeps the limit 0: it loses a core file, never gains one.
-    static func restoreStartingLimit(in child: pid_t) {
-        guard let startingLimit else { return }
-        _ = stscache_set_core_limit(child, startingLimit)
+    /// Runs `spawn` (a `posix_spawn`) with the core limit stscache started with, then sets its
+    /// own back to 0, so the child starts with the user's limit from its first instruction.
+    /// (Setting it on the child with prlimit after the spawn raced the child: a helper that read
+    /// its limits at once could still see 0.) stscache stays non-dumpable throughout, so the
+    /// raised limit does not make stscache itself dump in those microseconds.
+    static func withStartingLimit<T>(_ spawn: () throws -> T) rethrows -> T {
+        guard let startingLimit else { return try spawn() }
+        _ = stscache_set_core_limit(0, startingLimit)
+        defer { _ = stscache_set_core_limit(0, stscache_core_limit(soft: 0, hard: startingLimit.hard)) }
+        return try spawn()
     }
 
     /// Whether this process may dump core (PR_GET_DUMPABLE), for tests.

@@ -25,7 +25,7 @@ struct CredentialBroker {
     /// Skip the cache for the requested role (not for the sources it is chained from).
     var forceRefresh: Bool = false
     var lockTimeout: Double = CredentialCache.defaultLockTimeout
-    /// MFA prompt terminal and the codes already sent (Sources/SessionCreation.swift).
+    /// MFA prompt terminal and the codes already sent (CredentialSources/SessionCreation.swift).
     var sources = SourceOptions()
 
     /// Credentials for `role`, valid for at least the refresh safety margin.

@@ -39,9 +39,9 @@ struct CredentialProcessCommand: ContextualCommand {
     /// The command itself, shared by the parser and `FastPath`.
     static func run(_ options: CredentialProcessOptions, context: Context) throws {
         let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
-        let session = try Session.open(context: context, verbose: options.verbose || context.verbose)
-        let role = try session.resolve(profile: options.profile)
-        var broker = session.broker(policy: RefreshPolicy(window: window))
+        let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
+        let role = try resources.resolve(profile: options.profile)
+        var broker = resources.broker(policy: RefreshPolicy(window: window))
         broker.forceRefresh = options.forceRefresh
         let credentials = try broker.credentials(for: role)
         context.output.stdout(CredentialOutput.json(credentials))
@@ -57,13 +57,13 @@ struct CredentialProcessOptions: Equatable {
 }
 
 /// What a credential-touching command opens: the config files, the cache and the key store.
-struct Session {
+struct CommandResources {
     let context: Context
     let files: ConfigFiles
     let cache: CredentialCache
     let keyStore: any KeyStore
 
-    static func open(context: Context, verbose: Bool) throws -> Session {
+    static func open(context: Context, verbose: Bool) throws -> CommandResources {
         let files = try ConfigFiles.load(configPath: context.configFilePath,
                                          credentialsPath: context.credentialsFilePath)
         let cache = try CredentialCache.open(environment: context.environment, home: context.homeDirectory)
@@ -73,7 +73,7 @@ struct Session {
             if let note = selection.note { context.output.stderr("stscache: \(note)\n") }
             context.output.stderr("stscache: cache \(cache.directory.path), key store \(selection.store.name) (\(selection.store.location))\n")
         }
-        return Session(context: context, files: files, cache: cache, keyStore: selection.store)
+        return CommandResources(context: context, files: files, cache: cache, keyStore: selection.store)
     }
 
     func resolve(profile: String) throws -> RoleProfile {

@@ -13,10 +13,10 @@ struct RoleCredentials {
 
     static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
-        let session = try Session.open(context: context, verbose: verbose)
-        let target = RoleLookup(files: session.files, context: context, keysOnly: false).roleProfileName(for: profile)
-        let role = try session.resolve(profile: target ?? profile)
-        let credentials = try session.broker(policy: RefreshPolicy(window: window)).credentials(for: role)
-        return RoleCredentials(files: session.files, profile: profile, role: role, credentials: credentials)
+        let resources = try CommandResources.open(context: context, verbose: verbose)
+        let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
+        let role = try resources.resolve(profile: target ?? profile)
+        let credentials = try resources.broker(policy: RefreshPolicy(window: window)).credentials(for: role)
+        return RoleCredentials(files: resources.files, profile: profile, role: role, credentials: credentials)
     }
 }

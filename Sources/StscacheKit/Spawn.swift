@@ -48,13 +48,14 @@ enum Spawn {
             for pointer in envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let spawned = (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
-            (envp + [nil]).withUnsafeBufferPointer { envpBuffer in
-                posix_spawn(&pid, path, &actions, &attributes, argvBuffer.baseAddress!, envpBuffer.baseAddress!)
+        let spawned = CoreDumps.withStartingLimit {
+            (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
+                (envp + [nil]).withUnsafeBufferPointer { envpBuffer in
+                    posix_spawn(&pid, path, &actions, &attributes, argvBuffer.baseAddress!, envpBuffer.baseAddress!)
+                }
             }
         }
         guard spawned == 0 else { throw Failure(errno: spawned) }
-        CoreDumps.restoreStartingLimit(in: pid)
         return pid
     }
 }

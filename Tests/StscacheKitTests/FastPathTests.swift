@@ -143,7 +143,7 @@ struct FastPathWorld {
         environment = ["HOME": home.path, "STSCACHE_CACHE_KEY": Data(key).base64EncodedString()]
 
         let cache = try CredentialCache.open(environment: environment, home: home.path)
-        let role = try Session.open(context: context(FastPathOutput()), verbose: false).resolve(profile: "prod-role")
+        let role = try CommandResources.open(context: context(FastPathOutput()), verbose: false).resolve(profile: "prod-role")
         let cacheKey = CredentialBroker.cacheKey(for: role)
         #expect(cacheKey.roleArn == "arn:aws:iam::123456789012:role/Admin" && cacheKey.sessionName == "alice")
         try cache.write(CachedCredentials(accessKeyId: "ASIAFASTPATHEXAMPLE1", secretAccessKey: "secret",
