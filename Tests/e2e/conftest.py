@@ -1,4 +1,4 @@
-"""Fixtures for stscache's end-to-end tests. The machinery lives in harness.py."""
+"""Fixtures for stscache's end-to-end tests. The machinery lives in support/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import AccessKey, MotoServer, TempHome, stscache_binary_path
+from support.aws import AccessKey
+from support.homes import TempHome
+from support.moto import MotoServer
+from support.peers import stscache_binary_path
 
 
 def pytest_configure(config: pytest.Config) -> None:

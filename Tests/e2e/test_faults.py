@@ -27,9 +27,12 @@ from pathlib import Path
 
 import pytest
 
-import fakests
-from fakests import ConnectProxy, FakeSTS, make_ca
-from harness import IN_CI, REPO_ROOT, AccessKey, ClosedPort, Result, TempHome, files_under
+from support import fakes
+from support.aws import AccessKey
+from support.fakes import ClosedPort, FakeSTS
+from support.homes import Result, TempHome, files_under
+from support.peers import IN_CI, REPO_ROOT
+from support.tls import ConnectProxy, TLSFiles, make_ca
 
 pytestmark = pytest.mark.faults
 
@@ -162,19 +165,19 @@ class Stage:
 
 @pytest.fixture
 def make_stage(tmp_path: Path, stscache_bin: Path):
-    fakes: list[FakeSTS] = []
+    started: list[FakeSTS] = []
     counter = iter(range(100))
 
     def factory(*, role_extra: dict[str, str] | None = None, **fake_args) -> Stage:
         fake_args.setdefault("secret_key", SOURCE.secret_access_key)
         fake = FakeSTS(**fake_args)
-        fakes.append(fake)
-        home = TempHome(tmp_path / f"home{next(counter)}", fake, stscache_bin)  # type: ignore[arg-type]
+        started.append(fake)
+        home = TempHome(tmp_path / f"home{next(counter)}", fake, stscache_bin)
         role_profile = home.delegate(ROLE_ARN, SOURCE, **(role_extra or {}))
         return Stage(fake, home, role_profile)
 
     yield factory
-    for fake in fakes:
+    for fake in started:
         fake.close()
 
 
@@ -188,10 +191,10 @@ def stage(make_stage) -> Stage:
 # --------------------------------------------------------------------------------------------
 
 THROTTLES = {
-    "Throttling": fakests.sts_error(400, "Throttling", "Rate exceeded"),
-    "ThrottlingException": fakests.sts_error(400, "ThrottlingException", "Rate exceeded"),
-    "RequestLimitExceeded": fakests.sts_error(400, "RequestLimitExceeded", "Request limit exceeded."),
-    "HTTP 429": fakests.raw(429, b"Too Many Requests", content_type="text/plain"),
+    "Throttling": fakes.sts_error(400, "Throttling", "Rate exceeded"),
+    "ThrottlingException": fakes.sts_error(400, "ThrottlingException", "Rate exceeded"),
+    "RequestLimitExceeded": fakes.sts_error(400, "RequestLimitExceeded", "Request limit exceeded."),
+    "HTTP 429": fakes.raw(429, b"Too Many Requests", content_type="text/plain"),
 }
 
 
@@ -217,7 +220,7 @@ def test_throttled_forever_gives_up_after_three(stage: Stage):
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_server_error_forever_fails_after_exactly_three_requests(stage: Stage, status: int):
-    stage.fake.script([], then=fakests.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"))
+    stage.fake.script([], then=fakes.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"))
     result = stage.call()
     assert_clean_failure(result, f"HTTP {status}", "gave up after 3 attempts")
     assert stage.requests == 3
@@ -226,8 +229,8 @@ def test_server_error_forever_fails_after_exactly_three_requests(stage: Stage, s
 
 
 def test_server_errors_then_success(stage: Stage):
-    stage.fake.script([fakests.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"),
-                       fakests.raw(502, b"<html>Bad Gateway</html>")])
+    stage.fake.script([fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"),
+                       fakes.raw(502, b"<html>Bad Gateway</html>")])
     result = stage.call()
     assert_success(result)
     assert stage.requests == 3
@@ -236,7 +239,7 @@ def test_server_errors_then_success(stage: Stage):
 
 
 def test_max_attempts_knob(stage: Stage):
-    stage.fake.script([], then=fakests.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"))
+    stage.fake.script([], then=fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"))
     result = stage.call(env={"STSCACHE_MAX_ATTEMPTS": "1"})
     line = assert_clean_failure(result, "HTTP 503")
     assert "gave up" not in line
@@ -246,7 +249,7 @@ def test_max_attempts_knob(stage: Stage):
 
 
 def test_connection_reset_is_retried(stage: Stage):
-    stage.fake.script([fakests.reset(), fakests.reset()])
+    stage.fake.script([fakes.reset(), fakes.reset()])
     result = stage.call()
     assert_success(result)
     assert stage.requests == 3
@@ -255,7 +258,7 @@ def test_connection_reset_is_retried(stage: Stage):
 
 
 def test_connection_reset_forever(stage: Stage):
-    stage.fake.script([], then=fakests.reset())
+    stage.fake.script([], then=fakes.reset())
     result = stage.call()
     assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
     assert stage.requests == 3
@@ -264,7 +267,7 @@ def test_connection_reset_forever(stage: Stage):
 
 
 def test_truncated_body_is_retried(stage: Stage):
-    stage.fake.script([fakests.truncated()])
+    stage.fake.script([fakes.truncated()])
     result = stage.call()
     assert_success(result)
     assert stage.requests == 2
@@ -273,7 +276,7 @@ def test_truncated_body_is_retried(stage: Stage):
 
 
 def test_truncated_body_forever(stage: Stage):
-    stage.fake.script([], then=fakests.truncated())
+    stage.fake.script([], then=fakes.truncated())
     result = stage.call()
     assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
     assert stage.requests == 3
@@ -299,7 +302,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize("status,code,message,hint", REFUSALS, ids=[r[1] for r in REFUSALS])
 def test_refusals_are_not_retried(stage: Stage, status: int, code: str, message: str, hint: str):
-    stage.fake.script([], then=fakests.sts_error(status, code, message))
+    stage.fake.script([], then=fakes.sts_error(status, code, message))
     result = stage.call()
     line = assert_clean_failure(result, code, hint)
     assert "gave up" not in line
@@ -314,7 +317,7 @@ def test_refusals_are_not_retried(stage: Stage, status: int, code: str, message:
 
 
 def test_slow_sts_past_the_deadline_fails_in_time(stage: Stage):
-    stage.fake.script([], then=fakests.hang())
+    stage.fake.script([], then=fakes.hang())
     result = stage.call(env={"STSCACHE_STS_TIMEOUT": "2"})
     assert_clean_failure(result, "timed out", "STSCACHE_STS_TIMEOUT")
     assert stage.requests == 1
@@ -323,7 +326,7 @@ def test_slow_sts_past_the_deadline_fails_in_time(stage: Stage):
 
 
 def test_one_slow_attempt_is_retried_within_the_deadline(stage: Stage):
-    stage.fake.script([fakests.hang()])
+    stage.fake.script([fakes.hang()])
     result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"})
     assert_success(result)
     assert stage.requests == 2
@@ -332,7 +335,7 @@ def test_one_slow_attempt_is_retried_within_the_deadline(stage: Stage):
 
 
 def test_the_deadline_includes_every_retry(stage: Stage):
-    stage.fake.script([], then=fakests.hang())
+    stage.fake.script([], then=fakes.hang())
     result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5",
                              "STSCACHE_MAX_ATTEMPTS": "10"})
     assert_clean_failure(result, "timed out")
@@ -342,7 +345,7 @@ def test_the_deadline_includes_every_retry(stage: Stage):
 
 
 def test_slow_answer_inside_the_deadline_is_fine(stage: Stage):
-    stage.fake.script([fakests.slow(1.0)])
+    stage.fake.script([fakes.slow(1.0)])
     result = stage.call(env={"STSCACHE_STS_TIMEOUT": "5"})
     assert_success(result)
     assert stage.requests == 1
@@ -423,7 +426,7 @@ def test_clock_hours_fast_never_prints_credentials_it_thinks_expired(make_stage)
 def test_clock_skew_is_retried_only_once(make_stage):
     # Every answer is a stale-timestamp refusal dated two hours ahead: re-signing cannot help.
     stage = make_stage(clock_offset=dt.timedelta(hours=2), secret_key=None)
-    stage.fake.script([], then=fakests.sts_error(
+    stage.fake.script([], then=fakes.sts_error(
         403, "SignatureDoesNotMatch", "Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z "
         "(20260101T003000Z - 15 min.)"))
     result = stage.call()
@@ -492,21 +495,21 @@ def measured_call(stage: Stage, native: dict[str, Path], *args: str, env: dict[s
 MEMORY_BOUND_KIB = 64 * 1024
 
 BAD_ANSWERS = {
-    "10 MB body (Content-Length)": (fakests.huge_body(10 * 1024 * 1024), "larger than 1048576 bytes"),
-    "10 MB body (no length)": (fakests.huge_body(10 * 1024 * 1024, declare_length=False), "larger than 1048576 bytes"),
-    "XML bomb (billion laughs)": (fakests.xml_bomb(), "DOCTYPE or ENTITY declaration"),
-    "XML nested 100 000 deep": (fakests.deep_nesting(), "nested deeper than"),
-    "no SessionToken": (fakests.success(omit="SessionToken"), "has no <SessionToken>"),
-    "no Expiration": (fakests.success(omit="Expiration"), "has no <Expiration>"),
-    "no AccessKeyId": (fakests.success(omit="AccessKeyId"), "has no <AccessKeyId>"),
-    "Expiration not a timestamp": (fakests.success(expiration_text="tomorrow"), "is not an RFC 3339 timestamp"),
-    "HTML page with 200": (fakests.raw(200, b"<html><body>Welcome to the captive portal</body></html>"),
+    "10 MB body (Content-Length)": (fakes.huge_body(10 * 1024 * 1024), "larger than 1048576 bytes"),
+    "10 MB body (no length)": (fakes.huge_body(10 * 1024 * 1024, declare_length=False), "larger than 1048576 bytes"),
+    "XML bomb (billion laughs)": (fakes.xml_bomb(), "DOCTYPE or ENTITY declaration"),
+    "XML nested 100 000 deep": (fakes.deep_nesting(), "nested deeper than"),
+    "no SessionToken": (fakes.success(omit="SessionToken"), "has no <SessionToken>"),
+    "no Expiration": (fakes.success(omit="Expiration"), "has no <Expiration>"),
+    "no AccessKeyId": (fakes.success(omit="AccessKeyId"), "has no <AccessKeyId>"),
+    "Expiration not a timestamp": (fakes.success(expiration_text="tomorrow"), "is not an RFC 3339 timestamp"),
+    "HTML page with 200": (fakes.raw(200, b"<html><body>Welcome to the captive portal</body></html>"),
                            "found <html>"),
-    "JSON with 200": (fakests.raw(200, b'{"Credentials": {}}', "application/json"), "invalid XML"),
-    "not UTF-8": (fakests.raw(200, b"<AssumeRoleResponse>\xff\xfe</AssumeRoleResponse>", "text/xml"), "not valid UTF-8"),
-    "empty 200": (fakests.raw(200, b"", "text/xml"), "invalid XML"),
-    "HTML error page (HTTP 403)": (fakests.raw(403, b"<html>Forbidden by proxy</html>"), "not an STS error document"),
-    "Expiration already past": (fakests.success(expiration_offset=dt.timedelta(hours=-1)), "already past"),
+    "JSON with 200": (fakes.raw(200, b'{"Credentials": {}}', "application/json"), "invalid XML"),
+    "not UTF-8": (fakes.raw(200, b"<AssumeRoleResponse>\xff\xfe</AssumeRoleResponse>", "text/xml"), "not valid UTF-8"),
+    "empty 200": (fakes.raw(200, b"", "text/xml"), "invalid XML"),
+    "HTML error page (HTTP 403)": (fakes.raw(403, b"<html>Forbidden by proxy</html>"), "not an STS error document"),
+    "Expiration already past": (fakes.success(expiration_offset=dt.timedelta(hours=-1)), "already past"),
 }
 
 
@@ -529,16 +532,16 @@ def test_bad_sts_answer_is_a_clear_error(stage: Stage, native: dict[str, Path], 
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> fakests.TLSFiles:
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
-def other_ca(tmp_path_factory: pytest.TempPathFactory) -> fakests.TLSFiles:
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_ca(tmp_path_factory.mktemp("other-ca"), name="some other CA")
 
 
-def test_https_with_aws_ca_bundle(make_stage, ca: fakests.TLSFiles):
+def test_https_with_aws_ca_bundle(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     result = stage.call(env={"AWS_CA_BUNDLE": str(ca.ca_cert)})
     assert_success(result)
@@ -546,7 +549,7 @@ def test_https_with_aws_ca_bundle(make_stage, ca: fakests.TLSFiles):
     record("HTTPS, AWS_CA_BUNDLE = the fake's CA", result, stage.requests)
 
 
-def test_https_with_profile_ca_bundle(make_stage, ca: fakests.TLSFiles):
+def test_https_with_profile_ca_bundle(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost", role_extra={"ca_bundle": str(ca.ca_cert)})
     result = stage.call()
     assert_success(result)
@@ -573,7 +576,7 @@ def test_https_with_the_wrong_ca_fails_naming_what_to_check(make_stage, ca, othe
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy"])
-def test_https_proxy_tunnels_to_sts(make_stage, ca: fakests.TLSFiles, variable: str):
+def test_https_proxy_tunnels_to_sts(make_stage, ca: TLSFiles, variable: str):
     stage = make_stage(tls=ca, host="localhost")
     with ConnectProxy() as proxy:
         result = stage.call(env={variable: proxy.url, "AWS_CA_BUNDLE": str(ca.ca_cert)})
@@ -584,7 +587,7 @@ def test_https_proxy_tunnels_to_sts(make_stage, ca: fakests.TLSFiles, variable: 
     record(f"{variable} = CONNECT proxy", result, stage.requests, f"{len(tunnels)} tunnel")
 
 
-def test_no_proxy_bypasses_the_proxy(make_stage, ca: fakests.TLSFiles):
+def test_no_proxy_bypasses_the_proxy(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     with ConnectProxy() as proxy:
         result = stage.call(env={"HTTPS_PROXY": proxy.url, "NO_PROXY": "example.com,localhost",
@@ -611,7 +614,7 @@ def test_http_proxy_is_used_for_http_endpoints_only(stage: Stage):
     record("http:// endpoint: HTTPS_PROXY ignored, HTTP_PROXY used", proxied, stage.requests, "1 forwarded")
 
 
-def test_proxy_down_is_a_clear_error(make_stage, ca: fakests.TLSFiles):
+def test_proxy_down_is_a_clear_error(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     closed = ClosedPort()
     try:
@@ -653,7 +656,7 @@ def finish(process: subprocess.Popen, started: float) -> Result:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_while_waiting_on_sts_leaves_nothing_behind(stage: Stage, sig: signal.Signals):
-    stage.fake.script([fakests.hang()])
+    stage.fake.script([fakes.hang()])
     process = stage.popen(env={"STSCACHE_LOCK_TIMEOUT": "20"})
     started = time.monotonic()
     assert stage.fake.wait_for_requests(1, timeout=20), "the binary never reached STS"

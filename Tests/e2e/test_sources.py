@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ACCOUNT_ID, REGION, AccessKey, MotoServer, Result, TempHome, assumed_arn
+from support.aws import ACCOUNT_ID, REGION, AccessKey, assumed_arn
+from support.homes import Result, TempHome
+from support.moto import MotoServer
 
 pytestmark = pytest.mark.issue7
 
