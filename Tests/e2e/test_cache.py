@@ -21,7 +21,7 @@ from support.fakes import BlackHole, ClosedPort
 from support.homes import Result, TempHome, assert_clean_failure, entry_files, files_under
 from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue3
+pytestmark = pytest.mark.cache
 
 BOUNDED_FAILURE_SECONDS = 40
 

@@ -24,7 +24,7 @@ from support.homes import Result, TempHome, files_under, run
 from support.moto import MotoServer
 from support.peers import REPO_ROOT, require_shell
 
-pytestmark = pytest.mark.issue4
+pytestmark = pytest.mark.commands
 
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 

@@ -14,7 +14,7 @@ from support.fakes import ClosedPort
 from support.homes import TempHome, assert_clean_failure
 from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue2
+pytestmark = pytest.mark.credential_process
 
 
 

@@ -30,7 +30,7 @@ from support.aws import ACCOUNT_ID, REGION, AccessKey, assumed_arn
 from support.homes import Result, TempHome
 from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue7
+pytestmark = pytest.mark.sources
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT_ID}:mfa/alice"
 PROMPT = b"MFA code for"
