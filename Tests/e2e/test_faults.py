@@ -3,7 +3,8 @@
 Every scenario asserts the outcome (exit status; stdout empty or one Version-1 JSON line; the
 stderr line), how many requests the fake STS saw, and a wall-time bound. The scenarios, their
 outcomes, request counts and wall times are written to ``.build/fault-table.md`` at the end of
-the run (and printed in pytest's summary).
+the run (and printed in pytest's summary). Scenarios that differ only in what STS answers and
+what must follow (retries, refusals, deadlines) are the rows of ``STS_CASES``, run by one test.
 
 Small environment overrides (STSCACHE_STS_TIMEOUT, STSCACHE_ATTEMPT_TIMEOUT, ...) keep the
 suite fast; the defaults are covered by the unit tests.
@@ -22,7 +23,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -187,107 +188,39 @@ def stage(make_stage) -> Stage:
 
 
 # --------------------------------------------------------------------------------------------
-# 1. Retries: throttling, server errors, resets, truncation
+# 1. STS answers on cue: retries, refusals, deadlines: one table, one test
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """A scripted STS and what the binary must make of it."""
+
+    id: str  # the test id
+    scenario: str  # its row in the fault table
+    script: list[fakes.Answer] = field(default_factory=list)  # answers to the first requests, in order
+    then: fakes.Answer | None = None  # the answer to every later request (None: a valid session)
+    env: dict[str, str] = field(default_factory=dict)
+    error: tuple[str, ...] | None = None  # None: credentials; else words the one error line has
+    never: tuple[str, ...] = ()  # words the error line must not have
+    requests: int | range = 1  # requests the fake STS must see
+    within: float = 10  # wall-time bound, seconds
+    at_least: float = 0.0
+    detail: str = ""  # for the fault table
+
+
+def throttle(code: str, message: str) -> fakes.Answer:
+    return fakes.sts_error(400, code, message)
+
 
 THROTTLES = {
-    "Throttling": fakes.sts_error(400, "Throttling", "Rate exceeded"),
-    "ThrottlingException": fakes.sts_error(400, "ThrottlingException", "Rate exceeded"),
-    "RequestLimitExceeded": fakes.sts_error(400, "RequestLimitExceeded", "Request limit exceeded."),
+    "Throttling": throttle("Throttling", "Rate exceeded"),
+    "ThrottlingException": throttle("ThrottlingException", "Rate exceeded"),
+    "RequestLimitExceeded": throttle("RequestLimitExceeded", "Request limit exceeded."),
     "HTTP 429": fakes.raw(429, b"Too Many Requests", content_type="text/plain"),
 }
-
-
-@pytest.mark.parametrize("kind", list(THROTTLES))
-def test_throttled_twice_then_success(stage: Stage, kind: str):
-    stage.fake.script([THROTTLES[kind]] * 2)
-    result = stage.call()
-    assert_success(result)
-    assert result.stderr == ""
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record(f"throttled twice ({kind}), then OK", result, stage.requests)
-
-
-def test_throttled_forever_gives_up_after_three(stage: Stage):
-    stage.fake.script([], then=THROTTLES["Throttling"])
-    result = stage.call()
-    assert_clean_failure(result, "Throttling", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("throttled forever", result, stage.requests, "gave up after 3 attempts")
-
-
-@pytest.mark.parametrize("status", [500, 503])
-def test_server_error_forever_fails_after_exactly_three_requests(stage: Stage, status: int):
-    stage.fake.script([], then=fakes.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"))
-    result = stage.call()
-    assert_clean_failure(result, f"HTTP {status}", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record(f"HTTP {status} forever", result, stage.requests, "gave up after 3 attempts")
-
-
-def test_server_errors_then_success(stage: Stage):
-    stage.fake.script([fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"),
-                       fakes.raw(502, b"<html>Bad Gateway</html>")])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("HTTP 503, HTTP 502, then OK", result, stage.requests)
-
-
-def test_max_attempts_knob(stage: Stage):
-    stage.fake.script([], then=fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"))
-    result = stage.call(env={"STSCACHE_MAX_ATTEMPTS": "1"})
-    line = assert_clean_failure(result, "HTTP 503")
-    assert "gave up" not in line
-    assert stage.requests == 1
-    assert result.elapsed < 5
-    record("HTTP 503, STSCACHE_MAX_ATTEMPTS=1", result, stage.requests, "no retry")
-
-
-def test_connection_reset_is_retried(stage: Stage):
-    stage.fake.script([fakes.reset(), fakes.reset()])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("connection reset twice, then OK", result, stage.requests)
-
-
-def test_connection_reset_forever(stage: Stage):
-    stage.fake.script([], then=fakes.reset())
-    result = stage.call()
-    assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("connection reset forever", result, stage.requests, "could not reach STS")
-
-
-def test_truncated_body_is_retried(stage: Stage):
-    stage.fake.script([fakes.truncated()])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 2
-    assert result.elapsed < 10
-    record("truncated body, then OK", result, stage.requests)
-
-
-def test_truncated_body_forever(stage: Stage):
-    stage.fake.script([], then=fakes.truncated())
-    result = stage.call()
-    assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    assert not [p for p in stage.cache_files() if p.name.endswith(".entry")], "nothing cached"
-    record("truncated body forever", result, stage.requests, "gave up after 3 attempts")
-
-
-# --------------------------------------------------------------------------------------------
-# Refusals are never retried
-# --------------------------------------------------------------------------------------------
+UNAVAILABLE = fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver")
+GAVE_UP = "gave up after 3 attempts"
 
 REFUSALS = [
     (403, "AccessDenied", "User: arn:aws:iam::123456789012:user/fault-base is not authorized to perform: sts:AssumeRole",
@@ -299,65 +232,63 @@ REFUSALS = [
      "ValidationError"),
 ]
 
-
-@pytest.mark.parametrize("status,code,message,hint", REFUSALS, ids=[r[1] for r in REFUSALS])
-def test_refusals_are_not_retried(stage: Stage, status: int, code: str, message: str, hint: str):
-    stage.fake.script([], then=fakes.sts_error(status, code, message))
-    result = stage.call()
-    line = assert_clean_failure(result, code, hint)
-    assert "gave up" not in line
-    assert stage.requests == 1
-    assert result.elapsed < 3
-    record(f"{code} (HTTP {status})", result, stage.requests, "no retry")
-
-
-# --------------------------------------------------------------------------------------------
-# Deadlines and timeouts
-# --------------------------------------------------------------------------------------------
-
-
-def test_slow_sts_past_the_deadline_fails_in_time(stage: Stage):
-    stage.fake.script([], then=fakes.hang())
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "2"})
-    assert_clean_failure(result, "timed out", "STSCACHE_STS_TIMEOUT")
-    assert stage.requests == 1
-    assert 1.8 <= result.elapsed < 3.5, f"took {result.elapsed:.2f}s"
-    record("no answer, STSCACHE_STS_TIMEOUT=2", result, stage.requests, "timed out")
-
-
-def test_one_slow_attempt_is_retried_within_the_deadline(stage: Stage):
-    stage.fake.script([fakes.hang()])
-    result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"})
-    assert_success(result)
-    assert stage.requests == 2
-    assert 0.9 <= result.elapsed < 4, f"took {result.elapsed:.2f}s"
-    record("first attempt hangs, STSCACHE_ATTEMPT_TIMEOUT=1", result, stage.requests)
-
-
-def test_the_deadline_includes_every_retry(stage: Stage):
-    stage.fake.script([], then=fakes.hang())
-    result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5",
-                             "STSCACHE_MAX_ATTEMPTS": "10"})
-    assert_clean_failure(result, "timed out")
-    assert 2 <= stage.requests <= 3
-    assert result.elapsed < 3.5, f"took {result.elapsed:.2f}s: the deadline must cover the retries"
-    record("every attempt hangs, deadline 2.5 s, 10 attempts allowed", result, stage.requests, "timed out")
+STS_CASES = [
+    # Throttling, server errors, resets and truncation are retried, three attempts in all.
+    *(Case(f"throttled-twice-{kind.replace(' ', '-')}", f"throttled twice ({kind}), then OK",
+           script=[answer] * 2, requests=3) for kind, answer in THROTTLES.items()),
+    Case("throttled-forever", "throttled forever", then=THROTTLES["Throttling"],
+         error=("Throttling", GAVE_UP), requests=3, detail=GAVE_UP),
+    *(Case(f"http-{status}-forever", f"HTTP {status} forever",
+           then=fakes.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"),
+           error=(f"HTTP {status}", GAVE_UP), requests=3, detail=GAVE_UP) for status in (500, 503)),
+    Case("http-503-502-then-ok", "HTTP 503, HTTP 502, then OK",
+         script=[UNAVAILABLE, fakes.raw(502, b"<html>Bad Gateway</html>")], requests=3),
+    Case("max-attempts-1", "HTTP 503, STSCACHE_MAX_ATTEMPTS=1", then=UNAVAILABLE, env={"STSCACHE_MAX_ATTEMPTS": "1"},
+         error=("HTTP 503",), never=("gave up",), requests=1, within=5, detail="no retry"),
+    Case("reset-twice-then-ok", "connection reset twice, then OK", script=[fakes.reset(), fakes.reset()], requests=3),
+    Case("reset-forever", "connection reset forever", then=fakes.reset(),
+         error=("could not reach STS", GAVE_UP), requests=3, detail="could not reach STS"),
+    Case("truncated-then-ok", "truncated body, then OK", script=[fakes.truncated()], requests=2),
+    Case("truncated-forever", "truncated body forever", then=fakes.truncated(),
+         error=("could not reach STS", GAVE_UP), requests=3, detail=GAVE_UP),
+    # Refusals are never retried.
+    *(Case(f"refused-{code}", f"{code} (HTTP {status})", then=fakes.sts_error(status, code, message),
+           error=(code, hint), never=("gave up",), requests=1, within=3, detail="no retry")
+      for status, code, message, hint in REFUSALS),
+    # Deadlines and timeouts.
+    Case("no-answer-past-the-deadline", "no answer, STSCACHE_STS_TIMEOUT=2", then=fakes.hang(),
+         env={"STSCACHE_STS_TIMEOUT": "2"}, error=("timed out", "STSCACHE_STS_TIMEOUT"), requests=1,
+         at_least=1.8, within=3.5, detail="timed out"),
+    Case("slow-attempt-retried", "first attempt hangs, STSCACHE_ATTEMPT_TIMEOUT=1", script=[fakes.hang()],
+         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"}, requests=2, at_least=0.9, within=4),
+    Case("deadline-covers-the-retries", "every attempt hangs, deadline 2.5 s, 10 attempts allowed", then=fakes.hang(),
+         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5", "STSCACHE_MAX_ATTEMPTS": "10"},
+         error=("timed out",), requests=range(2, 4), within=3.5, detail="timed out"),
+    Case("slow-answer-inside-the-deadline", "answer after 1 s, deadline 5 s", script=[fakes.slow(1.0)],
+         env={"STSCACHE_STS_TIMEOUT": "5"}, requests=1, within=4),
+    Case("timeout-typo", "STSCACHE_STS_TIMEOUT=30s (typo)", env={"STSCACHE_STS_TIMEOUT": "30s"},
+         error=("STSCACHE_STS_TIMEOUT='30s'",), requests=0, within=3, detail="names the variable"),
+]
 
 
-def test_slow_answer_inside_the_deadline_is_fine(stage: Stage):
-    stage.fake.script([fakes.slow(1.0)])
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "5"})
-    assert_success(result)
-    assert stage.requests == 1
-    assert result.elapsed < 4
-    record("answer after 1 s, deadline 5 s", result, stage.requests)
-
-
-def test_mistyped_timeout_is_a_clear_error(stage: Stage):
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "30s"})
-    assert_clean_failure(result, "STSCACHE_STS_TIMEOUT='30s'")
-    assert stage.requests == 0
-    record("STSCACHE_STS_TIMEOUT=30s (typo)", result, stage.requests, "names the variable")
+@pytest.mark.parametrize("case", STS_CASES, ids=[case.id for case in STS_CASES])
+def test_sts_scenario(stage: Stage, case: Case):
+    stage.fake.script(case.script, then=case.then)
+    result = stage.call(env=case.env)
+    if case.error is None:
+        assert_success(result)
+        assert result.stderr == "", "credentials and nothing else"
+    else:
+        line = assert_clean_failure(result, *case.error)
+        for word in case.never:
+            assert word not in line, result
+        assert not [p for p in stage.cache_files() if p.name.endswith(".entry")], "nothing cached"
+    if isinstance(case.requests, range):
+        assert stage.requests in case.requests
+    else:
+        assert stage.requests == case.requests
+    assert case.at_least <= result.elapsed < case.within, f"took {result.elapsed:.2f}s"
+    record(case.scenario, result, stage.requests, case.detail)
 
 
 # --------------------------------------------------------------------------------------------
