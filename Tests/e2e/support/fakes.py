@@ -392,12 +392,6 @@ class FakeSTS:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeSTS":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # -- internals ---------------------------------------------------------------------------------
 
     def _record(self, request: SeenRequest) -> Answer:

@@ -1,5 +1,5 @@
 """moto_server as the tests' STS and IAM: signature checking on, and a count of the requests it
-received.
+received. Also the one way scripts start it (``python -m support.moto serve``, below).
 
 Facts about moto 5 this relies on (read from its source, checked by test_harness.py):
 
@@ -22,9 +22,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -307,3 +309,79 @@ class MotoServer:
 
     def assume_role_count(self, role_arn: str | None = None) -> int:
         return len(self.assume_role_requests(role_arn))
+
+
+# --------------------------------------------------------------------------------------------
+# The command line: how scripts/demo and bench/run start moto (the same way the tests do)
+# --------------------------------------------------------------------------------------------
+
+USAGE = """\
+python -m support.moto serve --workdir DIR --env-file FILE [--user PREFIX [--role PREFIX]]
+    Starts moto_server as the tests do (signature checking on after the admin's bootstrap,
+    every request recorded in DIR/requests.jsonl), then writes FILE, shell assignments:
+    moto_endpoint, moto_requests, moto_admin_access_key_id, moto_admin_secret_access_key;
+    with --user, an IAM user allowed sts:AssumeRole (moto_user_name, moto_user_arn,
+    moto_user_access_key_id, moto_user_secret_access_key); with --role, a role trusting that
+    user (moto_role_arn). FILE appears whole once moto is ready. Runs until SIGTERM or SIGINT.
+python -m support.moto count --workdir DIR
+    Prints how many AssumeRole requests the moto serving DIR has received.
+(PYTHONPATH=Tests/e2e, with .venv's python.)"""
+
+
+def _serve(workdir: Path, env_file: Path, user_prefix: str | None, role_prefix: str | None) -> int:
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server = MotoServer(workdir)
+    try:
+        server.start()
+        assert server.admin is not None and server.process is not None
+        values = {
+            "moto_endpoint": server.endpoint,
+            "moto_requests": str(server.recording_path),
+            "moto_admin_access_key_id": server.admin.access_key_id,
+            "moto_admin_secret_access_key": server.admin.secret_access_key,
+        }
+        if user_prefix is not None:
+            user = server.create_user(user_prefix)
+            values.update(moto_user_name=user.user_name, moto_user_arn=user.user_arn,
+                          moto_user_access_key_id=user.access_key_id,
+                          moto_user_secret_access_key=user.secret_access_key)
+            if role_prefix is not None:
+                values["moto_role_arn"] = server.create_role(role_prefix, [user.user_arn])
+        partial = env_file.with_name(env_file.name + ".partial")
+        partial.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items()))
+        os.chmod(partial, 0o600)
+        partial.rename(env_file)
+        status = server.process.wait()
+        print(f"moto: moto_server exited with status {status}; log: {server.log_path}", file=sys.stderr)
+        return 1
+    except (pytest.fail.Exception, pytest.skip.Exception) as failure:
+        print(f"moto: {failure.msg}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+
+
+def main(argv: list[str]) -> int:
+    options = dict(zip(argv[1::2], argv[2::2]))
+    known = {"serve": {"--workdir", "--env-file", "--user", "--role"}, "count": {"--workdir"}}
+    command = argv[0] if argv else ""
+    if command not in known or len(argv) % 2 != 1 or not set(options) <= known[command] or "--workdir" not in options:
+        print(USAGE, file=sys.stderr)
+        return 2
+    workdir = Path(options["--workdir"]).resolve()
+    if command == "count":
+        requests = read_request_log(workdir / "requests.jsonl")
+        print(sum(1 for r in requests if r.params.get("Action") == "AssumeRole"))
+        return 0
+    if "--env-file" not in options or ("--role" in options and "--user" not in options):
+        print(USAGE, file=sys.stderr)
+        return 2
+    return _serve(workdir, Path(options["--env-file"]).resolve(), options.get("--user"), options.get("--role"))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
