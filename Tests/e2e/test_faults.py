@@ -32,7 +32,7 @@ from support import fakes
 from support.aws import AccessKey
 from support.fakes import ClosedPort, FakeSTS
 from support.homes import Result, TempHome, files_under
-from support.peers import IN_CI, REPO_ROOT
+from support.peers import REPO_ROOT, missing_peer
 from support.tls import ConnectProxy, TLSFiles, make_ca
 
 pytestmark = pytest.mark.faults
@@ -388,7 +388,7 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     program's own peak memory)."""
     compiler = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
     if compiler is None:
-        (pytest.fail if IN_CI else pytest.skip)("no C compiler for the fault suite's helpers")
+        missing_peer("no C compiler (cc, clang or gcc) for the fault suite's helpers")
     out = tmp_path_factory.mktemp("native")
     here = Path(__file__).parent
     built = {"stop_in_write": out / "stop_in_write.so", "peak_rss": out / "peak_rss"}
