@@ -1,5 +1,6 @@
-"""Loopback servers that stand in for STS: ``FakeSTS``, which misbehaves on cue, and
-``ClosedPort`` and ``BlackHole``, which never answer.
+"""Loopback servers that stand in for credential endpoints: ``FakeSTS``, which misbehaves on
+cue; ``ClosedPort`` and ``BlackHole``, which never answer; ``FakeMetadataServer``, IMDSv2 or the
+container credentials endpoint.
 
 ``FakeSTS`` answers each request with the next *answer* of its script (the last one repeats),
 records every request it received (method, path, headers, body, parsed form) and, when given the
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import json
 import socket
 import socketserver
 import ssl
@@ -491,3 +493,70 @@ class BlackHole:
         self._sock.close()
 
 
+# --------------------------------------------------------------------------------------------
+# Credential endpoints other than STS
+# --------------------------------------------------------------------------------------------
+
+
+class FakeMetadataServer:
+    """A loopback HTTP server standing in for IMDSv2 or the container credentials endpoint.
+    ``credentials`` is what it serves; every request is recorded (method, path, headers)."""
+
+    IMDS_TOKEN = "fake-imds-session-token"
+
+    def __init__(self, kind: str, credentials: dict, role_name: str = "instance-role", auth_token: str | None = None):
+        self.kind = kind
+        self.credentials = credentials
+        self.role_name = role_name
+        self.auth_token = auth_token
+        self.requests: list[tuple[str, str, dict]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self, status: int, body: str, content_type: str = "text/plain") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:
+                fake.requests.append(("PUT", self.path, dict(self.headers)))
+                if fake.kind == "imds" and self.path == "/latest/api/token":
+                    if self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") is None:
+                        return self._answer(400, "missing TTL")
+                    return self._answer(200, FakeMetadataServer.IMDS_TOKEN)
+                self._answer(404, "")
+
+            def do_GET(self) -> None:
+                fake.requests.append(("GET", self.path, dict(self.headers)))
+                if fake.kind == "imds":
+                    if self.headers.get("X-aws-ec2-metadata-token") != FakeMetadataServer.IMDS_TOKEN:
+                        return self._answer(401, "")
+                    base = "/latest/meta-data/iam/security-credentials/"
+                    if self.path == base:
+                        return self._answer(200, fake.role_name)
+                    if self.path == base + fake.role_name:
+                        document = {"Code": "Success", "Type": "AWS-HMAC", **fake.credentials}
+                        return self._answer(200, json.dumps(document), "application/json")
+                    return self._answer(404, "")
+                if fake.kind == "ecs" and self.path == "/v1/credentials":
+                    if fake.auth_token is not None and self.headers.get("Authorization") != fake.auth_token:
+                        return self._answer(401, '{"message":"bad token"}', "application/json")
+                    return self._answer(200, json.dumps(fake.credentials), "application/json")
+                self._answer(404, "")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

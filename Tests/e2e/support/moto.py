@@ -111,14 +111,18 @@ class MotoServer:
 
     ``clock_file``: when given, moto runs under libfaketime reading its offset from that file on
     every clock read, so a test can move STS's clock (the Expiration it issues) forward.
+    ``signature_checking=False``: auth off for (practically) every request after the bootstrap,
+    for the hops moto's auth cannot check (AssumeRole signed with moto's own GetSessionToken
+    credentials; the unsigned AssumeRoleWithWebIdentity).
     """
 
-    def __init__(self, workdir: Path, clock_file: Path | None = None):
+    def __init__(self, workdir: Path, clock_file: Path | None = None, signature_checking: bool = True):
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "moto.log"
         self.recording_path = workdir / "requests.jsonl"
         self.clock_file = clock_file
+        self.signature_checking = signature_checking
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.admin: AccessKey | None = None
@@ -231,6 +235,8 @@ class MotoServer:
         self.admin = AccessKey(name, user["Arn"], key["AccessKeyId"], key["SecretAccessKey"])
         previous = self._moto_api("/moto-api/reset-auth", b"0")
         assert float(previous["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]) == BOOTSTRAP_UNAUTHENTICATED_CALLS
+        if not self.signature_checking:
+            self._moto_api("/moto-api/reset-auth", b"1000000000")
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -300,12 +306,11 @@ class MotoServer:
         """Every service request moto received so far, decoded from the recorder's log."""
         return read_request_log(self.recording_path)
 
+    def actions(self, action: str) -> list[RecordedRequest]:
+        return [r for r in self.requests() if r.params.get("Action") == action]
+
     def assume_role_requests(self, role_arn: str | None = None) -> list[RecordedRequest]:
-        return [
-            r
-            for r in self.requests()
-            if r.params.get("Action") == "AssumeRole" and (role_arn is None or r.params.get("RoleArn") == role_arn)
-        ]
+        return [r for r in self.actions("AssumeRole") if role_arn is None or r.params.get("RoleArn") == role_arn]
 
     def assume_role_count(self, role_arn: str | None = None) -> int:
         return len(self.assume_role_requests(role_arn))
