@@ -5,7 +5,7 @@
 
 Instruction counts do not move with the machine's load, so two builds compare exactly even on a
 busy machine (wall-clock comparisons are bench/run's job). Each binary gets its own throw-away
-HOME and cache, filled by one miss against a local moto (the e2e harness's MotoServer, signature
+HOME and cache, filled by one miss against a local moto (the e2e support's MotoServer, signature
 checking on); then `credential-process --profile prod-role` (a hit) and `prompt --profile prod`
 run under callgrind three times each and the lowest count is kept. The binaries are measured
 through stripped copies: valgrind 3.19 cannot read the DWARF 5 the toolchain writes.
@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "e2e"))
-from harness import MotoServer, TempHome  # noqa: E402
+from support.homes import TempHome  # noqa: E402
+from support.moto import MotoServer  # noqa: E402
 
 
 def instructions(binary: Path, argv: list[str], env: dict[str, str]) -> int:

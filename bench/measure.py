@@ -1,5 +1,6 @@
 """Runs every measurement of bench/run and prints the table. Called by bench/run, which builds the
-binaries, starts moto and sets up the throw-away HOME and environment (read from BENCH_*).
+binaries, starts moto (as the e2e tests do) and sets up the throw-away HOME and environment (read
+from BENCH_*).
 
 Pairs are measured interleaved: each pair is several hyperfine invocations (`-N`, `--warmup`,
 `--export-json`), alternating which command goes first, and the medians are taken over all the
@@ -20,6 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "e2e"))
+from support.moto import read_request_log  # noqa: E402
+
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 OUT = Path(os.environ["BENCH_OUT"])
 WORK = Path(os.environ["BENCH_WORK"])
@@ -31,7 +35,7 @@ PYTHON = os.environ["BENCH_PYTHON"]
 BENCH = Path(os.environ["BENCH_DIR"])
 HOME = Path(os.environ["HOME"])
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+ROLE_ARN = os.environ["BENCH_ROLE_ARN"]
 ROLE_PROFILE = "bench-role"
 SESSION_NAME = "bench"
 CACHE_DIR = HOME / ".cache" / "stscache"
@@ -138,20 +142,7 @@ def run(command: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def assume_role_count() -> int:
     """AssumeRole requests moto has received so far (its recorder writes one JSON line each)."""
-    count = 0
-    for line in REQUESTS.read_text().splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        body = record.get("body") or ""
-        if record.get("body_encoded"):
-            import base64
-
-            body = base64.b64decode(body).decode("utf-8", "replace")
-        text = f"{record.get('url', '')} {body}"
-        if "Action=AssumeRole" in text and "AssumeRoleWith" not in text:
-            count += 1
-    return count
+    return sum(1 for request in read_request_log(REQUESTS) if request.params.get("Action") == "AssumeRole")
 
 
 def empty_cache() -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for stscache's end-to-end tests. The machinery lives in harness.py."""
+"""Fixtures for stscache's end-to-end tests. The machinery lives in support/."""
 
 from __future__ import annotations
 
@@ -7,17 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from harness import AccessKey, MotoServer, TempHome, stscache_binary_path
+from support.aws import AccessKey
+from support.homes import TempHome
+from support.moto import MotoServer
+from support.peers import stscache_binary_path
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "harness: self-tests of the e2e harness (no stscache binary needed)")
-    config.addinivalue_line("markers", "issue2: credential-process end to end (issue 2)")
-    config.addinivalue_line("markers", "issue3: encrypted cache and single flight (issue 3)")
-    config.addinivalue_line("markers", "issue4: prompt, list, purge, export, exec and shell snippets (issue 4)")
-    config.addinivalue_line("markers", "issue7: MFA, web identity, instance/container and process sources (issue 7)")
-    config.addinivalue_line("markers", "faults: fault injection against a loopback fake STS (issue 5)")
-    config.addinivalue_line("markers", "security: attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)")
+    for name, what in (
+        ("harness", "self-tests of the e2e support code (no stscache binary needed)"),
+        ("credential_process", "credential-process end to end through the AWS CLI and boto3"),
+        ("cache", "the encrypted cache, single flight, refresh and expiry"),
+        ("commands", "prompt, list, purge, export, exec and the shell snippets"),
+        ("sources", "MFA, web identity, instance/container and process credential sources"),
+        ("faults", "fault injection against a loopback fake STS (docs/network.md)"),
+        ("security", "attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)"),
+    ):
+        config.addinivalue_line("markers", f"{name}: {what}")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -1,5 +1,5 @@
 """Issue 3: the encrypted on-disk cache and single-flight refresh, end to end against moto with
-signature checking on. AssumeRole requests are counted in moto's request log (harness.py);
+signature checking on. AssumeRole requests are counted in moto's request log (support/moto.py);
 time is moved with libfaketime (the binary's clock) and, where an entry must be expired while a
 fresh session is not, with a second moto whose clock moves too."""
 
@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import (
-    assumed_arn,
-    assert_clean_failure,
-    ACCOUNT_ID,
-    AccessKey,
-    BlackHole,
-    ClosedPort,
-    MotoServer,
-    Result,
-    TempHome,
-    entry_files,
-    files_under,
-)
+from support.aws import ACCOUNT_ID, AccessKey, assumed_arn
+from support.fakes import BlackHole, ClosedPort
+from support.homes import Result, TempHome, assert_clean_failure, entry_files, files_under
+from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue3
+pytestmark = pytest.mark.cache
 
 BOUNDED_FAILURE_SECONDS = 40
 

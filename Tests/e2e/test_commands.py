@@ -19,20 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import (
-    assumed_arn,
-    REGION,
-    REPO_ROOT,
-    AccessKey,
-    MotoServer,
-    Result,
-    TempHome,
-    files_under,
-    require_shell,
-    run,
-)
+from support.aws import REGION, AccessKey, assumed_arn
+from support.homes import Result, TempHome, files_under, run
+from support.moto import MotoServer
+from support.peers import REPO_ROOT, require_shell
 
-pytestmark = pytest.mark.issue4
+pytestmark = pytest.mark.commands
 
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 

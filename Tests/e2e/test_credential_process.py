@@ -9,18 +9,12 @@ import re
 
 import pytest
 
-from harness import (
-    assumed_arn,
-    assert_clean_failure,
-    ACCOUNT_ID,
-    CREDENTIAL_KEYS,
-    AccessKey,
-    ClosedPort,
-    MotoServer,
-    TempHome,
-)
+from support.aws import ACCOUNT_ID, CREDENTIAL_KEYS, AccessKey, assumed_arn
+from support.fakes import ClosedPort
+from support.homes import TempHome, assert_clean_failure
+from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue2
+pytestmark = pytest.mark.credential_process
 
 
 

@@ -3,7 +3,8 @@
 Every scenario asserts the outcome (exit status; stdout empty or one Version-1 JSON line; the
 stderr line), how many requests the fake STS saw, and a wall-time bound. The scenarios, their
 outcomes, request counts and wall times are written to ``.build/fault-table.md`` at the end of
-the run (and printed in pytest's summary).
+the run (and printed in pytest's summary). Scenarios that differ only in what STS answers and
+what must follow (retries, refusals, deadlines) are the rows of ``STS_CASES``, run by one test.
 
 Small environment overrides (STSCACHE_STS_TIMEOUT, STSCACHE_ATTEMPT_TIMEOUT, ...) keep the
 suite fast; the defaults are covered by the unit tests.
@@ -22,14 +23,17 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-import fakests
-from fakests import ConnectProxy, FakeSTS, make_ca
-from harness import IN_CI, REPO_ROOT, AccessKey, ClosedPort, Result, TempHome, files_under
+from support import fakes
+from support.aws import AccessKey
+from support.fakes import ClosedPort, FakeSTS
+from support.homes import Result, TempHome, files_under
+from support.peers import REPO_ROOT, missing_peer
+from support.tls import ConnectProxy, TLSFiles, make_ca
 
 pytestmark = pytest.mark.faults
 
@@ -162,19 +166,19 @@ class Stage:
 
 @pytest.fixture
 def make_stage(tmp_path: Path, stscache_bin: Path):
-    fakes: list[FakeSTS] = []
+    started: list[FakeSTS] = []
     counter = iter(range(100))
 
     def factory(*, role_extra: dict[str, str] | None = None, **fake_args) -> Stage:
         fake_args.setdefault("secret_key", SOURCE.secret_access_key)
         fake = FakeSTS(**fake_args)
-        fakes.append(fake)
-        home = TempHome(tmp_path / f"home{next(counter)}", fake, stscache_bin)  # type: ignore[arg-type]
+        started.append(fake)
+        home = TempHome(tmp_path / f"home{next(counter)}", fake, stscache_bin)
         role_profile = home.delegate(ROLE_ARN, SOURCE, **(role_extra or {}))
         return Stage(fake, home, role_profile)
 
     yield factory
-    for fake in fakes:
+    for fake in started:
         fake.close()
 
 
@@ -184,107 +188,39 @@ def stage(make_stage) -> Stage:
 
 
 # --------------------------------------------------------------------------------------------
-# 1. Retries: throttling, server errors, resets, truncation
+# 1. STS answers on cue: retries, refusals, deadlines: one table, one test
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """A scripted STS and what the binary must make of it."""
+
+    id: str  # the test id
+    scenario: str  # its row in the fault table
+    script: list[fakes.Answer] = field(default_factory=list)  # answers to the first requests, in order
+    then: fakes.Answer | None = None  # the answer to every later request (None: a valid session)
+    env: dict[str, str] = field(default_factory=dict)
+    error: tuple[str, ...] | None = None  # None: credentials; else words the one error line has
+    never: tuple[str, ...] = ()  # words the error line must not have
+    requests: int | range = 1  # requests the fake STS must see
+    within: float = 10  # wall-time bound, seconds
+    at_least: float = 0.0
+    detail: str = ""  # for the fault table
+
+
+def throttle(code: str, message: str) -> fakes.Answer:
+    return fakes.sts_error(400, code, message)
+
 
 THROTTLES = {
-    "Throttling": fakests.sts_error(400, "Throttling", "Rate exceeded"),
-    "ThrottlingException": fakests.sts_error(400, "ThrottlingException", "Rate exceeded"),
-    "RequestLimitExceeded": fakests.sts_error(400, "RequestLimitExceeded", "Request limit exceeded."),
-    "HTTP 429": fakests.raw(429, b"Too Many Requests", content_type="text/plain"),
+    "Throttling": throttle("Throttling", "Rate exceeded"),
+    "ThrottlingException": throttle("ThrottlingException", "Rate exceeded"),
+    "RequestLimitExceeded": throttle("RequestLimitExceeded", "Request limit exceeded."),
+    "HTTP 429": fakes.raw(429, b"Too Many Requests", content_type="text/plain"),
 }
-
-
-@pytest.mark.parametrize("kind", list(THROTTLES))
-def test_throttled_twice_then_success(stage: Stage, kind: str):
-    stage.fake.script([THROTTLES[kind]] * 2)
-    result = stage.call()
-    assert_success(result)
-    assert result.stderr == ""
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record(f"throttled twice ({kind}), then OK", result, stage.requests)
-
-
-def test_throttled_forever_gives_up_after_three(stage: Stage):
-    stage.fake.script([], then=THROTTLES["Throttling"])
-    result = stage.call()
-    assert_clean_failure(result, "Throttling", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("throttled forever", result, stage.requests, "gave up after 3 attempts")
-
-
-@pytest.mark.parametrize("status", [500, 503])
-def test_server_error_forever_fails_after_exactly_three_requests(stage: Stage, status: int):
-    stage.fake.script([], then=fakests.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"))
-    result = stage.call()
-    assert_clean_failure(result, f"HTTP {status}", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record(f"HTTP {status} forever", result, stage.requests, "gave up after 3 attempts")
-
-
-def test_server_errors_then_success(stage: Stage):
-    stage.fake.script([fakests.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"),
-                       fakests.raw(502, b"<html>Bad Gateway</html>")])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("HTTP 503, HTTP 502, then OK", result, stage.requests)
-
-
-def test_max_attempts_knob(stage: Stage):
-    stage.fake.script([], then=fakests.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver"))
-    result = stage.call(env={"STSCACHE_MAX_ATTEMPTS": "1"})
-    line = assert_clean_failure(result, "HTTP 503")
-    assert "gave up" not in line
-    assert stage.requests == 1
-    assert result.elapsed < 5
-    record("HTTP 503, STSCACHE_MAX_ATTEMPTS=1", result, stage.requests, "no retry")
-
-
-def test_connection_reset_is_retried(stage: Stage):
-    stage.fake.script([fakests.reset(), fakests.reset()])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("connection reset twice, then OK", result, stage.requests)
-
-
-def test_connection_reset_forever(stage: Stage):
-    stage.fake.script([], then=fakests.reset())
-    result = stage.call()
-    assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    record("connection reset forever", result, stage.requests, "could not reach STS")
-
-
-def test_truncated_body_is_retried(stage: Stage):
-    stage.fake.script([fakests.truncated()])
-    result = stage.call()
-    assert_success(result)
-    assert stage.requests == 2
-    assert result.elapsed < 10
-    record("truncated body, then OK", result, stage.requests)
-
-
-def test_truncated_body_forever(stage: Stage):
-    stage.fake.script([], then=fakests.truncated())
-    result = stage.call()
-    assert_clean_failure(result, "could not reach STS", "gave up after 3 attempts")
-    assert stage.requests == 3
-    assert result.elapsed < 10
-    assert not [p for p in stage.cache_files() if p.name.endswith(".entry")], "nothing cached"
-    record("truncated body forever", result, stage.requests, "gave up after 3 attempts")
-
-
-# --------------------------------------------------------------------------------------------
-# Refusals are never retried
-# --------------------------------------------------------------------------------------------
+UNAVAILABLE = fakes.sts_error(503, "ServiceUnavailable", "Service unavailable", "Receiver")
+GAVE_UP = "gave up after 3 attempts"
 
 REFUSALS = [
     (403, "AccessDenied", "User: arn:aws:iam::123456789012:user/fault-base is not authorized to perform: sts:AssumeRole",
@@ -296,65 +232,63 @@ REFUSALS = [
      "ValidationError"),
 ]
 
-
-@pytest.mark.parametrize("status,code,message,hint", REFUSALS, ids=[r[1] for r in REFUSALS])
-def test_refusals_are_not_retried(stage: Stage, status: int, code: str, message: str, hint: str):
-    stage.fake.script([], then=fakests.sts_error(status, code, message))
-    result = stage.call()
-    line = assert_clean_failure(result, code, hint)
-    assert "gave up" not in line
-    assert stage.requests == 1
-    assert result.elapsed < 3
-    record(f"{code} (HTTP {status})", result, stage.requests, "no retry")
-
-
-# --------------------------------------------------------------------------------------------
-# Deadlines and timeouts
-# --------------------------------------------------------------------------------------------
-
-
-def test_slow_sts_past_the_deadline_fails_in_time(stage: Stage):
-    stage.fake.script([], then=fakests.hang())
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "2"})
-    assert_clean_failure(result, "timed out", "STSCACHE_STS_TIMEOUT")
-    assert stage.requests == 1
-    assert 1.8 <= result.elapsed < 3.5, f"took {result.elapsed:.2f}s"
-    record("no answer, STSCACHE_STS_TIMEOUT=2", result, stage.requests, "timed out")
-
-
-def test_one_slow_attempt_is_retried_within_the_deadline(stage: Stage):
-    stage.fake.script([fakests.hang()])
-    result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"})
-    assert_success(result)
-    assert stage.requests == 2
-    assert 0.9 <= result.elapsed < 4, f"took {result.elapsed:.2f}s"
-    record("first attempt hangs, STSCACHE_ATTEMPT_TIMEOUT=1", result, stage.requests)
-
-
-def test_the_deadline_includes_every_retry(stage: Stage):
-    stage.fake.script([], then=fakests.hang())
-    result = stage.call(env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5",
-                             "STSCACHE_MAX_ATTEMPTS": "10"})
-    assert_clean_failure(result, "timed out")
-    assert 2 <= stage.requests <= 3
-    assert result.elapsed < 3.5, f"took {result.elapsed:.2f}s: the deadline must cover the retries"
-    record("every attempt hangs, deadline 2.5 s, 10 attempts allowed", result, stage.requests, "timed out")
+STS_CASES = [
+    # Throttling, server errors, resets and truncation are retried, three attempts in all.
+    *(Case(f"throttled-twice-{kind.replace(' ', '-')}", f"throttled twice ({kind}), then OK",
+           script=[answer] * 2, requests=3) for kind, answer in THROTTLES.items()),
+    Case("throttled-forever", "throttled forever", then=THROTTLES["Throttling"],
+         error=("Throttling", GAVE_UP), requests=3, detail=GAVE_UP),
+    *(Case(f"http-{status}-forever", f"HTTP {status} forever",
+           then=fakes.sts_error(status, "InternalFailure", "We encountered an internal error.", "Receiver"),
+           error=(f"HTTP {status}", GAVE_UP), requests=3, detail=GAVE_UP) for status in (500, 503)),
+    Case("http-503-502-then-ok", "HTTP 503, HTTP 502, then OK",
+         script=[UNAVAILABLE, fakes.raw(502, b"<html>Bad Gateway</html>")], requests=3),
+    Case("max-attempts-1", "HTTP 503, STSCACHE_MAX_ATTEMPTS=1", then=UNAVAILABLE, env={"STSCACHE_MAX_ATTEMPTS": "1"},
+         error=("HTTP 503",), never=("gave up",), requests=1, within=5, detail="no retry"),
+    Case("reset-twice-then-ok", "connection reset twice, then OK", script=[fakes.reset(), fakes.reset()], requests=3),
+    Case("reset-forever", "connection reset forever", then=fakes.reset(),
+         error=("could not reach STS", GAVE_UP), requests=3, detail="could not reach STS"),
+    Case("truncated-then-ok", "truncated body, then OK", script=[fakes.truncated()], requests=2),
+    Case("truncated-forever", "truncated body forever", then=fakes.truncated(),
+         error=("could not reach STS", GAVE_UP), requests=3, detail=GAVE_UP),
+    # Refusals are never retried.
+    *(Case(f"refused-{code}", f"{code} (HTTP {status})", then=fakes.sts_error(status, code, message),
+           error=(code, hint), never=("gave up",), requests=1, within=3, detail="no retry")
+      for status, code, message, hint in REFUSALS),
+    # Deadlines and timeouts.
+    Case("no-answer-past-the-deadline", "no answer, STSCACHE_STS_TIMEOUT=2", then=fakes.hang(),
+         env={"STSCACHE_STS_TIMEOUT": "2"}, error=("timed out", "STSCACHE_STS_TIMEOUT"), requests=1,
+         at_least=1.8, within=3.5, detail="timed out"),
+    Case("slow-attempt-retried", "first attempt hangs, STSCACHE_ATTEMPT_TIMEOUT=1", script=[fakes.hang()],
+         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"}, requests=2, at_least=0.9, within=4),
+    Case("deadline-covers-the-retries", "every attempt hangs, deadline 2.5 s, 10 attempts allowed", then=fakes.hang(),
+         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5", "STSCACHE_MAX_ATTEMPTS": "10"},
+         error=("timed out",), requests=range(2, 4), within=3.5, detail="timed out"),
+    Case("slow-answer-inside-the-deadline", "answer after 1 s, deadline 5 s", script=[fakes.slow(1.0)],
+         env={"STSCACHE_STS_TIMEOUT": "5"}, requests=1, within=4),
+    Case("timeout-typo", "STSCACHE_STS_TIMEOUT=30s (typo)", env={"STSCACHE_STS_TIMEOUT": "30s"},
+         error=("STSCACHE_STS_TIMEOUT='30s'",), requests=0, within=3, detail="names the variable"),
+]
 
 
-def test_slow_answer_inside_the_deadline_is_fine(stage: Stage):
-    stage.fake.script([fakests.slow(1.0)])
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "5"})
-    assert_success(result)
-    assert stage.requests == 1
-    assert result.elapsed < 4
-    record("answer after 1 s, deadline 5 s", result, stage.requests)
-
-
-def test_mistyped_timeout_is_a_clear_error(stage: Stage):
-    result = stage.call(env={"STSCACHE_STS_TIMEOUT": "30s"})
-    assert_clean_failure(result, "STSCACHE_STS_TIMEOUT='30s'")
-    assert stage.requests == 0
-    record("STSCACHE_STS_TIMEOUT=30s (typo)", result, stage.requests, "names the variable")
+@pytest.mark.parametrize("case", STS_CASES, ids=[case.id for case in STS_CASES])
+def test_sts_scenario(stage: Stage, case: Case):
+    stage.fake.script(case.script, then=case.then)
+    result = stage.call(env=case.env)
+    if case.error is None:
+        assert_success(result)
+        assert result.stderr == "", "credentials and nothing else"
+    else:
+        line = assert_clean_failure(result, *case.error)
+        for word in case.never:
+            assert word not in line, result
+        assert not [p for p in stage.cache_files() if p.name.endswith(".entry")], "nothing cached"
+    if isinstance(case.requests, range):
+        assert stage.requests in case.requests
+    else:
+        assert stage.requests == case.requests
+    assert case.at_least <= result.elapsed < case.within, f"took {result.elapsed:.2f}s"
+    record(case.scenario, result, stage.requests, case.detail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +357,7 @@ def test_clock_hours_fast_never_prints_credentials_it_thinks_expired(make_stage)
 def test_clock_skew_is_retried_only_once(make_stage):
     # Every answer is a stale-timestamp refusal dated two hours ahead: re-signing cannot help.
     stage = make_stage(clock_offset=dt.timedelta(hours=2), secret_key=None)
-    stage.fake.script([], then=fakests.sts_error(
+    stage.fake.script([], then=fakes.sts_error(
         403, "SignatureDoesNotMatch", "Signature expired: 20260101T000000Z is now earlier than 20260101T001500Z "
         "(20260101T003000Z - 15 min.)"))
     result = stage.call()
@@ -454,7 +388,7 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     program's own peak memory)."""
     compiler = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
     if compiler is None:
-        (pytest.fail if IN_CI else pytest.skip)("no C compiler for the fault suite's helpers")
+        missing_peer("no C compiler (cc, clang or gcc) for the fault suite's helpers")
     out = tmp_path_factory.mktemp("native")
     here = Path(__file__).parent
     built = {"stop_in_write": out / "stop_in_write.so", "peak_rss": out / "peak_rss"}
@@ -492,21 +426,21 @@ def measured_call(stage: Stage, native: dict[str, Path], *args: str, env: dict[s
 MEMORY_BOUND_KIB = 64 * 1024
 
 BAD_ANSWERS = {
-    "10 MB body (Content-Length)": (fakests.huge_body(10 * 1024 * 1024), "larger than 1048576 bytes"),
-    "10 MB body (no length)": (fakests.huge_body(10 * 1024 * 1024, declare_length=False), "larger than 1048576 bytes"),
-    "XML bomb (billion laughs)": (fakests.xml_bomb(), "DOCTYPE or ENTITY declaration"),
-    "XML nested 100 000 deep": (fakests.deep_nesting(), "nested deeper than"),
-    "no SessionToken": (fakests.success(omit="SessionToken"), "has no <SessionToken>"),
-    "no Expiration": (fakests.success(omit="Expiration"), "has no <Expiration>"),
-    "no AccessKeyId": (fakests.success(omit="AccessKeyId"), "has no <AccessKeyId>"),
-    "Expiration not a timestamp": (fakests.success(expiration_text="tomorrow"), "is not an RFC 3339 timestamp"),
-    "HTML page with 200": (fakests.raw(200, b"<html><body>Welcome to the captive portal</body></html>"),
+    "10 MB body (Content-Length)": (fakes.huge_body(10 * 1024 * 1024), "larger than 1048576 bytes"),
+    "10 MB body (no length)": (fakes.huge_body(10 * 1024 * 1024, declare_length=False), "larger than 1048576 bytes"),
+    "XML bomb (billion laughs)": (fakes.xml_bomb(), "DOCTYPE or ENTITY declaration"),
+    "XML nested 100 000 deep": (fakes.deep_nesting(), "nested deeper than"),
+    "no SessionToken": (fakes.success(omit="SessionToken"), "has no <SessionToken>"),
+    "no Expiration": (fakes.success(omit="Expiration"), "has no <Expiration>"),
+    "no AccessKeyId": (fakes.success(omit="AccessKeyId"), "has no <AccessKeyId>"),
+    "Expiration not a timestamp": (fakes.success(expiration_text="tomorrow"), "is not an RFC 3339 timestamp"),
+    "HTML page with 200": (fakes.raw(200, b"<html><body>Welcome to the captive portal</body></html>"),
                            "found <html>"),
-    "JSON with 200": (fakests.raw(200, b'{"Credentials": {}}', "application/json"), "invalid XML"),
-    "not UTF-8": (fakests.raw(200, b"<AssumeRoleResponse>\xff\xfe</AssumeRoleResponse>", "text/xml"), "not valid UTF-8"),
-    "empty 200": (fakests.raw(200, b"", "text/xml"), "invalid XML"),
-    "HTML error page (HTTP 403)": (fakests.raw(403, b"<html>Forbidden by proxy</html>"), "not an STS error document"),
-    "Expiration already past": (fakests.success(expiration_offset=dt.timedelta(hours=-1)), "already past"),
+    "JSON with 200": (fakes.raw(200, b'{"Credentials": {}}', "application/json"), "invalid XML"),
+    "not UTF-8": (fakes.raw(200, b"<AssumeRoleResponse>\xff\xfe</AssumeRoleResponse>", "text/xml"), "not valid UTF-8"),
+    "empty 200": (fakes.raw(200, b"", "text/xml"), "invalid XML"),
+    "HTML error page (HTTP 403)": (fakes.raw(403, b"<html>Forbidden by proxy</html>"), "not an STS error document"),
+    "Expiration already past": (fakes.success(expiration_offset=dt.timedelta(hours=-1)), "already past"),
 }
 
 
@@ -529,16 +463,16 @@ def test_bad_sts_answer_is_a_clear_error(stage: Stage, native: dict[str, Path], 
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> fakests.TLSFiles:
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
-def other_ca(tmp_path_factory: pytest.TempPathFactory) -> fakests.TLSFiles:
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_ca(tmp_path_factory.mktemp("other-ca"), name="some other CA")
 
 
-def test_https_with_aws_ca_bundle(make_stage, ca: fakests.TLSFiles):
+def test_https_with_aws_ca_bundle(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     result = stage.call(env={"AWS_CA_BUNDLE": str(ca.ca_cert)})
     assert_success(result)
@@ -546,7 +480,7 @@ def test_https_with_aws_ca_bundle(make_stage, ca: fakests.TLSFiles):
     record("HTTPS, AWS_CA_BUNDLE = the fake's CA", result, stage.requests)
 
 
-def test_https_with_profile_ca_bundle(make_stage, ca: fakests.TLSFiles):
+def test_https_with_profile_ca_bundle(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost", role_extra={"ca_bundle": str(ca.ca_cert)})
     result = stage.call()
     assert_success(result)
@@ -573,7 +507,7 @@ def test_https_with_the_wrong_ca_fails_naming_what_to_check(make_stage, ca, othe
 
 
 @pytest.mark.parametrize("variable", ["HTTPS_PROXY", "https_proxy"])
-def test_https_proxy_tunnels_to_sts(make_stage, ca: fakests.TLSFiles, variable: str):
+def test_https_proxy_tunnels_to_sts(make_stage, ca: TLSFiles, variable: str):
     stage = make_stage(tls=ca, host="localhost")
     with ConnectProxy() as proxy:
         result = stage.call(env={variable: proxy.url, "AWS_CA_BUNDLE": str(ca.ca_cert)})
@@ -584,7 +518,7 @@ def test_https_proxy_tunnels_to_sts(make_stage, ca: fakests.TLSFiles, variable: 
     record(f"{variable} = CONNECT proxy", result, stage.requests, f"{len(tunnels)} tunnel")
 
 
-def test_no_proxy_bypasses_the_proxy(make_stage, ca: fakests.TLSFiles):
+def test_no_proxy_bypasses_the_proxy(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     with ConnectProxy() as proxy:
         result = stage.call(env={"HTTPS_PROXY": proxy.url, "NO_PROXY": "example.com,localhost",
@@ -611,7 +545,7 @@ def test_http_proxy_is_used_for_http_endpoints_only(stage: Stage):
     record("http:// endpoint: HTTPS_PROXY ignored, HTTP_PROXY used", proxied, stage.requests, "1 forwarded")
 
 
-def test_proxy_down_is_a_clear_error(make_stage, ca: fakests.TLSFiles):
+def test_proxy_down_is_a_clear_error(make_stage, ca: TLSFiles):
     stage = make_stage(tls=ca, host="localhost")
     closed = ClosedPort()
     try:
@@ -653,7 +587,7 @@ def finish(process: subprocess.Popen, started: float) -> Result:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_while_waiting_on_sts_leaves_nothing_behind(stage: Stage, sig: signal.Signals):
-    stage.fake.script([fakests.hang()])
+    stage.fake.script([fakes.hang()])
     process = stage.popen(env={"STSCACHE_LOCK_TIMEOUT": "20"})
     started = time.monotonic()
     assert stage.fake.wait_for_requests(1, timeout=20), "the binary never reached STS"

@@ -15,16 +15,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import (
-    ACCOUNT_ID,
-    VENV_PYTHON,
-    AccessKey,
-    MotoServer,
-    TempHome,
-    clean_env,
-    faketime_env,
-    run,
-)
+from support.aws import ACCOUNT_ID, AccessKey
+from support.homes import TempHome, clean_env, run
+from support.moto import MotoServer
+from support.peers import VENV_PYTHON, faketime_env
 
 pytestmark = pytest.mark.harness
 

@@ -23,18 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from fakests import FakeSTS
-from harness import (
-    AccessKey,
-    BlackHole,
-    MotoServer,
-    TempHome,
-    assert_clean_failure,
-    assumed_arn,
-    entry_files,
-    files_under,
-    run,
-)
+from support.aws import AccessKey, assumed_arn
+from support.fakes import BlackHole, FakeSTS
+from support.homes import TempHome, assert_clean_failure, entry_files, files_under, run
+from support.moto import MotoServer
 
 pytestmark = pytest.mark.security
 

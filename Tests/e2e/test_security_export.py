@@ -24,9 +24,12 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-import fakests
-from fakests import FakeSTS, make_ca
-from harness import AccessKey, Result, TempHome, clean_env, files_under, require_shell, run
+from support import fakes
+from support.aws import AccessKey
+from support.fakes import FakeSTS
+from support.homes import Result, TempHome, clean_env, files_under, run
+from support.peers import require_shell
+from support.tls import TLSFiles, make_ca
 
 pytestmark = pytest.mark.security
 
@@ -59,13 +62,13 @@ HOSTILE = [
 ]
 
 
-def hostile_success(field: str, value: str) -> fakests.Answer:
+def hostile_success(field: str, value: str) -> fakes.Answer:
     """A well-formed AssumeRoleResponse with ``field`` replaced by ``value``."""
 
-    def answer(handler, request) -> None:  # noqa: ANN001 - fakests' handler type
-        document = fakests.success_document(request, handler.fake.now()).decode()
+    def answer(handler, request) -> None:  # noqa: ANN001 - the fake STS's handler type
+        document = fakes.success_document(request, handler.fake.now()).decode()
         document = re.sub(f"<{field}>[^<]*</{field}>", lambda _: f"<{field}>{escape(value)}</{field}>", document)
-        fakests._xml_response(handler, 200, document.encode())
+        fakes.xml_response(handler, 200, document.encode())
 
     answer.__name__ = f"hostile {field}"
     return answer
@@ -150,25 +153,25 @@ class Stage:
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> fakests.TLSFiles:
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     return make_ca(tmp_path_factory.mktemp("export-ca"))
 
 
 @pytest.fixture
-def make_stage(tmp_path: Path, stscache_bin: Path, ca: fakests.TLSFiles):
-    fakes: list[FakeSTS] = []
+def make_stage(tmp_path: Path, stscache_bin: Path, ca: TLSFiles):
+    started: list[FakeSTS] = []
 
-    def factory(answer: fakests.Answer) -> Stage:
+    def factory(answer: fakes.Answer) -> Stage:
         fake = FakeSTS(tls=ca, host="localhost", secret_key=SOURCE.secret_access_key).script([], then=answer)
-        fakes.append(fake)
-        home = TempHome(tmp_path / f"home{len(fakes)}", fake, stscache_bin)  # type: ignore[arg-type]
+        started.append(fake)
+        home = TempHome(tmp_path / f"home{len(started)}", fake, stscache_bin)
         role_profile = home.delegate(ROLE_ARN, SOURCE, ca_bundle=str(ca.ca_cert))
-        workdir = tmp_path / f"work{len(fakes)}"
+        workdir = tmp_path / f"work{len(started)}"
         workdir.mkdir()
         return Stage(fake, home, role_profile, workdir)
 
     yield factory
-    for fake in fakes:
+    for fake in started:
         fake.close()
 
 
@@ -247,9 +250,9 @@ def test_control_good_answer_exports(make_stage, shell: str):
     seen: list[str] = []
 
     def recording(handler, request) -> None:  # noqa: ANN001
-        document = fakests.success_document(request, handler.fake.now())
+        document = fakes.success_document(request, handler.fake.now())
         seen.append(re.search(rb"<SessionToken>([^<]*)</SessionToken>", document).group(1).decode())
-        fakests._xml_response(handler, 200, document)
+        fakes.xml_response(handler, 200, document)
 
     stage = make_stage(recording)
     result = eval_export(shell, stage.home.stscache_bin, "prod", stage.home.env(), stage.workdir)

@@ -30,18 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import (
-    ACCOUNT_ID,
-    VENV_PYTHON,
-    AccessKey,
-    BlackHole,
-    MotoServer,
-    TempHome,
-    assert_clean_failure,
-    assumed_arn,
-    require_peer,
-    run,
-)
+from support.aws import ACCOUNT_ID, AccessKey, assumed_arn
+from support.fakes import BlackHole
+from support.homes import TempHome, assert_clean_failure, run
+from support.moto import MotoServer
+from support.peers import VENV_PYTHON, require_peer
 
 pytestmark = pytest.mark.security
 

@@ -18,41 +18,31 @@ import select
 import shlex
 import signal
 import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from harness import ACCOUNT_ID, REGION, AccessKey, MotoServer, Result, TempHome, assumed_arn
+from support.aws import ACCOUNT_ID, REGION, AccessKey, assumed_arn
+from support.fakes import FakeMetadataServer
+from support.homes import Result, TempHome
+from support.moto import MotoServer
 
-pytestmark = pytest.mark.issue7
+pytestmark = pytest.mark.sources
 
 MFA_SERIAL = f"arn:aws:iam::{ACCOUNT_ID}:mfa/alice"
 PROMPT = b"MFA code for"
 
 
 # --------------------------------------------------------------------------------------------
-# Peers: moto without signature checking, and loopback fakes for IMDSv2 and the ECS endpoint
+# Peers: moto without signature checking; FakeMetadataServer (support.fakes) for IMDSv2 and ECS
 # --------------------------------------------------------------------------------------------
-
-
-class OpenMotoServer(MotoServer):
-    """moto with signature checking off for (practically) every request after the bootstrap."""
-
-    def _bootstrap_admin(self) -> None:
-        super()._bootstrap_admin()
-        self._moto_api("/moto-api/reset-auth", b"1000000000")
-
-    def actions(self, action: str) -> list:
-        return [r for r in self.requests() if r.params.get("Action") == action]
 
 
 @pytest.fixture(scope="module")
 def open_moto(tmp_path_factory: pytest.TempPathFactory):
-    server = OpenMotoServer(tmp_path_factory.mktemp("moto-open")).start()
+    server = MotoServer(tmp_path_factory.mktemp("moto-open"), signature_checking=False).start()
     try:
         yield server
     finally:
@@ -60,72 +50,8 @@ def open_moto(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def open_home(tmp_path: Path, open_moto: OpenMotoServer, stscache_bin: Path) -> TempHome:
+def open_home(tmp_path: Path, open_moto: MotoServer, stscache_bin: Path) -> TempHome:
     return TempHome(tmp_path / "open-home", open_moto, stscache_bin)
-
-
-class FakeMetadataServer:
-    """A loopback HTTP server standing in for IMDSv2 or the container credentials endpoint.
-    ``credentials`` is what it serves; every request is recorded (method, path, headers)."""
-
-    IMDS_TOKEN = "fake-imds-session-token"
-
-    def __init__(self, kind: str, credentials: dict, role_name: str = "instance-role", auth_token: str | None = None):
-        self.kind = kind
-        self.credentials = credentials
-        self.role_name = role_name
-        self.auth_token = auth_token
-        self.requests: list[tuple[str, str, dict]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _answer(self, status: int, body: str, content_type: str = "text/plain") -> None:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_PUT(self) -> None:
-                fake.requests.append(("PUT", self.path, dict(self.headers)))
-                if fake.kind == "imds" and self.path == "/latest/api/token":
-                    if self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") is None:
-                        return self._answer(400, "missing TTL")
-                    return self._answer(200, FakeMetadataServer.IMDS_TOKEN)
-                self._answer(404, "")
-
-            def do_GET(self) -> None:
-                fake.requests.append(("GET", self.path, dict(self.headers)))
-                if fake.kind == "imds":
-                    if self.headers.get("X-aws-ec2-metadata-token") != FakeMetadataServer.IMDS_TOKEN:
-                        return self._answer(401, "")
-                    base = "/latest/meta-data/iam/security-credentials/"
-                    if self.path == base:
-                        return self._answer(200, fake.role_name)
-                    if self.path == base + fake.role_name:
-                        document = {"Code": "Success", "Type": "AWS-HMAC", **fake.credentials}
-                        return self._answer(200, json.dumps(document), "application/json")
-                    return self._answer(404, "")
-                if fake.kind == "ecs" and self.path == "/v1/credentials":
-                    if fake.auth_token is not None and self.headers.get("Authorization") != fake.auth_token:
-                        return self._answer(401, '{"message":"bad token"}', "application/json")
-                    return self._answer(200, json.dumps(fake.credentials), "application/json")
-                self._answer(404, "")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def role_session(moto: MotoServer, user: AccessKey, prefix: str) -> tuple[str, dict]:
@@ -179,7 +105,7 @@ def mfa_role_home(home: TempHome, role_arn: str, source: AccessKey, profile: str
 # --------------------------------------------------------------------------------------------
 
 
-def test_mfa_process_code_opens_a_session_then_the_role(open_home: TempHome, open_moto: OpenMotoServer, tmp_path: Path):
+def test_mfa_process_code_opens_a_session_then_the_role(open_home: TempHome, open_moto: MotoServer, tmp_path: Path):
     user = open_moto.create_user("mfa-user")
     role = open_moto.create_role("mfa-target", trusted=[user.user_arn])
     calls = tmp_path / "mfa-process-calls"
@@ -200,7 +126,7 @@ def test_mfa_process_code_opens_a_session_then_the_role(open_home: TempHome, ope
     assert calls.read_text() == "run\n"
 
 
-def test_two_mfa_roles_from_one_source_ask_once(open_home: TempHome, open_moto: OpenMotoServer, tmp_path: Path):
+def test_two_mfa_roles_from_one_source_ask_once(open_home: TempHome, open_moto: MotoServer, tmp_path: Path):
     user = open_moto.create_user("mfa-two")
     dev = open_moto.create_role("mfa-dev", trusted=[user.user_arn])
     ops = open_moto.create_role("mfa-ops", trusted=[user.user_arn])
@@ -223,7 +149,7 @@ def test_two_mfa_roles_from_one_source_ask_once(open_home: TempHome, open_moto: 
     assert open_moto.assume_role_count(dev) == 1 and open_moto.assume_role_count(ops) == 1
 
 
-def test_mfa_code_from_the_environment(open_home: TempHome, open_moto: OpenMotoServer):
+def test_mfa_code_from_the_environment(open_home: TempHome, open_moto: MotoServer):
     user = open_moto.create_user("mfa-env")
     role = open_moto.create_role("mfa-env", trusted=[user.user_arn])
     mfa_role_home(open_home, role, user)
@@ -235,7 +161,7 @@ def test_mfa_code_from_the_environment(open_home: TempHome, open_moto: OpenMotoS
 
 
 def test_mfa_prompt_on_a_terminal_once_for_ten_waiting_processes(
-    open_home: TempHome, open_moto: OpenMotoServer, tmp_path: Path
+    open_home: TempHome, open_moto: MotoServer, tmp_path: Path
 ):
     user = open_moto.create_user("mfa-tty")
     role = open_moto.create_role("mfa-tty", trusted=[user.user_arn])
@@ -299,7 +225,7 @@ def test_mfa_prompt_on_a_terminal_once_for_ten_waiting_processes(
     assert open_moto.assume_role_count(role) == 1
 
 
-def test_mfa_without_a_terminal_fails_at_once(open_home: TempHome, open_moto: OpenMotoServer):
+def test_mfa_without_a_terminal_fails_at_once(open_home: TempHome, open_moto: MotoServer):
     user = open_moto.create_user("mfa-notty")
     role = open_moto.create_role("mfa-notty", trusted=[user.user_arn])
     mfa_role_home(open_home, role, user)
@@ -342,7 +268,7 @@ def test_mfa_code_on_assume_role_for_a_chained_role(home: TempHome, moto: MotoSe
 # --------------------------------------------------------------------------------------------
 
 
-def test_web_identity_token_file_reread_on_refresh(open_home: TempHome, open_moto: OpenMotoServer, tmp_path: Path):
+def test_web_identity_token_file_reread_on_refresh(open_home: TempHome, open_moto: MotoServer, tmp_path: Path):
     token_file = tmp_path / "web-token"
     token_file.write_text("first-web-identity-token")
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/web-{uuid.uuid4().hex[:8]}"
@@ -364,7 +290,7 @@ def test_web_identity_token_file_reread_on_refresh(open_home: TempHome, open_mot
     assert all(c.params["RoleSessionName"] == "pod" for c in calls)
 
 
-def test_web_identity_from_the_environment(open_home: TempHome, open_moto: OpenMotoServer, tmp_path: Path):
+def test_web_identity_from_the_environment(open_home: TempHome, open_moto: MotoServer, tmp_path: Path):
     token_file = tmp_path / "env-token"
     token_file.write_text("environment-web-identity-token")
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/env-web-{uuid.uuid4().hex[:8]}"

@@ -1,5 +1,6 @@
-"""Loopback fakes for the fault-injection suite (test_faults.py): an STS that misbehaves on
-cue, a CONNECT proxy that counts tunnels, and a throw-away certificate authority.
+"""Loopback servers that stand in for credential endpoints: ``FakeSTS``, which misbehaves on
+cue; ``ClosedPort`` and ``BlackHole``, which never answer; ``FakeMetadataServer``, IMDSv2 or the
+container credentials endpoint.
 
 ``FakeSTS`` answers each request with the next *answer* of its script (the last one repeats),
 records every request it received (method, path, headers, body, parsed form) and, when given the
@@ -9,16 +10,14 @@ of the credentials it issues all follow it.
 
 Answers (build them with the helpers below): ``success()``, ``sts_error(...)``,
 ``raw(...)``, ``slow(seconds, then)``, ``hang()``, ``reset()``, ``truncated()``,
-``huge_body(bytes)``, ``xml_bomb()``.
+``huge_body(bytes)``, ``xml_bomb()``, ``deep_nesting()``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import http.server
-import select
+import json
 import socket
 import socketserver
 import ssl
@@ -26,12 +25,16 @@ import struct
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
-from urllib.parse import parse_qs, quote, urlsplit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import parse_qs
 
-ACCOUNT_ID = "123456789012"
+from .aws import ACCOUNT_ID
+from .sigv4 import expected_signature, signature_of
+
+if TYPE_CHECKING:
+    from .tls import TLSFiles
+
 # STS refuses a request whose X-Amz-Date is more than this far from its own clock.
 SIGNATURE_TOLERANCE = dt.timedelta(minutes=15)
 
@@ -59,7 +62,6 @@ class SeenRequest:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
-    received_at: float  # time.monotonic()
 
     @property
     def form(self) -> dict[str, str]:
@@ -90,7 +92,7 @@ class SeenRequest:
 Answer = Callable[["_Handler", SeenRequest], None]
 
 
-def _xml_response(handler: "_Handler", status: int, body: bytes, extra_headers: dict[str, str] | None = None) -> None:
+def xml_response(handler: "_Handler", status: int, body: bytes, extra_headers: dict[str, str] | None = None) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", "text/xml")
     handler.send_header("Content-Length", str(len(body)))
@@ -155,7 +157,7 @@ def success(*, omit: str | None = None, expiration_offset: dt.timedelta | None =
         expiration = expiration_text
         if expiration_offset is not None:
             expiration = (now + expiration_offset).strftime("%Y-%m-%dT%H:%M:%SZ")
-        _xml_response(handler, 200, success_document(request, now, omit=omit, expiration=expiration))
+        xml_response(handler, 200, success_document(request, now, omit=omit, expiration=expiration))
 
     answer.__name__ = "success"
     return answer
@@ -163,7 +165,7 @@ def success(*, omit: str | None = None, expiration_offset: dt.timedelta | None =
 
 def sts_error(status: int, code: str, message: str = "", kind: str = "Sender") -> Answer:
     def answer(handler: "_Handler", request: SeenRequest) -> None:
-        _xml_response(handler, status, error_document(code, message or code, kind))
+        xml_response(handler, status, error_document(code, message or code, kind))
 
     answer.__name__ = f"error {status} {code}"
     return answer
@@ -270,47 +272,6 @@ def deep_nesting(depth: int = 100_000) -> Answer:
 
 
 # --------------------------------------------------------------------------------------------
-# SigV4 check (what STS does before anything else)
-# --------------------------------------------------------------------------------------------
-
-
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-def expected_signature(request: SeenRequest, secret_key: str) -> str | None:
-    """Recomputes the request's SigV4 signature from the headers it says it signed."""
-    auth = request.headers.get("authorization", "")
-    if not auth.startswith("AWS4-HMAC-SHA256 "):
-        return None
-    parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(",") if "=" in p)
-    try:
-        _key_id, date, region, service, _terminator = parts["Credential"].split("/")
-        signed = parts["SignedHeaders"].split(";")
-    except (KeyError, ValueError):
-        return None
-    stamp = request.headers.get("x-amz-date", "")
-    url = urlsplit(request.path)
-    canonical_query = "&".join(
-        sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, vs in parse_qs(url.query, keep_blank_values=True).items() for v in vs)
-    )
-    canonical_headers = "".join(f"{name}:{' '.join(request.headers.get(name, '').split())}\n" for name in signed)
-    canonical = "\n".join(
-        [request.method, url.path or "/", canonical_query, canonical_headers, ";".join(signed),
-         hashlib.sha256(request.body).hexdigest()]
-    )
-    scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret_key).encode(), date), region), service), "aws4_request")
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-def signature_of(request: SeenRequest) -> str:
-    auth = request.headers.get("authorization", "")
-    return auth.rsplit("Signature=", 1)[-1] if "Signature=" in auth else ""
-
-
-# --------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------
 
@@ -337,7 +298,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(min(length, 1 << 20))
         request = SeenRequest(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
         )
         answer = self.fake._record(request)
         answer(self, request)
@@ -433,12 +394,6 @@ class FakeSTS:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "FakeSTS":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # -- internals ---------------------------------------------------------------------------------
 
     def _record(self, request: SeenRequest) -> Answer:
@@ -479,42 +434,40 @@ class FakeSTS:
         return None
 
 
+
 # --------------------------------------------------------------------------------------------
-# CONNECT proxy
+# Endpoints that do not answer
 # --------------------------------------------------------------------------------------------
 
 
-class ConnectProxy:
-    """A loopback HTTP proxy: CONNECT tunnels (what curl uses for https:// through HTTPS_PROXY)
-    and absolute-form requests (http:// through HTTP_PROXY). Counts both; only loopback targets
-    are allowed (anything else gets 403, and is counted as refused)."""
+class ClosedPort:
+    """A loopback port that refuses connections: bound, never listening, held until closed."""
 
     def __init__(self) -> None:
-        self.tunnels: list[str] = []
-        self.forwarded: list[str] = []
-        self.refused: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class BlackHole:
+    """A loopback server that accepts connections and never answers; counts connections."""
+
+    def __init__(self) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(32)
-        self._sock.settimeout(0.1)
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-    def __enter__(self) -> "ConnectProxy":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -522,143 +475,88 @@ class ConnectProxy:
                 conn, _ = self._sock.accept()
             except (socket.timeout, OSError):
                 continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            self.connections.append(conn)
 
-    def _serve(self, client: socket.socket) -> None:
-        client.settimeout(30)
-        try:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = client.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
-                if len(head) > 65536:
-                    return
-            head, rest = head.split(b"\r\n\r\n", 1)
-            lines = head.decode("latin-1").split("\r\n")
-            method, target, _version = lines[0].split(" ", 2)
-            if method == "CONNECT":
-                host, _, port = target.rpartition(":")
-                if not self._allowed(host):
-                    with self._lock:
-                        self.refused.append(target)
-                    client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-                    return
-                with self._lock:
-                    self.tunnels.append(target)
-                upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                if rest:
-                    upstream.sendall(rest)
-            else:
-                url = urlsplit(target)
-                if not url.hostname or not self._allowed(url.hostname):
-                    with self._lock:
-                        self.refused.append(target)
-                    client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-                    return
-                with self._lock:
-                    self.forwarded.append(target)
-                upstream = socket.create_connection((url.hostname, url.port or 80), timeout=10)
-                origin_form = (url.path or "/") + (f"?{url.query}" if url.query else "")
-                headers = [line for line in lines[1:] if not line.lower().startswith("proxy-")]
-                upstream.sendall(
-                    f"{method} {origin_form} {_version}\r\n".encode("latin-1")
-                    + "\r\n".join(headers).encode("latin-1") + b"\r\n\r\n" + rest)
-            self._pipe(client, upstream)
-        except (OSError, ValueError):
-            pass
-        finally:
-            client.close()
+    def wait_for_connection(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.connections:
+                return True
+            time.sleep(0.05)
+        return False
 
-    @staticmethod
-    def _allowed(host: str) -> bool:
-        return host.strip("[]") in {"127.0.0.1", "localhost", "::1"}
-
-    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
-        try:
-            sockets = [a, b]
-            while not self._stop.is_set():
-                readable, _, _ = select.select(sockets, [], [], 0.2)
-                for source in readable:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    (b if source is a else a).sendall(data)
-        finally:
-            b.close()
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.connections:
+            conn.close()
+        self._sock.close()
 
 
 # --------------------------------------------------------------------------------------------
-# A throw-away certificate authority
+# Credential endpoints other than STS
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TLSFiles:
-    ca_cert: Path
-    server_cert: Path
-    server_key: Path
-    names: list[str] = field(default_factory=list)
+class FakeMetadataServer:
+    """A loopback HTTP server standing in for IMDSv2 or the container credentials endpoint.
+    ``credentials`` is what it serves; every request is recorded (method, path, headers)."""
 
+    IMDS_TOKEN = "fake-imds-session-token"
 
-def make_ca(directory: Path, name: str = "stscache test CA",
-            server_names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> TLSFiles:
-    """A self-signed CA and a server certificate it issued for ``server_names`` (DNS names or IP
-    addresses), as PEM files in ``directory``. Made with ``cryptography`` at test time: no key
-    material lives in the repository."""
-    import ipaddress
+    def __init__(self, kind: str, credentials: dict, role_name: str = "instance-role", auth_token: str | None = None):
+        self.kind = kind
+        self.credentials = credentials
+        self.role_name = role_name
+        self.auth_token = auth_token
+        self.requests: list[tuple[str, str, dict]] = []
+        fake = self
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
 
-    directory.mkdir(parents=True, exist_ok=True)
-    now = utcnow()
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    alt_names: list[x509.GeneralName] = []
-    for entry in server_names:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(entry)))
-        except ValueError:
-            alt_names.append(x509.DNSName(entry))
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_names[0])]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    files = TLSFiles(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem", list(server_names))
-    files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.server_key.write_bytes(
-        server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()))
-    return files
+            def _answer(self, status: int, body: str, content_type: str = "text/plain") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:
+                fake.requests.append(("PUT", self.path, dict(self.headers)))
+                if fake.kind == "imds" and self.path == "/latest/api/token":
+                    if self.headers.get("X-aws-ec2-metadata-token-ttl-seconds") is None:
+                        return self._answer(400, "missing TTL")
+                    return self._answer(200, FakeMetadataServer.IMDS_TOKEN)
+                self._answer(404, "")
+
+            def do_GET(self) -> None:
+                fake.requests.append(("GET", self.path, dict(self.headers)))
+                if fake.kind == "imds":
+                    if self.headers.get("X-aws-ec2-metadata-token") != FakeMetadataServer.IMDS_TOKEN:
+                        return self._answer(401, "")
+                    base = "/latest/meta-data/iam/security-credentials/"
+                    if self.path == base:
+                        return self._answer(200, fake.role_name)
+                    if self.path == base + fake.role_name:
+                        document = {"Code": "Success", "Type": "AWS-HMAC", **fake.credentials}
+                        return self._answer(200, json.dumps(document), "application/json")
+                    return self._answer(404, "")
+                if fake.kind == "ecs" and self.path == "/v1/credentials":
+                    if fake.auth_token is not None and self.headers.get("Authorization") != fake.auth_token:
+                        return self._answer(401, '{"message":"bad token"}', "application/json")
+                    return self._answer(200, json.dumps(fake.credentials), "application/json")
+                self._answer(404, "")
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
