@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StscacheSupport
 
 /// One profile's settings, merged from both files.
 public struct Profile: Sendable, Equatable {
@@ -146,45 +147,18 @@ func readFile(atPath path: String) throws(ConfigError) -> [UInt8]? {
     func unreadable(_ why: String) -> ConfigError {
         ConfigError(.unreadableFile, "cannot read \(path): \(why).", location: nil)
     }
-    // O_NONBLOCK so a FIFO cannot hang us before the regular-file check below.
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    if fd < 0 {
-        let code = errno
-        if code == ENOENT || code == ENOTDIR { return nil }
+    switch BoundedRead.regularFile(atPath: path, limit: maximumConfigFileSize) {
+    case .success(let bytes): return bytes
+    case .failure(.missing): return nil
+    case .failure(.notRegularFile):
+        throw unreadable("it is not a regular file; point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a file")
+    case .failure(.tooLarge(let size?, _)):
+        throw unreadable("it is \(size) bytes, larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
+    case .failure(.tooLarge(nil, _)):
+        throw unreadable("it is larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
+    case .failure(.system(let code)):
         throw unreadable(systemMessage(code) + (code == EACCES ? "; check the file's permissions" : ""))
     }
-    defer { _ = close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw unreadable(systemMessage(errno)) }
-    guard (info.st_mode & 0o170000) == 0o100000 else {
-        throw unreadable("it is not a regular file; point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at a file")
-    }
-    let size = Int(info.st_size)
-    guard size <= maximumConfigFileSize else {
-        throw unreadable("it is \(size) bytes, larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
-    }
-    var bytes = [UInt8](repeating: 0, count: size)
-    var filled = 0
-    while true {
-        if filled == bytes.count {
-            // The file grew since fstat (or reports size 0): read on, within the limit.
-            guard bytes.count < maximumConfigFileSize else {
-                throw unreadable("it is larger than the \(maximumConfigFileSize >> 20) MiB allowed for a config file")
-            }
-            bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count)))
-        }
-        let room = bytes.count - filled
-        let got = bytes.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + filled, room) }
-        if got < 0 {
-            let code = errno
-            if code == EINTR { continue }
-            throw unreadable(systemMessage(code))
-        }
-        if got == 0 { break }
-        filled += got
-    }
-    bytes.removeSubrange(filled...)
-    return bytes
 }
 
 private func systemMessage(_ code: Int32) -> String {

@@ -107,10 +107,10 @@ public struct CredentialCache: Sendable {
         guard case .success(let info) = FileSystem.status(of: fd) else { return .failure(.unreadable("fstat")) }
         guard info.isRegularFile else { return .failure(.unreadable("not a regular file")) }
         guard info.st_size <= EntryFormat.maximumSize else { return .failure(.tooLarge) }
-        switch FileSystem.readAll(fd, limit: EntryFormat.maximumSize) {
+        switch BoundedRead.toEnd(fd, limit: EntryFormat.maximumSize, sizeHint: Int(info.st_size)) {
         case .success(let bytes): return .success(bytes)
         case .failure(.tooLarge): return .failure(.tooLarge)
-        case .failure(.io(let error)): return .failure(.unreadable(errorText(error.code)))
+        case .failure(let failure): return .failure(.unreadable(failure.reason))
         }
     }
 

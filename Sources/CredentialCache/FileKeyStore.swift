@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import OpenSSLCrypto
+import StscacheSupport
 
 /// The key in a 0600 file of exactly 32 raw bytes: the fallback where keyctl is blocked
 /// (containers). It survives reboots, so it protects less than the keyring against offline
@@ -114,10 +115,10 @@ public struct FileKeyStore: KeyStore {
         }
         guard info.st_size == AES256GCM.keyCount else { throw .keyFileInvalid(path: path, length: Int(info.st_size)) }
         var key: [UInt8]
-        switch FileSystem.readAll(fd, limit: AES256GCM.keyCount) {
+        switch BoundedRead.toEnd(fd, limit: AES256GCM.keyCount, sizeHint: AES256GCM.keyCount) {
         case .success(let bytes): key = bytes
-        case .failure(.tooLarge): throw .keyFileInvalid(path: path, length: Int(info.st_size))
-        case .failure(.io(let error)): throw .fileOperationFailed(path: path, operation: "reading", errno: error.code)
+        case .failure(.system(let code)): throw .fileOperationFailed(path: path, operation: "reading", errno: code)
+        case .failure: throw .keyFileInvalid(path: path, length: Int(info.st_size))
         }
         guard key.count == AES256GCM.keyCount else {
             let length = key.count

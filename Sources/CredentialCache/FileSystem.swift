@@ -31,26 +31,6 @@ enum FileSystem {
         return .success(info)
     }
 
-    /// Reads to end of file, refusing anything larger than `limit` bytes.
-    static func readAll(_ fd: Int32, limit: Int) -> Result<[UInt8], ReadFailure> {
-        var buffer = [UInt8](repeating: 0, count: limit + 1)
-        var total = 0
-        while total <= limit {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                read(fd, raw.baseAddress! + total, raw.count - total)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(.io(Errno(errno)))
-            }
-            if n == 0 { break }
-            total += n
-        }
-        if total > limit { return .failure(.tooLarge) }
-        buffer.removeLast(buffer.count - total)
-        return .success(buffer)
-    }
-
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Errno? {
         var offset = 0
         while offset < bytes.count {
@@ -165,10 +145,6 @@ struct Errno: Error, Equatable {
     init(_ code: Int32) { self.code = code }
 }
 
-enum ReadFailure: Error, Equatable {
-    case io(Errno)
-    case tooLarge
-}
 
 extension stat {
     var permissionBits: UInt32 { UInt32(st_mode) & 0o7777 }

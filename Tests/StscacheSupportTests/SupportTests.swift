@@ -44,3 +44,43 @@ struct SupportTests {
         sleepSeconds(.nan)
     }
 }
+
+@Suite("Support: bounded reads")
+struct BoundedReadTests {
+    func file(_ bytes: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bounded-\(UUID().uuidString)").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        return path
+    }
+
+    @Test("a file up to the limit is read whole; one byte more is refused with both sizes")
+    func limit() throws {
+        let exact = try file([UInt8](repeating: 7, count: 100))
+        let over = try file([UInt8](repeating: 7, count: 101))
+        defer { unlink(exact); unlink(over) }
+        #expect(try BoundedRead.regularFile(atPath: exact, limit: 100).get() == [UInt8](repeating: 7, count: 100))
+        #expect(BoundedRead.regularFile(atPath: over, limit: 100) == .failure(.tooLarge(size: 101, limit: 100)))
+        #expect(BoundedRead.Failure.tooLarge(size: 101, limit: 100).reason == "larger than 100 bytes")
+    }
+
+    @Test("missing, a directory and a FIFO are told apart, and a FIFO does not hang the reader")
+    func kinds() throws {
+        #expect(BoundedRead.regularFile(atPath: "/nonexistent/x", limit: 10) == .failure(.missing))
+        #expect(BoundedRead.regularFile(atPath: "/tmp", limit: 10) == .failure(.notRegularFile))
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        #expect(BoundedRead.regularFile(atPath: fifo, limit: 10) == .failure(.notRegularFile))
+    }
+
+    @Test("toEnd reads past a wrong size hint, within the limit")
+    func growth() throws {
+        let path = try file([UInt8](repeating: 1, count: 10_000))
+        defer { unlink(path) }
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        #expect(try BoundedRead.toEnd(fd, limit: 20_000, sizeHint: 3).get().count == 10_000)
+        lseek(fd, 0, SEEK_SET)
+        #expect(BoundedRead.toEnd(fd, limit: 9_999, sizeHint: 0) == .failure(.tooLarge(size: nil, limit: 9_999)))
+    }
+}

@@ -10,6 +10,7 @@ import Darwin
 #endif
 import SigV4
 import Transport
+import StscacheSupport
 
 /// `credential_source = EcsContainer`: the task role's credentials from the container
 /// credentials endpoint, following botocore's `ContainerProvider`:
@@ -81,7 +82,7 @@ struct ContainerCredentialsSource {
         let token: String
         if let path = value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
             let bytes: [UInt8]
-            switch readSmallFile(path, limit: 16 * 1024) {
+            switch BoundedRead.regularFile(atPath: path, limit: 16 * 1024) {
             case .success(let read): bytes = read
             case .failure(let failure):
                 throw SourceError(
@@ -145,32 +146,4 @@ struct ContainerCredentialsSource {
         guard let question = url.firstIndex(of: "?") else { return url }
         return String(url[..<question]) + "?…"
     }
-}
-
-/// A regular file's bytes (at most `limit`), or why it cannot be read.
-func readSmallFile(_ path: String, limit: Int) -> Result<[UInt8], SmallFileFailure> {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    guard fd >= 0 else { return .failure(SmallFileFailure(String(cString: strerror(errno)))) }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { return .failure(SmallFileFailure(String(cString: strerror(errno)))) }
-    guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(SmallFileFailure("not a regular file")) }
-    guard Int(info.st_size) <= limit else { return .failure(SmallFileFailure("larger than \(limit) bytes")) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            return .failure(SmallFileFailure(String(cString: strerror(errno))))
-        }
-        if count == 0 { return .success(bytes) }
-        bytes.append(contentsOf: buffer[0..<count])
-        if bytes.count > limit { return .failure(SmallFileFailure("larger than \(limit) bytes")) }
-    }
-}
-
-struct SmallFileFailure: Error {
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
 }

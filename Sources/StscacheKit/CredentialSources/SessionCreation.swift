@@ -8,6 +8,7 @@ import CredentialCache
 import SigV4
 import STS
 import Transport
+import StscacheSupport
 
 /// What the broker needs for sources beyond keys; tests replace the terminal.
 struct SourceOptions {
@@ -126,7 +127,7 @@ extension CredentialBroker {
     /// AssumeRoleWithWebIdentity, unsigned, with the token file read afresh (its issuer rotates it).
     func assumeRoleWithWebIdentity(_ role: RoleProfile, tokenFile: String) throws -> AWSCredentials {
         let token: String
-        switch readSmallFile(tokenFile, limit: 1 << 20) {
+        switch BoundedRead.regularFile(atPath: tokenFile, limit: 1 << 20) {
         case .success(let bytes):
             token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         case .failure(let failure):
