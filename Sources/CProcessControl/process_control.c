@@ -34,11 +34,3 @@ int stscache_set_core_limit(pid_t pid, stscache_core_limit limit) {
     return ENOSYS;
 #endif
 }
-
-int stscache_is_dumpable(void) {
-#if defined(__linux__)
-    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-#else
-    return -1;
-#endif
-}

@@ -118,7 +118,7 @@ public struct STSEndpoint: Sendable, Equatable {
     }
 
     /// Checks an explicit endpoint and gives it a path (`http://localhost:4566` → `.../`).
-    static func normalizeExplicit(_ raw: String) throws -> String {
+    public static func normalizeExplicit(_ raw: String) throws -> String {
         let url = raw.trimmingWhitespace()
         func invalid(_ reason: String) -> STSError { STSError(.invalidEndpoint(redactUserInfo(url), reason: reason)) }
         let lower = url.lowercased()

@@ -42,7 +42,4 @@ enum CoreDumps {
         defer { _ = stscache_set_core_limit(0, stscache_core_limit(soft: 0, hard: startingLimit.hard)) }
         return try spawn()
     }
-
-    /// Whether this process may dump core (PR_GET_DUMPABLE), for tests.
-    static var isDumpable: Bool { stscache_is_dumpable() == 1 }
 }

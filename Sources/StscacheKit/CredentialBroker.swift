@@ -154,8 +154,7 @@ struct CredentialBroker {
     /// account, or two partitions, never do.
     static func endpointIdentity(for role: RoleProfile) -> String {
         if let explicit = role.endpointURL {
-            let url = (try? STSEndpoint.resolve(region: "us-east-1", endpointURL: explicit, stsRegionalEndpoints: nil))?.url
-            return "url:" + (url ?? explicit)
+            return "url:" + ((try? STSEndpoint.normalizeExplicit(explicit)) ?? explicit)
         }
         return "partition:" + STSEndpoint.partition(ofRegion: role.region)
     }

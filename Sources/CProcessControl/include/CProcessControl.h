@@ -20,11 +20,7 @@ typedef struct {
 /// first failure's errno is returned.
 int stscache_disable_core_dumps(stscache_core_limit *original);
 
-/// Sets the RLIMIT_CORE of process `pid` (a child just started) to `limit` with prlimit(2).
+/// Sets the RLIMIT_CORE of process `pid` (0: this process) to `limit` with prlimit(2).
 int stscache_set_core_limit(pid_t pid, stscache_core_limit limit);
-
-/// PR_GET_DUMPABLE: 1 when this process may dump core and be traced by its user, 0 when not,
-/// -1 where unsupported.
-int stscache_is_dumpable(void);
 
 #endif

@@ -453,15 +453,21 @@ class ClosedPort:
         self._sock.close()
 
 
+def loopback_listener(backlog: int, timeout: float) -> socket.socket:
+    """A listening TCP socket on a free 127.0.0.1 port, its accept() bounded by ``timeout``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    sock.settimeout(timeout)
+    return sock
+
+
 class BlackHole:
     """A loopback server that accepts connections and never answers; counts connections."""
 
     def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.2)
+        self._sock = loopback_listener(backlog=64, timeout=0.2)
         self.port = self._sock.getsockname()[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.connections: list[socket.socket] = []

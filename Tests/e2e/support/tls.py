@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .fakes import loopback_listener
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -24,11 +26,7 @@ class ConnectProxy:
         self.forwarded: list[str] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(32)
-        self._sock.settimeout(0.1)
+        self._sock = loopback_listener(backlog=32, timeout=0.1)
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._accept, daemon=True)
