@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds: `swift build -c release --static-swift-stdlib` (see scripts/build).
+// Release builds: `swift build -c release --static-swift-stdlib --product stscache` (see
+// scripts/build; the product alone, as TestSupport imports Testing, which the static resource
+// directory lacks).
 // The hit path (credential-process answered from cache) and `prompt` must stay near process
 // start-up cost, so libcurl is never linked: Transport loads it with dlopen on first use.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
@@ -32,17 +34,26 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "stscache",
-            dependencies: ["StscacheKit"],
+            dependencies: ["StscacheCommands"],
             swiftSettings: strict),
+        // The command layer: parses (swift-argument-parser, or FastPath on the hot paths), calls
+        // Credentials, prints.
         .target(
-            name: "StscacheKit",
+            name: "StscacheCommands",
             dependencies: [
-                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "CProcessControl", "StscacheSupport",
+                "Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        // The lowest module: the one error protocol every user-facing error conforms to.
-        .target(name: "StscacheSupport", swiftSettings: strict),
+        // The credentials library: the session pipeline (CredentialBroker), the sources, role
+        // lookup, network settings and the world a command runs in (Context).
+        .target(
+            name: "Credentials",
+            dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"],
+            swiftSettings: strict),
+        // The lowest module: the error protocol, text, clocks, bounded reads, atomic writes,
+        // process spawning.
+        .target(name: "StscacheSupport", dependencies: ["CProcessControl"], swiftSettings: strict),
         // Pure: INI reader and botocore-compatible profile resolution.
         .target(name: "AWSConfig", dependencies: ["StscacheSupport"], swiftSettings: strict),
         // Pure: AWS Signature Version 4, date passed in.
@@ -69,12 +80,16 @@ let package = Package(
         // bench/run; not a test.
         .executableTarget(
             name: "stscache-micro",
-            dependencies: ["AWSConfig", "CredentialCache", "OpenSSLCrypto", "SigV4", "StscacheKit"],
+            dependencies: ["AWSConfig", "CredentialCache", "OpenSSLCrypto", "SigV4", "Credentials", "StscacheCommands"],
             path: "bench/micro",
             swiftSettings: strict),
 
+        // What several test targets share: temporary directories and config files, output
+        // captures, transports that fail closed, the fixed clock, the sources' fixture.
+        .target(name: "TestSupport", dependencies: ["AWSConfig", "CredentialCache", "Credentials", "SigV4", "Transport"],
+                path: "Tests/TestSupport"),
         .testTarget(name: "StscacheSupportTests", dependencies: ["StscacheSupport"]),
-        .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig"]),
+        .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig", "TestSupport"]),
         .testTarget(
             name: "SigV4Tests", dependencies: ["SigV4"],
             resources: [.copy("Fixtures")]),
@@ -82,7 +97,8 @@ let package = Package(
         .testTarget(
             name: "OpenSSLCryptoTests", dependencies: ["OpenSSLCrypto"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "CredentialCacheTests", dependencies: ["CredentialCache"]),
-        .testTarget(name: "StscacheKitTests", dependencies: ["StscacheKit", "AWSConfig"]),
+        .testTarget(name: "CredentialCacheTests", dependencies: ["CredentialCache", "TestSupport"]),
+        .testTarget(name: "CredentialsTests", dependencies: ["Credentials", "AWSConfig", "TestSupport"]),
+        .testTarget(name: "StscacheCommandsTests", dependencies: ["StscacheCommands", "Credentials", "AWSConfig", "TestSupport"]),
     ]
 )

@@ -28,17 +28,17 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("sigv4-sign", "FuzzSigV4Sign", ["SigV4"]),
     fuzzer("aes-gcm-open", "FuzzAESGCMOpen", ["OpenSSLCrypto"]),
     fuzzer("hex-decode", "FuzzHexDecode", ["OpenSSLCrypto"]),
-    fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig", "StscacheKit"]),
+    fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig", "Credentials"]),
     fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
-    fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "StscacheKit"]),
+    fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
 ]
 
 let package = Package(
     name: "stscache-fuzz",
     products: fuzzers.map(\.0),
     dependencies: [
-        // StscacheKit's command layer (session-display reaches prompt's and list's rendering).
+        // The command layer's parser (session-display reaches prompt's and list's rendering).
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: fuzzers.map(\.1) + [
@@ -48,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
 
         // The main package's libraries (symlinks into ../Sources), same graph as ../Package.swift.
-        .target(name: "StscacheSupport"),
+        .target(name: "StscacheSupport", dependencies: ["CProcessControl"]),
         .target(name: "SigV4", dependencies: ["OpenSSLCrypto", "StscacheSupport"]),
         .target(name: "OpenSSLCrypto", dependencies: ["COpenSSL", "StscacheSupport"]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto"),
@@ -60,10 +60,12 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "StscacheSupport"],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
+        .target(name: "Credentials",
+                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"]),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
-        .target(name: "StscacheKit",
-                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto",
-                               "CProcessControl", "StscacheSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "StscacheCommands",
+                dependencies: ["Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CProcessControl"),
     ]

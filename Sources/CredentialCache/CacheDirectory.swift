@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StscacheSupport
 
 /// The cache directory, checked and held open: every file operation goes through `openat` and
 /// friends on this descriptor, so a directory swapped for a symlink after the checks cannot

@@ -166,3 +166,10 @@ func errorText(_ code: Int32) -> String {
     let name = names[code] ?? "errno \(code)"
     return String(cString: strerror(code)) + " (\(name))"
 }
+
+extension CacheError {
+    /// A step of an atomic write that failed, as the cache reports it.
+    init(_ failure: FileSystem.WriteFailure) {
+        self = .fileOperationFailed(path: failure.path, operation: failure.operation, errno: failure.errno)
+    }
+}

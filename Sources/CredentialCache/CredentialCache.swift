@@ -140,11 +140,15 @@ public struct CredentialCache: Sendable {
         }
         let finalName = key.entryFileName
         let fd = directory.fd
-        try FileSystem.writeAtomically(
-            directory: fd, directoryPath: directory.path, finalName: finalName, temporaryStem: key.stem,
-            bytes: bytes
-        ) { temporaryName in
-            renameat(fd, temporaryName, fd, finalName) == 0 ? .success(()) : .failure(Errno(errno))
+        do {
+            try FileSystem.writeAtomically(
+                directory: fd, directoryPath: directory.path, finalName: finalName, temporaryStem: key.stem,
+                bytes: bytes
+            ) { temporaryName in
+                renameat(fd, temporaryName, fd, finalName) == 0 ? .success(()) : .failure(Errno(errno))
+            }
+        } catch {
+            throw CacheError(error)
         }
         removeAbandonedTemporaryFiles(comparedTo: finalName)
     }

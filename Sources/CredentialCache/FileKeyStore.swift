@@ -67,15 +67,19 @@ public struct FileKeyStore: KeyStore {
         let name = fileName
         // link(2) onto the final name is create-if-absent with the content already in place:
         // the first creator wins, everyone else gets EEXIST and reads the winner's key.
-        _ = try FileSystem.writeAtomically(
-            directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name,
-            bytes: candidate
-        ) { temporaryName -> Result<Bool, Errno> in
-            let linked = linkat(directory, temporaryName, directory, name, 0) == 0
-            let code = errno
-            unlinkat(directory, temporaryName, 0)
-            if linked { return .success(true) }
-            return code == EEXIST ? .success(false) : .failure(Errno(code))
+        do {
+            _ = try FileSystem.writeAtomically(
+                directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name,
+                bytes: candidate
+            ) { temporaryName -> Result<Bool, Errno> in
+                let linked = linkat(directory, temporaryName, directory, name, 0) == 0
+                let code = errno
+                unlinkat(directory, temporaryName, 0)
+                if linked { return .success(true) }
+                return code == EEXIST ? .success(false) : .failure(Errno(code))
+            }
+        } catch {
+            throw CacheError(error)
         }
         guard let key = try load(at: directory, name: name) else {
             throw CacheError.fileOperationFailed(path: path, operation: "reading new key file", errno: ENOENT)

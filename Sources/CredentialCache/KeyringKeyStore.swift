@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CKeyring
 import OpenSSLCrypto
+import StscacheSupport
 
 /// The key in the Linux kernel's per-user keyring (`keyctl show @u`): shared by every process of
 /// the user (new terminals, tmux panes, cron), never on disk, gone at reboot.

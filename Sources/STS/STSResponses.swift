@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SigV4
+import StscacheSupport
 
 /// `<AssumedRoleUser>`: who the new session is.
 public struct AssumedRoleUser: Sendable, Equatable {

@@ -93,9 +93,3 @@ extension STSClient {
             endpoint: endpoint, decode: STSResponseDecoder.decodeAssumeRoleWithWebIdentity)
     }
 }
-
-/// RFC 3339 timestamps as STS, IMDS, the container endpoint and credential_process helpers
-/// write them (`2026-11-29T12:34:56Z`, fractional seconds and offsets accepted).
-public func parseRFC3339Timestamp(_ text: String) -> Date? {
-    Timestamps.parseRFC3339(text)
-}

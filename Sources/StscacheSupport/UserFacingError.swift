@@ -12,3 +12,10 @@ public protocol UserFacingError: Error {
     /// One line (or a few sentences joined into one): the cause and the fix.
     var message: String { get }
 }
+
+/// What the user reads for `error`: its message on one line, or "unexpected error: ..." for an
+/// error that is not user-facing (a bug: every error a user can meet conforms).
+public func describe(_ error: any Error) -> String {
+    if let error = error as? any UserFacingError { return oneLine(error.message) }
+    return oneLine("unexpected error: \(error)")
+}

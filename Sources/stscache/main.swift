@@ -1,2 +1,2 @@
-import StscacheKit
+import StscacheCommands
 StscacheMain.run()

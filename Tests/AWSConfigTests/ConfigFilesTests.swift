@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import AWSConfig
+import TestSupport
 
 @Suite("Config files")
 struct ConfigFilesTests {

@@ -3,10 +3,11 @@ import Synchronization
 import Testing
 
 @testable import AWSConfig
+import TestSupport
 
 /// The resolver takes what botocore leaves open from its caller (`ResolutionPolicy`) and reads
 /// nothing else: these use a made-up program, `tool`, whose `credential_process` lines are
-/// `tool creds NAME`. stscache's own policy is tested with it in Tests/StscacheKitTests.
+/// `tool creds NAME`. stscache's own policy is tested with it in Tests/CredentialsTests.
 @Suite("Resolution policy")
 struct ResolutionPolicyTests {
     final class Calls: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import OpenSSLCrypto
 import Testing
 @testable import CredentialCache
+import TestSupport
 
 @Suite("Cache entries")
 struct CacheEntryTests {
@@ -10,7 +11,7 @@ struct CacheEntryTests {
     let key = randomKey()
 
     init() throws {
-        temp = try TemporaryDirectory()
+        temp = try temporaryDirectory()
         cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CredentialCache
+import TestSupport
 
 @Suite("Entry locks")
 struct EntryLockTests {
@@ -8,7 +9,7 @@ struct EntryLockTests {
     let cache: CredentialCache
 
     init() throws {
-        temp = try TemporaryDirectory()
+        temp = try temporaryDirectory()
         cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
     }
 

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 @testable import CredentialCache
+import TestSupport
 
 @Suite("Listing and purging")
 struct ListingTests {
     @Test("lists entries with headers, unreadable files as such, and ignores other files")
     func listsEntries() throws {
-        let temp = try TemporaryDirectory()
+        let temp = try temporaryDirectory()
         let cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
         let key = randomKey()
         try cache.write(sampleCredentials(), for: devKey, issuedAt: issued, encryptionKey: key)
@@ -28,7 +29,7 @@ struct ListingTests {
 
     @Test("remove drops one entry but keeps its lock file; removeAll drops only stscache's files")
     func removes() throws {
-        let temp = try TemporaryDirectory()
+        let temp = try temporaryDirectory()
         let cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
         let key = randomKey()
         try cache.write(sampleCredentials(), for: devKey, issuedAt: issued, encryptionKey: key)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CredentialCache
+import TestSupport
 
 /// The single-flight wait: processes that find the lock held are answered from the entry the
 /// holder writes, as soon as it lands, without queueing for the lock.
@@ -10,7 +11,7 @@ struct LockWaitTests {
     let cache: CredentialCache
 
     init() throws {
-        temp = try TemporaryDirectory()
+        temp = try temporaryDirectory()
         cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
     }
 

@@ -1,29 +1,18 @@
 import Foundation
 import Testing
 @testable import CredentialCache
+import TestSupport
 
 /// The whole test process runs under umask 000, the most permissive one, so every mode the
 /// tests assert (0700 directories, 0600 files) comes from the code, not from a kind umask.
 /// Set once and never restored, so parallel tests never see it change under them.
 let permissiveUmask: Void = { _ = umask(0) }()
 
-/// A fresh directory under /tmp, removed (with everything in it) when the test ends.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        _ = permissiveUmask
-        var template = Array("/tmp/stscache-cache-tests.XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard let made else { throw POSIXError(.EIO) }
-        path = String(cString: made)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    func sub(_ name: String) -> String { path + "/" + name }
+/// A fresh directory under /tmp (removed with everything in it when released), made after the
+/// umask is set.
+func temporaryDirectory() throws -> TemporaryDirectory {
+    _ = permissiveUmask
+    return try TemporaryDirectory(prefix: "stscache-cache-tests")
 }
 
 /// Credentials whose every secret is easy to search for in bytes on disk.

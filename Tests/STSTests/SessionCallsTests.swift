@@ -1,6 +1,7 @@
 import Foundation
 import SigV4
 @testable import STS
+import StscacheSupport
 import Testing
 import Transport
 
@@ -100,7 +101,7 @@ struct SessionCallsTests {
 
     @Test("RFC 3339 parsing is exposed for the other sources")
     func timestamps() {
-        #expect(parseRFC3339Timestamp("2019-11-09T13:34:41Z") == Date(timeIntervalSince1970: 1_573_306_481))
-        #expect(parseRFC3339Timestamp("2019-11-09 13:34:41") == nil)
+        #expect(Timestamps.parseRFC3339("2019-11-09T13:34:41Z") == Date(timeIntervalSince1970: 1_573_306_481))
+        #expect(Timestamps.parseRFC3339("2019-11-09 13:34:41") == nil)
     }
 }

@@ -20,7 +20,7 @@ import AWSConfig
 import CredentialCache
 import OpenSSLCrypto
 import SigV4
-import StscacheKit  // stscache's ResolutionPolicy, as a hit resolves with it
+import Credentials  // stscache's ResolutionPolicy, as a hit resolves with it
 
 let quick = CommandLine.arguments.contains("--quick")
 let batches = quick ? 3 : 15

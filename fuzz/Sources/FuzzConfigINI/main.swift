@@ -2,7 +2,7 @@
 //   INIDocument.parse(_ bytes: [UInt8], path:) / parse(_ text: String, path:), ConfigFiles,
 //   ProfileResolver(files:environment:userName:).resolve(profile:) and
 //   .profiles(resolvingToRoleArn:sessionName:) — the resolver with stscache's ResolutionPolicy
-//   and delegation (StscacheKit), as stscache runs it.
+//   and delegation (Credentials), as stscache runs it.
 //
 // Any bytes as ~/.aws/config (and, after a NUL byte, ~/.aws/credentials): parsing and resolving
 // every profile must end in a value or a ConfigError — no crash, no hang on source_profile loops
@@ -19,7 +19,7 @@
 // a secret that happens to equal words of a message template cannot raise a false alarm.
 import AWSConfig
 import FuzzSupport
-@testable import StscacheKit  // delegation and stscache's resolver (internal); built with -enable-testing
+import Credentials  // delegation and stscache's resolver
 
 let markerPrefix = "\u{2039}secret-"
 // aws_security_token: the legacy name for aws_session_token, which botocore (and the resolver) still read.

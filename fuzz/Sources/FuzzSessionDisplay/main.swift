@@ -22,7 +22,7 @@ import Foundation
 #endif
 @testable import CredentialCache
 import FuzzSupport
-@testable import StscacheKit
+@testable import StscacheCommands
 
 let key = [UInt8](repeating: 0x4B, count: 32)
 

@@ -1,0 +1,61 @@
+import AWSConfig
+import CredentialCache
+import StscacheSupport
+
+/// What a credential-touching command opens: the config files, the cache and the key store.
+package struct CommandResources {
+    package let context: Context
+    package let files: ConfigFiles
+    package let cache: CredentialCache
+    package let keyStore: any KeyStore
+
+    package static func open(context: Context, verbose: Bool) throws -> CommandResources {
+        let files = try ConfigFiles.load(configPath: context.configFilePath,
+                                         credentialsPath: context.credentialsFilePath)
+        let cache = try CredentialCache.open(environment: context.environment, home: context.homeDirectory)
+        let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
+                                                   verbose: verbose)
+        if verbose {
+            if let note = selection.note { context.output.stderr("stscache: \(note)\n") }
+            context.output.stderr("stscache: cache \(cache.directory.path), key store \(selection.store.name) (\(selection.store.location))\n")
+        }
+        return CommandResources(context: context, files: files, cache: cache, keyStore: selection.store)
+    }
+
+    package func resolve(profile: String) throws -> RoleProfile {
+        try ProfileResolver(files: files, environment: context.environment, policy: context.resolutionPolicy)
+            .resolve(profile: profile)
+    }
+
+    package func broker(policy: RefreshPolicy) -> CredentialBroker {
+        var broker = CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
+        broker.lockTimeout = NetworkSettings.lockTimeout(environment: context.environment)
+        return broker
+    }
+}
+
+package enum RefreshWindow {
+    /// Seconds from `900`, `900s`, `15m` or `1h`; nil input means the default.
+    package static func parse(_ text: String?) throws -> Double? {
+        guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
+        var digits = Substring(text)
+        var unit: Double = 1
+        switch digits.last {
+        case "s": digits = digits.dropLast()
+        case "m": unit = 60; digits = digits.dropLast()
+        case "h": unit = 3600; digits = digits.dropLast()
+        default: break
+        }
+        guard let value = Double(digits), value >= 0, value.isFinite else {
+            throw UsageError("refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")
+        }
+        return value * unit
+    }
+}
+
+/// A command-line or environment setting that is not usable (`--refresh-window`, timeouts).
+package struct UsageError: UserFacingError {
+    package let message: String
+    package var errorCode: String { "usage.invalid-setting" }
+    package init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,54 @@
+import StscacheSupport
+/// Everything that can go wrong getting source credentials other than from keys: the MFA code,
+/// web identity, instance metadata, the container endpoint and credential_process helpers, and
+/// credentials from any of them (or from STS) that are not shaped like AWS credentials.
+///
+/// `code` is stable (tests compare it); `message` says what went wrong and what to do. No
+/// message holds a secret: no key, token, MFA code, or a helper's output.
+package struct SourceError: UserFacingError, Equatable, CustomStringConvertible {
+    package enum Code: String, Sendable {
+        // MFA
+        case mfaNoTerminal = "mfa-no-terminal"
+        case mfaInvalidCode = "mfa-invalid-code"
+        case mfaProcessFailed = "mfa-process-failed"
+        case mfaPromptTimedOut = "mfa-prompt-timed-out"
+        case mfaCodeReused = "mfa-code-reused"
+        case mfaCodeRejected = "mfa-code-rejected"
+        // Web identity
+        case webIdentityTokenUnreadable = "web-identity-token-unreadable"
+        case webIdentityRejected = "web-identity-rejected"
+        // Instance metadata
+        case imdsDisabled = "imds-disabled"
+        case imdsUnavailable = "imds-unavailable"
+        case imdsNoRole = "imds-no-role"
+        case imdsBadResponse = "imds-bad-response"
+        case imdsInvalidEndpoint = "imds-invalid-endpoint"
+        // Container credentials
+        case containerNotConfigured = "container-not-configured"
+        case containerHostNotAllowed = "container-host-not-allowed"
+        case containerTokenUnreadable = "container-token-unreadable"
+        case containerUnavailable = "container-unavailable"
+        case containerBadResponse = "container-bad-response"
+        // credential_process
+        case processLoop = "process-loop"
+        case processFailed = "process-failed"
+        case processTimedOut = "process-timed-out"
+        case processOutputTooLarge = "process-output-too-large"
+        case processCouldNotStart = "process-could-not-start"
+        case processInvalidOutput = "process-invalid-output"
+        case processExpired = "process-expired"
+        // Any source: credentials that do not look like what AWS issues (ArrivedCredentials)
+        case malformedCredentials = "malformed-credentials"
+    }
+
+    package let code: Code
+    package let message: String
+    package var errorCode: String { "source." + code.rawValue }
+
+    package init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package var description: String { message }
+}

@@ -1,0 +1,23 @@
+import AWSConfig
+import CredentialCache
+import SigV4
+import StscacheSupport
+
+/// A role's credentials through the broker, for `export` and `exec`: the selected profile is
+/// followed to its role profile (the delegating pattern) as `prompt` does.
+package struct RoleCredentials {
+    package let files: ConfigFiles
+    /// The profile the user named.
+    package let profile: String
+    package let role: RoleProfile
+    package let credentials: AWSCredentials
+
+    package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
+        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let resources = try CommandResources.open(context: context, verbose: verbose)
+        let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
+        let role = try resources.resolve(profile: target ?? profile)
+        let credentials = try resources.broker(policy: RefreshPolicy(window: window)).credentials(for: role)
+        return RoleCredentials(files: resources.files, profile: profile, role: role, credentials: credentials)
+    }
+}

@@ -1,0 +1,58 @@
+import Credentials
+import ArgumentParser
+import AWSConfig
+import CredentialCache
+import STS
+import StscacheSupport
+
+
+/// Options every cache-touching command shares.
+struct CacheOptions: ParsableArguments {
+    @Flag(name: .long, help: "Explain on stderr which key store and cache directory are used.")
+    var verbose = false
+}
+
+struct CredentialProcessCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credential-process",
+        abstract: "Print a role's credentials as credential_process JSON, from the cache or STS.")
+
+    @Option(name: .long, help: "The role profile to assume (the one with role_arn).")
+    var profile: String
+
+    @Flag(name: .long, help: "Ignore the cached session and call STS.")
+    var forceRefresh = false
+
+    @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m, at most half the session).")
+    var refreshWindow: String?
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    var options: CredentialProcessOptions {
+        CredentialProcessOptions(profile: profile, forceRefresh: forceRefresh, refreshWindow: refreshWindow,
+                                 verbose: cacheOptions.verbose)
+    }
+
+    func run(context: Context) throws {
+        try Self.run(options, context: context)
+    }
+
+    /// The command itself, shared by the parser and `FastPath`.
+    static func run(_ options: CredentialProcessOptions, context: Context) throws {
+        let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
+        let role = try resources.resolve(profile: options.profile)
+        var broker = resources.broker(policy: RefreshPolicy(window: window))
+        broker.forceRefresh = options.forceRefresh
+        let credentials = try broker.credentials(for: role)
+        context.output.stdout(CredentialOutput.json(credentials))
+    }
+}
+
+/// What `credential-process` was asked, however it was parsed.
+struct CredentialProcessOptions: Equatable {
+    var profile: String
+    var forceRefresh = false
+    var refreshWindow: String?
+    var verbose = false
+}

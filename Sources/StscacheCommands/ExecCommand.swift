@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Credentials
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import AWSConfig
+import StscacheSupport
+
+/// `stscache exec --profile NAME -- COMMAND ...`: runs a command with the role's credentials
+/// in its environment, for tools that only read environment variables.
+struct ExecCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command with the role's credentials in its environment, and exit with its status.",
+        usage: "stscache exec --profile <profile> [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
+        discussion: """
+            The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
+            AWS_CREDENTIAL_EXPIRATION and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \
+            AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config), \
+            and so are STSCACHE_CACHE_KEY and STSCACHE_MFA_TOKEN (secrets of stscache's own); \
+            AWS_REGION and AWS_DEFAULT_REGION are set from the profile's region when neither is \
+            set. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to stscache are passed on. Exits with \
+            the command's status, 128+N when signal N killed it, 127 when it is not found.
+            """)
+
+    /// Set in the child to the profile it was started with (prompts show it; `prompt` falls
+    /// back to it when AWS_PROFILE is unset).
+    static let profileMarker = "STSCACHE_EXEC_PROFILE"
+
+    @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).")
+    var profile: String
+
+    @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m).")
+    var refreshWindow: String?
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to run and its arguments, after --.")
+    var command: [String] = []
+
+    /// The command line without the `--` that separates it from stscache's options.
+    var commandLine: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+        guard !commandLine.isEmpty else {
+            throw ValidationError("give the command to run after --, e.g. stscache exec --profile prod -- aws s3 ls")
+        }
+    }
+
+    func run(context: Context) throws {
+        let arguments = commandLine
+        // Before fetching anything: a typo should not cost an STS call.
+        let path = try Self.locate(arguments[0], environment: context.environment)
+        let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
+                                                verbose: cacheOptions.verbose || context.verbose)
+        let environment = Self.childEnvironment(context.environment, fetched)
+        let status = try ChildProcess.run(path: path, arguments: arguments, environment: environment)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The child's environment: the caller's (less what `ChildEnvironment` removes), with the
+    /// role's credentials in and the profile selection out.
+    static func childEnvironment(_ base: [String: String], _ fetched: RoleCredentials) -> [String: String] {
+        var environment = ChildEnvironment.inherited(from: base)
+        // With AWS_PROFILE still set, some SDKs would resolve the profile again (and a
+        // delegating profile would call stscache once more). AWS_SECURITY_TOKEN is the legacy
+        // name of the session token: a stale one must not sit next to the new keys.
+        for name in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"] {
+            environment[name] = nil
+        }
+        for (name, value) in ExportCommand.variables(fetched.credentials) {
+            environment[name] = value
+        }
+        // Without the profile the child would lose its region: carry the configured one over.
+        let unset = { (name: String) in (environment[name] ?? "").isEmpty }
+        if unset("AWS_REGION") && unset("AWS_DEFAULT_REGION"),
+           let region = fetched.files.profile(named: fetched.profile)?.string("region")
+                ?? fetched.files.profile(named: fetched.role.name)?.string("region") {
+            environment["AWS_REGION"] = region
+            environment["AWS_DEFAULT_REGION"] = region
+        }
+        environment[profileMarker] = fetched.profile
+        return environment
+    }
+
+    /// The executable a shell would run for `command`, searched in the child's PATH (not
+    /// stscache's own). Not found: exit 127; found but not executable: exit 126.
+    static func locate(_ command: String, environment: [String: String]) throws -> String {
+        switch ExecutableSearch.locate(command, environment: environment) {
+        case .found(let path):
+            return path
+        case .notExecutable(let path):
+            let reason = command.contains("/") ? "not an executable file" : "permission denied"
+            throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+        case .notFound:
+            if command.contains("/") {
+                throw CommandError(.commandNotFound, "cannot run \(command): no such file", exitStatus: 127)
+            }
+            throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
+        }
+    }
+}
+
+/// The pid signals are passed on to while a child runs; 0 otherwise. Written only with the
+/// forwarded signals blocked, read by the handler.
+nonisolated(unsafe) private var forwardingTarget: pid_t = 0
+
+/// Runs a child process the way a shell runs a foreground job, and reports how it ended.
+enum ChildProcess {
+    static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    /// Spawns `path` with `arguments` (argv[0] first) and exactly `environment`, passes on SIGINT/SIGTERM/SIGHUP/SIGQUIT while it runs, and
+    /// returns its exit status, or 128+N when signal N ended it.
+    ///
+    /// Only signals sent by a process (`kill`, `timeout`, a supervisor) are passed on. One the
+    /// terminal generates (Ctrl-C, Ctrl-\) already reaches the child, which is in the same
+    /// foreground process group; sending it a second one would make tools such as terraform
+    /// abort without cleaning up.
+    static func run(path: String, arguments: [String], environment: [String: String]) throws -> Int32 {
+        forwardingTarget = 0
+
+        // Blocked from before the spawn until the child's pid is known, so a signal arriving in
+        // between waits and is then passed on instead of being lost.
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for signal in forwardedSignals { sigaddset(&blocked, signal) }
+        var callerMask = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &callerMask)
+        defer { pthread_sigmask(SIG_SETMASK, &callerMask, nil) }
+
+        // A signal the caller ignores (nohup, a background job) stays ignored, for the child too.
+        var previous: [(Int32, sigaction)] = []
+        var defaultInChild: [Int32] = []  // SIGPIPE too: Spawn resets it for every child
+        for signal in forwardedSignals {
+            var old = sigaction()
+            sigaction(signal, nil, &old)
+            if isIgnored(old) { continue }
+            var action = sigaction()
+            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+                let target = forwardingTarget
+                // si_code > 0: sent by the kernel (the terminal), which signalled the child too.
+                guard target > 0, (info?.pointee.si_code ?? 0) <= 0 else { return }
+                kill(target, signal)
+            }
+            action.sa_flags = SA_SIGINFO | SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+            previous.append((signal, old))
+            defaultInChild.append(signal)
+        }
+        defer {
+            forwardingTarget = 0
+            for (signal, old) in previous {
+                var old = old
+                sigaction(signal, &old, nil)
+            }
+        }
+
+        // The child inherits the caller's signal mask, except that the signals passed on (and
+        // SIGPIPE) must reach it: a thread that blocks them (a worker thread) would otherwise
+        // start a child that cannot be stopped.
+        var childMask = callerMask
+        for signal in forwardedSignals + [SIGPIPE] { sigdelset(&childMask, signal) }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(path: path, arguments: arguments, environment: environment,
+                                  signalMask: childMask, defaultSignals: defaultInChild)
+        } catch {
+            let reason = String(cString: strerror(error.errno))
+            switch error.errno {
+            case ENOENT: throw CommandError(.commandNotFound, "cannot run \(path): \(reason)", exitStatus: 127)
+            case EACCES, ENOEXEC, EISDIR:
+                throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+            default: throw CommandError(.spawnFailed, "cannot start \(path): \(reason)")
+            }
+        }
+
+        forwardingTarget = pid
+        pthread_sigmask(SIG_SETMASK, &callerMask, nil)  // pending signals are passed on now
+
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return 1 }
+        }
+        return Termination(waitStatus: status).shellStatus
+    }
+
+    private static func isIgnored(_ action: sigaction) -> Bool {
+        #if canImport(Glibc)
+        let handler = unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self)
+        #else
+        let handler = unsafeBitCast(action.__sigaction_u.__sa_handler, to: Int.self)
+        #endif
+        return handler == 1  // SIG_IGN
+    }
+}

@@ -1,0 +1,150 @@
+#if canImport(FoundationEssentials)
+import Credentials
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ArgumentParser
+import AWSConfig
+import CredentialCache
+import StscacheSupport
+
+/// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
+/// key when the key is at hand (no credentials are decrypted for display).
+struct ListCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List cached sessions: role, session, the profiles using it, expiry, time left, state.",
+        discussion: """
+            States: valid; refresh-due (inside the refresh window: the next use refreshes it); \
+            expired (past, or within a minute of, its expiry); unverified (the cache's key is not \
+            at hand, so the header could not be authenticated: its times are what the file \
+            claims); unreadable (a damaged, forged or foreign file, replaced on the role's next \
+            use). Control characters are shown escaped. A table on a terminal, tab-separated \
+            lines otherwise (no header), JSON with --json.
+            """)
+
+    @Flag(name: .long, help: "Print a JSON array of {roleArn, sessionName, profiles, expiration, remainingSeconds, state, verified}.")
+    var json = false
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    struct Row: Equatable {
+        var roleArn: String?
+        var sessionName: String?
+        var profiles: [String]
+        var expiration: Date?
+        var remainingSeconds: Int?
+        var state: String
+        var file: String
+        var problem: String?
+        /// The header was authenticated with the cache's key.
+        var verified = false
+    }
+
+    func run(context: Context) throws {
+        let verbose = cacheOptions.verbose || context.verbose
+        let rows = try Self.rows(context: context, verbose: verbose)
+        if json {
+            context.output.stdout(Self.json(rows))
+        } else if rows.isEmpty {
+            if context.output.stdoutIsTerminal { context.output.stdout("No cached sessions.\n") }
+        } else if context.output.stdoutIsTerminal {
+            context.output.stdout(Self.table(rows))
+        } else {
+            context.output.stdout(Self.tabSeparated(rows))
+        }
+    }
+
+    /// The cache's entries with the profiles that reach them. A missing cache directory is an
+    /// empty cache; config trouble only costs the profile names (with a warning).
+    static func rows(context: Context, verbose: Bool) throws -> [Row] {
+        guard let cache = try CredentialCache.openExisting(context: context) else { return [] }
+        if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
+        let reach = RoleLookup.reachableEntries(context: context)
+        let now = context.now()
+        let policy = try SessionDisplay.policy(environment: context.environment)
+        let encryptionKey = existingKey(context: context, verbose: verbose)
+        return try cache.list().map { listing in
+            row(encryptionKey.map { cache.verify(listing, encryptionKey: $0) } ?? listing,
+                profiles: reach[listing.stem]?.profiles ?? [], now: now, policy: policy)
+        }
+    }
+
+    /// One listing as a row: the state only from an authenticated header, else `unverified`.
+    static func row(_ listing: CacheListing, profiles: [String], now: Date, policy: RefreshPolicy) -> Row {
+        guard let header = listing.header else {
+            return Row(profiles: [], state: "unreadable", file: listing.path,
+                       problem: listing.problem.map { "\($0)" } ?? "unreadable")
+        }
+        return Row(roleArn: header.roleArn, sessionName: header.sessionName, profiles: profiles,
+                   expiration: header.expiration,
+                   remainingSeconds: SessionDisplay.remainingSeconds(until: header.expiration, now: now),
+                   state: listing.verified ? SessionDisplay.state(of: header, now: now, policy: policy) : "unverified",
+                   file: listing.path, verified: listing.verified)
+    }
+
+    /// The cache's key if one exists (never created here); nil when the key store cannot give
+    /// it (`env` store without the variable, a keyring from another login session).
+    static func existingKey(context: Context, verbose: Bool) -> [UInt8]? {
+        do {
+            let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
+                                                       verbose: verbose)
+            return try selection.store.loadKey()
+        } catch {
+            if verbose {
+                context.output.stderr("stscache: entries are not verified: \(describe(error))\n")
+            }
+            return nil
+        }
+    }
+
+    static func json(_ rows: [Row]) -> String {
+        func string(_ value: String?) -> String { value.map(CredentialOutput.quoted) ?? "null" }
+        let objects = rows.map { row in
+            var fields = [
+                "\"roleArn\":" + string(row.roleArn),
+                "\"sessionName\":" + string(row.sessionName),
+                "\"profiles\":[" + row.profiles.map(CredentialOutput.quoted).joined(separator: ",") + "]",
+                "\"expiration\":" + string(row.expiration.map(Timestamps.formatRFC3339)),
+                "\"remainingSeconds\":" + (row.remainingSeconds.map(String.init) ?? "null"),
+                "\"state\":" + CredentialOutput.quoted(row.state),
+                "\"file\":" + CredentialOutput.quoted(row.file),
+            ]
+            fields.append("\"verified\":" + (row.verified ? "true" : "false"))
+            if let problem = row.problem { fields.append("\"problem\":" + CredentialOutput.quoted(problem)) }
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return "[" + objects.joined(separator: ",") + "]\n"
+    }
+
+    /// The row's cells, every one escaped for a terminal: a header is file content, and text
+    /// from it must not move the cursor, retitle the window or split a TSV line.
+    static func cells(_ row: Row) -> [String] {
+        guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
+            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"].map { TerminalText.escaped($0) }
+        }
+        return [roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
+                Timestamps.formatRFC3339(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state]
+            .map { TerminalText.escaped($0) }
+    }
+
+    /// Aligned columns under a header, for people.
+    static func table(_ rows: [Row]) -> String {
+        let lines = [["ROLE", "SESSION", "PROFILES", "EXPIRES", "LEFT", "STATE"]] + rows.map(cells)
+        var widths = [Int](repeating: 0, count: 6)
+        for line in lines {
+            for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        return lines.map { line in
+            line.enumerated().map { index, cell in
+                index == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The table's cells, tab-separated, no header: for `cut`, `awk` and `while read`.
+    static func tabSeparated(_ rows: [Row]) -> String {
+        rows.map { cells($0).joined(separator: "\t") + "\n" }.joined()
+    }
+}

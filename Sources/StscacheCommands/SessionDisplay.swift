@@ -1,0 +1,59 @@
+#if canImport(FoundationEssentials)
+import Credentials
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CredentialCache
+import StscacheSupport
+
+/// How `prompt` and `list` describe a cached session's lifetime.
+enum SessionDisplay {
+    /// Whole seconds left, never negative, never trapping (a clock or a header far off).
+    static func remainingSeconds(until expiration: Date, now: Date) -> Int {
+        let left = expiration.timeIntervalSince(now).rounded(.down)
+        guard left > 0 else { return 0 }
+        return left < 1e15 ? Int(left) : 1_000_000_000_000_000
+    }
+
+    /// `1h05m`, `42m`, `59s`, `expired`: short enough for a prompt, rounded down so it never
+    /// promises more time than there is.
+    static func remaining(_ seconds: Int) -> String {
+        if seconds <= 0 { return "expired" }
+        if seconds < 60 { return "\(seconds)s" }
+        let minutes = seconds / 60
+        if minutes < 60 { return "\(minutes)m" }
+        let rest = minutes % 60
+        return "\(minutes / 60)h" + (rest < 10 ? "0" : "") + "\(rest)m"
+    }
+
+    /// `valid`, `refresh-due` or `expired`, as the broker would judge the entry now: an entry
+    /// within a minute of its expiry is already `expired` (stscache will not hand it out).
+    static func state(of header: EntryHeader, now: Date, policy: RefreshPolicy) -> String {
+        switch policy.decide(now: now, issuedAt: header.issuedAt, expiration: header.expiration) {
+        case .fresh: return "valid"
+        case .refreshDue: return "refresh-due"
+        case .expired: return "expired"
+        }
+    }
+
+    /// The refresh window `list` and `prompt` judge states with: `STSCACHE_REFRESH_WINDOW`, else
+    /// the default. (A `--refresh-window` on a credential_process line is not visible here.)
+    static func policy(environment: [String: String]) throws -> RefreshPolicy {
+        RefreshPolicy(window: try RefreshWindow.parse(environment["STSCACHE_REFRESH_WINDOW"]))
+    }
+}
+
+
+extension CredentialCache {
+    /// The cache directory if it exists (checked as always), nil if nothing was ever cached.
+    /// Reading commands never create it.
+    static func openExisting(context: Context) throws(CacheError) -> CredentialCache? {
+        do {
+            return try CredentialCache.open(environment: context.environment, home: context.homeDirectory, create: false)
+        } catch {
+            if case .directoryMissing = error { return nil }
+            throw error
+        }
+    }
+}

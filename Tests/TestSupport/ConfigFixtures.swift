@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import AWSConfig
+
+/// A real temporary directory, removed when released.
+public final class TemporaryDirectory {
+    public let path: String
+
+    public init(prefix: String = "stscache-tests") throws {
+        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw POSIXError(.EIO)
+        }
+        path = String(cString: made)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    public func sub(_ name: String) -> String { path + "/" + name }
+}
+
+/// A temporary directory holding `config` and `credentials`, removed when released.
+public final class TempAWSDirectory {
+    private let directory: TemporaryDirectory
+    public var configPath: String { directory.sub("config") }
+    public var credentialsPath: String { directory.sub("credentials") }
+
+    public init() throws { directory = try TemporaryDirectory(prefix: "awsconfig-tests") }
+
+    public func write(config: String? = nil, credentials: String? = nil) throws {
+        if let config { try Data(config.utf8).write(to: URL(fileURLWithPath: configPath)) }
+        if let credentials { try Data(credentials.utf8).write(to: URL(fileURLWithPath: credentialsPath)) }
+    }
+
+    public func writeConfig(bytes: [UInt8]) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: configPath))
+    }
+
+    public func load() throws -> ConfigFiles {
+        try ConfigFiles.load(configPath: configPath, credentialsPath: credentialsPath)
+    }
+}
+
+/// Writes the two files into a fresh directory and loads them (the directory goes away after).
+public func loadFiles(config: String? = nil, credentials: String? = nil) throws -> ConfigFiles {
+    let directory = try TempAWSDirectory()
+    try directory.write(config: config, credentials: credentials)
+    return try directory.load()
+}
+
+/// Runs `body`, requires it to throw a `ConfigError` with `code`, and returns the error.
+@discardableResult
+public func expectConfigError(
+    _ code: ConfigError.Code, sourceLocation: Testing.SourceLocation = #_sourceLocation,
+    _ body: () throws -> Void
+) -> ConfigError? {
+    do {
+        try body()
+        Issue.record("expected ConfigError \(code.rawValue), but nothing was thrown", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as ConfigError {
+        #expect(error.code == code, "message: \(error.message)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected ConfigError \(code.rawValue), got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+public let noEnvironment: [String: String] = [:]
