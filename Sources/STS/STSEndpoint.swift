@@ -154,12 +154,3 @@ func redactUserInfo(_ url: String) -> String {
     guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
     return parts[0] + "://" + rest[rest.index(after: at)...]
 }
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
-        while let c = s.last, c.isWhitespace { s = s.dropLast() }
-        return String(s)
-    }
-}
