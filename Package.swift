@@ -35,7 +35,11 @@ let package = Package(
         .executableTarget(
             name: "stscache",
             dependencies: ["StscacheCommands"],
-            swiftSettings: strict),
+            swiftSettings: strict,
+            // No dynamic symbol table of our own: nothing loads symbols from the executable, and
+            // the runtime's first dladdr (locating its root path) scans every exported symbol
+            // on each start; the module split made ~500 more of them `package`.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
         // The command layer: parses (swift-argument-parser, or FastPath on the hot paths), calls
         // Credentials, prints.
         .target(

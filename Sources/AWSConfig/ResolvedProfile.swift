@@ -1,3 +1,5 @@
+import StscacheSupport
+
 /// What it takes to assume one role, resolved from the config files and the environment the way
 /// botocore resolves them. Built by `ProfileResolver`.
 public struct RoleProfile: Sendable, Equatable {
@@ -96,18 +98,9 @@ public struct MFASessionSettings: Sendable, Equatable {
 
     /// `900`, `900s`, `15m`, `12h` as whole seconds when inside `durationRange`; nil otherwise.
     public static func duration(_ text: String) -> Int? {
-        var digits = Substring(text)
-        var unit = 1
-        switch digits.last {
-        case "s": digits = digits.dropLast()
-        case "m": unit = 60; digits = digits.dropLast()
-        case "h": unit = 3600; digits = digits.dropLast()
-        default: break
-        }
-        guard !digits.isEmpty, digits.utf8.count <= 9,
-              digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              let value = Int(digits), durationRange.contains(value * unit) else { return nil }
-        return value * unit
+        guard let seconds = parseDuration(text, wholeSeconds: true).map(Int.init), durationRange.contains(seconds)
+        else { return nil }
+        return seconds
     }
 }
 

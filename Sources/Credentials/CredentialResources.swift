@@ -38,18 +38,10 @@ package enum RefreshWindow {
     /// Seconds from `900`, `900s`, `15m` or `1h`; nil input means the default.
     package static func parse(_ text: String?) throws -> Double? {
         guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
-        var digits = Substring(text)
-        var unit: Double = 1
-        switch digits.last {
-        case "s": digits = digits.dropLast()
-        case "m": unit = 60; digits = digits.dropLast()
-        case "h": unit = 3600; digits = digits.dropLast()
-        default: break
-        }
-        guard let value = Double(digits), value >= 0, value.isFinite else {
+        guard let seconds = parseDuration(text) else {
             throw UsageError("refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")
         }
-        return value * unit
+        return seconds
     }
 }
 

@@ -32,20 +32,6 @@ extension Context {
 }
 
 extension ProfileResolver {
-    /// A resolver with stscache's policy.
-    package init(files: ConfigFiles, environment: [String: String],
-         userName: @autoclosure @escaping @Sendable () -> String) {
-        self.init(files: files, environment: environment, policy: .stscache(userName: userName))
-    }
-
-    /// Resolves `profile` to the role to assume and the credentials that assume it.
-    package static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
-                        userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
-        -> RoleProfile
-    {
-        try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
-    }
-
     /// `stscache-<user>` with every character STS does not allow in a session name
     /// (`[\w+=,.@-]`) replaced by `-`, cut to STS's 64-character limit. Stable per user, so
     /// every process of one user shares one cache entry per role.

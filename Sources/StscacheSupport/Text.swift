@@ -54,3 +54,21 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+/// Seconds from `900`, `900s`, `15m` or `1h` (the number may have a fraction unless
+/// `wholeSeconds`); nil for anything else, negative or not finite.
+public func parseDuration(_ text: String, wholeSeconds: Bool = false) -> Double? {
+    var digits = Substring(text)
+    var unit: Double = 1
+    switch digits.last {
+    case "s": digits = digits.dropLast()
+    case "m": unit = 60; digits = digits.dropLast()
+    case "h": unit = 3600; digits = digits.dropLast()
+    default: break
+    }
+    if wholeSeconds {
+        guard !digits.isEmpty, digits.utf8.count <= 9, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+    }
+    guard let value = Double(digits), value >= 0, value.isFinite else { return nil }
+    return value * unit
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import AWSConfig
+import Credentials
 
 /// A real temporary directory, removed when released.
 public final class TemporaryDirectory {
@@ -68,3 +69,19 @@ public func expectConfigError(
 }
 
 public let noEnvironment: [String: String] = [:]
+
+extension ProfileResolver {
+    /// A resolver with stscache's policy and a fixed user name.
+    package init(files: ConfigFiles, environment: [String: String],
+                 userName: @autoclosure @escaping @Sendable () -> String) {
+        self.init(files: files, environment: environment, policy: .stscache(userName: userName))
+    }
+
+    /// Resolves `profile` with stscache's policy.
+    package static func resolve(profile: String, files: ConfigFiles, environment: [String: String],
+                                userName: @autoclosure @escaping @Sendable () -> String) throws(ConfigError)
+        -> RoleProfile
+    {
+        try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
+    }
+}

@@ -1,6 +1,6 @@
 // config-ini: AWSConfig's INI reader and profile resolution —
 //   INIDocument.parse(_ bytes: [UInt8], path:) / parse(_ text: String, path:), ConfigFiles,
-//   ProfileResolver(files:environment:userName:).resolve(profile:) and
+//   ProfileResolver(files:environment:policy: .stscache(...)).resolve(profile:) and
 //   .profiles(resolvingToRoleArn:sessionName:) — the resolver with stscache's ResolutionPolicy
 //   and delegation (Credentials), as stscache runs it.
 //
@@ -107,7 +107,7 @@ fuzz { input in
         _ = files.credentialProcess(forProfile: name)
         _ = files.delegatedProfile(forProfile: name)
     }
-    let resolvers = environments.map { ProfileResolver(files: files, environment: $0, userName: "fuzz") }
+    let resolvers = environments.map { ProfileResolver(files: files, environment: $0, policy: .stscache(userName: { "fuzz" })) }
     for resolver in resolvers {
         for name in files.profileNames.prefix(64) {
             check(resolver, name)
