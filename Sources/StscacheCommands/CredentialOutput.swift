@@ -1,5 +1,4 @@
 #if canImport(FoundationEssentials)
-import Credentials
 import FoundationEssentials
 #else
 import Foundation
@@ -11,6 +10,7 @@ import Darwin
 #endif
 import SigV4
 import StscacheSupport
+import Credentials
 
 /// The Version-1 document `credential_process` consumers read (botocore's
 /// `ProcessProvider`, the Go/Java/Rust SDKs). One line, keys in the documented order.

@@ -1,5 +1,4 @@
 #if canImport(FoundationEssentials)
-import Credentials
 import FoundationEssentials
 #else
 import Foundation
@@ -8,6 +7,7 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import StscacheSupport
+import Credentials
 
 /// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
 /// key when the key is at hand (no credentials are decrypted for display).
@@ -59,16 +59,11 @@ struct ListCommand: ContextualCommand {
     /// The cache's entries with the profiles that reach them. A missing cache directory is an
     /// empty cache; config trouble only costs the profile names (with a warning).
     static func rows(context: Context, verbose: Bool) throws -> [Row] {
-        guard let cache = try CredentialCache.openExisting(context: context) else { return [] }
-        if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
-        let reach = RoleLookup.reachableEntries(context: context)
+        let inventory = CacheInventory(context: context, verbose: verbose)
+        guard let cache = try inventory.existingCache() else { return [] }
         let now = context.now()
         let policy = try SessionDisplay.policy(environment: context.environment)
-        let encryptionKey = existingKey(context: context, verbose: verbose)
-        return try cache.list().map { listing in
-            row(encryptionKey.map { cache.verify(listing, encryptionKey: $0) } ?? listing,
-                profiles: reach[listing.stem]?.profiles ?? [], now: now, policy: policy)
-        }
+        return try inventory.entries(in: cache, verify: true).map { row($0.listing, profiles: $0.profiles, now: now, policy: policy) }
     }
 
     /// One listing as a row: the state only from an authenticated header, else `unverified`.
@@ -82,21 +77,6 @@ struct ListCommand: ContextualCommand {
                    remainingSeconds: SessionDisplay.remainingSeconds(until: header.expiration, now: now),
                    state: listing.verified ? SessionDisplay.state(of: header, now: now, policy: policy) : "unverified",
                    file: listing.path, verified: listing.verified)
-    }
-
-    /// The cache's key if one exists (never created here); nil when the key store cannot give
-    /// it (`env` store without the variable, a keyring from another login session).
-    static func existingKey(context: Context, verbose: Bool) -> [UInt8]? {
-        do {
-            let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
-                                                       verbose: verbose)
-            return try selection.store.loadKey()
-        } catch {
-            if verbose {
-                context.output.stderr("stscache: entries are not verified: \(describe(error))\n")
-            }
-            return nil
-        }
     }
 
     static func json(_ rows: [Row]) -> String {

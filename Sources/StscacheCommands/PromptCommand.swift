@@ -1,5 +1,4 @@
 #if canImport(FoundationEssentials)
-import Credentials
 import FoundationEssentials
 #else
 import Foundation
@@ -8,6 +7,7 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import StscacheSupport
+import Credentials
 
 /// `stscache prompt`: the selected profile's session time for a shell prompt.
 ///
@@ -105,7 +105,7 @@ struct PromptCommand: ContextualCommand {
         }
         let cache: CredentialCache
         do {
-            guard let existing = try CredentialCache.openExisting(context: context) else {
+            guard let existing = try CacheInventory(context: context, verbose: false).existingCache() else {
                 return .failure(Silence(text: "no cache directory yet (nothing cached)"))
             }
             cache = existing

@@ -1,5 +1,4 @@
 #if canImport(FoundationEssentials)
-import Credentials
 import FoundationEssentials
 #else
 import Foundation
@@ -8,6 +7,7 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import StscacheSupport
+import Credentials
 
 /// `stscache purge`: drop one role's session, a role's sessions, the expired ones, or
 /// everything including the key.
@@ -45,10 +45,6 @@ struct PurgeCommand: ContextualCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
-    /// How long to wait for a role's lock (a refresh in progress) before giving up. Shorter than
-    /// the broker's wait: someone is at the terminal, and the message says what holds it.
-    static let lockTimeout: Double = 10
-
     func validate() throws {
         let chosen = [profile != nil, roleArn != nil, expired, all].filter { $0 }.count
         guard chosen == 1 else {
@@ -81,8 +77,9 @@ struct PurgeCommand: ContextualCommand {
     }
 
     private func purge(context: Context, verbose: Bool, report: inout Report) throws {
+        let inventory = CacheInventory(context: context, verbose: verbose)
         if all {
-            try purgeAll(context: context, verbose: verbose, report: &report)
+            try purgeAll(inventory, report: &report)
             return
         }
         // The target first: an unknown profile is a mistake worth reporting even when the
@@ -93,32 +90,25 @@ struct PurgeCommand: ContextualCommand {
                                              credentialsPath: context.credentialsFilePath)
             wanted = try RoleLookup(files: files, context: context, keysOnly: true).role(for: profile)
         }
-        guard let cache = try CredentialCache.openExisting(context: context) else {
+        guard let cache = try inventory.existingCache() else {
             report.lines.append("nothing to purge: " + nothingFound(wanted))
             return
         }
-        if verbose { context.output.stderr("stscache: cache \(cache.directory.path)\n") }
-        let reach = RoleLookup.reachableEntries(context: context)
         let now = context.now()
         let wantedKey = wanted.map(CredentialBroker.cacheKey(for:))
-
-        for listing in try cache.list() {
-            let selected: Bool
+        for var entry in try inventory.entries(in: cache, verify: false) {
+            let header = entry.listing.header
             if let wantedKey {
-                selected = listing.stem == wantedKey.stem
+                guard entry.listing.stem == wantedKey.stem else { continue }
+                entry.key = wantedKey
             } else if let roleArn {
-                selected = listing.header.map { $0.roleArn == roleArn && (sessionName == nil || $0.sessionName == sessionName) } ?? false
+                guard let header, header.roleArn == roleArn, sessionName == nil || header.sessionName == sessionName
+                else { continue }
             } else {
-                selected = Self.isUnusable(listing, now: now)
+                guard CacheInventory.isUnusable(entry.listing, now: now) else { continue }
             }
-            guard selected else { continue }
-            let what = describe(listing, profiles: reach[listing.stem]?.profiles ?? [], now: now)
-            if dryRun {
-                report.lines.append("\(report.verb) \(what)")
-                report.removed += 1
-                continue
-            }
-            switch try remove(listing, key: wantedKey ?? reach[listing.stem]?.key, cache: cache, now: now) {
+            let what = describe(entry.listing, profiles: entry.profiles, now: now)
+            switch dryRun ? .removed : try inventory.remove(entry, from: cache, onlyIfUnusable: expired) {
             case .removed:
                 report.lines.append("\(report.verb) \(what)")
                 report.removed += 1
@@ -131,38 +121,6 @@ struct PurgeCommand: ContextualCommand {
         if report.removed == 0 && report.lines.isEmpty {
             report.lines.append("nothing to purge: " + nothingFound(wanted))
         }
-    }
-
-    /// Removes one entry under its lock (named by the entry's stem, so entries no profile of
-    /// the current config reaches are locked too), re-checking `--expired` once the lock is held
-    /// (a refresh may have finished while we waited).
-    private func remove(_ listing: CacheListing, key: CacheKey?, cache: CredentialCache, now: Date) throws -> Removal {
-        try cache.withEntryLock(stem: listing.stem, roleArn: listing.header?.roleArn ?? listing.stem,
-                                timeout: Self.lockTimeout) {
-            if expired, let key, let header = cache.readHeader(key),
-               RefreshPolicy().decide(now: now, issuedAt: header.issuedAt, expiration: header.expiration) != .expired {
-                return .refreshedMeanwhile
-            }
-            return try cache.remove(stem: listing.stem) ? .removed : .goneMeanwhile
-        }
-    }
-
-    private enum Removal {
-        case removed
-        /// `--expired`: a refresh finished while we waited for the lock.
-        case refreshedMeanwhile
-        /// Another purge got there first.
-        case goneMeanwhile
-    }
-
-    /// `--expired`: entries stscache will never hand out again. Expired ones, and damaged ones;
-    /// an entry in a format this version does not know may belong to a newer stscache: kept.
-    static func isUnusable(_ listing: CacheListing, now: Date) -> Bool {
-        if let header = listing.header {
-            return RefreshPolicy().decide(now: now, issuedAt: header.issuedAt, expiration: header.expiration) == .expired
-        }
-        if case .unsupportedVersion = listing.problem { return false }
-        return true
     }
 
     private func describe(_ listing: CacheListing, profiles: [String], now: Date) -> String {
@@ -186,49 +144,26 @@ struct PurgeCommand: ContextualCommand {
         return "no expired or damaged entries"
     }
 
-    private func purgeAll(context: Context, verbose: Bool, report: inout Report) throws {
-        let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
-                                                   verbose: verbose)
-        if let note = selection.note { context.output.stderr("stscache: \(note)\n") }
-        let store = selection.store
-
-        if let cache = try CredentialCache.openExisting(context: context) {
-            let cacheDescription = cache.directory.path
-            let listings = try cache.list()
-            let count = listings.count
-            if !dryRun {
-                // Under each entry's lock where the config names it, so no refresh writes one back.
-                for listing in listings {
-                    _ = try cache.withEntryLock(stem: listing.stem, roleArn: listing.header?.roleArn ?? listing.stem,
-                                                timeout: Self.lockTimeout) { try cache.remove(stem: listing.stem) }
-                }
-                _ = try cache.removeAll()
-            }
+    private func purgeAll(_ inventory: CacheInventory, report: inout Report) throws {
+        let context = inventory.context
+        let store = try inventory.keyStore()
+        if let cache = try inventory.existingCache() {
+            let count = dryRun ? try cache.list().count : try inventory.removeAll(from: cache)
             report.removed = count
             report.lines.append(count == 0
-                ? "no cached sessions in \(cacheDescription)"
-                : "\(report.verb) \(count) cached session\(count == 1 ? "" : "s") from \(cacheDescription)")
+                ? "no cached sessions in \(cache.directory.path)"
+                : "\(report.verb) \(count) cached session\(count == 1 ? "" : "s") from \(cache.directory.path)")
         } else {
             report.lines.append("no cache directory at \(CacheDirectory.resolvePath(environment: context.environment, home: context.homeDirectory))")
         }
 
         if store is EnvKeyStore {
             report.lines.append("the key is STSCACHE_CACHE_KEY in your environment: unset or change it to retire it")
-        } else if !Self.keyExists(in: store) {
+        } else if !CacheInventory.keyExists(in: store) {
             report.lines.append("no key in the \(store.name) key store (\(store.location))")
         } else {
             if !dryRun { try store.deleteKey() }
             report.lines.append("\(report.verb) the key from the \(store.name) key store (\(store.location))")
-        }
-    }
-
-    /// A key that cannot be read (a key file of the wrong size, say) still exists, and
-    /// `--all` is how it goes away.
-    static func keyExists(in store: any KeyStore) -> Bool {
-        do {
-            return try store.loadKey() != nil
-        } catch {
-            return true
         }
     }
 }

@@ -1,11 +1,11 @@
 #if canImport(FoundationEssentials)
-import Credentials
 import FoundationEssentials
 #else
 import Foundation
 #endif
 import CredentialCache
 import StscacheSupport
+import Credentials
 
 /// How `prompt` and `list` describe a cached session's lifetime.
 enum SessionDisplay {
@@ -41,19 +41,5 @@ enum SessionDisplay {
     /// the default. (A `--refresh-window` on a credential_process line is not visible here.)
     static func policy(environment: [String: String]) throws -> RefreshPolicy {
         RefreshPolicy(window: try RefreshWindow.parse(environment["STSCACHE_REFRESH_WINDOW"]))
-    }
-}
-
-
-extension CredentialCache {
-    /// The cache directory if it exists (checked as always), nil if nothing was ever cached.
-    /// Reading commands never create it.
-    static func openExisting(context: Context) throws(CacheError) -> CredentialCache? {
-        do {
-            return try CredentialCache.open(environment: context.environment, home: context.homeDirectory, create: false)
-        } catch {
-            if case .directoryMissing = error { return nil }
-            throw error
-        }
     }
 }
