@@ -83,6 +83,27 @@ struct ChildEnvironmentTests {
         #expect(unclassified.isEmpty, "add these to ChildEnvironment.keptSettings or .secrets: \(unclassified.sorted())")
     }
 
+    /// `Spawn` takes the environment it is given; the rule is applied by its callers. Each place
+    /// that starts a program must build that environment with `ChildEnvironment.inherited`, so a
+    /// new spawn site is caught here until it does.
+    @Test("every place that starts a program builds its environment with ChildEnvironment.inherited")
+    func everySpawnSiteAppliesTheRule() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(atPath: sources.path)?.compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") && !$0.hasPrefix("StscacheSupport/") } ?? []
+        var sites: [String: Bool] = [:]
+        for file in files {
+            let text = try String(contentsOfFile: sources.appendingPathComponent(file).path, encoding: .utf8)
+            if text.contains("Spawn.start(") || text.contains("CapturedProcess.run(") {
+                sites[file] = text.contains("ChildEnvironment.inherited(from:")
+            }
+        }
+        #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift"],
+                "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
+        #expect(sites.values.allSatisfy { $0 }, "\(sites)")
+    }
+
     @Test("a helper's environment goes through the rule (env prints no secret)")
     func helperEnvironment() throws {
         let command = try HelperCommand.parse("env", environment: ["PATH": "/usr/bin:/bin"])
