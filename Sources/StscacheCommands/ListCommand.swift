@@ -80,19 +80,19 @@ struct ListCommand: ContextualCommand {
     }
 
     static func json(_ rows: [Row]) -> String {
-        func string(_ value: String?) -> String { value.map(CredentialOutput.quoted) ?? "null" }
+        func string(_ value: String?) -> String { value.map(JSONText.quoted) ?? "null" }
         let objects = rows.map { row in
             var fields = [
                 "\"roleArn\":" + string(row.roleArn),
                 "\"sessionName\":" + string(row.sessionName),
-                "\"profiles\":[" + row.profiles.map(CredentialOutput.quoted).joined(separator: ",") + "]",
+                "\"profiles\":[" + row.profiles.map(JSONText.quoted).joined(separator: ",") + "]",
                 "\"expiration\":" + string(row.expiration.map(Timestamps.formatRFC3339)),
                 "\"remainingSeconds\":" + (row.remainingSeconds.map(String.init) ?? "null"),
-                "\"state\":" + CredentialOutput.quoted(row.state),
-                "\"file\":" + CredentialOutput.quoted(row.file),
+                "\"state\":" + JSONText.quoted(row.state),
+                "\"file\":" + JSONText.quoted(row.file),
             ]
             fields.append("\"verified\":" + (row.verified ? "true" : "false"))
-            if let problem = row.problem { fields.append("\"problem\":" + CredentialOutput.quoted(problem)) }
+            if let problem = row.problem { fields.append("\"problem\":" + JSONText.quoted(problem)) }
             return "{" + fields.joined(separator: ",") + "}"
         }
         return "[" + objects.joined(separator: ",") + "]\n"

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SigV4
+import StscacheSupport
 @testable import Credentials
 @testable import StscacheCommands
 import TestSupport
@@ -19,7 +20,7 @@ struct CredentialOutputTests {
         ("é ✓", "\"é ✓\""),
     ])
     func quoting(value: String, json: String) {
-        #expect(CredentialOutput.quoted(value) == json)
+        #expect(JSONText.quoted(value) == json)
     }
 
     @Test("the document parses back to the same values, whatever they contain")
