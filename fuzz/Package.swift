@@ -32,6 +32,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
+    fuzzer("endpoint-request", "FuzzEndpointRequest", ["Credentials"]),
 ]
 
 let package = Package(

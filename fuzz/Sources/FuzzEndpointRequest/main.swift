@@ -1,0 +1,25 @@
+// endpoint-request: EndpointRequest.parse (the local container-credentials endpoint's request
+// head reader) on arbitrary bytes: never a crash; incomplete only under the size limit and
+// without a blank line; an accepted request has a visible-ASCII method and target and an
+// Authorization value without CR or LF; and the verdict on a complete head does not change when
+// more bytes follow it (the server reads no further than the head).
+import Credentials
+import FuzzSupport
+
+fuzz { input in
+    let bytes = input.bytes
+    switch EndpointRequest.parse(bytes) {
+    case .incomplete:
+        invariant(bytes.count <= EndpointRequest.maximumHeadSize, "incomplete past the size limit")
+    case .invalid(let status, _):
+        invariant(status == 400 || status == 431, "status \(status)")
+    case .request(let request):
+        for part in [request.method, request.target] {
+            invariant(!part.isEmpty && part.utf8.allSatisfy { $0 > 32 && $0 < 127 }, "part \(part.debugDescription)")
+        }
+        if let authorization = request.authorization {
+            invariant(!authorization.utf8.contains(13) && !authorization.utf8.contains(10), "CR/LF in the token")
+        }
+        invariant(EndpointRequest.parse(bytes + Array("X".utf8)) == .request(request), "trailing bytes changed the verdict")
+    }
+}
