@@ -11,13 +11,18 @@ package struct RoleCredentials {
     package let profile: String
     package let role: RoleProfile
     package let credentials: AWSCredentials
+    /// The same role's credentials again, through the same cache and refresh window (a server
+    /// handing them out for a child's lifetime).
+    package let fetchAgain: () throws -> AWSCredentials
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
         let resources = try CommandResources.open(context: context, verbose: verbose)
         let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
         let role = try resources.resolve(profile: target ?? profile)
-        let credentials = try resources.broker(policy: RefreshPolicy(window: window)).credentials(for: role)
-        return RoleCredentials(files: resources.files, profile: profile, role: role, credentials: credentials)
+        let broker = resources.broker(policy: RefreshPolicy(window: window))
+        return RoleCredentials(files: resources.files, profile: profile, role: role,
+                               credentials: try broker.credentials(for: role),
+                               fetchAgain: { try broker.credentials(for: role, forceRefresh: false) })
     }
 }

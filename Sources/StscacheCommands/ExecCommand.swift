@@ -6,6 +6,7 @@ import Darwin
 #endif
 import ArgumentParser
 import AWSConfig
+import CredentialCache
 import StscacheSupport
 
 /// `stscache exec --profile NAME -- COMMAND ...`: runs a command with the role's credentials
@@ -23,6 +24,11 @@ struct ExecCommand: ContextualCommand {
             AWS_REGION and AWS_DEFAULT_REGION are set from the profile's region when neither is \
             set. SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to stscache are passed on. Exits with \
             the command's status, 128+N when signal N killed it, 127 when it is not found.
+
+            With --server the child gets no keys: AWS_CONTAINER_CREDENTIALS_FULL_URI (a local \
+            endpoint on 127.0.0.1 that lives as long as the child) and \
+            AWS_CONTAINER_AUTHORIZATION_TOKEN instead, so its SDK fetches credentials, refreshed \
+            from the cache, for as long as it runs: a job longer than one session keeps working.
             """)
 
     /// Set in the child to the profile it was started with (prompts show it; `prompt` falls
@@ -34,6 +40,9 @@ struct ExecCommand: ContextualCommand {
 
     @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m).")
     var refreshWindow: String?
+
+    @Flag(name: .long, help: "Serve the credentials to the command from a local endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI and a token) instead of putting keys in its environment; its SDK fetches fresh ones for as long as it runs.")
+    var server = false
 
     @OptionGroup var cacheOptions: CacheOptions
 
@@ -55,9 +64,45 @@ struct ExecCommand: ContextualCommand {
         let path = try Self.locate(arguments[0], environment: context.environment)
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
                                                 verbose: cacheOptions.verbose || context.verbose)
-        let environment = Self.childEnvironment(context.environment, fetched)
-        let status = try ChildProcess.run(path: path, arguments: arguments, environment: environment)
+        guard server else {
+            let status = try ChildProcess.run(path: path, arguments: arguments,
+                                              environment: Self.childEnvironment(context.environment, fetched))
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
+        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+            ?? RefreshPolicy.defaultWindow
+        let endpoint = ContainerEndpoint(
+            token: try ContainerEndpoint.newToken(), roleArn: fetched.role.roleArn,
+            // The pipeline's own rule: a session shorter than twice the window is refreshed at half its life.
+            minimumRemaining: min(window, Double(ProfileResolver.durationRange.lowerBound) / 2),
+            now: context.now, credentials: fetched.fetchAgain)
+        let server = try EndpointServer(endpoint: endpoint)
+        let thread = try ServerThread.start(server)
+        defer {
+            server.stop()
+            thread.join()
+        }
+        let status = try ChildProcess.run(path: path, arguments: arguments,
+                                          environment: Self.serverEnvironment(context.environment, fetched, server: server,
+                                                                              token: endpoint.token))
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `--server`: the caller's environment (less what `ChildEnvironment` removes) with the
+    /// endpoint's URI and token, and no keys at all, so the child's SDK uses the container
+    /// provider (every other source it would try first is removed).
+    static func serverEnvironment(_ base: [String: String], _ fetched: RoleCredentials, server: EndpointServer,
+                                  token: String) -> [String: String] {
+        var environment = childEnvironment(base, fetched)
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
+                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                     "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"] {
+            environment[name] = nil
+        }
+        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = server.url
+        environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
+        return environment
     }
 
     /// The child's environment: the caller's (less what `ChildEnvironment` removes), with the
@@ -195,4 +240,26 @@ enum ChildProcess {
         #endif
         return handler == 1  // SIG_IGN
     }
+}
+
+/// The endpoint server's own thread, for `exec --server` (the main thread waits for the child).
+final class ServerThread: @unchecked Sendable {
+    private var thread = pthread_t()
+
+    static func start(_ server: EndpointServer) throws -> ServerThread {
+        let started = ServerThread()
+        let box = Unmanaged.passRetained(server).toOpaque()
+        let status = pthread_create(&started.thread, nil, { argument in
+            let server = Unmanaged<EndpointServer>.fromOpaque(argument!).takeRetainedValue()
+            server.serve()
+            return nil
+        }, box)
+        guard status == 0 else {
+            Unmanaged<EndpointServer>.fromOpaque(box).release()
+            throw CommandError(.spawnFailed, "could not start the local credentials endpoint: \(String(cString: strerror(status)))")
+        }
+        return started
+    }
+
+    func join() { pthread_join(thread, nil) }
 }

@@ -22,6 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("sources", "MFA, web identity, instance/container and process credential sources"),
         ("faults", "fault injection against a loopback fake STS (docs/network.md)"),
         ("security", "attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)"),
+        ("endpoint", "the local container-credentials endpoint (exec --server) with real SDK clients"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
 

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StscacheSupport
+
+/// The container-credentials endpoint on `127.0.0.1`, a port the kernel picks: one thread, one
+/// connection at a time, each answered and closed (the SDKs open one per fetch, a few times an
+/// hour). A connection gets `readTimeout` seconds to send its request head. Nothing else in
+/// stscache listens on a socket; the hit path never loads any of this.
+///
+/// `@unchecked Sendable`: after `init` the descriptors are only read, and `stop` only writes
+/// one byte to a pipe that `serve` polls.
+package final class EndpointServer: @unchecked Sendable {
+    package let port: UInt16
+    private let listener: Int32
+    private let wake: (read: Int32, write: Int32)
+    private let endpoint: ContainerEndpoint
+    package var readTimeout: Double = 2
+
+    package struct Failure: UserFacingError {
+        package let message: String
+        package var errorCode: String { "endpoint.socket" }
+    }
+
+    package init(endpoint: ContainerEndpoint) throws(Failure) {
+        self.endpoint = endpoint
+        func failed(_ what: String) -> Failure {
+            Failure(message: "could not \(what) for the local credentials endpoint: \(String(cString: strerror(errno)))")
+        }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw failed("open a socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0
+                && getsockname(fd, $0, &length) == 0 }
+        }
+        var pipeFDs: [Int32] = [-1, -1]
+        guard bound, pipe(&pipeFDs) == 0 else {
+            let failure = failed(bound ? "make a pipe" : "listen on 127.0.0.1")
+            close(fd)
+            throw failure
+        }
+        for pipeFD in pipeFDs { _ = fcntl(pipeFD, F_SETFD, FD_CLOEXEC) }
+        listener = fd
+        port = UInt16(bigEndian: address.sin_port)
+        wake = (pipeFDs[0], pipeFDs[1])
+    }
+
+    deinit {
+        close(listener)
+        close(wake.read)
+        close(wake.write)
+    }
+
+    /// `http://127.0.0.1:PORT/`: the `AWS_CONTAINER_CREDENTIALS_FULL_URI` for clients.
+    package var url: String { "http://127.0.0.1:\(port)/" }
+
+    /// Answers connections until `stop()`.
+    package func serve() {
+        while true {
+            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
+            if fds[1].revents != 0 { return }
+            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
+            let connection = accept(listener, nil, nil)
+            guard connection >= 0 else { continue }
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+            answer(connection)
+            close(connection)
+        }
+    }
+
+    /// Makes `serve()` return; safe from any thread.
+    package func stop() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
+    }
+
+    private func answer(_ connection: Int32) {
+        let deadline = monotonicSeconds() + readTimeout
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            switch EndpointRequest.parse(received) {
+            case .request(let request):
+                let answer = endpoint.answer(method: request.method, authorization: request.authorization)
+                return respond(connection, status: answer.status, body: answer.body)
+            case .invalid(let status, let reason):
+                return respond(connection, status: status, body: ContainerEndpoint.error(status, "BadRequest", reason).body)
+            case .incomplete:
+                break
+            }
+            let left = deadline - monotonicSeconds()
+            var ready = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            guard left > 0, poll(&ready, 1, Int32(left * 1000) + 1) > 0 else {
+                return respond(connection, status: 408, body: ContainerEndpoint.error(408, "RequestTimeout", "no request").body)
+            }
+            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            received += buffer[0..<count]
+        }
+    }
+
+    private func respond(_ connection: Int32, status: Int, body: String) {
+        let reasons = [200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed",
+                       408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+                       503: "Service Unavailable"]
+        let text = "HTTP/1.1 \(status) \(reasons[status] ?? "Error")\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeMutableBytes { send(connection, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else { return }
+            offset += sent
+        }
+    }
+}

@@ -1,0 +1,118 @@
+"""`stscache exec --server`: the child gets a local container-credentials endpoint (URI and
+token, no keys), and real clients (the AWS CLI, boto3) fetch the role's credentials from it
+through their container provider. moto with signature checking on is the STS behind it."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from support.aws import AccessKey, assumed_arn
+from support.homes import Result, TempHome, run
+from support.moto import MotoServer
+from support.peers import AWS_CLI, VENV_PYTHON
+
+pytestmark = pytest.mark.endpoint
+
+
+def stscache(home: TempHome, *args: str, env: dict | None = None) -> Result:
+    assert home.stscache_bin is not None
+    return run([str(home.stscache_bin), *args], home.env(env), timeout=120)
+
+
+@pytest.fixture
+def prod(home: TempHome, moto: MotoServer, base_user: AccessKey) -> str:
+    role = moto.create_role("prod", trusted=[base_user.user_arn])
+    home.delegate(role, base_user, profile="prod", session_name="alice")
+    return role
+
+
+PROBE = r"""
+import json, os, sys, urllib.request, urllib.error
+uri, token = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"], os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+def fetch(headers):
+    request = urllib.request.Request(uri, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers.get("Content-Type"), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type"), error.read().decode()
+answers = {
+    "right": fetch({"Authorization": token}),
+    "wrong": fetch({"Authorization": token[:-1] + ("0" if token[-1] != "0" else "1")}),
+    "missing": fetch({}),
+    "bearer": fetch({"Authorization": "Bearer " + token}),
+}
+keys = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+print(json.dumps({"uri": uri, "token": token, "answers": answers, "keys": keys}))
+"""
+
+
+def test_exec_server_child_has_an_endpoint_and_no_keys(home: TempHome, moto: MotoServer, prod: str):
+    result = stscache(home, "exec", "--server", "--profile", "prod", "--", str(VENV_PYTHON), "-c", PROBE,
+                      env={"AWS_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "AKIASTALEFROMSHELL01"})
+    assert result.ok and result.stderr == "", result
+    probe = json.loads(result.stdout)
+    assert probe["uri"].startswith("http://127.0.0.1:") and probe["uri"].endswith("/")
+    assert len(probe["token"]) == 64
+    assert probe["keys"] == {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
+                             "AWS_PROFILE": None}
+    status, content_type, body = probe["answers"]["right"]
+    assert status == 200 and content_type == "application/json", probe
+    served = json.loads(body)
+    assert served["AccessKeyId"].startswith("ASIA") and served["Token"] and served["Expiration"].endswith("Z")
+    assert served["AccountId"] == prod.split(":")[4]
+    for name in ("wrong", "missing", "bearer"):
+        status, _, body = probe["answers"][name]
+        assert status == 403, (name, probe)
+        assert served["AccessKeyId"] not in body and served["SecretAccessKey"] not in body and probe["token"] not in body
+        assert json.loads(body)["Code"] == "AccessDenied"
+    assert moto.assume_role_count(prod) == 1
+
+
+def test_the_aws_cli_inside_exec_server_uses_the_endpoint(home: TempHome, moto: MotoServer, prod: str):
+    result = stscache(home, "exec", "--server", "--profile", "prod", "--",
+                      str(AWS_CLI), "sts", "get-caller-identity", "--output", "json", "--debug",
+                      env={"AWS_ENDPOINT_URL": moto.endpoint})
+    assert result.ok, result
+    identity = json.loads(result.stdout)
+    assert identity["Arn"] == assumed_arn(prod, "alice")
+    # botocore says which provider found the credentials: the container provider, nothing else.
+    assert "Found credentials from container-role" in result.stderr, result.stderr[-3000:]
+    assert moto.assume_role_count(prod) == 1
+
+
+def test_boto3_inside_exec_server_refreshes_through_the_endpoint(home: TempHome, moto: MotoServer, prod: str):
+    script = (
+        "import json, boto3\n"
+        "session = boto3.Session()\n"
+        "credentials = session.get_credentials()\n"
+        "print(json.dumps({'method': credentials.method,\n"
+        "                  'arn': session.client('sts').get_caller_identity()['Arn'],\n"
+        "                  'refreshable': hasattr(credentials, 'refresh_needed')}))\n"
+    )
+    result = stscache(home, "exec", "--server", "--profile", "prod", "--", str(VENV_PYTHON), "-c", script,
+                      env={"AWS_ENDPOINT_URL": moto.endpoint})
+    assert result.ok, result
+    answer = json.loads(result.stdout)
+    assert answer == {"method": "container-role", "arn": assumed_arn(prod, "alice"), "refreshable": True}, answer
+
+
+def test_exec_server_endpoint_is_gone_when_the_child_exits(home: TempHome, moto: MotoServer, prod: str, tmp_path: Path):
+    uri_file = tmp_path / "uri"
+    result = stscache(home, "exec", "--server", "--profile", "prod", "--", "sh", "-c",
+                      f'printf %s "$AWS_CONTAINER_CREDENTIALS_FULL_URI" > {uri_file}; exit 7')
+    assert result.returncode == 7, result
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(uri_file.read_text(), timeout=2)
+
+
+def test_exec_server_with_an_unknown_profile_fails_before_starting_anything(home: TempHome, prod: str, tmp_path: Path):
+    marker = tmp_path / "ran"
+    result = stscache(home, "exec", "--server", "--profile", "nope", "--", "touch", str(marker))
+    assert result.returncode != 0 and result.stdout == "" and result.stderr.startswith("stscache: "), result
+    assert "nope" in result.stderr and not marker.exists()
