@@ -1,0 +1,77 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import CredentialCache
+
+/// When the caching agent (issue 12) refreshes which session: pure, from each entry's header and
+/// when a caller last used it, so the agent's loop only sleeps until `nextWake` and runs what is
+/// `due`. The agent refreshes `lead` seconds before the callers' refresh window opens, through the
+/// same pipeline, entries and locks (its window is the callers' plus `lead`, so its refresh is
+/// "due" while callers still see "fresh"; whoever gets the lock first refreshes, the other reads).
+/// Sessions shorter than twice that wider window hit the half-lifetime cap and are refreshed by
+/// whichever asks first.
+package struct KeepWarmPlan {
+    /// The callers' refresh window (`STSCACHE_REFRESH_WINDOW` or the default).
+    package var callers: RefreshPolicy
+    /// How long before the callers' window the agent refreshes.
+    package var lead: Double = 5 * 60
+    /// Sessions used within this long are kept warm (default 12 hours).
+    package var keepFor: Double = 12 * 3600
+
+    package init(callers: RefreshPolicy, lead: Double = 5 * 60, keepFor: Double = 12 * 3600) {
+        self.callers = callers
+        self.lead = max(0, lead)
+        self.keepFor = max(0, keepFor)
+    }
+
+    /// One cached session as the agent tracks it (no secrets: the entry's stem and header times).
+    package struct Session: Equatable {
+        package var stem: String
+        package var issuedAt: Date
+        package var expiration: Date
+        package var lastUsed: Date
+        /// Failed refreshes in a row, and when the last one failed (for the back-off).
+        package var failures = 0
+        package var lastFailure: Date?
+
+        package init(stem: String, issuedAt: Date, expiration: Date, lastUsed: Date) {
+            (self.stem, self.issuedAt, self.expiration, self.lastUsed) = (stem, issuedAt, expiration, lastUsed)
+        }
+    }
+
+    /// The policy the agent's refreshes go through the pipeline with.
+    package var agentPolicy: RefreshPolicy { RefreshPolicy(window: callers.window + lead) }
+
+    /// When the agent refreshes `session`: as its own window opens.
+    package func refreshAt(_ session: Session) -> Date {
+        session.expiration.addingTimeInterval(
+            -agentPolicy.effectiveWindow(issuedAt: session.issuedAt, expiration: session.expiration))
+    }
+
+    /// Used recently enough to keep warm, and not so long expired that nobody will ask again.
+    package func isKept(_ session: Session, now: Date) -> Bool {
+        now.timeIntervalSince(session.lastUsed) <= keepFor
+    }
+
+    /// When `session` should next be tried: its refresh time, or later after failures (full
+    /// jitter on an exponential back-off from 30 s up to 15 minutes; `random` in 0...1).
+    package func nextAttempt(_ session: Session, random: Double) -> Date {
+        let planned = refreshAt(session)
+        guard session.failures > 0, let failed = session.lastFailure else { return planned }
+        let ceiling = min(15 * 60, 30 * Double(1 << min(session.failures - 1, 10)))
+        return max(planned, failed.addingTimeInterval(ceiling * min(max(random, 0), 1)))
+    }
+
+    /// The kept sessions to refresh now.
+    package func due(_ sessions: [Session], now: Date, random: () -> Double = { Double.random(in: 0...1) }) -> [Session] {
+        sessions.filter { isKept($0, now: now) && nextAttempt($0, random: random()) <= now }
+    }
+
+    /// When to wake next: the earliest attempt among kept sessions; nil when nothing is kept
+    /// (then only a change to the cache or the config wakes the agent).
+    package func nextWake(_ sessions: [Session], now: Date, random: () -> Double = { Double.random(in: 0...1) }) -> Date? {
+        sessions.filter { isKept($0, now: now) }.map { nextAttempt($0, random: random()) }.min()
+    }
+}
