@@ -130,7 +130,7 @@ struct StscacheCommand: ParsableCommand {
 
             Every aws, SDK and Terraform run then shares one encrypted session per role.
             """,
-        version: "0.1.0",
+        version: stscacheVersion,
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
                       ExportCommand.self, ExecCommand.self])
 }
