@@ -53,7 +53,8 @@ let package = Package(
         // lookup, network settings and the world a command runs in (Context).
         .target(
             name: "Credentials",
-            dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"],
+            dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
+                           "CProcessControl"],
             swiftSettings: strict),
         // The lowest module: the error protocol, text, clocks, bounded reads, atomic writes,
         // process spawning.
@@ -78,7 +79,8 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "StscacheSupport"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
         .target(name: "CKeyring"),
-        // prctl(PR_SET_DUMPABLE) and the core-file limit (prctl is variadic: Swift cannot call it).
+        // prctl(PR_SET_DUMPABLE) and the core-file limit (prctl is variadic: Swift cannot call it);
+        // accept4 with SOCK_CLOEXEC for the credentials endpoint.
         .target(name: "CProcessControl"),
         // Micro-benchmark of the in-process pieces (config parse, entry decrypt, signing), run by
         // bench/run; not a test.

@@ -62,7 +62,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
         .target(name: "Credentials",
-                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"]),
+                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
+                               "CProcessControl"]),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "StscacheCommands",
                 dependencies: ["Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport",

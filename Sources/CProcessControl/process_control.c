@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <fcntl.h>
 
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -32,5 +34,15 @@ int stscache_set_core_limit(pid_t pid, stscache_core_limit limit) {
     (void)pid;
     (void)limit;
     return ENOSYS;
+#endif
+}
+
+int stscache_accept_cloexec(int listener) {
+#if defined(__linux__)
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+#else
+    int fd = accept(listener, NULL, NULL);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
 #endif
 }

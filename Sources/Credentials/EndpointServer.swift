@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CProcessControl
 import StscacheSupport
 
 /// The container-credentials endpoint on `127.0.0.1`, a port the kernel picks: one thread, one
@@ -69,12 +70,29 @@ package final class EndpointServer: @unchecked Sendable {
             guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
             if fds[1].revents != 0 { return }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let connection = accept(listener, nil, nil)
+            let connection = stscache_accept_cloexec(listener)
             guard connection >= 0 else { continue }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
             answer(connection)
-            close(connection)
+            closeGracefully(connection)
         }
+    }
+
+    /// Closes after the answer without losing it: a request the server stopped reading (too
+    /// large, malformed) leaves unread bytes, and closing over unread bytes sends a reset that can
+    /// overtake the answer. So: end our side, read what is left for a moment, then close.
+    private func closeGracefully(_ connection: Int32) {
+        shutdown(connection, Int32(SHUT_WR))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let deadline = monotonicSeconds() + 0.2
+        var drained = 0
+        while drained < 65536, monotonicSeconds() < deadline {
+            var ready = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 50) > 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            drained += count
+        }
+        close(connection)
     }
 
     /// Makes `serve()` return; safe from any thread.

@@ -23,4 +23,9 @@ int stscache_disable_core_dumps(stscache_core_limit *original);
 /// Sets the RLIMIT_CORE of process `pid` (0: this process) to `limit` with prlimit(2).
 int stscache_set_core_limit(pid_t pid, stscache_core_limit limit);
 
+/// accept(2) with the new descriptor close-on-exec from the start (accept4 and SOCK_CLOEXEC are
+/// GNU extensions Glibc's Swift module does not expose), so a program spawned by another thread
+/// at that instant cannot inherit the connection. Returns the descriptor, or -1 with errno set.
+int stscache_accept_cloexec(int listener);
+
 #endif
