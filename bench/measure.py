@@ -149,6 +149,16 @@ def empty_cache() -> None:
     shutil.rmtree(CACHE_DIR, ignore_errors=True)
 
 
+def fill_cache_and_check_hit() -> None:
+    """A first miss fills the cache (and creates the key); then the hit must really be a hit."""
+    empty_cache()
+    first = credential_document(run(HIT).stdout)
+    calls = assume_role_count()
+    again = credential_document(run(HIT).stdout)
+    if again["AccessKeyId"] != first["AccessKeyId"] or assume_role_count() != calls:
+        sys.exit("bench: the second credential-process call was not answered from the cache")
+
+
 def prompt_available() -> bool:
     """`prompt` exits 0 whatever it finds; a build without it answers with a usage error."""
     completed = subprocess.run(PROMPT.split(), capture_output=True, text=True)
@@ -262,13 +272,7 @@ def main() -> None:
     for line in describe:
         log(line)
 
-    # A first miss fills the cache (and creates the key); then check the hit really is a hit.
-    empty_cache()
-    first = credential_document(run(HIT).stdout)
-    calls = assume_role_count()
-    again = credential_document(run(HIT).stdout)
-    if again["AccessKeyId"] != first["AccessKeyId"] or assume_role_count() != calls:
-        sys.exit("bench: the second credential-process call was not answered from the cache")
+    fill_cache_and_check_hit()
     botocore_first = credential_document(run(BOTOCORE_HELPER).stdout)  # fills botocore's JSON cache
     if not botocore_first.get("SessionToken"):
         sys.exit("bench: the botocore helper printed no session token")

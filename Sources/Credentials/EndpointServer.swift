@@ -95,6 +95,34 @@ package final class EndpointServer: @unchecked Sendable {
         close(connection)
     }
 
+    /// `serve()` on a thread of its own, until the handle's `stop()` (the caller's thread waits
+    /// for a child meanwhile).
+    package func startThread() throws(Failure) -> Running {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { argument in
+            Unmanaged<EndpointServer>.fromOpaque(argument!).takeRetainedValue().serve()
+            return nil
+        }, box)
+        guard status == 0 else {
+            Unmanaged<EndpointServer>.fromOpaque(box).release()
+            throw Failure(message: "could not start the local credentials endpoint: \(String(cString: strerror(status)))")
+        }
+        return Running(server: self, thread: thread)
+    }
+
+    /// A server serving on its own thread.
+    package struct Running {
+        let server: EndpointServer
+        let thread: pthread_t
+
+        /// Stops serving and waits for the thread to end.
+        package func stop() {
+            server.stop()
+            pthread_join(thread, nil)
+        }
+    }
+
     /// Makes `serve()` return; safe from any thread.
     package func stop() {
         var byte: UInt8 = 1

@@ -14,11 +14,11 @@ import CredentialCache
 /// whichever asks first.
 package struct KeepWarmPlan {
     /// The callers' refresh window (`STSCACHE_REFRESH_WINDOW` or the default).
-    package var callers: RefreshPolicy
+    package let callers: RefreshPolicy
     /// How long before the callers' window the agent refreshes.
-    package var lead: Double = 5 * 60
+    package let lead: Double
     /// Sessions used within this long are kept warm (default 12 hours).
-    package var keepFor: Double = 12 * 3600
+    package let keepFor: Double
 
     package init(callers: RefreshPolicy, lead: Double = 5 * 60, keepFor: Double = 12 * 3600) {
         self.callers = callers

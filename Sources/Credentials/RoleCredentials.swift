@@ -11,6 +11,9 @@ package struct RoleCredentials {
     package let profile: String
     package let role: RoleProfile
     package let credentials: AWSCredentials
+    /// The refresh policy the credentials were served under (`--refresh-window`, else
+    /// `STSCACHE_REFRESH_WINDOW`, else the default).
+    package let policy: RefreshPolicy
     /// The same role's credentials again, through the same cache and refresh window (a server
     /// handing them out for a child's lifetime).
     package let fetchAgain: () throws -> AWSCredentials
@@ -20,9 +23,10 @@ package struct RoleCredentials {
         let resources = try CommandResources.open(context: context, verbose: verbose)
         let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
         let role = try resources.resolve(profile: target ?? profile)
-        let broker = resources.broker(policy: RefreshPolicy(window: window))
+        let policy = RefreshPolicy(window: window)
+        let broker = resources.broker(policy: policy)
         return RoleCredentials(files: resources.files, profile: profile, role: role,
-                               credentials: try broker.credentials(for: role),
+                               credentials: try broker.credentials(for: role), policy: policy,
                                fetchAgain: { try broker.credentials(for: role, forceRefresh: false) })
     }
 }

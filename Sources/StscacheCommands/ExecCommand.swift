@@ -70,44 +70,26 @@ struct ExecCommand: ContextualCommand {
             if status != 0 { throw ExitCode(status) }
             return
         }
-        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
-            ?? RefreshPolicy.defaultWindow
         let endpoint = ContainerEndpoint(
             token: try ContainerEndpoint.newToken(), roleArn: fetched.role.roleArn,
             // The pipeline's own rule: a session shorter than twice the window is refreshed at half its life.
-            minimumRemaining: min(window, Double(ProfileResolver.durationRange.lowerBound) / 2),
+            minimumRemaining: min(fetched.policy.window, Double(ProfileResolver.durationRange.lowerBound) / 2),
             now: context.now, credentials: fetched.fetchAgain)
         let server = try EndpointServer(endpoint: endpoint)
-        let thread = try ServerThread.start(server)
-        defer {
-            server.stop()
-            thread.join()
-        }
-        let status = try ChildProcess.run(path: path, arguments: arguments,
-                                          environment: Self.serverEnvironment(context.environment, fetched, server: server,
-                                                                              token: endpoint.token))
+        let running = try server.startThread()
+        defer { running.stop() }
+        let environment = Self.childEnvironment(context.environment, fetched,
+                                                endpoint: (url: server.url, token: endpoint.token))
+        let status = try ChildProcess.run(path: path, arguments: arguments, environment: environment)
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// `--server`: the caller's environment (less what `ChildEnvironment` removes) with the
-    /// endpoint's URI and token, and no keys at all, so the child's SDK uses the container
-    /// provider (every other source it would try first is removed).
-    static func serverEnvironment(_ base: [String: String], _ fetched: RoleCredentials, server: EndpointServer,
-                                  token: String) -> [String: String] {
-        var environment = childEnvironment(base, fetched)
-        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION",
-                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                     "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"] {
-            environment[name] = nil
-        }
-        environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = server.url
-        environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
-        return environment
-    }
-
     /// The child's environment: the caller's (less what `ChildEnvironment` removes), with the
-    /// role's credentials in and the profile selection out.
-    static func childEnvironment(_ base: [String: String], _ fetched: RoleCredentials) -> [String: String] {
+    /// role's credentials in and the profile selection out. With `endpoint` (`--server`) the
+    /// credentials are the endpoint's URI and token instead of keys, and every other source the
+    /// child's SDK would try before the container provider is removed.
+    static func childEnvironment(_ base: [String: String], _ fetched: RoleCredentials,
+                                 endpoint: (url: String, token: String)? = nil) -> [String: String] {
         var environment = ChildEnvironment.inherited(from: base)
         // With AWS_PROFILE still set, some SDKs would resolve the profile again (and a
         // delegating profile would call stscache once more). AWS_SECURITY_TOKEN is the legacy
@@ -115,8 +97,18 @@ struct ExecCommand: ContextualCommand {
         for name in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"] {
             environment[name] = nil
         }
-        for (name, value) in ExportCommand.variables(fetched.credentials) {
-            environment[name] = value
+        if let endpoint {
+            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CREDENTIAL_EXPIRATION",
+                         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                         "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"] {
+                environment[name] = nil
+            }
+            environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = endpoint.url
+            environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = endpoint.token
+        } else {
+            for (name, value) in ExportCommand.variables(fetched.credentials) {
+                environment[name] = value
+            }
         }
         // Without the profile the child would lose its region: carry the configured one over.
         let unset = { (name: String) in (environment[name] ?? "").isEmpty }
@@ -240,26 +232,4 @@ enum ChildProcess {
         #endif
         return handler == 1  // SIG_IGN
     }
-}
-
-/// The endpoint server's own thread, for `exec --server` (the main thread waits for the child).
-final class ServerThread: @unchecked Sendable {
-    private var thread = pthread_t()
-
-    static func start(_ server: EndpointServer) throws -> ServerThread {
-        let started = ServerThread()
-        let box = Unmanaged.passRetained(server).toOpaque()
-        let status = pthread_create(&started.thread, nil, { argument in
-            let server = Unmanaged<EndpointServer>.fromOpaque(argument!).takeRetainedValue()
-            server.serve()
-            return nil
-        }, box)
-        guard status == 0 else {
-            Unmanaged<EndpointServer>.fromOpaque(box).release()
-            throw CommandError(.spawnFailed, "could not start the local credentials endpoint: \(String(cString: strerror(status)))")
-        }
-        return started
-    }
-
-    func join() { pthread_join(thread, nil) }
 }
