@@ -23,6 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("faults", "fault injection against a loopback fake STS (docs/network.md)"),
         ("security", "attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)"),
         ("endpoint", "the local container-credentials endpoint (exec --server) with real SDK clients"),
+        ("agent", "stscache agent: refresh cycles against a scripted STS, signals, crashes, MFA, moto"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
