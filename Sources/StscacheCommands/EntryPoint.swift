@@ -132,6 +132,8 @@ struct StscacheCommand: ParsableCommand {
             """,
         version: stscacheVersion,
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
-                      ExportCommand.self, ExecCommand.self])
+                      ExportCommand.self, ExecCommand.self,
+                      SetupCommand.self,
+                     ])
 }
 
