@@ -134,6 +134,7 @@ struct StscacheCommand: ParsableCommand {
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
                       ExportCommand.self, ExecCommand.self,
                       SetupCommand.self,
+                      ConsoleCommand.self,
                      ])
 }
 
