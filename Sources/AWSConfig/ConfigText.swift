@@ -273,8 +273,10 @@ public struct ConfigTextEdit: Sendable {
             let newStart = slice.first { $0.tag != .removed }?.new ?? slice.first!.new
             out += "@@ -\(oldStart),\(oldCount) +\(newStart),\(newCount) @@\n"
             for row in slice {
-                // The file's own text, but a control character in it is not sent to a terminal.
-                let text = TerminalText.escaped(row.text, backslashes: false)
+                // The file's own text, but a control character in it is not sent to a terminal
+                // (tabs stay: they are common in config files, harmless, and patch(1) needs them).
+                let text = row.text.split(separator: "\t", omittingEmptySubsequences: false)
+                    .map { TerminalText.escaped(String($0), backslashes: false) }.joined(separator: "\t")
                 switch row.tag {
                 case .same: out += " " + text + "\n"
                 case .removed: out += "-" + text + "\n"

@@ -117,9 +117,11 @@ struct ConfigTextTests {
 
     @Test("escapes control characters in the diff")
     func diffEscapesControls() {
-        let text = ConfigText(Array("[p]\nx = \u{1B}[31m\n".utf8))
+        let text = ConfigText(Array("[p]\nx =\t\u{1B}[31m\n".utf8))
         var edit = ConfigTextEdit()
         edit.remove(1...1)
-        #expect(!edit.unifiedDiff(of: text, oldName: "a", newName: "b").contains("\u{1B}"))
+        let diff = edit.unifiedDiff(of: text, oldName: "a", newName: "b")
+        #expect(!diff.contains("\u{1B}"))
+        #expect(diff.contains("-x =\t\\u{1b}[31m\n"))
     }
 }
