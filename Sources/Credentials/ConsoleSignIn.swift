@@ -170,7 +170,7 @@ package enum ConsoleSignIn {
             ?? endpoints.consoleHome
         let session = try sessionJSON(credentials)
         var duration: Int?
-        if case .role = role.source {
+        if role.isChained {
             duration = nil
         } else if let expiration = credentials.expiration {
             let left = Int(expiration.timeIntervalSince(context.now()))

@@ -135,6 +135,7 @@ struct StscacheCommand: ParsableCommand {
                       ExportCommand.self, ExecCommand.self,
                       SetupCommand.self,
                       ConsoleCommand.self,
+                      DoctorCommand.self,
                      ])
 }
 
