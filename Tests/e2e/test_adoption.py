@@ -397,3 +397,81 @@ def test_console_refuses_plain_http_to_another_host(home: TempHome, moto: MotoSe
                       env={"STSCACHE_FEDERATION_ENDPOINT": "http://signin.example.com/federation"})
 
     assert_clean_failure(result, "STSCACHE_FEDERATION_ENDPOINT")
+
+
+# --- doctor ------------------------------------------------------------------------------------
+
+EXAMPLES = REPO / "config-examples"
+BROKEN = sorted((EXAMPLES / "broken").glob("*.ini"))
+
+
+def doctor_home(home: TempHome, example: Path) -> dict[str, str]:
+    """Puts ``example`` in place (a ``.credentials.ini`` as the credentials file) and returns an
+    environment whose PATH finds the binary under test as ``stscache``, as an installed one is."""
+    aws = home.root / ".aws"
+    (aws / "config").unlink(missing_ok=True)
+    (aws / "credentials").unlink(missing_ok=True)
+    shutil.copy(example, aws / ("credentials" if ".credentials." in example.name else "config"))
+    bin_dir = home.root / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "stscache").exists():
+        (bin_dir / "stscache").symlink_to(home.stscache_bin)
+    return {"PATH": f"{bin_dir}:{home.env()['PATH']}"}
+
+
+def test_there_is_a_broken_example_per_problem():
+    assert len(BROKEN) >= 8
+    for example in BROKEN:
+        assert "(doctor." in example.read_text(), f"{example.name} does not say which finding it shows"
+
+
+@pytest.mark.parametrize("example", BROKEN, ids=[p.name for p in BROKEN])
+def test_doctor_finds_each_broken_layout(home: TempHome, example: Path):
+    expected = example.read_text().split("(doctor.", 1)[1].split(")", 1)[0]
+    env = doctor_home(home, example)
+
+    text = stscache(home, "doctor", env=env)
+    as_json = stscache(home, "doctor", "--json", env=env)
+
+    assert text.returncode == 1, text
+    assert text.stderr == "" and as_json.stderr == "", (text, as_json)
+    assert as_json.returncode == 1, as_json
+    findings = json.loads(as_json.stdout)
+    assert all(set(f) == {"severity", "profile", "code", "message", "fix"} for f in findings)
+    assert f"doctor.{expected}" in [f["code"] for f in findings], as_json.stdout
+    # One line per finding, each with its fix.
+    problems = [line for line in text.stdout.splitlines() if line.startswith(("error:", "warning:"))]
+    assert len(problems) == len([f for f in findings if f["severity"] != "info"])
+    assert all(" Fix: " in line for line in problems)
+    assert "AKIAIOSFODNN7EXAMPLE" not in text.stdout + as_json.stdout
+    assert "wJalrXUtnFEMI" not in text.stdout + as_json.stdout
+
+
+def test_doctor_passes_a_healthy_setup_and_fails_it_again_when_the_cache_is_opened_up(home: TempHome):
+    env = doctor_home(home, EXAMPLES / "healthy.ini")
+
+    healthy = stscache(home, "doctor", env=env)
+
+    assert healthy.returncode == 0, healthy
+    assert healthy.stdout.endswith("No problems found.\n")
+    assert "key store: file" in healthy.stdout
+    assert not home.key_store_dir.exists(), "doctor created the key store"
+    # Control: the same set-up with a group-readable cache directory is a finding.
+    home.cache_dir.mkdir(parents=True)
+    home.cache_dir.chmod(0o750)
+    opened = stscache(home, "doctor", "--json", env=env)
+    assert opened.returncode == 1, opened
+    assert [f["code"] for f in json.loads(opened.stdout) if f["severity"] != "info"] == ["doctor.cache-dir-mode"]
+
+
+def test_doctor_after_setup_finds_nothing_to_fix(home: TempHome, moto: MotoServer, base_user: AccessKey):
+    real_looking_home(home, moto, base_user)
+    before = stscache(home, "doctor", "--json", "--profile", "prod")
+    assert "doctor.cli-resolves-role" in [f["code"] for f in json.loads(before.stdout)], before
+    assert before.returncode == 1
+
+    assert stscache(home, "setup", "--profile", "prod").returncode == 0
+    after = stscache(home, "doctor", "--json", "--profile", "prod")
+
+    assert after.returncode == 0, after
+    assert [f for f in json.loads(after.stdout) if f["severity"] != "info"] == []
