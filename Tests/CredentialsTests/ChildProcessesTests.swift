@@ -99,7 +99,8 @@ struct ChildEnvironmentTests {
                 sites[file] = text.contains("ChildEnvironment.inherited(from:")
             }
         }
-        #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift"],
+        #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift",
+                                    "Credentials/BrowserLaunch.swift"],
                 "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
         #expect(sites.values.allSatisfy { $0 }, "\(sites)")
     }
