@@ -124,4 +124,48 @@ struct ConfigTextTests {
         #expect(!diff.contains("\u{1B}"))
         #expect(diff.contains("-x =\t\\u{1b}[31m\n"))
     }
+
+    @Test("on random files the reader accepts, the line model finds exactly the reader's keys, section by section")
+    func agreesWithTheReader() throws {
+        let pieces = [
+            "[profile a]", "[ profile  b ]", "[default]", "  [profile a]", "region = x", "  Role_ARN=y", "\tk: v",
+            "s3 =", "    nested = 1", "  deeper = 2", "# c", "  ; c", "", "   ", "other = z # not a comment",
+        ]
+        let endings = ["\n", "\r\n", "\r"]
+        var generator = SplitMix64(seed: 14)
+        var checked = 0
+        for _ in 0..<3000 {
+            var text = "[default]" + endings[Int(generator.next() % 3)]
+            for _ in 0..<Int(generator.next() % 12) {
+                text += pieces[Int(generator.next() % UInt64(pieces.count))] + endings[Int(generator.next() % 3)]
+            }
+            if generator.next() % 4 == 0 { text += "last = 1" }
+            let bytes = Array(text.utf8)
+            guard let document = try? INIDocument.parse(bytes, path: "/fake") else { continue }
+            checked += 1
+            let lines = ConfigText(bytes)
+            #expect(ConfigTextEdit().apply(to: lines) == bytes)
+            for section in document.sections {
+                var keys: Set<String> = []
+                for header in lines.headerLines(named: section.name) {
+                    keys.formUnion(lines.entries(inSectionAt: header).map(\.key))
+                }
+                #expect(keys == Set(section.values.keys), "\(text.debugDescription)")
+            }
+        }
+        #expect(checked > 500)
+    }
+}
+
+/// A small seeded generator, so a failure reproduces.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
