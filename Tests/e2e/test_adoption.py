@@ -475,3 +475,21 @@ def test_doctor_after_setup_finds_nothing_to_fix(home: TempHome, moto: MotoServe
 
     assert after.returncode == 0, after
     assert [f for f in json.loads(after.stdout) if f["severity"] != "info"] == []
+
+
+def test_doctor_network_compares_the_clock_with_sts(home: TempHome, moto: MotoServer):
+    from support.peers import faketime_env
+
+    env = doctor_home(home, EXAMPLES / "healthy.ini")
+    env["AWS_ENDPOINT_URL_STS"] = moto.endpoint
+
+    in_time = stscache(home, "doctor", "--json", "--network", env=env)
+    skewed = stscache(home, "doctor", "--json", "--network", env={**env, **faketime_env("+1h")})
+    offline = stscache(home, "doctor", "--json", env=env)
+
+    assert in_time.returncode == 0, in_time
+    assert "doctor.clock" in [f["code"] for f in json.loads(in_time.stdout)]
+    assert skewed.returncode == 1, skewed
+    [skew] = [f for f in json.loads(skewed.stdout) if f["code"] == "doctor.clock-skew"]
+    assert "ahead of" in skew["message"] and skew["severity"] == "error"
+    assert "doctor.clock-not-checked" in [f["code"] for f in json.loads(offline.stdout)]
