@@ -265,7 +265,10 @@ package enum DelegationSetup {
             guard meaning(edited.profile(named: name)?.values) == expectedProfile else {
                 throw failed("profile \"\(name)\" would not be exactly the delegating half")
             }
-            let expectedRole = before.filter { isRoleKey($0.key) || isSharedKey($0.key) }
+            // What the config file's section says (the one botocore uses: the last): only those
+            // lines are copied, so a region in the credentials file stays where it is.
+            let section = original.config?.sections.last { ConfigFiles.profileName(ofConfigSection: $0.name) == name }
+            let expectedRole = meaning(section?.values).filter { isRoleKey($0.key) || isSharedKey($0.key) }
             guard meaning(edited.profile(named: roleName)?.values) == expectedRole else {
                 throw failed("profile \"\(roleName)\" would not hold exactly the role settings")
             }

@@ -219,10 +219,13 @@ package enum Doctor {
 
     // MARK: - Disk
 
-    /// The cache directory and the file key store's directory: owner and mode (nothing is created).
+    /// The cache directory, and the key file's directory when the file key store is the one in
+    /// use: owner and mode (nothing is created).
     package static func directoryFindings(environment: [String: String], home: String) -> [DoctorFinding] {
         let cache = CacheDirectory.resolvePath(environment: environment, home: home)
         var findings = directoryFinding(cache, what: "cache directory", code: "cache-dir")
+        let store = try? KeyStoreSelection.make(environment: environment, home: home, verbose: false).store
+        guard store?.name == "file" else { return findings }
         let keyFile = FileKeyStore.defaultPath(environment: environment, home: home)
         let keyDirectory = String(keyFile[..<(keyFile.lastIndex(of: "/") ?? keyFile.endIndex)])
         findings += directoryFinding(keyDirectory, what: "key directory", code: "key-dir")

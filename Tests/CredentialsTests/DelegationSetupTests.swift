@@ -237,6 +237,13 @@ struct DelegationSetupTests {
         }
     }
 
+    @Test("a region for the profile in the credentials file stays there; the role half gets the config file's")
+    func regionInCredentialsFile() throws {
+        let after = try setUp("[profile prod]\nrole_arn = r\nsource_profile = base\nregion = a\n[profile base]\n",
+                              credentials: "[prod]\nregion = b\n")
+        #expect(after.contains("[profile prod-role]\nrole_arn = r\nsource_profile = base\nregion = a\n"))
+    }
+
     @Test("the check catches an edit that changes another profile")
     func verificationCatchesDamage() throws {
         let config = "[profile prod]\nrole_arn = r\nsource_profile = base\n[profile base]\nregion = x\n"

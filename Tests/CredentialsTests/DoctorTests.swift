@@ -127,6 +127,19 @@ struct DoctorTests {
             == ["doctor.cache-dir-symlink"])
     }
 
+    @Test("the key directory is judged only when the file key store is the one in use")
+    func keyDirectoryOnlyForFileStore() throws {
+        let home = try TemporaryDirectory()
+        mkdir(home.sub("config"), 0o700)
+        mkdir(home.sub("config/stscache"), 0o700)
+        chmod(home.sub("config/stscache"), 0o755)
+        let base = ["XDG_CONFIG_HOME": home.sub("config"), "STSCACHE_CACHE_DIR": home.sub("none")]
+        #expect(Doctor.directoryFindings(environment: base.merging(["STSCACHE_KEY_STORE": "file"]) { $1 }, home: home.path)
+            .map(\.code) == ["doctor.key-dir-mode"])
+        let envStore = base.merging(["STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_KEY": String(repeating: "A", count: 43) + "="]) { $1 }
+        #expect(Doctor.directoryFindings(environment: envStore, home: home.path).isEmpty)
+    }
+
     @Test("the key store: named, never created, a broken key file reported")
     func keyStore() throws {
         let home = try TemporaryDirectory()
