@@ -30,6 +30,8 @@ package enum ChildEnvironment {
         "STSCACHE_NONINTERACTIVE",
         // The user's opt-in to plain http off this machine: a nested run must reach the same STS.
         "STSCACHE_ALLOW_INSECURE_HTTP",
+        // `console`'s federation endpoint (an address, not a secret): a nested run signs in the same way.
+        "STSCACHE_FEDERATION_ENDPOINT",
     ]
 
     /// Settings that must never reach a child (removed by the rule anyway; named for the tests

@@ -136,6 +136,10 @@ struct StscacheCommand: ParsableCommand {
         version: stscacheVersion,
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
                       ExportCommand.self, ExecCommand.self,
-                      AgentCommand.self])
+                      AgentCommand.self,
+                      SetupCommand.self,
+                      ConsoleCommand.self,
+                      DoctorCommand.self,
+                     ])
 }
 

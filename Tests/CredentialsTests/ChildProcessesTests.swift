@@ -104,7 +104,7 @@ struct ChildEnvironmentTests {
             }
         }
         #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift",
-                                    "Credentials/CachingAgent.swift"],
+                                    "Credentials/CachingAgent.swift", "Credentials/BrowserLaunch.swift"],
                 "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
         #expect(sites.values.allSatisfy { $0 }, "\(sites)")
     }

@@ -25,6 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("endpoint", "the local container-credentials endpoint (exec --server) with real SDK clients"),
         ("agent", "stscache agent: refresh cycles against a scripted STS, signals, crashes, MFA, moto"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
+        ("adoption", "setup (delegating pairs, backup, undo), doctor on broken layouts, console against a fake federation endpoint"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
 
