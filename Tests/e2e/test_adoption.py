@@ -477,15 +477,22 @@ def test_doctor_after_setup_finds_nothing_to_fix(home: TempHome, moto: MotoServe
     assert [f for f in json.loads(after.stdout) if f["severity"] != "info"] == []
 
 
-def test_doctor_network_compares_the_clock_with_sts(home: TempHome, moto: MotoServer):
+def test_doctor_network_compares_the_clock_with_sts(home: TempHome):
+    """A scripted STS, not the session's moto: the clock check is an unsigned GET, which moto's
+    request log (that other tests count AssumeRole calls from) must not receive."""
+    from support.fakes import FakeSTS
     from support.peers import faketime_env
 
     env = doctor_home(home, EXAMPLES / "healthy.ini")
-    env["AWS_ENDPOINT_URL_STS"] = moto.endpoint
-
-    in_time = stscache(home, "doctor", "--json", "--network", env=env)
-    skewed = stscache(home, "doctor", "--json", "--network", env={**env, **faketime_env("+1h")})
-    offline = stscache(home, "doctor", "--json", env=env)
+    sts = FakeSTS()
+    try:
+        env["AWS_ENDPOINT_URL_STS"] = sts.endpoint
+        in_time = stscache(home, "doctor", "--json", "--network", env=env)
+        skewed = stscache(home, "doctor", "--json", "--network", env={**env, **faketime_env("+1h")})
+        offline = stscache(home, "doctor", "--json", env=env)
+        assert [r.method for r in sts.requests] == ["GET", "GET"], "one request per --network run, none offline"
+    finally:
+        sts.close()
 
     assert in_time.returncode == 0, in_time
     assert "doctor.clock" in [f["code"] for f in json.loads(in_time.stdout)]
