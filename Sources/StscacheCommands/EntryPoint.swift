@@ -132,6 +132,7 @@ struct StscacheCommand: ParsableCommand {
             """,
         version: stscacheVersion,
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
-                      ExportCommand.self, ExecCommand.self])
+                      ExportCommand.self, ExecCommand.self,
+                      KeysCommand.self])
 }
 
