@@ -205,20 +205,21 @@ enum KeysInput {
         func say(_ text: String) { var text = text; _ = text.withUTF8 { FileSystem.writeAll(fd, UnsafeRawBufferPointer($0)) } }
         say("Access key ID for profile \(oneLine(profile)): ")
         let id = try readLine(fd)
-        say("Secret access key (not shown): ")
-        // Echo off for the secret, and the termination signals held until it is back on, so a
-        // Ctrl-C cannot leave the terminal silent.
+        // Echo off before the prompt is shown (a secret typed or pasted the moment the prompt
+        // appears must not be echoed), without flushing what was typed ahead; the termination
+        // signals held until echo is back on, so a Ctrl-C cannot leave the terminal silent.
         let secret = try FileSystem.deferringTerminationSignals { () throws -> String in
             var settings = termios()
             let haveSettings = tcgetattr(fd, &settings) == 0
             if haveSettings {
                 var silent = settings
                 silent.c_lflag &= ~tcflag_t(ECHO)
-                tcsetattr(fd, TCSAFLUSH, &silent)
+                tcsetattr(fd, TCSANOW, &silent)
             }
             defer {
-                if haveSettings { tcsetattr(fd, TCSAFLUSH, &settings) }
+                if haveSettings { tcsetattr(fd, TCSANOW, &settings) }
             }
+            say("Secret access key (not shown): ")
             return try readLine(fd)
         }
         say("\n")

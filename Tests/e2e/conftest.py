@@ -23,6 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("faults", "fault injection against a loopback fake STS (docs/network.md)"),
         ("security", "attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)"),
         ("endpoint", "the local container-credentials endpoint (exec --server) with real SDK clients"),
+        ("keys", "stscache keys: long-term keys in the encrypted store, import, rotation (kill -9 at each step), attacks"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
