@@ -304,8 +304,10 @@ public struct AccessKeyStore: Sendable {
         if create {
             do {
                 try CacheDirectory.createParents(of: path)
+            } catch .directoryUnavailable(let failed, let code) {
+                throw .fileOperationFailed(path: failed, operation: "creating", errno: code)
             } catch {
-                throw .fileOperationFailed(path: directoryPath, operation: "creating", errno: EACCES)
+                throw .fileOperationFailed(path: directoryPath, operation: "creating", errno: EIO)
             }
         }
         let fd: Int32
