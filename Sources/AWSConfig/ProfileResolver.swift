@@ -165,11 +165,11 @@ public struct ProfileResolver: Sendable {
     private func resolveSourceProfile(_ reference: INIValue, of profile: Profile,
                                       visited: [String]) throws(ConfigError) -> CredentialSource {
         let sourceName = reference.text
-        if files.profile(named: sourceName) == nil, policy.sourcesMayHaveStoredKeys {
-            // Its keys may be in the program's store; whether they are is known only when read.
-            return .storedKeys(profile: sourceName)
-        }
         guard let source = files.profile(named: sourceName) else {
+            if policy.sourcesMayHaveStoredKeys {
+                // Its keys may be in the program's store; whether they are is known only when read.
+                return .storedKeys(profile: sourceName)
+            }
             throw ConfigError(
                 .unknownProfile,
                 "\(reference.location): \(describe(profile)) has source_profile = \(sourceName), but profile "
