@@ -31,7 +31,16 @@ package struct StoredKeys {
     /// `profile`'s stored keys for signing, or an error naming the two ways to give it keys.
     package func credentials(for profile: String, roleProfile: String) throws -> AWSCredentials {
         let store = self.store
-        guard var key = try existingEncryptionKey() else { throw KeysError.notStored(profile: profile, roleProfile: roleProfile) }
+        guard var key = try existingEncryptionKey() else {
+            if (try? store.profileNames())?.contains(profile) == true {
+                throw KeysError(
+                    .storeKeyMissing,
+                    "stscache's key store \(store.path) holds keys for profile \"\(profile)\", but the key that opens it is "
+                        + "gone (\(encryptionKeyStore.location)); restore that key from the backup you made with the store, "
+                        + "or move the store away and add the keys again with 'stscache keys add \(profile)'")
+            }
+            throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
+        }
         defer { wipe(&key) }
         guard let record = try store.record(for: profile, encryptionKey: key) else {
             throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
@@ -68,6 +77,7 @@ package struct KeysError: UserFacingError, Equatable {
         case credentialsFileUnusable = "credentials-file-unusable"
         case rotationFailed = "rotation-failed"
         case tooManyKeys = "too-many-keys"
+        case storeKeyMissing = "store-key-missing"
     }
 
     package let code: Code

@@ -173,6 +173,18 @@ def test_add_from_stdin_checks_the_keys_first_and_never_stores_refused_ones(moto
     again = keys(home, "add", "base", "--stdin", stdin=f"{base_user.access_key_id}\n{base_user.secret_access_key}\n")
     assert_clean_failure(run_result(again), "--replace")
     assert home.stscache("prod-role").credentials()["AccessKeyId"].startswith("ASIA")
+    # exec: the child gets the role's session (its AWS CLI reaches moto through the environment).
+    child = run([str(home.stscache_bin), "exec", "--profile", "prod", "--", "aws", "sts", "get-caller-identity"],
+                home.env({"AWS_ENDPOINT_URL": moto.endpoint}))
+    assert child.ok and json.loads(child.stdout)["Arn"] == assumed_arn(role_arn, "alice"), child
+    # The store's own key gone: a clear error naming it, not "no keys".
+    store_key = home.key_store_dir / "access-keys-key"
+    saved = store_key.read_bytes()
+    store_key.unlink()
+    assert run([str(home.stscache_bin), "purge", "--profile", "prod"], home.env()).ok
+    assert_clean_failure(home.stscache("prod-role"), "the key that opens it is gone")
+    store_key.write_bytes(saved)
+    os.chmod(store_key, 0o600)
     assert keys(home, "remove", "base").returncode == 0
     assert stored_rows(home) == []
 
