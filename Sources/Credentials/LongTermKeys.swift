@@ -141,6 +141,15 @@ package struct LongTermKeys {
         let endpoints = try self.endpoints(profile: profile)
         return try stored.store.withLock(encryptionKey: encryptionKey) { transaction in
             var resumed: Bool?
+            var signer: IAMSigner?
+            /// What signs an IAM call: the current key (so the old key's delete is signed with
+            /// the new one), or with mfa_serial one MFA session made once per run.
+            func iam(_ current: AWSCredentials) throws -> IAMSigner {
+                if let signer { return signer }
+                let made = try iamSigner(for: current, profile: profile, endpoints: endpoints)
+                if made.userName != nil { signer = made }
+                return made
+            }
             var steps = 0
             while true {
                 steps += 1
@@ -158,7 +167,9 @@ package struct LongTermKeys {
                 }
                 switch record.rotation {
                 case nil:
-                    let existing = try iamClient(endpoints).listAccessKeys(credentials: current, endpoint: endpoints.iam)
+                    let iam = try iam(current)
+                    let existing = try iamClient(endpoints).listAccessKeys(userName: iam.userName, credentials: iam.credentials,
+                                                                          endpoint: endpoints.iam)
                     if existing.count >= 2 {
                         let other = existing.map(\.accessKeyId).filter { $0 != current.accessKeyId }.joined(separator: ", ")
                         throw KeysError(
@@ -168,16 +179,19 @@ package struct LongTermKeys {
                     }
                     record.rotation = .creating(startedAt: context.now(), existingKeyIds: existing.map(\.accessKeyId))
                     try save(record)
-                    let created = try iamClient(endpoints, attempts: 1).createAccessKey(credentials: current, endpoint: endpoints.iam)
+                    let created = try iamClient(endpoints, attempts: 1).createAccessKey(
+                        userName: iam.userName, credentials: iam.credentials, endpoint: endpoints.iam)
                     try Self.checkShape(created, from: "IAM CreateAccessKey")
                     record.rotation = .created(accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey)
                     try save(record)
                 case .creating(_, let existingKeyIds)?:
                     // Interrupted around CreateAccessKey: a key made then has a secret nobody
                     // kept. Delete it and start again.
-                    let keys = try iamClient(endpoints).listAccessKeys(credentials: current, endpoint: endpoints.iam)
+                    let iam = try iam(current)
+                    let keys = try iamClient(endpoints).listAccessKeys(userName: iam.userName, credentials: iam.credentials,
+                                                                      endpoint: endpoints.iam)
                     for orphan in keys where !existingKeyIds.contains(orphan.accessKeyId) && orphan.accessKeyId != current.accessKeyId {
-                        try deleteKey(orphan.accessKeyId, signedWith: current, endpoints: endpoints)
+                        try deleteKey(orphan.accessKeyId, signedWith: iam, endpoints: endpoints)
                     }
                     record.rotation = nil
                     try save(record)
@@ -192,7 +206,7 @@ package struct LongTermKeys {
                     record.rotatedAt = context.now()
                     try save(record)
                 case .retiring(let oldId)?:
-                    try deleteKey(oldId, signedWith: current, endpoints: endpoints)
+                    try deleteKey(oldId, signedWith: try iam(current), endpoints: endpoints)
                     record.rotation = nil
                     try save(record)
                     return Rotation(oldAccessKeyId: oldId, newAccessKeyId: record.accessKeyId, resumed: resumed ?? false)
@@ -202,12 +216,40 @@ package struct LongTermKeys {
     }
 
     /// DeleteAccessKey; a key already gone is what we wanted.
-    private func deleteKey(_ accessKeyId: String, signedWith credentials: AWSCredentials, endpoints: Endpoints) throws {
+    private func deleteKey(_ accessKeyId: String, signedWith signer: IAMSigner, endpoints: Endpoints) throws {
         do {
-            try iamClient(endpoints).deleteAccessKey(accessKeyId, credentials: credentials, endpoint: endpoints.iam)
+            try iamClient(endpoints).deleteAccessKey(accessKeyId, userName: signer.userName, credentials: signer.credentials,
+                                                     endpoint: endpoints.iam)
         } catch let error as STSError where error.serviceCode == "NoSuchEntity" {
             return
         }
+    }
+
+    /// Credentials for IAM calls, and the user to name in them when IAM cannot tell it.
+    struct IAMSigner {
+        var credentials: AWSCredentials
+        var userName: String?
+    }
+
+    /// The stored key itself; or, when the profile has `mfa_serial` (a policy that denies IAM
+    /// calls without MFA), an MFA-authenticated GetSessionToken session of that key, asked for
+    /// once per run (the code from `mfa_process`, `STSCACHE_MFA_TOKEN` or the terminal), with
+    /// the user named explicitly: IAM calls signed with a session's temporary key name the user.
+    func iamSigner(for current: AWSCredentials, profile: String, endpoints: Endpoints) throws -> IAMSigner {
+        guard let found = files.profile(named: profile), let serial = found.string("mfa_serial") else {
+            return IAMSigner(credentials: current, userName: nil)
+        }
+        let identity = try stsClient(endpoints).getCallerIdentity(credentials: current, endpoint: endpoints.sts)
+        guard identity.arn.contains(":user/"), let userName = identity.arn.split(separator: "/").last.map(String.init) else {
+            throw KeysError(.rotationFailed, "the key of \"\(profile)\" belongs to \(identity.arn), not to an IAM user; only an "
+                + "IAM user's access keys can be rotated")
+        }
+        let code = try MFACodeSource(environment: context.environment)
+            .code(serial: serial, mfaProcess: found.string("mfa_process"), purpose: "rotating the key of profile \"\(profile)\"")
+        let session = try stsClient(endpoints).getSessionToken(
+            GetSessionTokenRequest(durationSeconds: 900, serialNumber: serial, tokenCode: code), credentials: current,
+            endpoint: endpoints.sts)
+        return IAMSigner(credentials: session.credentials, userName: userName)
     }
 
     /// A few signed GetCallerIdentity calls with the new key, until one succeeds and names the

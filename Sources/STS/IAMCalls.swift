@@ -70,28 +70,40 @@ extension STSClient {
     /// IAM [CreateAccessKey](https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html)
     /// for the user whose `credentials` sign it. Not idempotent: give this client one attempt
     /// (`STSRetryPolicy(maxAttempts: 1)`), a retry could make a second key.
-    public func createAccessKey(credentials: AWSCredentials, endpoint: STSEndpoint) throws -> AWSCredentials {
+    /// `userName`: the user, for a caller IAM cannot tell it from (a GetSessionToken session's
+    /// temporary key); nil lets IAM take the user whose key signed the request.
+    public func createAccessKey(userName: String? = nil, credentials: AWSCredentials, endpoint: STSEndpoint) throws -> AWSCredentials {
         try perform(
-            action: "CreateAccessKey", parameters: [("Action", "CreateAccessKey"), ("Version", IAMService.apiVersion)],
+            action: "CreateAccessKey",
+            parameters: [("Action", "CreateAccessKey"), ("Version", IAMService.apiVersion)] + userParameter(userName),
             credentials: credentials, endpoint: endpoint, service: "iam", decode: IAMResponseDecoder.decodeCreatedAccessKey)
     }
 
     /// IAM [DeleteAccessKey](https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteAccessKey.html)
     /// of `accessKeyId`, a key of the user whose `credentials` sign it.
-    public func deleteAccessKey(_ accessKeyId: String, credentials: AWSCredentials, endpoint: STSEndpoint) throws {
+    public func deleteAccessKey(_ accessKeyId: String, userName: String? = nil, credentials: AWSCredentials,
+                                endpoint: STSEndpoint) throws {
         try perform(
             action: "DeleteAccessKey",
-            parameters: [("Action", "DeleteAccessKey"), ("Version", IAMService.apiVersion), ("AccessKeyId", accessKeyId)],
+            parameters: [("Action", "DeleteAccessKey"), ("Version", IAMService.apiVersion)] + userParameter(userName)
+                + [("AccessKeyId", accessKeyId)],
             credentials: credentials, endpoint: endpoint, service: "iam", decode: { _ in () })
     }
 
     /// IAM [ListAccessKeys](https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListAccessKeys.html)
     /// of the user whose `credentials` sign it (a user has at most two).
-    public func listAccessKeys(credentials: AWSCredentials, endpoint: STSEndpoint) throws -> [AccessKeyMetadata] {
+    public func listAccessKeys(userName: String? = nil, credentials: AWSCredentials, endpoint: STSEndpoint) throws
+        -> [AccessKeyMetadata]
+    {
         try perform(
-            action: "ListAccessKeys", parameters: [("Action", "ListAccessKeys"), ("Version", IAMService.apiVersion)],
+            action: "ListAccessKeys",
+            parameters: [("Action", "ListAccessKeys"), ("Version", IAMService.apiVersion)] + userParameter(userName),
             credentials: credentials, endpoint: endpoint, service: "iam", decode: IAMResponseDecoder.decodeAccessKeyList)
     }
+}
+
+private func userParameter(_ userName: String?) -> [(name: String, value: String)] {
+    userName.map { [("UserName", $0)] } ?? []
 }
 
 /// The answers of GetCallerIdentity and the IAM key calls, through the same strict XML reader.

@@ -153,8 +153,8 @@ struct KeysRotateCommand: ContextualCommand {
             finished by running this again; the old key is deleted only once the new one is \
             stored and works. IAM calls go to AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the \
             profile's endpoint_url, else IAM's global endpoint. The IAM user may have at most \
-            one other key (IAM allows two). A policy that requires MFA for IAM calls is not \
-            supported yet.
+            one other key (IAM allows two). With mfa_serial on the profile, the IAM calls are \
+            signed with an MFA session of the key (mfa_process, STSCACHE_MFA_TOKEN or the terminal).
             """)
 
     @Argument(help: "The stored profile whose key to rotate.")

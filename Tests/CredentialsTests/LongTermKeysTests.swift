@@ -16,6 +16,9 @@ private final class FakeIAMUser: @unchecked Sendable {
     var notYetWorking: [String: Int] = [:]
     var created = 0
     var calls: [(action: String, signer: String, target: String?)] = []
+    /// IAM calls only from an MFA session (GetSessionToken with a code), naming the user.
+    var requireMFA = false
+    var sessions: Set<String> = []
 
     init(keys: [String: String]) { self.keys = keys }
 
@@ -26,7 +29,22 @@ private final class FakeIAMUser: @unchecked Sendable {
             let authorization = request.headers.first { $0.name == "Authorization" }?.value ?? ""
             let signer = authorization.components(separatedBy: "Credential=").last?.components(separatedBy: "/").first ?? ""
             calls.append((action, signer, form["AccessKeyId"]))
-            guard keys[signer] != nil else {
+            if sessions.contains(signer) {
+                guard action != "GetSessionToken", form["UserName"] == "alice" else {
+                    return STSAnswers.error(400, code: "ValidationError", message: "name the user")
+                }
+            } else if requireMFA, action.hasSuffix("AccessKey") || action == "ListAccessKeys" {
+                return STSAnswers.error(403, code: "AccessDenied", message: "MFA required")
+            }
+            if action == "GetSessionToken" {
+                guard keys[signer] != nil, form["SerialNumber"] != nil, form["TokenCode"] == "123456" else {
+                    return STSAnswers.error(403, code: "AccessDenied", message: "MultiFactorAuthentication failed")
+                }
+                sessions.insert("ASIASESSION0000001")
+                return STSAnswers.ok(STSAnswers.credentialsXML(action: "GetSessionToken", keyId: "ASIASESSION0000001",
+                                                               expiration: SourcesFixture.now + 900))
+            }
+            guard keys[signer] != nil || sessions.contains(signer) else {
                 return STSAnswers.error(403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid")
             }
             if let left = notYetWorking[signer], left > 0, action == "GetCallerIdentity" {
@@ -83,9 +101,11 @@ private struct Setup {
     let keys: LongTermKeys
     let user: FakeIAMUser
 
-    init(user: FakeIAMUser, rotation: RotationState? = nil) throws {
-        let fixture = try SourcesFixture(route: { user.route($0) })
-        let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n")
+    init(user: FakeIAMUser, rotation: RotationState? = nil, extraConfig: String = "",
+         environment: [String: String] = [:]) throws {
+        let fixture = try SourcesFixture(environment: environment, route: { user.route($0) })
+        let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n"
+            + extraConfig)
         let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
         var keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore())
         keys.newKeyWait = (attempts: 3, interval: 0)
@@ -135,6 +155,25 @@ struct LongTermKeysTests {
         let finished = try setup.keys.rotate(profile: "base")
         #expect(finished.resumed && finished.newAccessKeyId == "AKIANEWKEY000000001" && user.created == 1)
         #expect(Array(user.keys.keys) == ["AKIANEWKEY000000001"])
+    }
+
+    @Test("with mfa_serial, IAM calls are signed with one MFA session naming the user; the new key is checked on its own")
+    func mfaSession() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
+        user.requireMFA = true
+        let setup = try Setup(user: user, extraConfig: "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n",
+                              environment: ["STSCACHE_MFA_TOKEN": "123456"])
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(Array(user.keys.keys) == [rotation.newAccessKeyId])
+        #expect(user.actions.filter { $0 == "GetSessionToken" }.count == 1)
+        for call in user.calls where call.action.hasSuffix("AccessKey") || call.action == "ListAccessKeys" {
+            #expect(call.signer == "ASIASESSION0000001", "\(call.action) signed by \(call.signer)")
+        }
+        // Control: without the profile's mfa_serial the same policy refuses the rotation.
+        let plain = FakeIAMUser(keys: [oldId: oldSecret])
+        plain.requireMFA = true
+        #expect(throws: (any Error).self) { _ = try Setup(user: plain).keys.rotate(profile: "base") }
+        #expect(Array(plain.keys.keys) == [oldId])
     }
 
     @Test("a user with two keys already is refused before anything is created")
