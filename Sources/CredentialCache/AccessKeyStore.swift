@@ -77,6 +77,8 @@ public enum AccessKeyStoreError: UserFacingError, Sendable, Equatable {
     case invalidProfileName
     /// Larger than any store stscache writes.
     case tooLarge(path: String)
+    /// What was to be written does not fit the format (a field over 64 KiB, the store over 1 MiB).
+    case tooLargeToWrite
 
     public var errorCode: String {
         switch self {
@@ -88,6 +90,7 @@ public enum AccessKeyStoreError: UserFacingError, Sendable, Equatable {
         case .lockTimeout: return "keys.lock-timeout"
         case .invalidProfileName: return "keys.invalid-profile-name"
         case .tooLarge: return "keys.store-too-large"
+        case .tooLargeToWrite: return "keys.too-large-to-write"
         }
     }
 
@@ -116,6 +119,8 @@ public enum AccessKeyStoreError: UserFacingError, Sendable, Equatable {
             return "a profile name must be 1 to 256 bytes of printable text"
         case .tooLarge(let path):
             return "the long-term key store \(path) is larger than 1 MiB, more than stscache ever writes; it is not read"
+        case .tooLargeToWrite:
+            return "the keys (or the number of stored profiles) are too large for the long-term key store; nothing was written"
         }
     }
 }
@@ -428,7 +433,7 @@ enum AccessKeyFile {
 
     static func encode(_ records: [StoredAccessKey], key: [UInt8]) throws -> [UInt8] {
         let keyId = EntryFormat.keyId(of: key)
-        guard records.count <= Int(UInt16.max) else { throw AccessKeyStoreError.invalidProfileName }
+        guard records.count <= Int(UInt16.max) else { throw AccessKeyStoreError.tooLargeToWrite }
         var out = magic + [version] + keyId + bigEndianBytes(UInt16(records.count))
         for record in records {
             guard isValidProfileName(record.profile) else { throw AccessKeyStoreError.invalidProfileName }
@@ -441,14 +446,14 @@ enum AccessKeyFile {
             out += bigEndianBytes(UInt16(name.count)) + name + nonce
             out += bigEndianBytes(UInt32(sealed.ciphertext.count + sealed.tag.count)) + sealed.ciphertext + sealed.tag
         }
-        guard out.count <= maximumSize else { throw AccessKeyStoreError.tooLarge(path: "the long-term key store") }
+        guard out.count <= maximumSize else { throw AccessKeyStoreError.tooLargeToWrite }
         return out
     }
 
     private static func plaintext(of record: StoredAccessKey) throws -> [UInt8] {
         func string(_ text: String) throws -> [UInt8] {
             let bytes = Array(text.utf8)
-            guard bytes.count <= Int(UInt16.max) else { throw AccessKeyStoreError.tooLarge(path: "the long-term key store") }
+            guard bytes.count <= Int(UInt16.max) else { throw AccessKeyStoreError.tooLargeToWrite }
             return bigEndianBytes(UInt16(bytes.count)) + bytes
         }
         var out = try string(record.accessKeyId) + string(record.secretAccessKey)
