@@ -65,17 +65,10 @@ public struct ConfigFiles: Sendable {
         var services: [String: Int] = [:]
         var names: [String] = []
         for (index, section) in (config?.sections ?? []).enumerated() {
-            // botocore's build_profile_map: prefix test, then exactly two shlex words.
-            if section.name.hasPrefix("profile") {
-                if let words = shellWords(section.name), words.count == 2 {
-                    if profiles.updateValue(index, forKey: words[1]) == nil { names.append(words[1]) }
-                }
-            } else if section.name.hasPrefix("sso-session") {
-                continue
+            if let name = Self.profileName(ofConfigSection: section.name) {
+                if profiles.updateValue(index, forKey: name) == nil { names.append(name) }
             } else if section.name.hasPrefix("services") {
                 if let words = shellWords(section.name), words.count == 2 { services[words[1]] = index }
-            } else if section.name == "default" {
-                if profiles.updateValue(index, forKey: "default") == nil { names.append("default") }
             }
         }
         for section in credentials?.sections ?? [] where profiles[section.name] == nil {
@@ -84,6 +77,17 @@ public struct ConfigFiles: Sendable {
         configProfiles = profiles
         servicesSections = services
         profileNames = names
+    }
+
+    /// The profile a config-file section defines (`[profile name]`, `[default]`), or nil for
+    /// any other section. botocore's build_profile_map: a `profile` prefix, then exactly two
+    /// shlex words; a later section for the same profile replaces an earlier one.
+    public static func profileName(ofConfigSection name: String) -> String? {
+        if name.hasPrefix("profile") {
+            guard let words = shellWords(name), words.count == 2 else { return nil }
+            return words[1]
+        }
+        return name == "default" ? "default" : nil
     }
 
     /// Reads and parses both files. A file that does not exist is simply absent (botocore

@@ -8,8 +8,16 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <unistd.h>
+
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #endif
 
 int stscache_disable_core_dumps(stscache_core_limit *original) {
@@ -46,3 +54,64 @@ int stscache_accept_cloexec(int listener) {
     return fd;
 #endif
 }
+
+#if defined(__linux__)
+int stscache_realtime_timer_create(void) {
+    return timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+}
+
+int stscache_realtime_timer_arm(int timer, int64_t seconds, long nanoseconds) {
+    struct itimerspec when;
+    memset(&when, 0, sizeof when);
+    if (seconds >= 0) {
+        when.it_value.tv_sec = (time_t)seconds;
+        when.it_value.tv_nsec = nanoseconds;
+        // A zero it_value disarms a timerfd: a time at the epoch still means "now".
+        if (seconds == 0 && nanoseconds == 0) when.it_value.tv_nsec = 1;
+    }
+    return timerfd_settime(timer, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &when, NULL) == 0 ? 0 : errno;
+}
+
+int stscache_realtime_timer_read(int timer) {
+    uint64_t expirations = 0;
+    ssize_t got = read(timer, &expirations, sizeof expirations);
+    if (got == (ssize_t)sizeof expirations) return 0;
+    return got < 0 ? errno : EIO;
+}
+
+int stscache_signal_fd(const int *signals, int count) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int index = 0; index < count; index++) sigaddset(&mask, signals[index]);
+    int failure = pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    if (failure != 0) {
+        errno = failure;
+        return -1;
+    }
+    return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int stscache_signal_fd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t got = read(fd, &info, sizeof info);
+    if (got == (ssize_t)sizeof info) return (int)info.ssi_signo;
+    if (got < 0 && errno == EAGAIN) return 0;
+    if (got >= 0) errno = EIO;
+    return -1;
+}
+
+short stscache_spawn_setsid_flag(void) {
+#ifdef POSIX_SPAWN_SETSID
+    return POSIX_SPAWN_SETSID;
+#else
+    return 0;
+#endif
+}
+#else
+int stscache_realtime_timer_create(void) { errno = ENOSYS; return -1; }
+int stscache_realtime_timer_arm(int timer, int64_t seconds, long nanoseconds) { (void)timer; (void)seconds; (void)nanoseconds; return ENOSYS; }
+int stscache_realtime_timer_read(int timer) { (void)timer; return ENOSYS; }
+int stscache_signal_fd(const int *signals, int count) { (void)signals; (void)count; errno = ENOSYS; return -1; }
+int stscache_signal_fd_read(int fd) { (void)fd; errno = ENOSYS; return -1; }
+short stscache_spawn_setsid_flag(void) { return 0; }
+#endif

@@ -83,7 +83,7 @@ public enum PrincipalBinding {
 }
 
 /// `true` for the 64-hex-digit stems this package creates (guards against paths in `remove`).
-func isStem(_ text: some StringProtocol) -> Bool {
+public func isStem(_ text: some StringProtocol) -> Bool {
     text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
 }
 

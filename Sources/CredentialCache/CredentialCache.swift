@@ -64,7 +64,7 @@ public struct CredentialCache: Sendable {
     /// The entry's plaintext header without the key: one open, one read, no crypto. Nil when
     /// there is no entry, it is unreadable, or its header names another request.
     public func readHeader(_ key: CacheKey) -> EntryHeader? {
-        guard case .success(let bytes) = readEntryFile(key.entryFileName),
+        guard case .success(let bytes) = readEntryFile(key.entryFileName, mapped: true),
               case .success(let parsed) = EntryFormat.parseHeader(bytes),
               parsed.header.stem == key.stem, parsed.header.roleArn == key.roleArn,
               parsed.header.sessionName == key.sessionName
@@ -94,7 +94,12 @@ public struct CredentialCache: Sendable {
 
     /// Open with `O_NOFOLLOW | O_NONBLOCK` (a FIFO planted there must not hang us), require a
     /// regular file of at most 64 KiB, read it whole.
-    private func readEntryFile(_ name: String) -> Result<[UInt8], MissReason> {
+    ///
+    /// `mapped`: copy it out of a private mapping instead of `read(2)`. Only reads report
+    /// `IN_ACCESS` to inotify, and the caching agent counts an entry as used when one does: so
+    /// the readers that hand credentials out (`read`) use `read(2)`, and the ones that only look
+    /// at headers (`prompt`, `list`, `purge`, the agent itself) map the file and do not count.
+    private func readEntryFile(_ name: String, mapped: Bool = false) -> Result<[UInt8], MissReason> {
         let fd: Int32
         switch FileSystem.open(at: directory.fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
         case .success(let opened): fd = opened
@@ -107,11 +112,23 @@ public struct CredentialCache: Sendable {
         guard case .success(let info) = FileSystem.status(of: fd) else { return .failure(.unreadable("fstat")) }
         guard info.isRegularFile else { return .failure(.unreadable("not a regular file")) }
         guard info.st_size <= EntryFormat.maximumSize else { return .failure(.tooLarge) }
+        if mapped { return Self.copyMapped(fd, size: Int(info.st_size)) }
         switch BoundedRead.toEnd(fd, limit: EntryFormat.maximumSize, sizeHint: Int(info.st_size)) {
         case .success(let bytes): return .success(bytes)
         case .failure(.tooLarge): return .failure(.tooLarge)
         case .failure(let failure): return .failure(.unreadable(failure.reason))
         }
+    }
+
+    /// The file's bytes through a private read-only mapping. Entries are replaced by rename,
+    /// never truncated in place, so the mapping cannot lose its pages under us.
+    private static func copyMapped(_ fd: Int32, size: Int) -> Result<[UInt8], MissReason> {
+        guard size > 0 else { return .success([]) }
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapping != MAP_FAILED else {
+            return .failure(.unreadable("mmap: " + errorText(errno)))
+        }
+        defer { munmap(mapping, size) }
+        return .success(Array(UnsafeRawBufferPointer(start: mapping, count: size)))
     }
 
     // MARK: Writing
@@ -285,7 +302,7 @@ public struct CredentialCache: Sendable {
             let stem = String(name.dropLast(".entry".count))
             guard isStem(stem) else { continue }
             var listing = CacheListing(stem: stem, path: directory.pathOf(name), header: nil, problem: nil)
-            switch readEntryFile(name).flatMap({ EntryFormat.parseHeader($0).map(\.header) }) {
+            switch readEntryFile(name, mapped: true).flatMap({ EntryFormat.parseHeader($0).map(\.header) }) {
             case .success(let header) where header.stem == stem: listing.header = header
             case .success: listing.problem = .differentRequest
             case .failure(let reason): listing.problem = reason
@@ -308,7 +325,7 @@ public struct CredentialCache: Sendable {
     public func verify(_ listing: CacheListing, encryptionKey: [UInt8]) -> CacheListing {
         guard listing.header != nil else { return listing }
         var checked = listing
-        switch readEntryFile(listing.stem + ".entry").flatMap({ EntryFormat.authenticate($0, key: encryptionKey) }) {
+        switch readEntryFile(listing.stem + ".entry", mapped: true).flatMap({ EntryFormat.authenticate($0, key: encryptionKey) }) {
         case .success(let header) where header.stem == listing.stem && header == listing.header:
             checked.verified = true
         case .success:

@@ -26,8 +26,12 @@ package enum ChildEnvironment {
         "STSCACHE_REFRESH_WINDOW", "STSCACHE_LOCK_TIMEOUT", "STSCACHE_STS_TIMEOUT", "STSCACHE_ATTEMPT_TIMEOUT",
         "STSCACHE_CONNECT_TIMEOUT", "STSCACHE_MAX_ATTEMPTS", "STSCACHE_PROCESS_TIMEOUT",
         "STSCACHE_MFA_SESSION_DURATION", "STSCACHE_VERBOSE",
+        // The agent's refreshes: a nested stscache must not ask for an MFA code either.
+        "STSCACHE_NONINTERACTIVE",
         // The user's opt-in to plain http off this machine: a nested run must reach the same STS.
         "STSCACHE_ALLOW_INSECURE_HTTP",
+        // `console`'s federation endpoint (an address, not a secret): a nested run signs in the same way.
+        "STSCACHE_FEDERATION_ENDPOINT",
     ]
 
     /// Settings that must never reach a child (removed by the rule anyway; named for the tests

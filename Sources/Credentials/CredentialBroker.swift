@@ -24,6 +24,10 @@ package struct CredentialBroker {
     package let policy: RefreshPolicy
     /// Skip the cache for the requested role (not for the sources it is chained from).
     package var forceRefresh: Bool = false
+    /// When the requested role's refresh fails, serve its cached session while it is still
+    /// valid (with a warning). The agent turns this off: a refresh that did not happen must
+    /// fail, so it can say why and retry. Sessions the role is made from keep their fallback.
+    package var servesCachedOnFailure = true
     package var lockTimeout: Double = CredentialCache.defaultLockTimeout
     /// MFA prompt terminal and the codes already sent (CredentialSources/SessionCreation.swift).
     package var sources = SourceOptions()
@@ -39,7 +43,7 @@ package struct CredentialBroker {
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
-            policy: policy, forceRefresh: force ?? forceRefresh)
+            policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
         return try session(request) { try createSession(for: role) }
     }
 
@@ -52,6 +56,7 @@ package struct CredentialBroker {
         var principal: (accessKeyId: String, secretAccessKey: String)?
         var policy: RefreshPolicy
         var forceRefresh = false
+        var servesCachedOnFailure = true
     }
 
     /// The session pipeline every kind of session goes through: key → read → fresh? → lock →
@@ -93,7 +98,8 @@ package struct CredentialBroker {
                 fresh = try fetch()
             } catch {
                 // Still valid: better to serve what we have than to fail the caller's command.
-                if let fallback, context.now() < fallback.expiration.addingTimeInterval(-RefreshPolicy.safetyMargin) {
+                if request.servesCachedOnFailure, let fallback,
+                   context.now() < fallback.expiration.addingTimeInterval(-RefreshPolicy.safetyMargin) {
                     let remaining = Int(fallback.expiration.timeIntervalSince(context.now()) / 60)
                     context.output.stderr(
                         "stscache: warning: could not refresh \(request.subject) (\(describe(error))); "

@@ -32,9 +32,8 @@ package struct KeepWarmPlan {
         package var issuedAt: Date
         package var expiration: Date
         package var lastUsed: Date
-        /// Failed refreshes in a row, and when the last one failed (for the back-off).
-        package var failures = 0
-        package var lastFailure: Date?
+        /// Not before this: set after a failed refresh (`retryDelay`).
+        package var retryAt: Date?
 
         package init(stem: String, issuedAt: Date, expiration: Date, lastUsed: Date) {
             (self.stem, self.issuedAt, self.expiration, self.lastUsed) = (stem, issuedAt, expiration, lastUsed)
@@ -55,23 +54,29 @@ package struct KeepWarmPlan {
         now.timeIntervalSince(session.lastUsed) <= keepFor
     }
 
-    /// When `session` should next be tried: its refresh time, or later after failures (full
-    /// jitter on an exponential back-off from 30 s up to 15 minutes; `random` in 0...1).
-    package func nextAttempt(_ session: Session, random: Double) -> Date {
+    /// When `session` should next be tried: its refresh time, or its retry time after a failure.
+    package func nextAttempt(_ session: Session) -> Date {
         let planned = refreshAt(session)
-        guard session.failures > 0, let failed = session.lastFailure else { return planned }
-        let ceiling = min(15 * 60, 30 * Double(1 << min(session.failures - 1, 10)))
-        return max(planned, failed.addingTimeInterval(ceiling * min(max(random, 0), 1)))
+        guard let retryAt = session.retryAt else { return planned }
+        return max(planned, retryAt)
+    }
+
+    /// How long to wait after the `failures`-th failed refresh in a row: full jitter (`random` in
+    /// 0...1) on an exponential back-off from 30 s up to 15 minutes, drawn once per failure so
+    /// that re-planning does not move it.
+    package static func retryDelay(failures: Int, random: Double) -> Double {
+        let ceiling = min(15 * 60, 30 * Double(1 << min(max(failures, 1) - 1, 10)))
+        return ceiling * min(max(random, 0), 1)
     }
 
     /// The kept sessions to refresh now.
-    package func due(_ sessions: [Session], now: Date, random: () -> Double = { Double.random(in: 0...1) }) -> [Session] {
-        sessions.filter { isKept($0, now: now) && nextAttempt($0, random: random()) <= now }
+    package func due(_ sessions: [Session], now: Date) -> [Session] {
+        sessions.filter { isKept($0, now: now) && nextAttempt($0) <= now }
     }
 
     /// When to wake next: the earliest attempt among kept sessions; nil when nothing is kept
     /// (then only a change to the cache or the config wakes the agent).
-    package func nextWake(_ sessions: [Session], now: Date, random: () -> Double = { Double.random(in: 0...1) }) -> Date? {
-        sessions.filter { isKept($0, now: now) }.map { nextAttempt($0, random: random()) }.min()
+    package func nextWake(_ sessions: [Session], now: Date) -> Date? {
+        sessions.filter { isKept($0, now: now) }.map { nextAttempt($0) }.min()
     }
 }

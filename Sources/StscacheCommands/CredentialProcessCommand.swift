@@ -26,11 +26,16 @@ struct CredentialProcessCommand: ContextualCommand {
     @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m, at most half the session).")
     var refreshWindow: String?
 
+    /// The agent's refresh: no credentials on stdout, and no serving the cached session when the
+    /// refresh fails (the failure is the answer). Not for people: hidden from help.
+    @Flag(name: .long, help: .private)
+    var refreshOnly = false
+
     @OptionGroup var cacheOptions: CacheOptions
 
     var options: CredentialProcessOptions {
         CredentialProcessOptions(profile: profile, forceRefresh: forceRefresh, refreshWindow: refreshWindow,
-                                 verbose: cacheOptions.verbose)
+                                 verbose: cacheOptions.verbose, refreshOnly: refreshOnly)
     }
 
     func run(context: Context) throws {
@@ -44,8 +49,9 @@ struct CredentialProcessCommand: ContextualCommand {
         let role = try resources.resolve(profile: options.profile)
         var broker = resources.broker(policy: RefreshPolicy(window: window))
         broker.forceRefresh = options.forceRefresh
+        broker.servesCachedOnFailure = !options.refreshOnly
         let credentials = try broker.credentials(for: role)
-        context.output.stdout(CredentialOutput.json(credentials))
+        if !options.refreshOnly { context.output.stdout(CredentialOutput.json(credentials)) }
     }
 }
 
@@ -55,4 +61,6 @@ struct CredentialProcessOptions: Equatable {
     var forceRefresh = false
     var refreshWindow: String?
     var verbose = false
+    /// `--refresh-only` (the agent's refreshes).
+    var refreshOnly = false
 }

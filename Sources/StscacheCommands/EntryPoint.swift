@@ -98,7 +98,10 @@ public enum StscacheMain {
 
     static func report(_ error: any Error, context: Context) -> Int32 {
         context.output.stderr("stscache: " + describe(error) + "\n")
-        return (error as? CommandError)?.exitStatus ?? 1
+        if let command = error as? CommandError { return command.exitStatus }
+        // The agent tells "needs a person" from other failures by this status.
+        if (error as? any UserFacingError)?.errorCode == "source.mfa-not-asked" { return StscacheExitStatus.mfaNotAsked }
+        return 1
     }
 
     /// Help and version go to stdout as usual; a usage mistake becomes one line on stderr.
@@ -133,6 +136,11 @@ struct StscacheCommand: ParsableCommand {
         version: stscacheVersion,
         subcommands: [CredentialProcessCommand.self, PromptCommand.self, ListCommand.self, PurgeCommand.self,
                       ExportCommand.self, ExecCommand.self,
-                      KeysCommand.self])
+                      AgentCommand.self,
+                      SetupCommand.self,
+                      ConsoleCommand.self,
+                      DoctorCommand.self,
+                      KeysCommand.self,
+                     ])
 }
 

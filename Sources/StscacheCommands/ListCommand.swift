@@ -21,7 +21,10 @@ struct ListCommand: ContextualCommand {
             at hand, so the header could not be authenticated: its times are what the file \
             claims); unreadable (a damaged, forged or foreign file, replaced on the role's next \
             use). Control characters are shown escaped. A table on a terminal, tab-separated \
-            lines otherwise (no header), JSON with --json.
+            lines otherwise (no header), JSON with --json. While `stscache agent` runs, a last \
+            column says what it does with each session: warm (refreshed ahead of time), \
+            refreshing, failing (retrying), needs-mfa (left for the next caller at a terminal), \
+            idle (not used lately), or - (not one the config reaches).
             """)
 
     @Flag(name: .long, help: "Print a JSON array of {roleArn, sessionName, profiles, expiration, remainingSeconds, state, verified}.")
@@ -40,6 +43,8 @@ struct ListCommand: ContextualCommand {
         var problem: String?
         /// The header was authenticated with the cache's key.
         var verified = false
+        /// What the running agent does with it (`AgentState.Condition`), nil without an agent.
+        var agent: String?
     }
 
     func run(context: Context) throws {
@@ -63,7 +68,14 @@ struct ListCommand: ContextualCommand {
         guard let cache = try inventory.existingCache() else { return [] }
         let now = context.now()
         let policy = try SessionDisplay.policy(environment: context.environment)
-        return try inventory.entries(in: cache, verify: true).map { row($0.listing, profiles: $0.profiles, now: now, policy: policy) }
+        let agent = AgentState.load(from: cache)
+        let conditions = agent.running ? Dictionary(
+            (agent.state?.sessions ?? []).map { ($0.stem, $0.condition.rawValue) }, uniquingKeysWith: { first, _ in first }) : nil
+        return try inventory.entries(in: cache, verify: true).map { entry in
+            var row = row(entry.listing, profiles: entry.profiles, now: now, policy: policy)
+            if let conditions { row.agent = conditions[entry.listing.stem] ?? "-" }
+            return row
+        }
     }
 
     /// One listing as a row: the state only from an authenticated header, else `unverified`.
@@ -93,6 +105,7 @@ struct ListCommand: ContextualCommand {
             ]
             fields.append("\"verified\":" + (row.verified ? "true" : "false"))
             if let problem = row.problem { fields.append("\"problem\":" + JSONText.quoted(problem)) }
+            if let agent = row.agent { fields.append("\"agent\":" + JSONText.quoted(agent)) }
             return "{" + fields.joined(separator: ",") + "}"
         }
         return "[" + objects.joined(separator: ",") + "]\n"
@@ -101,18 +114,20 @@ struct ListCommand: ContextualCommand {
     /// The row's cells, every one escaped for a terminal: a header is file content, and text
     /// from it must not move the cursor, retitle the window or split a TSV line.
     static func cells(_ row: Row) -> [String] {
+        let agent = row.agent.map { [$0] } ?? []
         guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
-            return [row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"].map { TerminalText.escaped($0) }
+            return ([row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"] + agent).map { TerminalText.escaped($0) }
         }
-        return [roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
-                Timestamps.formatRFC3339(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state]
+        return ([roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
+                 Timestamps.formatRFC3339(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state] + agent)
             .map { TerminalText.escaped($0) }
     }
 
     /// Aligned columns under a header, for people.
     static func table(_ rows: [Row]) -> String {
-        let lines = [["ROLE", "SESSION", "PROFILES", "EXPIRES", "LEFT", "STATE"]] + rows.map(cells)
-        var widths = [Int](repeating: 0, count: 6)
+        let header = ["ROLE", "SESSION", "PROFILES", "EXPIRES", "LEFT", "STATE"] + (rows.contains { $0.agent != nil } ? ["AGENT"] : [])
+        let lines = [header] + rows.map(cells)
+        var widths = [Int](repeating: 0, count: header.count)
         for line in lines {
             for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) }
         }

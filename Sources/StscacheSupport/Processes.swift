@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CProcessControl
 
 /// The one place stscache starts another program: `exec` children, `credential_process`
 /// sources and `mfa_process` all go through `Spawn.start`, so each gets its core limit back.
@@ -15,15 +16,20 @@ package enum Spawn {
 
     /// Starts `path` with `arguments` (argv[0] first) and exactly `environment`. Signals in `defaultSignals` start at their default action (SIGPIPE always:
     /// stscache ignores it, and an ignored signal would stay ignored across exec); `signalMask`,
-    /// when given, is the child's mask; `stdout`, when given, becomes the child's fd 1.
+    /// when given, is the child's mask; `stdin`, `stdout` and `stderr`, when given, become the
+    /// child's fds 0, 1 and 2; `newSession` starts it in a session of its own, without a
+    /// controlling terminal (the agent's refreshes: nothing it starts can prompt).
     package static func start(path: String, arguments: [String], environment: [String: String],
-                      stdout: Int32? = nil, signalMask: sigset_t? = nil, defaultSignals: [Int32] = [])
+                      stdin: Int32? = nil, stdout: Int32? = nil, stderr: Int32? = nil, newSession: Bool = false,
+                      signalMask: sigset_t? = nil, defaultSignals: [Int32] = [])
         throws(Failure) -> pid_t
     {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) }
         if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, 1) }
+        if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -33,6 +39,11 @@ package enum Spawn {
         for signal in defaultSignals + [SIGPIPE] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         var flags = POSIX_SPAWN_SETSIGDEF
+        if newSession {
+            let setsid = Int32(stscache_spawn_setsid_flag())
+            guard setsid != 0 else { throw Failure(errno: ENOSYS) }
+            flags |= setsid
+        }
         if var signalMask {
             posix_spawnattr_setsigmask(&attributes, &signalMask)
             flags |= POSIX_SPAWN_SETSIGMASK

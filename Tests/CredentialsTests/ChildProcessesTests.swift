@@ -85,7 +85,9 @@ struct ChildEnvironmentTests {
 
     /// `Spawn` takes the environment it is given; the rule is applied by its callers. Each place
     /// that starts a program must build that environment with `ChildEnvironment.inherited`, so a
-    /// new spawn site is caught here until it does.
+    /// new spawn site is caught here until it does. The one exception is the agent, whose
+    /// children are stscache itself (they need the cache's key store as the agent has it) and
+    /// whose rule is `CachingAgent.childEnvironment`.
     @Test("every place that starts a program builds its environment with ChildEnvironment.inherited")
     func everySpawnSiteAppliesTheRule() throws {
         let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -96,12 +98,26 @@ struct ChildEnvironmentTests {
         for file in files {
             let text = try String(contentsOfFile: sources.appendingPathComponent(file).path, encoding: .utf8)
             if text.contains("Spawn.start(") || text.contains("CapturedProcess.run(") {
-                sites[file] = text.contains("ChildEnvironment.inherited(from:")
+                sites[file] = file == "Credentials/CachingAgent.swift"
+                    ? text.contains("environment: Self.childEnvironment(")
+                    : text.contains("ChildEnvironment.inherited(from:")
             }
         }
-        #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift"],
+        #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift",
+                                    "Credentials/CachingAgent.swift", "Credentials/BrowserLaunch.swift"],
                 "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
         #expect(sites.values.allSatisfy { $0 }, "\(sites)")
+    }
+
+    @Test("the agent's refreshes never get a one-time MFA code and may never ask for one")
+    func agentChildEnvironment() {
+        let child = CachingAgent.childEnvironment(["STSCACHE_MFA_TOKEN": "123456", "STSCACHE_CACHE_DIR": "/c",
+                                                   "STSCACHE_NONINTERACTIVE": "0", "PATH": "/bin"])
+        #expect(child["STSCACHE_MFA_TOKEN"] == nil)
+        #expect(child["STSCACHE_NONINTERACTIVE"] == "1")
+        #expect(child["STSCACHE_CACHE_DIR"] == "/c" && child["PATH"] == "/bin")
+        #expect(ChildEnvironment.keptSettings.contains("STSCACHE_NONINTERACTIVE"),
+                "a stscache the refresh starts as a credential_process source must not ask either")
     }
 
     @Test("a helper's environment goes through the rule (env prints no secret)")

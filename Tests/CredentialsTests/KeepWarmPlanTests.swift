@@ -55,15 +55,19 @@ struct KeepWarmPlanTests {
 
     @Test("after failures: full jitter up to an exponential ceiling, never before the planned time")
     func backoff() {
+        #expect(KeepWarmPlan.retryDelay(failures: 1, random: 1) == 30)
+        #expect(KeepWarmPlan.retryDelay(failures: 3, random: 1) == 120)  // 30 * 2^2
+        #expect(KeepWarmPlan.retryDelay(failures: 3, random: 0.5) == 60)
+        #expect(KeepWarmPlan.retryDelay(failures: 40, random: 1) == 900)  // capped at 15 minutes
+        #expect(KeepWarmPlan.retryDelay(failures: 40, random: 7) == 900, "random is clamped")
         var failing = session(issuedAgo: 3000)
-        failing.failures = 3
-        failing.lastFailure = testNow
-        #expect(plan.nextAttempt(failing, random: 1) == testNow.addingTimeInterval(120))  // 30 * 2^2
+        failing.retryAt = testNow.addingTimeInterval(120)
         #expect(plan.refreshAt(failing) < testNow)
-        #expect(plan.nextAttempt(failing, random: 0) == testNow, "not before the failure, nor before the planned time")
-        failing.failures = 40
-        #expect(plan.nextAttempt(failing, random: 1) == testNow.addingTimeInterval(900))  // capped at 15 minutes
-        #expect(plan.due([failing], now: testNow, random: { 1 }).isEmpty)
-        #expect(plan.due([failing], now: testNow.addingTimeInterval(900), random: { 1 }).map(\.stem) == ["s"])
+        #expect(plan.nextAttempt(failing) == testNow.addingTimeInterval(120))
+        #expect(plan.due([failing], now: testNow).isEmpty)
+        #expect(plan.due([failing], now: testNow.addingTimeInterval(120)).map(\.stem) == ["s"])
+        var later = session(issuedAgo: 0)
+        later.retryAt = testNow
+        #expect(plan.nextAttempt(later) == plan.refreshAt(later), "a retry never comes before the planned time")
     }
 }

@@ -25,7 +25,8 @@ INSTALL = REPO_ROOT / "scripts" / "install"
 PACKAGE = REPO_ROOT / "scripts" / "package"
 VERSION = REPO_ROOT / "scripts" / "version"
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
-SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec"]
+SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec", "agent", "agent.run", "agent.status",
+               "setup", "console", "doctor"]
 
 # What an install puts under PREFIX (man pages for the subcommands are checked separately).
 EXPECTED = {

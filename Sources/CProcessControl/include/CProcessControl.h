@@ -28,4 +28,28 @@ int stscache_set_core_limit(pid_t pid, stscache_core_limit limit);
 /// at that instant cannot inherit the connection. Returns the descriptor, or -1 with errno set.
 int stscache_accept_cloexec(int listener);
 
+/// The agent's sleep: a CLOCK_REALTIME timerfd (close-on-exec, non-blocking). Timerfd and
+/// signalfd are Linux calls Glibc's Swift module does not expose. Returns -1 with errno set.
+int stscache_realtime_timer_create(void);
+
+/// Arms `timer` to fire at the absolute wall-clock time `seconds`.`nanoseconds`, cancelled when
+/// the clock is set (TFD_TIMER_CANCEL_ON_SET: a step of the wall clock wakes the agent to
+/// re-plan). seconds < 0 disarms it. Returns 0 or an errno value.
+int stscache_realtime_timer_arm(int timer, int64_t seconds, long nanoseconds);
+
+/// Reads `timer`: 0 when it fired, ECANCELED when the wall clock was set meanwhile, EAGAIN when
+/// neither happened, another errno value on failure.
+int stscache_realtime_timer_read(int timer);
+
+/// Blocks `count` signals for this thread and returns a signalfd (close-on-exec, non-blocking)
+/// that reports them, or -1 with errno set.
+int stscache_signal_fd(const int *signals, int count);
+
+/// The next signal number from `fd`, 0 when none is pending, -1 with errno set on failure.
+int stscache_signal_fd_read(int fd);
+
+/// POSIX_SPAWN_SETSID: the child starts its own session (no controlling terminal). glibc has
+/// the flag since 2.26 but Swift does not import it. 0 where it does not exist.
+short stscache_spawn_setsid_flag(void);
+
 #endif

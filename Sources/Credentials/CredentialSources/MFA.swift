@@ -84,6 +84,15 @@ package struct MFACodeSource {
     package func code(serial: String, mfaProcess: String?, purpose: String) throws(SourceError) -> String {
         let code: String
         let origin: String
+        let token = environment["STSCACHE_MFA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if token == nil, environment["STSCACHE_NONINTERACTIVE"] == "1" {
+            // An mfa_process may wait for a touch, and a prompt for a person: neither may happen
+            // in a background refresh. The next caller at a terminal gets the code.
+            throw SourceError(
+                .mfaNotAsked,
+                "\(purpose) needs a new MFA code for \(serial), and STSCACHE_NONINTERACTIVE=1 forbids asking for "
+                    + "one; run the command once from a terminal.")
+        }
         if let mfaProcess {
             origin = "mfa_process"
             code = try run(mfaProcess, serial: serial, purpose: purpose)

@@ -9,6 +9,9 @@ package struct SourceError: UserFacingError, Equatable, CustomStringConvertible 
     package enum Code: String, Sendable {
         // MFA
         case mfaNoTerminal = "mfa-no-terminal"
+        /// `STSCACHE_NONINTERACTIVE=1` (the caching agent's refreshes): a code is needed and
+        /// nobody may be asked for one.
+        case mfaNotAsked = "mfa-not-asked"
         case mfaInvalidCode = "mfa-invalid-code"
         case mfaProcessFailed = "mfa-process-failed"
         case mfaPromptTimedOut = "mfa-prompt-timed-out"

@@ -47,6 +47,23 @@ struct MFACodeSourceTests {
         #expect(error?.message.contains(serial) == true)
     }
 
+    @Test("STSCACHE_NONINTERACTIVE=1: neither mfa_process nor the terminal is asked; a given token still works")
+    func nonInteractive() throws {
+        let terminal = ScriptedTerminal(["333333"])
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("mfa-process-ran-\(UUID().uuidString)").path
+        let error = expectSourceError(.mfaNotAsked) {
+            _ = try source(["STSCACHE_NONINTERACTIVE": "1"], terminal: terminal)
+                .code(serial: serial, mfaProcess: "touch \(marker)", purpose: "profile \"prod\"")
+        }
+        #expect(error?.message.contains(serial) == true)
+        #expect(terminal.written.isEmpty, "nothing was shown on the terminal")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the mfa_process did not run")
+        #expect(try source(["STSCACHE_NONINTERACTIVE": "1", "STSCACHE_MFA_TOKEN": "222222"], terminal: terminal)
+            .code(serial: serial, mfaProcess: nil, purpose: "p") == "222222")
+        #expect(try source(["STSCACHE_NONINTERACTIVE": "0"], terminal: terminal)
+            .code(serial: serial, mfaProcess: nil, purpose: "p") == "333333", "only 1 turns it on")
+    }
+
     @Test("codes that are not six digits are refused without being echoed", arguments: ["12345", "1234567", "12a456", "", "123 456"])
     func invalidCodes(_ text: String) {
         let error = expectSourceError(.mfaInvalidCode) {

@@ -1,0 +1,147 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import CredentialCache
+import Credentials
+import StscacheSupport
+
+/// `stscache agent`: the caching agent in the foreground (for `systemd --user`), and
+/// `stscache agent status`.
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Keep recently used sessions warm so no caller waits for STS.",
+        discussion: """
+            Runs in the foreground until SIGTERM or SIGINT (config-examples/stscache-agent.service \
+            runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
+            --lead before the callers' refresh window opens, through the same cache entries and \
+            locks as every caller. It never asks for an MFA code: a session that needs one is left \
+            for the next caller at a terminal (see `stscache agent status` and `stscache list`). \
+            SIGHUP re-reads the config; config and cache changes are also seen by themselves.
+            """,
+        subcommands: [AgentRunCommand.self, AgentStatusCommand.self],
+        defaultSubcommand: AgentRunCommand.self)
+}
+
+struct AgentRunCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the agent in the foreground (the default).")
+
+    @Option(name: .long, help: "Keep sessions used within this long warm, e.g. 12h, 30m (default 12h).")
+    var keepFor: String?
+
+    @Option(name: .long, help: "Refresh this long before the callers' refresh window opens (default 5m).")
+    var lead: String?
+
+    @Option(name: .long, help: "The callers' refresh window, if not STSCACHE_REFRESH_WINDOW's (default 15m).")
+    var refreshWindow: String?
+
+    func run(context: Context) throws {
+        func duration(_ text: String?, _ option: String, default value: Double) throws -> Double {
+            guard let text else { return value }
+            guard let seconds = parseDuration(text), seconds >= 0 else {
+                throw ValidationError("--\(option) \(text) is not a duration; use e.g. 900, 15m or 12h.")
+            }
+            return seconds
+        }
+        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let plan = KeepWarmPlan(callers: RefreshPolicy(window: window),
+                                lead: try duration(lead, "lead", default: 5 * 60),
+                                keepFor: try duration(keepFor, "keep-for", default: 12 * 3600))
+        let agent = try CachingAgent(context: context, settings: .init(plan: plan, executable: Self.executablePath()))
+        let status = agent.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// This binary, for the refresh children. After a package upgrade replaced it, the kernel
+    /// reports the old one as "(deleted)": the new one at the same path is what should run.
+    static func executablePath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return CommandLine.arguments.first ?? "stscache" }
+        var path = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+        return path
+    }
+}
+
+struct AgentStatusCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Say whether the agent runs, what it keeps warm and when each refresh is next.",
+        discussion: "Exit status 0 when an agent runs on this cache, 3 when none does (as `systemctl status`).")
+
+    @Flag(name: .long, help: "Print the agent's state as JSON: {running, pid, sessions: [...]}.")
+    var json = false
+
+    func run(context: Context) throws {
+        let inventory = CacheInventory(context: context, verbose: context.verbose)
+        let loaded: (state: AgentState?, running: Bool) =
+            try inventory.existingCache().map { AgentState.load(from: $0) } ?? (nil, false)
+        if json {
+            context.output.stdout(Self.json(loaded.state, running: loaded.running))
+        } else {
+            context.output.stdout(Self.text(loaded.state, running: loaded.running, now: context.now()))
+        }
+        if !loaded.running { throw ExitCode(3) }
+    }
+
+    static func text(_ state: AgentState?, running: Bool, now: Date) -> String {
+        guard running, let state else {
+            return "stscache agent: not running (start it with `stscache agent`, or `systemctl --user start stscache-agent`)\n"
+        }
+        var lines = ["stscache agent: running (pid \(state.pid), since \(format(state.started))); keeps sessions used in "
+            + "the last \(CachingAgent.duration(state.keepFor)) warm, refreshing \(CachingAgent.duration(state.lead)) "
+            + "before the \(CachingAgent.duration(state.window)) window"]
+        guard !state.sessions.isEmpty else { return lines[0] + "\nNo cached sessions reachable from the config.\n" }
+        let rows = [["PROFILE", "ROLE", "EXPIRES", "NEXT REFRESH", "LAST USED", "STATE"]] + state.sessions.map { record in
+            var condition = record.condition.rawValue
+            if let error = record.lastError, record.condition == .failing || record.condition == .needsMFA {
+                condition += ": " + error
+            }
+            return [record.profile, record.roleArn, format(record.expiration),
+                    record.nextRefresh.map(format) ?? "-", format(record.lastUsed), condition]
+                .map { TerminalText.escaped($0) }
+        }
+        var widths = [Int](repeating: 0, count: 6)
+        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        lines += rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }.joined(separator: "  ")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func json(_ state: AgentState?, running: Bool) -> String {
+        guard let state else { return "{\"running\":\(running)}\n" }
+        func time(_ seconds: Double?) -> String { seconds.map { JSONText.quoted(format($0)) } ?? "null" }
+        let sessions = state.sessions.map { (record: AgentState.Record) -> String in
+            var fields: [String] = []
+            fields.append("\"profile\":" + JSONText.quoted(record.profile))
+            fields.append("\"profiles\":[" + record.profiles.map(JSONText.quoted).joined(separator: ",") + "]")
+            fields.append("\"roleArn\":" + JSONText.quoted(record.roleArn))
+            fields.append("\"expiration\":" + time(record.expiration))
+            fields.append("\"nextRefresh\":" + time(record.nextRefresh))
+            fields.append("\"lastUsed\":" + time(record.lastUsed))
+            fields.append("\"state\":" + JSONText.quoted(record.condition.rawValue))
+            fields.append("\"failures\":" + String(record.failures))
+            fields.append("\"lastError\":" + (record.lastError.map(JSONText.quoted) ?? "null"))
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return "{\"running\":\(running),\"pid\":\(state.pid),\"updated\":\(time(state.updated)),"
+            + "\"sessions\":[" + sessions.joined(separator: ",") + "]}\n"
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        Timestamps.formatRFC3339(Date(timeIntervalSince1970: seconds))
+    }
+}
