@@ -31,6 +31,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("config-ini", "FuzzConfigINI", ["AWSConfig", "Credentials"]),
     fuzzer("sts-response", "FuzzSTSResponse", ["STS"]),
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
+    fuzzer("access-key-store", "FuzzAccessKeyStore", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
     fuzzer("endpoint-request", "FuzzEndpointRequest", ["Credentials"]),
 ]

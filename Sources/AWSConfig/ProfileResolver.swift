@@ -118,6 +118,9 @@ public struct ProfileResolver: Sendable {
         switch source {
         case .staticKeys(let name, let keys) where keys.sessionToken == nil:
             sourceProfile = files.profile(named: name)
+        case .storedKeys(let name):
+            // Stored keys are long-term keys (the store holds no session tokens).
+            sourceProfile = files.profile(named: name)
         case .environment(let keys) where keys.sessionToken == nil:
             sourceProfile = nil
         default:
@@ -163,6 +166,10 @@ public struct ProfileResolver: Sendable {
                                       visited: [String]) throws(ConfigError) -> CredentialSource {
         let sourceName = reference.text
         guard let source = files.profile(named: sourceName) else {
+            if policy.sourcesMayHaveStoredKeys {
+                // Its keys may be in the program's store; whether they are is known only when read.
+                return .storedKeys(profile: sourceName)
+            }
             throw ConfigError(
                 .unknownProfile,
                 "\(reference.location): \(describe(profile)) has source_profile = \(sourceName), but profile "
@@ -220,6 +227,7 @@ public struct ProfileResolver: Sendable {
                     + "credentials (for example an SSO helper's credential-process command) instead.",
                 profile: source.name, location: source.location)
         }
+        if policy.sourcesMayHaveStoredKeys { return .storedKeys(profile: source.name) }
         throw ConfigError(
             .sourceWithoutKeys,
             "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", has no credentials: no "

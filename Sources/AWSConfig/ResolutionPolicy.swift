@@ -17,6 +17,11 @@ public struct ResolutionPolicy: Sendable {
     /// program again for a profile on the way to it, and to point a profile without a role at the
     /// profile it hands over to.
     public let delegatedProfile: @Sendable (_ credentialProcess: String) -> String?
+    /// When true, a source profile that has no credentials in the files (or is not in them at
+    /// all) resolves to `CredentialSource.storedKeys`: the program keeps long-term keys of its
+    /// own and decides, when it needs them, whether it has that profile's. botocore has no such
+    /// store, so the default is its error.
+    public var sourcesMayHaveStoredKeys = false
 
     public init(programName: String,
                 defaultSessionName: @escaping @Sendable () -> String,

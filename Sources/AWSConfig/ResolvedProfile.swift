@@ -136,4 +136,8 @@ public indirect enum CredentialSource: Sendable, Equatable {
     /// (unsigned) using the token in this file, read afresh on every call
     /// (`web_identity_token_file`, or `AWS_WEB_IDENTITY_TOKEN_FILE`).
     case webIdentity(tokenFile: String)
+    /// A source profile with no credentials in the config files, whose long-term keys the
+    /// program may keep in its own encrypted store (`ResolutionPolicy.sourcesMayHaveStoredKeys`).
+    /// Nothing is read here: the program looks the keys up only when it needs them to sign.
+    case storedKeys(profile: String)
 }

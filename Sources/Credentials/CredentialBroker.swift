@@ -42,7 +42,7 @@ package struct CredentialBroker {
         // it again would loop.
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         let request = SessionRequest(
-            key: Self.cacheKey(for: role), subject: role.roleArn, principal: Self.principalKeys(role.source),
+            key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
             policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
         return try session(request) { try createSession(for: role) }
     }
@@ -177,7 +177,20 @@ package struct CredentialBroker {
         switch source {
         case .staticKeys(_, let keys), .environment(let keys): return (keys.accessKeyId, keys.secretAccessKey)
         case .role(let role): return principalKeys(role.source)
-        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity: return nil
+        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys: return nil
+        }
+    }
+
+    /// `principalKeys`, with a chain rooted in stored keys bound to the store and the profile
+    /// instead: a hit must not open the store to learn the keys (docs/DESIGN.md, "Long-term
+    /// keys"). Two stores (another `XDG_CONFIG_HOME`) sharing a cache never share a session.
+    package func principalKeys(_ source: CredentialSource) -> (accessKeyId: String, secretAccessKey: String)? {
+        switch source {
+        case .storedKeys(let profile):
+            return ("stored-keys:" + AccessKeyStore.defaultPath(environment: context.environment, home: context.homeDirectory),
+                    profile)
+        case .role(let role): return principalKeys(role.source)
+        default: return Self.principalKeys(source)
         }
     }
 
@@ -200,6 +213,7 @@ package struct CredentialBroker {
         case .ec2InstanceMetadata: return "ec2-instance-metadata"
         case .ecsContainer: return "ecs-container"
         case .credentialProcess(let profile, _): return "process:" + profile
+        case .storedKeys(let profile): return "stored:" + profile
         case .webIdentity(let tokenFile): return "web-identity:" + tokenFile
         }
     }

@@ -42,8 +42,11 @@ package enum Doctor {
     // MARK: - Config
 
     /// Findings about the profiles (all of them, or `only` and the profile it delegates to).
+    ///
+    /// `storedProfiles`: the profiles with keys in stscache's long-term store (`stscache keys`),
+    /// read by the caller; a source with no keys in the files is fine when it is among them.
     package static func configFindings(files: ConfigFiles, environment: [String: String], policy: ResolutionPolicy,
-                                       only: String? = nil) -> [DoctorFinding] {
+                                       only: String? = nil, storedProfiles: Set<String> = []) -> [DoctorFinding] {
         var findings: [DoctorFinding] = []
         let resolver = ProfileResolver(files: files, environment: environment, policy: policy)
         let delegations: [String: String] = Dictionary(uniqueKeysWithValues: files.profileNames.compactMap { name in
@@ -71,7 +74,7 @@ package enum Doctor {
                                                delegations: delegations, environment: environment)
                 if files.profile(named: target)?.string("role_arn") != nil, !resolvedRoles.contains(target) {
                     resolvedRoles.insert(target)
-                    findings += roleFindings(target, resolver: resolver, files: files)
+                    findings += roleFindings(target, resolver: resolver, files: files, storedProfiles: storedProfiles)
                 }
             } else if profile.string("role_arn") != nil {
                 if !delegationTargets.contains(name) && !sourceNames.contains(name) {
@@ -85,11 +88,11 @@ package enum Doctor {
                 }
                 if !resolvedRoles.contains(name) {
                     resolvedRoles.insert(name)
-                    findings += roleFindings(name, resolver: resolver, files: files)
+                    findings += roleFindings(name, resolver: resolver, files: files, storedProfiles: storedProfiles)
                 }
             }
         }
-        if only == nil { findings += plaintextKeyFindings(files: files) }
+        if only == nil { findings += plaintextKeyFindings(files: files, storedProfiles: storedProfiles) }
         return findings
     }
 
@@ -165,9 +168,23 @@ package enum Doctor {
     }
 
     /// A role profile: does it resolve (sources, keys, loops), and will STS accept its duration.
-    private static func roleFindings(_ name: String, resolver: ProfileResolver, files: ConfigFiles) -> [DoctorFinding] {
+    private static func roleFindings(_ name: String, resolver: ProfileResolver, files: ConfigFiles,
+                                     storedProfiles: Set<String>) -> [DoctorFinding] {
         do {
             let role = try resolver.resolve(profile: name)
+            if let stored = storedSource(role.source), !storedProfiles.contains(stored) {
+                // Resolution allows a keyless source (its keys may be stored); they are not.
+                let inFiles = files.profile(named: stored) != nil
+                return [DoctorFinding(
+                    .error, inFiles ? "keyless-source" : "missing-source", profile: stored,
+                    "profile \"\(stored)\", the source of \"\(name)\", has no keys: "
+                        + (inFiles ? "none in the config files" : "it is in neither \(files.configPath) nor \(files.credentialsPath)")
+                        + ", and none in stscache's key store.",
+                    fix: inFiles
+                        ? "stscache keys add \(stored) (stores them encrypted), or give it aws_access_key_id/aws_secret_access_key "
+                            + "in the credentials file or a credential_process."
+                        : "stscache keys add \(stored), or add the source profile (with its keys) or correct source_profile.")]
+            }
             if role.isChained, let duration = role.durationSeconds, duration > RoleProfile.chainedDurationLimit {
                 let at = files.profile(named: name)?["duration_seconds"]?.location.description ?? name
                 return [DoctorFinding(
@@ -198,8 +215,18 @@ package enum Doctor {
         }
     }
 
-    /// Long-term keys (an access key id without a session token) written in plain text.
-    private static func plaintextKeyFindings(files: ConfigFiles) -> [DoctorFinding] {
+    /// The profile at the root of a chain whose keys are to come from stscache's store.
+    private static func storedSource(_ source: CredentialSource) -> String? {
+        switch source {
+        case .storedKeys(let profile): return profile
+        case .role(let role): return storedSource(role.source)
+        default: return nil
+        }
+    }
+
+    /// Long-term keys (an access key id without a session token) written in plain text; an
+    /// error when stscache's store holds keys for the same profile (stscache refuses to pick).
+    private static func plaintextKeyFindings(files: ConfigFiles, storedProfiles: Set<String>) -> [DoctorFinding] {
         var findings: [DoctorFinding] = []
         for (document, path, isConfig) in [(files.credentials, files.credentialsPath, false), (files.config, files.configPath, true)] {
             for section in document?.sections ?? [] {
@@ -207,6 +234,14 @@ package enum Doctor {
                       section["aws_session_token"] == nil, section["aws_security_token"] == nil else { continue }
                 let name = isConfig ? ConfigFiles.profileName(ofConfigSection: section.name) ?? section.name : section.name
                 let longTerm = keyId.text.hasPrefix("AKIA")
+                if storedProfiles.contains(name) {
+                    findings.append(DoctorFinding(
+                        .error, "stored-and-plaintext", profile: name,
+                        "\(keyId.location): profile \"\(name)\" has keys both here and in stscache's key store; stscache "
+                            + "refuses to choose between them, so its sessions fail at their next refresh.",
+                        fix: "stscache keys import \(name) (keeps these keys, in the store), or stscache keys remove \(name)."))
+                    continue
+                }
                 findings.append(DoctorFinding(
                     .warning, "plaintext-keys", profile: name,
                     "\(keyId.location): [\(section.name)] holds \(longTerm ? "long-term " : "")access keys in plain text; "

@@ -12,13 +12,16 @@ extension ResolutionPolicy {
 
     /// `sessionName` is the default session name, evaluated only when one is needed.
     package static func stscache(sessionName: @autoclosure @escaping @Sendable () -> String) -> ResolutionPolicy {
-        ResolutionPolicy(
+        var policy = ResolutionPolicy(
             programName: "stscache",
             defaultSessionName: sessionName,
             defaultMFASessionDuration: { roleProfile, environment throws(ConfigError) in
                 try ProfileResolver.mfaSessionDuration(environment: environment, roleProfile: roleProfile)
             },
             delegatedProfile: { Credentials.delegatedProfile(fromCredentialProcess: $0) })
+        // `stscache keys add`: a source profile's keys may be in stscache's encrypted store.
+        policy.sourcesMayHaveStoredKeys = true
+        return policy
     }
 }
 

@@ -107,9 +107,11 @@ public struct STSClient: Sendable {
 
     /// One Query-protocol call with retries, deadline and clock-skew correction.
     /// `credentials == nil` sends the request unsigned (AssumeRoleWithWebIdentity).
+    /// `service` is the SigV4 service name: `sts`, or `iam` for the IAM Query calls that share
+    /// this transport, retry and signing (IAMCalls.swift).
     func perform<Result>(
         action: String, parameters: [(name: String, value: String)], credentials: AWSCredentials?,
-        endpoint: STSEndpoint, decode: ([UInt8]) throws -> Result
+        endpoint: STSEndpoint, service: String = "sts", decode: ([UInt8]) throws -> Result
     ) throws -> Result {
         let policy = options.retry
         let endpointForMessages = redactUserInfo(endpoint.url)
@@ -146,7 +148,7 @@ public struct STSClient: Sendable {
                 let date = clock().addingTimeInterval(skew)
                 request.headers += sign(
                     request.method, request.url, request.headers, request.body, credentials,
-                    endpoint.signingRegion, "sts", date)
+                    endpoint.signingRegion, service, date)
             }
 
             let error: STSError

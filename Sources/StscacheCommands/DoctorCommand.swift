@@ -6,6 +6,7 @@ import Foundation
 import ArgumentParser
 import AWSConfig
 import Credentials
+import CredentialCache
 import STS
 import StscacheSupport
 import Transport
@@ -38,8 +39,12 @@ struct DoctorCommand: ContextualCommand {
         do {
             let files = try ConfigFiles.load(configPath: context.configFilePath,
                                              credentialsPath: context.credentialsFilePath)
+            // Only the store's profile names (its plaintext; no key, nothing decrypted).
+            let stored = (try? AccessKeyStore(path: AccessKeyStore.defaultPath(
+                environment: context.environment, home: context.homeDirectory)).profileNames()) ?? []
             findings += Doctor.configFindings(files: files, environment: context.environment,
-                                              policy: context.resolutionPolicy, only: profile)
+                                              policy: context.resolutionPolicy, only: profile,
+                                              storedProfiles: Set(stored))
         } catch {
             findings.append(DoctorFinding(.error, "config-unreadable", oneLine(error.message),
                                           fix: "fix the file and line the message names."))

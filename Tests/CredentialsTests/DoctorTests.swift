@@ -15,10 +15,11 @@ private func programDirectory() throws -> TemporaryDirectory {
 }
 
 private func codes(config: String, credentials: String? = nil, only: String? = nil,
-                   path: String? = nil) throws -> [String] {
+                   path: String? = nil, stored: Set<String> = []) throws -> [String] {
     let files = try loadFiles(config: config, credentials: credentials)
     let programs = try programDirectory()
-    return Doctor.configFindings(files: files, environment: ["PATH": path ?? programs.path], policy: policy, only: only)
+    return Doctor.configFindings(files: files, environment: ["PATH": path ?? programs.path], policy: policy, only: only,
+                                 storedProfiles: stored)
         .map(\.code)
 }
 
@@ -90,6 +91,12 @@ struct DoctorTests {
         #expect(try codes(config: role + "[profile base]\nregion = x\n") == ["doctor.keyless-source"])
         let partial = try codes(config: role, credentials: "[base]\naws_access_key_id = AKIAX\n")
         #expect(partial == ["doctor.partial-keys"])
+        // Keys in stscache's store: nothing to report; in the store and in plaintext: an error.
+        #expect(try codes(config: role, stored: ["base"]).isEmpty)
+        #expect(try codes(config: role + "[profile base]\nregion = x\n", stored: ["base"]).isEmpty)
+        let both = try codes(config: role, credentials: "[base]\naws_access_key_id = AKIAX\naws_secret_access_key = s\n",
+                             stored: ["base"])
+        #expect(both == ["doctor.stored-and-plaintext"])
     }
 
     @Test("durations: out of STS's range, and over an hour on a chained role")

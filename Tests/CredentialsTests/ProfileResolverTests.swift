@@ -33,6 +33,13 @@ private struct Fixture {
                      sourceLocation: Testing.SourceLocation = #_sourceLocation) -> ConfigError? {
         expectConfigError(code, sourceLocation: sourceLocation) { _ = try resolve(profile) }
     }
+
+    /// Resolves with stscache's policy minus its key store: botocore's rules for sources.
+    func resolveWithoutStore(_ profile: String) throws -> RoleProfile {
+        var policy = ResolutionPolicy.stscache(userName: { "alice" })
+        policy.sourcesMayHaveStoredKeys = false
+        return try ProfileResolver(files: files, environment: environment, policy: policy).resolve(profile: profile)
+    }
 }
 
 private let baseKeys = """
@@ -180,7 +187,7 @@ struct ProfileResolverTests {
         #expect(error?.message.contains("a -> b -> c -> b") == true)
     }
 
-    @Test("a source with no keys, no role and no credential_process is source-without-keys")
+    @Test("a source with no keys, no role and no credential_process may have stored keys; without a store it is source-without-keys")
     func sourceWithoutKeys() throws {
         let fixture = try Fixture(config: """
             [profile top]
@@ -189,7 +196,8 @@ struct ProfileResolverTests {
             [profile base]
             region = eu-west-1
             """)
-        let error = fixture.expectError(.sourceWithoutKeys, resolving: "top")
+        #expect(try fixture.resolve("top").source == .storedKeys(profile: "base"))
+        let error = expectConfigError(.sourceWithoutKeys) { _ = try fixture.resolveWithoutStore("top") }
         #expect(error?.profile == "base")
         #expect(error?.message.contains("\"top\"") == true)
         #expect(error?.message.contains("\(fixture.configPath):4") == true)
@@ -207,10 +215,11 @@ struct ProfileResolverTests {
         #expect(error?.message.contains("only-the-secret-value") == false)
     }
 
-    @Test("a source_profile that does not exist is unknown-profile at the source_profile line")
+    @Test("a source_profile in no file may have stored keys; without a store it is unknown-profile at the source_profile line")
     func unknownSourceProfile() throws {
         let fixture = try Fixture(config: "[profile top]\nrole_arn = \(adminArn)\nsource_profile = nope\n")
-        let error = fixture.expectError(.unknownProfile, resolving: "top")
+        #expect(try fixture.resolve("top").source == .storedKeys(profile: "nope"))
+        let error = expectConfigError(.unknownProfile) { _ = try fixture.resolveWithoutStore("top") }
         #expect(error?.location == FileLocation(file: fixture.configPath, line: 3))
         #expect(error?.message.contains("\"nope\"") == true)
         #expect(error?.message.contains("\"top\"") == true)
@@ -827,7 +836,8 @@ struct ProfileResolverTests {
                 """,
             credentials: baseKeys)
         let resolver = ProfileResolver(files: fixture.files, environment: [:], userName: "alice")
-        #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "alice") == ["also-admin", "prod", "prod-role"])
+        // "broken" names a source in no file: its keys may be in stscache's store, so it reaches the role too.
+        #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "alice") == ["also-admin", "broken", "prod", "prod-role"])
         #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "bob") == ["other-session"])
         #expect(resolver.profiles(resolvingToRoleArn: "arn:aws:iam::1:role/None", sessionName: "alice").isEmpty)
     }

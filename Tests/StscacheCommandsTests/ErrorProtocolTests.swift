@@ -30,6 +30,8 @@ struct ErrorProtocolTests {
             CommandError(.terminalRefused, "not printing credentials to a terminal"),
             BrokerError.incompleteCredentials("arn:aws:iam::1:role/R"),
             UsageError("refresh window 'soon' is not a duration"),
+            AccessKeyStoreError.tampered(path: "/tmp/access-keys", profile: "base"),
+            KeysError.notStored(profile: "base", roleProfile: "prod-role"),
         ]
         do {
             _ = try STSEndpoint.resolve(region: "eu west", endpointURL: nil, stsRegionalEndpoints: nil)
@@ -48,7 +50,7 @@ struct ErrorProtocolTests {
     @Test("every user-facing error type conforms, with a code in the one spelling and its own one-line message")
     func everyTypeConforms() throws {
         let samples = try Self.samples()
-        #expect(samples.count == 11)
+        #expect(samples.count == 13)
         for error in samples {
             let userFacing = try #require(error as? any UserFacingError, "\(type(of: error)) is not a UserFacingError")
             #expect(Self.isOneSpelling(userFacing.errorCode), "\(type(of: error)): \(userFacing.errorCode)")

@@ -24,6 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("security", "attacks on the cache, the shell, children and endpoints (docs/SECURITY.md)"),
         ("endpoint", "the local container-credentials endpoint (exec --server) with real SDK clients"),
         ("agent", "stscache agent: refresh cycles against a scripted STS, signals, crashes, MFA, moto"),
+        ("keys", "stscache keys: long-term keys in the encrypted store, import, rotation (kill -9 at each step), attacks"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
         ("adoption", "setup (delegating pairs, backup, undo), doctor on broken layouts, console against a fake federation endpoint"),
     ):

@@ -47,9 +47,19 @@ extension CredentialBroker {
         // session was checked when STS issued it (createSession).
         let issuer: CredentialIssuer?
         switch role.source {
-        case .staticKeys(_, let keys), .environment(let keys):
+        case .staticKeys(let profile, let keys):
+            // The same profile in stscache's store too: refuse rather than pick one copy.
+            try StoredKeys(context: context, cacheKeyStore: keyStore).refuseDuplicate(profile: profile)
             arrived = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
                                      sessionToken: keys.sessionToken)
+            issuer = nil
+        case .environment(let keys):
+            arrived = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                     sessionToken: keys.sessionToken)
+            issuer = nil
+        case .storedKeys(let profile):
+            // Read only here, when a session must be made: never on a cache hit.
+            arrived = try StoredKeys(context: context, cacheKeyStore: keyStore).credentials(for: profile, roleProfile: role.name)
             issuer = nil
         case .role(let sourceRole):
             // Each hop is cached on its own: two roles reached through one jump role share it.

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import AWSConfig
+import CredentialCache
+import Credentials
+import SigV4
+import StscacheSupport
+
+/// `stscache keys`: long-term access keys kept encrypted in stscache's store instead of in
+/// plaintext in `~/.aws/credentials`.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Keep long-term access keys encrypted in stscache's store: add, list, import, rotate, remove.",
+        discussion: """
+            A profile whose keys are stored needs no entry in ~/.aws/credentials: a role \
+            profile's source_profile may name it. Keys for one profile both in the store and in \
+            the config files are refused (run 'stscache keys import PROFILE').
+            """,
+        subcommands: [KeysAddCommand.self, KeysListCommand.self, KeysRemoveCommand.self, KeysImportCommand.self,
+                      KeysRotateCommand.self])
+}
+
+extension LongTermKeys {
+    /// The config files and the key store selection, as every `keys` command needs them.
+    static func open(context: Context, verbose: Bool) throws -> LongTermKeys {
+        let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
+        let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
+                                                   verbose: verbose)
+        let keys = LongTermKeys(context: context, files: files, cacheKeyStore: selection.store)
+        if verbose {
+            context.output.stderr("stscache: long-term key store \(keys.stored.store.path), its key in "
+                                  + "\(keys.stored.encryptionKeyStore.location)\n")
+        }
+        return keys
+    }
+}
+
+struct KeysAddCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Store a profile's access key, read from the terminal (or stdin), after checking it with STS.",
+        discussion: """
+            The secret is read from /dev/tty without echo, never from the command line. With \
+            --stdin, two lines: the access key id, then the secret access key. The keys are \
+            checked with one signed GetCallerIdentity (the profile's region and endpoint_url, \
+            AWS_ENDPOINT_URL_STS) before they are stored.
+            """)
+
+    @Argument(help: "The profile the keys are for (a role profile's source_profile).")
+    var profile: String
+
+    @Flag(name: .long, help: "Read two lines from stdin (access key id, secret access key) instead of the terminal.")
+    var stdin = false
+
+    @Flag(name: .long, help: "Replace keys already stored for the profile.")
+    var replace = false
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        let entered = stdin ? try KeysInput.fromStandardInput() : try KeysInput.fromTerminal(profile: profile)
+        let identity = try keys.add(profile: profile, keys: entered, replace: replace)
+        context.output.stdout("stored \(entered.accessKeyId) for profile \(profile) (\(identity.arn))\n")
+    }
+}
+
+struct KeysListCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the stored profiles: access key id, when added, when last rotated (no secrets).")
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        let rows = try keys.list().map { record in
+            [oneLine(record.profile), record.accessKeyId, Timestamps.formatRFC3339(record.addedAt),
+             record.rotatedAt.map(Timestamps.formatRFC3339) ?? "never",
+             record.rotation.map { "rotation unfinished: \($0); run 'stscache keys rotate'" } ?? "ok"]
+        }
+        if context.output.stdoutIsTerminal {
+            let header = ["PROFILE", "ACCESS KEY ID", "ADDED", "LAST ROTATED", "STATE"]
+            let table = [header] + rows
+            let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+            context.output.stdout(table.map { row in
+                row.enumerated().map { index, cell in
+                    index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+                }.joined(separator: "  ") + "\n"
+            }.joined())
+        } else {
+            context.output.stdout(rows.map { $0.joined(separator: "\t") + "\n" }.joined())
+        }
+    }
+}
+
+struct KeysRemoveCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Forget a profile's stored keys (the key stays valid in IAM).")
+
+    @Argument(help: "The profile whose stored keys to forget.")
+    var profile: String
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        if try keys.remove(profile: profile) {
+            context.output.stdout("removed the stored keys of profile \(oneLine(profile))\n")
+        } else {
+            context.output.stdout("nothing to remove: no keys are stored for profile \(oneLine(profile))\n")
+        }
+    }
+}
+
+struct KeysImportCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Move a profile's keys from ~/.aws/credentials into the store.",
+        discussion: """
+            The keys are checked with STS and stored, then their two lines are removed from the \
+            credentials file (the section header too when nothing else is left in it); comments \
+            and other sections are kept byte for byte. The file is replaced atomically, and not \
+            at all if it changed meanwhile; the previous version is kept as \
+            credentials.stscache-backup, with the secret's line replaced by a comment.
+            """)
+
+    @Argument(help: "The profile ([PROFILE] in the credentials file).")
+    var profile: String
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        let imported = try keys.importPlaintext(profile: profile)
+        context.output.stdout("stored \(imported.accessKeyId) for profile \(oneLine(profile)) (\(imported.identity.arn)) and "
+                              + "removed it from \(context.credentialsFilePath); backup: \(imported.backupPath)\n")
+    }
+}
+
+struct KeysRotateCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Rotate a stored key: IAM CreateAccessKey, check it works, store it, DeleteAccessKey of the old one.",
+        discussion: """
+            Each step is recorded before the call it prepares, so an interrupted rotation is \
+            finished by running this again; the old key is deleted only once the new one is \
+            stored and works. IAM calls go to AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the \
+            profile's endpoint_url, else IAM's global endpoint. The IAM user may have at most \
+            one other key (IAM allows two). With mfa_serial on the profile, the IAM calls are \
+            signed with an MFA session of the key (mfa_process, STSCACHE_MFA_TOKEN or the terminal).
+            """)
+
+    @Argument(help: "The stored profile whose key to rotate.")
+    var profile: String
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        let rotation = try keys.rotate(profile: profile)
+        context.output.stdout("rotated profile \(oneLine(profile)): \(rotation.newAccessKeyId) stored, \(rotation.oldAccessKeyId) "
+                              + "deleted\(rotation.resumed ? " (an interrupted rotation was finished)" : "")\n")
+    }
+}
+
+/// Where `keys add` reads keys from: never the command line (argv is readable by every
+/// process on the machine through /proc).
+enum KeysInput {
+    static let promptTimeout: Double = 300
+
+    /// Two lines from stdin: access key id, secret access key (surrounding white space trimmed).
+    static func fromStandardInput() throws -> AWSCredentials {
+        var bytes: [UInt8] = []
+        switch BoundedRead.toEnd(0, limit: 8192, sizeHint: 256) {
+        case .success(let read): bytes = read
+        case .failure:
+            throw KeysError(.invalidInput, "could not read two lines (access key id, secret access key) from stdin; at most 8 KiB")
+        }
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() }
+            .filter { !$0.isEmpty }
+        guard lines.count == 2 else {
+            throw KeysError(.invalidInput, "--stdin expects exactly two lines, the access key id then the secret access key "
+                + "(got \(lines.count) non-empty lines)")
+        }
+        return AWSCredentials(accessKeyId: lines[0], secretAccessKey: lines[1])
+    }
+
+    /// The access key id (echoed) and the secret (not echoed) from the controlling terminal.
+    static func fromTerminal(profile: String) throws -> AWSCredentials {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw KeysError(.noTerminal, "there is no terminal to read the keys from; pass --stdin and write the access key "
+                + "id and the secret access key on two lines to stdin")
+        }
+        defer { close(fd) }
+        func say(_ text: String) { var text = text; _ = text.withUTF8 { FileSystem.writeAll(fd, UnsafeRawBufferPointer($0)) } }
+        say("Access key ID for profile \(oneLine(profile)): ")
+        let id = try readLine(fd)
+        // Echo off before the prompt is shown (a secret typed or pasted the moment the prompt
+        // appears must not be echoed), without flushing what was typed ahead; the termination
+        // signals held until echo is back on, so a Ctrl-C cannot leave the terminal silent.
+        let secret = try FileSystem.deferringTerminationSignals { () throws -> String in
+            var settings = termios()
+            let haveSettings = tcgetattr(fd, &settings) == 0
+            if haveSettings {
+                var silent = settings
+                silent.c_lflag &= ~tcflag_t(ECHO)
+                tcsetattr(fd, TCSANOW, &silent)
+            }
+            defer {
+                if haveSettings { tcsetattr(fd, TCSANOW, &settings) }
+            }
+            say("Secret access key (not shown): ")
+            return try readLine(fd)
+        }
+        say("\n")
+        return AWSCredentials(accessKeyId: id, secretAccessKey: secret)
+    }
+
+    /// One line, at most 4 KiB, within `promptTimeout`.
+    private static func readLine(_ fd: Int32) throws -> String {
+        var bytes: [UInt8] = []
+        defer { for index in bytes.indices { bytes[index] = 0 } }
+        let deadline = monotonicSeconds() + promptTimeout
+        while true {
+            let remaining = deadline - monotonicSeconds()
+            guard remaining > 0 else { throw KeysError(.invalidInput, "nothing was entered within \(Int(promptTimeout)) seconds") }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(min(remaining, 1) * 1000) + 1)
+            if ready < 0 && errno != EINTR { break }
+            if ready <= 0 { continue }
+            var byte: UInt8 = 0
+            let count = read(fd, &byte, 1)
+            if count < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                break
+            }
+            if count == 0 || byte == UInt8(ascii: "\n") { break }
+            if bytes.count < 4096 { bytes.append(byte) }
+        }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        guard !text.isEmpty else { throw KeysError(.invalidInput, "nothing was entered; no keys were stored") }
+        return text
+    }
+}
