@@ -136,4 +136,8 @@ public indirect enum CredentialSource: Sendable, Equatable {
     /// (unsigned) using the token in this file, read afresh on every call
     /// (`web_identity_token_file`, or `AWS_WEB_IDENTITY_TOKEN_FILE`).
     case webIdentity(tokenFile: String)
+    /// Not a source of keys: an IAM Identity Center profile, whose role credentials come from
+    /// the portal's GetRoleCredentials with the token `aws sso login` (or a refresh) left in
+    /// `~/.aws/sso/cache`. Its `RoleProfile` is the SSO profile itself.
+    case identityCenter(IdentityCenterSettings)
 }
