@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("agent", "stscache agent: refresh cycles against a scripted STS, signals, crashes, MFA, moto"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
         ("adoption", "setup (delegating pairs, backup, undo), doctor on broken layouts, console against a fake federation endpoint"),
+        ("sso", "IAM Identity Center profiles: the CLI's token cache, refresh, the fake portal and OIDC, chaining"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
 
