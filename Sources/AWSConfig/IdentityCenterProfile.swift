@@ -39,10 +39,11 @@ public struct IdentityCenterSettings: Sendable, Equatable {
     /// start URL for a legacy profile (botocore `SSOTokenLoader._generate_cache_key`).
     public var tokenCacheKeyInput: String { sessionName ?? startURL }
 
-    /// The command that logs in so that this profile's token exists again.
+    /// The commands that log in so that this profile's token exists again (either writes the
+    /// file both read).
     public var loginCommand: String {
-        if let sessionName { return "aws sso login --sso-session \(quotedIfNeeded(sessionName))" }
-        return "aws sso login --profile \(quotedIfNeeded(profile))"
+        let option = sessionName.map { "--sso-session \(quotedIfNeeded($0))" } ?? "--profile \(quotedIfNeeded(profile))"
+        return "stscache login \(option) (or aws sso login \(option))"
     }
 
     /// What the portal's role credentials are cached as (and shown as by `list`): the account

@@ -140,6 +140,7 @@ struct StscacheCommand: ParsableCommand {
                       SetupCommand.self,
                       ConsoleCommand.self,
                       DoctorCommand.self,
+                      LoginCommand.self,
                      ])
 }
 

@@ -40,7 +40,7 @@ struct IdentityCenterProfileTests {
         #expect(sso == IdentityCenterSettings(
             profile: "dev", startURL: "https://corp.awsapps.com/start", region: "eu-west-1", accountId: "111122223333",
             roleName: "Developer", sessionName: "corp", registrationScopes: ["sso:account:access", "other:scope"]))
-        #expect(sso.loginCommand == "aws sso login --sso-session corp")
+        #expect(sso.loginCommand == "stscache login --sso-session corp (or aws sso login --sso-session corp)")
         #expect(sso.tokenCacheKeyInput == "corp")
         #expect(role.roleArn == "arn:aws:iam::111122223333:role/Developer")
     }
@@ -57,7 +57,7 @@ struct IdentityCenterProfileTests {
         let sso = try #require(settings(role))
         #expect(sso.sessionName == nil)
         #expect(sso.tokenCacheKeyInput == "https://corp.awsapps.com/start")
-        #expect(sso.loginCommand == "aws sso login --profile old")
+        #expect(sso.loginCommand == "stscache login --profile old (or aws sso login --profile old)")
     }
 
     @Test("role_arn wins over sso_* (botocore's AssumeRoleProvider comes first)")

@@ -54,7 +54,11 @@ package struct IdentityCenterTokenFiles {
 
     /// Replaces the token file atomically; mode 0600 like the CLI's.
     package func write(_ token: IdentityCenterToken, for settings: IdentityCenterSettings) throws(IdentityCenterError) {
-        let name = IdentityCenterToken.fileName(forKey: settings.tokenCacheKeyInput)
+        try write(bytes: token.encoded(), name: IdentityCenterToken.fileName(forKey: settings.tokenCacheKeyInput))
+    }
+
+    /// Replaces `name` in the token directory atomically (0600 temp file, fsync, rename).
+    package func write(bytes: [UInt8], name: String) throws(IdentityCenterError) {
         let fd: Int32
         switch FileSystem.open(at: AT_FDCWD, directory, O_RDONLY | O_DIRECTORY) {
         case .success(let opened): fd = opened
@@ -65,14 +69,14 @@ package struct IdentityCenterTokenFiles {
         do {
             try FileSystem.writeAtomically(
                 directory: fd, directoryPath: directory, finalName: name, temporaryStem: "stscache-" + name,
-                bytes: token.encoded()
+                bytes: bytes
             ) { temporaryName in
                 renameat(fd, temporaryName, fd, name) == 0 ? .success(()) : .failure(Errno(errno))
             }
         } catch {
             throw IdentityCenterError(
                 .tokenWriteFailed,
-                "cannot write the refreshed Identity Center token to \(error.path) (\(error.operation): "
+                "cannot write the Identity Center token file \(error.path) (\(error.operation): "
                     + "\(String(cString: strerror(error.errno)))).")
         }
     }
