@@ -335,3 +335,79 @@ def test_identity_center_profile_as_a_roles_source(sso_home: TempHome, sso: Fake
     # The portal's credentials are a role session: STS's chaining limit applies.
     assert request.params["DurationSeconds"] == "3600"
     assert len(sso.calls("GetRoleCredentials")) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# stscache login (device code)
+# --------------------------------------------------------------------------------------------
+
+
+def login(home: TempHome, fake: FakeIdentityCenter, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Runs `stscache login ARGS`, approves the code it prints (as the user would in a browser)."""
+    argv = [str(home.stscache_bin), "login", *args]
+    started = time.monotonic()
+    process = subprocess.Popen(argv, env=home.env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = process.stderr.readline()
+    if "confirm the code " in first:
+        fake.approve(first.rsplit("confirm the code ", 1)[1].strip())
+    stdout, rest = process.communicate(timeout=60)
+    return Result(argv, process.returncode, stdout, first + rest, time.monotonic() - started)
+
+
+def test_login_with_the_device_code_is_shared_with_the_cli(sso_home: TempHome, sso: FakeIdentityCenter, portal_role: str):
+    import hashlib
+
+    result = login(sso_home, sso, "--sso-session", SESSION, "--no-browser")
+
+    assert result.ok, result
+    assert result.stdout == ""
+    assert "https://device.sso.us-east-1.amazonaws.com/?user_code=" in result.stderr
+    [register] = sso.calls("RegisterClient")
+    assert register.json() == {"clientName": "botocore-client-corp", "clientType": "public",
+                               "scopes": ["sso:account:access"]}
+    [start] = sso.calls("StartDeviceAuthorization")
+    assert start.json()["startUrl"] == START_URL
+    polls = sso.calls("CreateToken")
+    assert polls and all(p.json()["grantType"] == "urn:ietf:params:oauth:grant-type:device_code" for p in polls)
+    token = botocore_token(sso_home)  # botocore's loader finds it under its own name
+    assert token["accessToken"] == sso.newest_access_token
+    assert token["refreshToken"].startswith("aor-") and token["clientId"] == start.json()["clientId"]
+    for path in token_dir(sso_home).iterdir():
+        assert (path.stat().st_mode & 0o777) == 0o600
+    # The registration is cached under botocore's name for it.
+    key = json.dumps({"tool": "botocore", "startUrl": START_URL, "region": REGION, "session_name": SESSION,
+                      "scopes": ["sso:account:access"]}, sort_keys=True)
+    registration = json.loads((token_dir(sso_home) / (hashlib.sha1(key.encode()).hexdigest() + ".json")).read_text())
+    assert registration["clientId"] == token["clientId"]
+
+    # The AWS CLI signs in with that login, through stscache and on its own.
+    assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev", "--output", "json")) \
+        == assumed_arn(portal_role, PORTAL_SESSION)
+    assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev-sso", "--output", "json")) \
+        == assumed_arn(portal_role, PORTAL_SESSION)
+
+    # A second login reuses the registration.
+    again = login(sso_home, sso, "--profile", "dev-sso", "--no-browser")
+    assert again.ok, again
+    assert len(sso.calls("RegisterClient")) == 1
+
+
+def test_login_opens_a_browser_unless_told_not_to(sso_home: TempHome, sso: FakeIdentityCenter, tmp_path: Path):
+    traps, bin_dir = browser_traps(tmp_path)
+    env = {**traps, "PATH": f"{bin_dir}:{sso_home.env()['PATH']}"}
+    result = login(sso_home, sso, "--sso-session", SESSION, env=env)
+    assert result.ok, result
+    opened = (tmp_path / "browser-opened").read_text()
+    assert opened.count("file://") == 1
+
+    (tmp_path / "browser-opened").unlink()
+    quiet = login(sso_home, sso, "--sso-session", SESSION, "--no-browser", env=env)
+    assert quiet.ok, quiet
+    assert not (tmp_path / "browser-opened").exists()
+
+
+def test_login_refuses_to_run_for_the_agent(sso_home: TempHome, sso: FakeIdentityCenter):
+    result = login(sso_home, sso, "--sso-session", SESSION, "--no-browser", env={"STSCACHE_NONINTERACTIVE": "1"})
+    assert_clean_failure(result, "STSCACHE_NONINTERACTIVE")
+    assert sso.calls("all") == []

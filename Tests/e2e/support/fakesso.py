@@ -62,6 +62,8 @@ class FakeIdentityCenter:
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token -> clientId
     clients: dict[str, str] = field(default_factory=dict)  # clientId -> clientSecret
     seen: list[Seen] = field(default_factory=list)
+    # Device authorizations: device code -> {"client": clientId, "user_code": ..., "approved": bool}
+    devices: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -100,7 +102,12 @@ class FakeIdentityCenter:
 
             def do_POST(self) -> None:  # noqa: N802
                 seen = self._record()
-                status, document, error = fake._create_token(seen)
+                if seen.path == "/client/register":
+                    status, document, error = fake._register_client(seen)
+                elif seen.path == "/device_authorization":
+                    status, document, error = fake._start_device_authorization(seen)
+                else:
+                    status, document, error = fake._create_token(seen)
                 self._answer(status, document, error)
 
         class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -146,8 +153,18 @@ class FakeIdentityCenter:
             self.access_tokens.clear()
             self.refresh_tokens.clear()
 
+    def approve(self, user_code: str) -> None:
+        """The user confirms the code in the browser."""
+        with self._lock:
+            [device] = [d for d in self.devices.values() if d["user_code"] == user_code]
+            device["approved"] = True
+
     def calls(self, kind: str) -> list[Seen]:
         with self._lock:
+            if kind == "RegisterClient":
+                return [s for s in self.seen if s.method == "POST" and s.path == "/client/register"]
+            if kind == "StartDeviceAuthorization":
+                return [s for s in self.seen if s.method == "POST" and s.path == "/device_authorization"]
             if kind == "CreateToken":
                 return [s for s in self.seen if s.method == "POST" and s.path == "/token"]
             if kind == "GetRoleCredentials":
@@ -191,6 +208,8 @@ class FakeIdentityCenter:
         if unknown or missing or not all(isinstance(v, str) for v in body.values()):
             return 400, {"error": "invalid_request", "error_description": f"unknown {sorted(unknown)} missing {sorted(missing)}"}, \
                 "InvalidRequestException"
+        if body["grantType"] == "urn:ietf:params:oauth:grant-type:device_code":
+            return self._device_code_token(body)
         if body["grantType"] != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}, "UnsupportedGrantTypeException"
         if self.create_token_delay:
@@ -203,3 +222,54 @@ class FakeIdentityCenter:
                 return 400, {"error": "invalid_grant", "error_description": "Invalid grant provided"}, "InvalidGrantException"
         access, new_refresh = self.issue_token(body["clientId"], 8 * 3600)
         return 200, {"accessToken": access, "tokenType": "Bearer", "expiresIn": 8 * 3600, "refreshToken": new_refresh}, None
+
+    def _json_body(self, seen: Seen, members: set[str], required: set[str]) -> dict | tuple[int, dict, str]:
+        if not seen.headers.get("content-type", "").startswith("application/json"):
+            return 400, {"error": "invalid_request", "error_description": "JSON body expected"}, "InvalidRequestException"
+        try:
+            body = seen.json()
+        except ValueError:
+            return 400, {"error": "invalid_request"}, "InvalidRequestException"
+        if set(body) - members or required - set(body):
+            return 400, {"error": "invalid_request", "error_description": f"members {sorted(body)}"}, "InvalidRequestException"
+        return body
+
+    def _register_client(self, seen: Seen) -> tuple[int, dict, str | None]:
+        body = self._json_body(seen, {"clientName", "clientType", "scopes", "redirectUris", "grantTypes", "issuerUrl",
+                                      "entitledApplicationArn"}, {"clientName", "clientType"})
+        if isinstance(body, tuple):
+            return body
+        if body["clientType"] != "public" or not isinstance(body.get("scopes", []), list):
+            return 400, {"error": "invalid_client_metadata"}, "InvalidClientMetadataException"
+        client_id, secret = self.register_client()
+        now = int(time.time())
+        return 200, {"clientId": client_id, "clientSecret": secret, "clientIdIssuedAt": now,
+                     "clientSecretExpiresAt": now + 90 * 86400}, None
+
+    def _start_device_authorization(self, seen: Seen) -> tuple[int, dict, str | None]:
+        body = self._json_body(seen, {"clientId", "clientSecret", "startUrl"}, {"clientId", "clientSecret", "startUrl"})
+        if isinstance(body, tuple):
+            return body
+        with self._lock:
+            if self.clients.get(body["clientId"]) != body["clientSecret"]:
+                return 401, {"error": "invalid_client"}, "InvalidClientException"
+            device_code = "dc-" + secrets.token_urlsafe(32)
+            user_code = "".join(secrets.choice(string.ascii_uppercase) for _ in range(4)) + "-" + \
+                "".join(secrets.choice(string.ascii_uppercase) for _ in range(4))
+            self.devices[device_code] = {"client": body["clientId"], "user_code": user_code, "approved": False}
+        uri = "https://device.sso.us-east-1.amazonaws.com/"
+        return 200, {"deviceCode": device_code, "userCode": user_code, "verificationUri": uri,
+                     "verificationUriComplete": f"{uri}?user_code={user_code}", "expiresIn": 600, "interval": 1}, None
+
+    def _device_code_token(self, body: dict) -> tuple[int, dict, str | None]:
+        with self._lock:
+            if self.clients.get(body["clientId"]) != body["clientSecret"]:
+                return 401, {"error": "invalid_client"}, "InvalidClientException"
+            device = self.devices.get(body.get("deviceCode", ""))
+            if device is None or device["client"] != body["clientId"]:
+                return 400, {"error": "invalid_grant"}, "InvalidGrantException"
+            if not device["approved"]:
+                return 400, {"error": "authorization_pending"}, "AuthorizationPendingException"
+            del self.devices[body["deviceCode"]]
+        access, refresh = self.issue_token(body["clientId"], 8 * 3600)
+        return 200, {"accessToken": access, "tokenType": "Bearer", "expiresIn": 8 * 3600, "refreshToken": refresh}, None
