@@ -79,26 +79,21 @@ package struct IdentityCenterService {
                 "the Identity Center portal at \(base) answered HTTP \(response.status)"
                     + (Self.errorType(response).map { " (\($0))" } ?? "") + " for \(who); try again later.")
         }
-        struct Answer: Decodable {
-            struct RoleCredentials: Decodable {
-                var accessKeyId: String
-                var secretAccessKey: String
-                var sessionToken: String
-                var expiration: Int64
-            }
-            var roleCredentials: RoleCredentials
-        }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)) else {
+        // One Decodable wrapper; the members are read as JSONObjectFields (already linked in).
+        struct Answer: Decodable { var roleCredentials: JSONObjectFields }
+        guard let issued = (try? JSONDecoder().decode(Answer.self, from: Data(response.body)))?.roleCredentials,
+              let accessKeyId = issued.string("accessKeyId"), let secretAccessKey = issued.string("secretAccessKey"),
+              let sessionToken = issued.string("sessionToken"), let expiration = issued.integer("expiration")
+        else {
             throw IdentityCenterError(
                 .badResponse,
                 "the Identity Center portal at \(base) answered GetRoleCredentials for \(who) without roleCredentials "
                     + "(accessKeyId, secretAccessKey, sessionToken, expiration in milliseconds); nothing was cached. Check "
                     + "AWS_ENDPOINT_URL_SSO.")
         }
-        let issued = answer.roleCredentials
         let credentials = AWSCredentials(
-            accessKeyId: issued.accessKeyId, secretAccessKey: issued.secretAccessKey, sessionToken: issued.sessionToken,
-            expiration: Date(timeIntervalSince1970: Double(issued.expiration) / 1000))
+            accessKeyId: accessKeyId, secretAccessKey: secretAccessKey, sessionToken: sessionToken,
+            expiration: Date(timeIntervalSince1970: Double(expiration) / 1000))
         return try credentials.checkedArrival(from: .identityCenter(portal: base))
     }
 
@@ -112,16 +107,14 @@ package struct IdentityCenterService {
     /// OIDC `CreateToken` with `grantType` `refresh_token`.
     package func refresh(_ settings: IdentityCenterSettings, token: IdentityCenterToken) throws -> RefreshedToken {
         let base = try Self.oidcBase(settings)
-        let body: [String: String] = [
-            "grantType": "refresh_token", "clientId": token.clientId ?? "", "clientSecret": token.clientSecret ?? "",
-            "refreshToken": token.refreshToken ?? "",
-        ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let body = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: [
+            "grantType": .string("refresh_token"), "clientId": .string(token.clientId ?? ""),
+            "clientSecret": .string(token.clientSecret ?? ""), "refreshToken": .string(token.refreshToken ?? ""),
+        ]).encoded()
         let request = HTTPRequest(
             method: "POST", url: base + "/token",
             headers: [(name: "Content-Type", value: "application/json"), (name: "Accept", value: "application/json")],
-            body: Array(try encoder.encode(body)))
+            body: body)
         let response = try send(request, what: "Identity Center OIDC at \(base)")
         guard response.status == 200 else {
             let type = Self.errorType(response)
@@ -139,14 +132,10 @@ package struct IdentityCenterService {
                 "Identity Center OIDC at \(base) answered CreateToken with HTTP \(response.status)"
                     + (type.map { " (\($0))" } ?? "") + ".")
         }
-        struct Answer: Decodable {
-            var accessToken: String
-            var expiresIn: Int
-            var refreshToken: String?
-        }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
-              IdentityCenterToken.isHeaderSafe(answer.accessToken), (1...7 * 86_400).contains(answer.expiresIn),
-              answer.refreshToken.map(IdentityCenterToken.isHeaderSafe) ?? true
+        guard let answer = JSONObjectFields.parse(response.body), let accessToken = answer.string("accessToken"),
+              IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = answer.integer("expiresIn"),
+              (1...7 * 86_400).contains(expiresIn),
+              answer.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
         else {
             throw IdentityCenterError(
                 .badResponse,
@@ -154,7 +143,7 @@ package struct IdentityCenterService {
                     + "of printable ASCII, expiresIn up to 7 days); the token file was left as it was. Check "
                     + "AWS_ENDPOINT_URL_SSO_OIDC.")
         }
-        return RefreshedToken(accessToken: answer.accessToken, expiresIn: answer.expiresIn, refreshToken: answer.refreshToken)
+        return RefreshedToken(accessToken: accessToken, expiresIn: expiresIn, refreshToken: answer.string("refreshToken"))
     }
 
     /// One request with the STS knobs' retries: a connection failure, 429 or 5xx is retried.
