@@ -114,3 +114,21 @@ struct IdentityCenterLoginTests {
         }
     }
 }
+
+@Suite("IAM Identity Center: doctor")
+struct IdentityCenterDoctorTests {
+    @Test("a delegating profile whose target is an Identity Center profile is healthy; an sso_session alone is not a target")
+    func ssoTarget() throws {
+        let programs = try TemporaryDirectory()
+        _ = FileManager.default.createFile(atPath: programs.sub("stscache"), contents: Data("#!/bin/sh\n".utf8),
+                                           attributes: [.posixPermissions: 0o755])
+        let policy = ResolutionPolicy.stscache(userName: { "alice" })
+        func codes(_ target: String) throws -> [String] {
+            let files = try loadFiles(config: IdentityCenterLoginTests.config
+                + "\n[profile d]\ncredential_process = stscache credential-process --profile \(target)\n")
+            return Doctor.configFindings(files: files, environment: ["PATH": programs.path], policy: policy, only: "d").map(\.code)
+        }
+        #expect(try codes("dev") == [])
+        #expect(try codes("old") == ["doctor.target-not-a-role"])  // control: no account or role
+    }
+}
