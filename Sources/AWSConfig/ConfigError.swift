@@ -51,6 +51,12 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         case missingEnvironmentCredentials = "missing-environment-credentials"
         /// `services = name` points at a `[services name]` section that does not exist.
         case unknownServicesSection = "unknown-services-section"
+        /// `sso_session = NAME` without an `[sso-session NAME]` section.
+        case unknownSSOSession = "unknown-sso-session"
+        /// A key set differently in an Identity Center profile and its sso-session.
+        case ssoSessionConflict = "sso-session-conflict"
+        /// `sso_account_id`/`sso_role_name` without the rest of the Identity Center settings.
+        case incompleteSSOProfile = "incomplete-sso-profile"
         /// A setting has a value outside its allowed set (`sts_regional_endpoints`,
         /// `mfa_session_duration`, or a default the program passes in through `ResolutionPolicy`).
         case invalidSetting = "invalid-setting"

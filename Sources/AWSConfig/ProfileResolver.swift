@@ -31,6 +31,8 @@ public struct ProfileResolver: Sendable {
             return webIdentity
         }
         guard let roleArn = profile.string("role_arn") else {
+            // botocore's AssumeRoleProvider comes before its SSOProvider: role_arn wins.
+            if let identityCenter = try identityCenterRole(profile) { return identityCenter }
             var message = "\(profile.location): \(describe(profile)) has no role_arn, so there is no role to assume; "
                 + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)."
             if let target = profile.string("credential_process").flatMap(policy.delegatedProfile) {
@@ -209,6 +211,10 @@ public struct ProfileResolver: Sendable {
         if source.string("role_arn") != nil {
             return .role(try resolveRole(source, visited: visited))
         }
+        // botocore's profile chain for a source profile tries SSO before credential_process.
+        if let identityCenter = try identityCenterRole(source) {
+            return .role(identityCenter)
+        }
         if let command = source.string("credential_process") {
             return try processSource(source, command: command, visited: visited)
         }
@@ -219,20 +225,17 @@ public struct ProfileResolver: Sendable {
                     + "web_identity_token_file but no role_arn; add the role to assume with that token as role_arn.",
                 profile: source.name, location: tokenFile.location)
         }
-        if source["sso_session"] != nil || source["sso_start_url"] != nil {
-            throw ConfigError(
-                .unsupportedSource,
-                "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", uses SSO, which "
-                    + "\(policy.programName) does not support as a source; give it a credential_process that prints SSO "
-                    + "credentials (for example an SSO helper's credential-process command) instead.",
-                profile: source.name, location: source.location)
-        }
-        if policy.sourcesMayHaveStoredKeys { return .storedKeys(profile: source.name) }
+        let isPartialIdentityCenter = source["sso_session"] != nil || source["sso_start_url"] != nil
+        // An unfinished Identity Center profile is a mistake to name, not a profile whose keys
+        // might be in the store.
+        if policy.sourcesMayHaveStoredKeys && !isPartialIdentityCenter { return .storedKeys(profile: source.name) }
+        let ssoHint = isPartialIdentityCenter
+            ? " (For IAM Identity Center it also needs sso_account_id and sso_role_name.)" : ""
         throw ConfigError(
             .sourceWithoutKeys,
             "\(source.location): \(describe(source)), the source_profile of \"\(profile.name)\", has no credentials: no "
                 + "aws_access_key_id/aws_secret_access_key, no role_arn and no credential_process; add its keys "
-                + "as [\(source.name)] in \(files.credentialsPath).",
+                + "as [\(source.name)] in \(files.credentialsPath).\(ssoHint)",
             profile: source.name, location: source.location)
     }
 

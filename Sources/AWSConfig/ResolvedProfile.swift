@@ -140,4 +140,8 @@ public indirect enum CredentialSource: Sendable, Equatable {
     /// program may keep in its own encrypted store (`ResolutionPolicy.sourcesMayHaveStoredKeys`).
     /// Nothing is read here: the program looks the keys up only when it needs them to sign.
     case storedKeys(profile: String)
+    /// Not a source of keys: an IAM Identity Center profile, whose role credentials come from
+    /// the portal's GetRoleCredentials with the token `aws sso login` (or a refresh) left in
+    /// `~/.aws/sso/cache`. Its `RoleProfile` is the SSO profile itself.
+    case identityCenter(IdentityCenterSettings)
 }

@@ -163,6 +163,9 @@ package struct CredentialBroker {
     /// with another `AWS_REGION` shares the entry; a test endpoint (moto, localstack) and the real
     /// account, or two partitions, never do.
     package static func endpointIdentity(for role: RoleProfile) -> String {
+        if case .identityCenter(let settings) = role.source {
+            return "sso-portal:" + ((try? IdentityCenterService.portalBase(settings)) ?? settings.portalEndpoint ?? settings.region)
+        }
         if let explicit = role.endpointURL {
             return "url:" + ((try? STSEndpoint.normalizeExplicit(explicit)) ?? explicit)
         }
@@ -177,7 +180,7 @@ package struct CredentialBroker {
         switch source {
         case .staticKeys(_, let keys), .environment(let keys): return (keys.accessKeyId, keys.secretAccessKey)
         case .role(let role): return principalKeys(role.source)
-        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys: return nil
+        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys, .identityCenter: return nil
         }
     }
 
@@ -215,6 +218,9 @@ package struct CredentialBroker {
         case .credentialProcess(let profile, _): return "process:" + profile
         case .storedKeys(let profile): return "stored:" + profile
         case .webIdentity(let tokenFile): return "web-identity:" + tokenFile
+        // The login: two start URLs (or sso-sessions, which may be two identities) never share.
+        case .identityCenter(let settings):
+            return "identity-center:" + settings.startURL + "\n" + (settings.sessionName.map { "session:" + $0 } ?? "legacy")
         }
     }
 

@@ -154,7 +154,8 @@ package enum Doctor {
                         + "\(name)'s credential_process."))
                 break
             }
-            if next.string("role_arn") != nil { break }
+            // An IAM Identity Center profile is a target too (its session comes from the portal).
+            if next.string("role_arn") != nil || next["sso_account_id"] != nil || next["sso_role_name"] != nil { break }
             guard let further = delegations[current] else {
                 findings.append(DoctorFinding(
                     .error, "target-not-a-role", profile: name,

@@ -13,7 +13,7 @@ extension RoleProfile {
     package var isChained: Bool {
         switch source {
         case .role, .ec2InstanceMetadata, .ecsContainer: return true
-        case .staticKeys, .storedKeys, .environment, .credentialProcess, .webIdentity: return false
+        case .staticKeys, .storedKeys, .environment, .credentialProcess, .webIdentity, .identityCenter: return false
         }
     }
 }

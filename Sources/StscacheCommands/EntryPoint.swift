@@ -141,6 +141,7 @@ struct StscacheCommand: ParsableCommand {
                       ConsoleCommand.self,
                       DoctorCommand.self,
                       KeysCommand.self,
+                      LoginCommand.self,
                      ])
 }
 

@@ -129,7 +129,8 @@ struct ResolutionPolicyTests {
         let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
         let unknown = expectConfigError(.unknownCredentialSource) { _ = try resolver.resolve(profile: "unknown") }
         #expect(unknown?.message.contains("is not a source tool knows") == true)
-        let sso = expectConfigError(.unsupportedSource) { _ = try resolver.resolve(profile: "sso") }
-        #expect(sso?.message.contains("tool does not support as a source") == true)
+        // sso_session alone (no sso_account_id/sso_role_name) is no credential source (botocore).
+        let sso = expectConfigError(.sourceWithoutKeys) { _ = try resolver.resolve(profile: "sso") }
+        #expect(sso?.message.contains("sso_account_id and sso_role_name") == true)
     }
 }

@@ -275,8 +275,8 @@ struct ProfileResolverTests {
         #expect(mid.roleArn == "arn:aws:iam::1:role/Mid")
     }
 
-    @Test("SSO without a credential_process is unsupported, not missing keys")
-    func unsupportedSources() throws {
+    @Test("an Identity Center source naming a missing sso-session is an error naming it")
+    func unknownSSOSessionSource() throws {
         let fixture = try Fixture(config: """
             [profile top]
             role_arn = \(adminArn)
@@ -285,9 +285,9 @@ struct ProfileResolverTests {
             sso_session = corp
             sso_account_id = 123456789012
             """)
-        let sso = fixture.expectError(.unsupportedSource, resolving: "top")
+        let sso = fixture.expectError(.unknownSSOSession, resolving: "top")
         #expect(sso?.message.contains("\"sso\"") == true)
-        #expect(sso?.message.contains("credential_process") == true)
+        #expect(sso?.message.contains("[sso-session corp]") == true)
     }
 
     // MARK: Web identity

@@ -27,6 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
         ("keys", "stscache keys: long-term keys in the encrypted store, import, rotation (kill -9 at each step), attacks"),
         ("install", "scripts/install and scripts/package: files, modes, completions, man pages, uninstall, the .deb with dpkg and lintian"),
         ("adoption", "setup (delegating pairs, backup, undo), doctor on broken layouts, console against a fake federation endpoint"),
+        ("sso", "IAM Identity Center profiles: the CLI's token cache, refresh, the fake portal and OIDC, chaining"),
     ):
         config.addinivalue_line("markers", f"{name}: {what}")
 

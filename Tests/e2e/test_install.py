@@ -26,7 +26,7 @@ PACKAGE = REPO_ROOT / "scripts" / "package"
 VERSION = REPO_ROOT / "scripts" / "version"
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec", "agent", "agent.run", "agent.status",
-               "setup", "console", "doctor"]
+               "setup", "console", "doctor", "login"]
 
 # What an install puts under PREFIX (man pages for the subcommands are checked separately).
 EXPECTED = {

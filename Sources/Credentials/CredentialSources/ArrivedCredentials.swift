@@ -9,6 +9,8 @@ package enum CredentialIssuer: Equatable {
     case containerEndpoint
     /// The `credential_process` helper of `profile`.
     case credentialProcess(profile: String)
+    /// The IAM Identity Center portal's GetRoleCredentials at `portal`.
+    case identityCenter(portal: String)
 
     /// "STS AssumeRole for arn:aws:iam::...", "the instance metadata service", ...
     package var name: String {
@@ -17,6 +19,7 @@ package enum CredentialIssuer: Equatable {
         case .instanceMetadata: return "the instance metadata service"
         case .containerEndpoint: return "the container credentials endpoint"
         case .credentialProcess(let profile): return "credential_process of profile \"\(profile)\""
+        case .identityCenter(let portal): return "the Identity Center portal at \(portal)"
         }
     }
 
@@ -31,6 +34,8 @@ package enum CredentialIssuer: Equatable {
         case .containerEndpoint:
             return "check AWS_CONTAINER_CREDENTIALS_FULL_URI / AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: they must "
                 + "point at the real container credentials endpoint"
+        case .identityCenter:
+            return "check AWS_ENDPOINT_URL_SSO: it must be the real Identity Center portal"
         case .credentialProcess:
             return "fix the helper: it must print AWS credentials as issued"
         }

@@ -24,6 +24,8 @@ extension CredentialBroker {
     ///
     /// What STS sends is checked here, before the broker caches or prints it.
     package func createSession(for role: RoleProfile) throws -> AWSCredentials {
+        // The portal's role credentials, checked where they arrive (IdentityCenterService).
+        if case .identityCenter(let settings) = role.source { return try identityCenterCredentials(for: settings) }
         let issued: AWSCredentials
         let action: String
         if case .webIdentity(let tokenFile) = role.source {
@@ -81,8 +83,8 @@ extension CredentialBroker {
             arrived = try process.credentials(command: command, profile: profile, roleProfile: role.name,
                                               environment: context.environment, now: context.now())
             issuer = .credentialProcess(profile: profile)
-        case .webIdentity:
-            // A web identity role has no signing source; createSession handles it.
+        case .webIdentity, .identityCenter:
+            // A web identity role (or an Identity Center profile) has no signing source; createSession handles it.
             preconditionFailure("a web identity role is assumed without source credentials")
         }
         let base = try issuer.map { issuer throws(SourceError) in try arrived.checkedArrival(from: issuer) } ?? arrived

@@ -1,0 +1,158 @@
+import StscacheSupport
+
+/// An IAM Identity Center (SSO) profile, resolved as botocore's `SSOProvider` resolves it:
+/// `sso_account_id` and `sso_role_name` on the profile, `sso_start_url` and `sso_region` from
+/// its `[sso-session NAME]` (`sso_session = NAME`) or, for legacy profiles, from the profile.
+public struct IdentityCenterSettings: Sendable, Equatable {
+    /// The profile holding the `sso_*` settings (named in messages and the legacy login command).
+    public var profile: String
+    public var startURL: String
+    /// `sso_region`: where the portal and OIDC endpoints live (not the profile's `region`).
+    public var region: String
+    public var accountId: String
+    public var roleName: String
+    /// `sso_session`; nil for a legacy profile. Only sso-session profiles refresh their token
+    /// (botocore's `SSOTokenProvider`), and their token file is named after the session.
+    public var sessionName: String?
+    /// `sso_registration_scopes` of the session (comma-separated; only a login reads them).
+    public var registrationScopes: [String]
+    /// `AWS_ENDPOINT_URL_SSO`: the portal (GetRoleCredentials); nil for AWS's own.
+    public var portalEndpoint: String?
+    /// `AWS_ENDPOINT_URL_SSO_OIDC`: OIDC (CreateToken); nil for AWS's own.
+    public var oidcEndpoint: String?
+
+    public init(profile: String, startURL: String, region: String, accountId: String, roleName: String,
+                sessionName: String? = nil, registrationScopes: [String] = [], portalEndpoint: String? = nil,
+                oidcEndpoint: String? = nil) {
+        self.profile = profile
+        self.startURL = startURL
+        self.region = region
+        self.accountId = accountId
+        self.roleName = roleName
+        self.sessionName = sessionName
+        self.registrationScopes = registrationScopes
+        self.portalEndpoint = portalEndpoint
+        self.oidcEndpoint = oidcEndpoint
+    }
+
+    /// What names the token file `~/.aws/sso/cache/<sha1 hex>.json`: the session name, or the
+    /// start URL for a legacy profile (botocore `SSOTokenLoader._generate_cache_key`).
+    public var tokenCacheKeyInput: String { sessionName ?? startURL }
+
+    /// The commands that log in so that this profile's token exists again (either writes the
+    /// file both read).
+    public var loginCommand: String {
+        let option = sessionName.map { "--sso-session \(quotedIfNeeded($0))" } ?? "--profile \(quotedIfNeeded(profile))"
+        return "stscache login \(option) (or aws sso login \(option))"
+    }
+
+    /// What the portal's role credentials are cached as (and shown as by `list`): the account
+    /// and permission set role, not a real role ARN (the portal does not say it).
+    public var roleDescription: String { "arn:aws:iam::\(accountId):role/\(roleName)" }
+
+    private func quotedIfNeeded(_ word: String) -> String {
+        word.utf8.allSatisfy({ isPlainWordByte($0) }) ? word : "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
+    private func isPlainWordByte(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
+    }
+}
+
+extension ConfigFiles {
+    /// The config file's `[sso-session NAME]` section (botocore's `build_profile_map`: the
+    /// `sso-session` prefix, then exactly two shlex words; a later section replaces an earlier one).
+    public func ssoSessionSection(named name: String) -> INISection? {
+        (config?.sections ?? []).last { section in
+            guard section.name.hasPrefix("sso-session"), let words = shellWords(section.name), words.count == 2
+            else { return false }
+            return words[0] == "sso-session" && words[1] == name
+        }
+    }
+}
+
+extension ProfileResolver {
+    /// The settings keys botocore copies from an `[sso-session]` (and compares with the profile's).
+    static let ssoSessionKeys = ["sso_start_url", "sso_region", "sso_registration_scopes"]
+
+    /// The profile's Identity Center settings, or nil when it has neither `sso_account_id` nor
+    /// `sso_role_name` (botocore: those two say the SSO provider applies). Errors as botocore's:
+    /// an unknown sso-session, a key the profile and its session set differently, a missing
+    /// setting; plus an account ID that is not 12 digits (it goes into a URL).
+    public func identityCenterSettings(of profile: Profile) throws(ConfigError) -> IdentityCenterSettings? {
+        guard profile["sso_account_id"] != nil || profile["sso_role_name"] != nil else { return nil }
+        var values: [String: INIValue] = profile.values
+        var sessionName: String?
+        if let reference = profile["sso_session"] {
+            sessionName = reference.text
+            guard let section = files.ssoSessionSection(named: reference.text) else {
+                throw ConfigError(
+                    .unknownSSOSession,
+                    "\(reference.location): profile \"\(profile.name)\" has sso_session = \(reference.text), but "
+                        + "\(files.configPath) has no [sso-session \(reference.text)] section; add it (with sso_start_url "
+                        + "and sso_region) or correct sso_session.",
+                    profile: profile.name, location: reference.location)
+            }
+            for (key, value) in section.values {
+                if let own = profile[key], own.text != value.text {
+                    throw ConfigError(
+                        .ssoSessionConflict,
+                        "\(own.location): profile \"\(profile.name)\" sets \(key) = \(own.text), but its sso-session "
+                            + "\"\(reference.text)\" (\(value.location)) sets \(key) = \(value.text); remove \(key) from "
+                            + "the profile (or make the two agree).",
+                        profile: profile.name, location: own.location)
+                }
+                values[key] = value
+            }
+        }
+        let required = ["sso_start_url", "sso_region", "sso_account_id", "sso_role_name"]
+        let missing = required.filter { (values[$0]?.text ?? "").isEmpty }
+        guard missing.isEmpty else {
+            let whereToAdd = sessionName.map { "[sso-session \($0)] (start URL, region) or " } ?? ""
+            throw ConfigError(
+                .incompleteSSOProfile,
+                "\(profile.location): profile \"\(profile.name)\" is configured to use IAM Identity Center but is missing "
+                    + "\(missing.joined(separator: ", ")); add \(missing.count == 1 ? "it" : "them") to \(whereToAdd)"
+                    + "\(profile.header) in \(files.configPath) (`aws configure sso` writes them).",
+                profile: profile.name, location: profile.location)
+        }
+        let account = values["sso_account_id"]!
+        guard account.text.utf8.count == 12, account.text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw ConfigError(
+                .invalidSetting,
+                "\(account.location): sso_account_id = \(account.text) in profile \"\(profile.name)\" is not a 12-digit "
+                    + "AWS account ID; correct it.",
+                profile: profile.name, location: account.location)
+        }
+        let role = values["sso_role_name"]!
+        guard !role.text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw ConfigError(
+                .invalidSetting,
+                "\(role.location): sso_role_name in profile \"\(profile.name)\" contains a control character; correct it.",
+                profile: profile.name, location: role.location)
+        }
+        let scopes = (values["sso_registration_scopes"]?.text ?? "")
+            .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+        let ignoreEndpoints = (environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] ?? profile.string("ignore_configured_endpoint_urls"))?
+            .lowercased() == "true"
+        func endpoint(_ name: String) -> String? {
+            guard !ignoreEndpoints, let value = environment[name], !value.isEmpty else { return nil }
+            return value
+        }
+        return IdentityCenterSettings(
+            profile: profile.name, startURL: values["sso_start_url"]!.text, region: values["sso_region"]!.text,
+            accountId: account.text, roleName: role.text, sessionName: sessionName, registrationScopes: scopes,
+            portalEndpoint: endpoint("AWS_ENDPOINT_URL_SSO"), oidcEndpoint: endpoint("AWS_ENDPOINT_URL_SSO_OIDC"))
+    }
+
+    /// An Identity Center profile as the "role" whose session the pipeline caches: the portal's
+    /// role credentials (GetRoleCredentials) play the part of AssumeRole's answer.
+    func identityCenterRole(_ profile: Profile) throws(ConfigError) -> RoleProfile? {
+        guard let settings = try identityCenterSettings(of: profile) else { return nil }
+        return RoleProfile(
+            name: profile.name, roleArn: settings.roleDescription, roleSessionName: "identity-center",
+            region: settings.region, source: .identityCenter(settings))
+    }
+}
