@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,21 @@ from support.aws import AccessKey
 from support.homes import TempHome
 from support.moto import MotoServer
 from support.peers import stscache_binary_path
+
+
+def _restore_terminal_signals() -> None:
+    """A shell without job control starts a background command with SIGINT and SIGQUIT ignored,
+    and an ignored signal stays ignored across exec: every program the tests start would then
+    shrug off the Ctrl-C and Ctrl-\\ the signal tests send. Give them their usual dispositions
+    (a handler is reset to the default in each child at exec) so the suite does not depend on
+    how CI launched it."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+_restore_terminal_signals()
 
 
 def pytest_configure(config: pytest.Config) -> None:
