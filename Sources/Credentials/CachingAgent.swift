@@ -58,6 +58,8 @@ package final class CachingAgent {
     /// One session the agent knows of: a cache entry the config reaches.
     struct Tracked {
         var session: KeepWarmPlan.Session
+        /// The entry's key, from the config: its header is read through it.
+        var key: CacheKey
         var profile: String
         var profiles: [String]
         var roleArn: String
@@ -295,8 +297,7 @@ package final class CachingAgent {
     }
 
     private func header(_ stem: String) -> EntryHeader? {
-        guard let listing = try? cache.list().first(where: { $0.stem == stem }) else { return nil }
-        return listing.header
+        tracked[stem].flatMap { cache.readHeader($0.key) }
     }
 
     /// Re-reads the config and the cache: which entries the config reaches, by which profile.
@@ -323,7 +324,8 @@ package final class CachingAgent {
             var session = tracked[listing.stem] ?? Tracked(
                 session: KeepWarmPlan.Session(stem: listing.stem, issuedAt: header.issuedAt,
                                               expiration: header.expiration, lastUsed: used),
-                profile: profile, profiles: reached.profiles, roleArn: header.roleArn)
+                key: reached.key, profile: profile, profiles: reached.profiles, roleArn: header.roleArn)
+            session.key = reached.key
             session.profile = profile
             session.profiles = reached.profiles
             session.session.issuedAt = header.issuedAt

@@ -132,35 +132,14 @@ package struct IdentityCenterToken: Equatable {
         var out = "{"
         for (index, name) in members.keys.sorted().enumerated() {
             if index > 0 { out += ", " }
-            out += Self.jsonString(name) + ": "
+            out += JSONText.quoted(name) + ": "
             switch members[name]! {
-            case .string(let value): out += Self.jsonString(value)
+            case .string(let value): out += JSONText.quoted(value)
             case .number(let value): out += value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
             case .bool(let value): out += value ? "true" : "false"
             case .null, .other: out += "null"
             }
         }
         return Array((out + "}").utf8)
-    }
-
-    private static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
