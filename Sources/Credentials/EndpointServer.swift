@@ -6,29 +6,55 @@ import Darwin
 import CProcessControl
 import StscacheSupport
 
-/// The container-credentials endpoint on `127.0.0.1`, a port the kernel picks: one thread, one
-/// connection at a time, each answered and closed (the SDKs open one per fetch, a few times an
-/// hour). A connection gets `readTimeout` seconds to send its request head. Nothing else in
-/// stscache listens on a socket; the hit path never loads any of this.
+/// A loopback HTTP server on `127.0.0.1`, a port the kernel picks: one thread, one connection at
+/// a time, each answered and closed. It serves the container-credentials endpoint (the SDKs open
+/// one connection per fetch, a few times an hour) and `stscache login`'s redirect. A connection
+/// gets `readTimeout` seconds to send its request head. Nothing else in stscache listens on a
+/// socket; the hit path never loads any of this.
 ///
-/// `@unchecked Sendable`: after `init` the descriptors are only read, and `stop` only writes
-/// one byte to a pipe that `serve` polls.
+/// `@unchecked Sendable`: after `init` the descriptors and the handler are only read, and `stop`
+/// only writes one byte to a pipe that `serve` polls.
 package final class EndpointServer: @unchecked Sendable {
     package let port: UInt16
     private let listener: Int32
     private let wake: (read: Int32, write: Int32)
-    private let endpoint: ContainerEndpoint
+    private let handler: (EndpointRequest) -> Reply
     package var readTimeout: Double = 2
+
+    /// The answer to one request. `stop`: `serve` returns once it is sent.
+    package struct Reply {
+        package var status: Int
+        package var contentType = "application/json"
+        package var body: String
+        package var stop = false
+
+        package init(status: Int, contentType: String = "application/json", body: String, stop: Bool = false) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+            self.stop = stop
+        }
+    }
 
     package struct Failure: UserFacingError {
         package let message: String
         package var errorCode: String { "endpoint.socket" }
     }
 
-    package init(endpoint: ContainerEndpoint) throws(Failure) {
-        self.endpoint = endpoint
+    /// The container-credentials endpoint: every request goes to `endpoint`.
+    package convenience init(endpoint: ContainerEndpoint) throws(Failure) {
+        try self.init(purpose: "the local credentials endpoint") { request in
+            let answer = endpoint.answer(method: request.method, authorization: request.authorization)
+            return Reply(status: answer.status, body: answer.body)
+        }
+    }
+
+    /// Listens on `127.0.0.1` (never another address); `handler` answers each well-formed request
+    /// on the thread that runs `serve`. `purpose` names the server in a failure.
+    package init(purpose: String, handler: @escaping (EndpointRequest) -> Reply) throws(Failure) {
+        self.handler = handler
         func failed(_ what: String) -> Failure {
-            Failure(message: "could not \(what) for the local credentials endpoint: \(String(cString: strerror(errno)))")
+            Failure(message: "could not \(what) for \(purpose): \(String(cString: strerror(errno)))")
         }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw failed("open a socket") }
@@ -62,18 +88,27 @@ package final class EndpointServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT/`: the `AWS_CONTAINER_CREDENTIALS_FULL_URI` for clients.
     package var url: String { "http://127.0.0.1:\(port)/" }
 
-    /// Answers connections until `stop()`.
-    package func serve() {
+    /// Answers connections until `stop()`, a reply that says stop (true), or the monotonic
+    /// `deadline` (false).
+    @discardableResult
+    package func serve(until deadline: Double? = nil) -> Bool {
         while true {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
-            if fds[1].revents != 0 { return }
+            var wait: Int32 = -1
+            if let deadline {
+                let left = deadline - monotonicSeconds()
+                if left <= 0 { return false }
+                wait = Int32(min(left, 3600) * 1000) + 1
+            }
+            guard poll(&fds, 2, wait) >= 0 || errno == EINTR else { return true }
+            if fds[1].revents != 0 { return true }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             let connection = stscache_accept_cloexec(listener)
             guard connection >= 0 else { continue }
-            answer(connection)
+            let stop = answer(connection)
             closeGracefully(connection)
+            if stop { return true }
         }
     }
 
@@ -95,17 +130,26 @@ package final class EndpointServer: @unchecked Sendable {
         close(connection)
     }
 
-    /// `serve()` on a thread of its own, until the handle's `stop()` (the caller's thread waits
-    /// for a child meanwhile).
-    package func startThread() throws(Failure) -> Running {
-        let box = Unmanaged.passRetained(self).toOpaque()
+    /// `serve(until: deadline)` on a thread of its own, until the handle's `stop()` (the caller's
+    /// thread waits for a child or a browser meanwhile).
+    package func startThread(until deadline: Double? = nil) throws(Failure) -> Running {
+        final class Start {
+            let server: EndpointServer
+            let deadline: Double?
+            init(_ server: EndpointServer, _ deadline: Double?) {
+                self.server = server
+                self.deadline = deadline
+            }
+        }
+        let box = Unmanaged.passRetained(Start(self, deadline)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { argument in
-            Unmanaged<EndpointServer>.fromOpaque(argument!).takeRetainedValue().serve()
+            let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
+            start.server.serve(until: start.deadline)
             return nil
         }, box)
         guard status == 0 else {
-            Unmanaged<EndpointServer>.fromOpaque(box).release()
+            Unmanaged<Start>.fromOpaque(box).release()
             throw Failure(message: "could not start the local credentials endpoint: \(String(cString: strerror(status)))")
         }
         return Running(server: self, thread: thread)
@@ -121,6 +165,11 @@ package final class EndpointServer: @unchecked Sendable {
             server.stop()
             pthread_join(thread, nil)
         }
+
+        /// Waits for the thread to end by itself (a reply that said stop, or the deadline).
+        package func wait() {
+            pthread_join(thread, nil)
+        }
     }
 
     /// Makes `serve()` return; safe from any thread.
@@ -129,38 +178,46 @@ package final class EndpointServer: @unchecked Sendable {
         _ = write(wake.write, &byte, 1)
     }
 
-    private func answer(_ connection: Int32) {
+    /// Reads one request and answers it; true when the reply says to stop serving.
+    private func answer(_ connection: Int32) -> Bool {
         let deadline = monotonicSeconds() + readTimeout
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             switch EndpointRequest.parse(received) {
             case .request(let request):
-                let answer = endpoint.answer(method: request.method, authorization: request.authorization)
-                return respond(connection, status: answer.status, body: answer.body)
+                let reply = handler(request)
+                respond(connection, reply)
+                return reply.stop
             case .invalid(let status, let reason):
-                return respond(connection, status: status, body: ContainerEndpoint.error(status, "BadRequest", reason).body)
+                respond(connection, Reply(status: status, body: ContainerEndpoint.error(status, "BadRequest", reason).body))
+                return false
             case .incomplete:
                 break
             }
             let left = deadline - monotonicSeconds()
             var ready = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
             guard left > 0, poll(&ready, 1, Int32(left * 1000) + 1) > 0 else {
-                return respond(connection, status: 408, body: ContainerEndpoint.error(408, "RequestTimeout", "no request").body)
+                respond(connection, Reply(status: 408, body: ContainerEndpoint.error(408, "RequestTimeout", "no request").body))
+                return false
             }
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return }
+            guard count > 0 else { return false }
             received += buffer[0..<count]
         }
     }
 
-    private func respond(_ connection: Int32, status: Int, body: String) {
-        let reasons = [200: "OK", 400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed",
+    /// Every answer is uncacheable and sends no Referer onwards (the login redirect's URL holds
+    /// an authorization code).
+    private func respond(_ connection: Int32, _ reply: Reply) {
+        let reasons = [200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                        408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
                        503: "Service Unavailable"]
-        let text = "HTTP/1.1 \(status) \(reasons[status] ?? "Error")\r\nContent-Type: application/json\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body
+        let body = reply.body
+        let text = "HTTP/1.1 \(reply.status) \(reasons[reply.status] ?? "Error")\r\nContent-Type: \(reply.contentType)\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n"
+            + "Connection: close\r\n\r\n" + body
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {

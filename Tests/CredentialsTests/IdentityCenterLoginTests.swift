@@ -23,15 +23,23 @@ struct IdentityCenterLoginTests {
         sso_region = eu-west-1
         """
 
-    @Test("the registration file has botocore's name (SHA-1 of json.dumps(sort_keys=True))")
+    @Test("the registration file has the CLI's name (SHA-1 of json.dumps(sort_keys=True), unset members null)")
     func registrationName() throws {
-        let files = try loadFiles(config: Self.config)
+        let files = try loadFiles(config: Self.config + "\n[sso-session plain]\nsso_start_url = https://corp.awsapps.com/start\n"
+            + "sso_region = eu-west-1\n")
         let session = try IdentityCenterLogin.target(files: files, environment: [:], sessionName: "corp", profile: nil)
-        // Values from Python: hashlib.sha1(json.dumps({...}, sort_keys=True).encode()).hexdigest()
+        // Values from Python, as aws-cli's _registration_cache_key computes them:
+        // hashlib.sha1(json.dumps({'tool': 'botocore', 'startUrl': ..., 'region': ..., 'scopes': ...,
+        //                          'session_name': ...}, sort_keys=True).encode()).hexdigest()
         #expect(IdentityCenterLogin.registrationFileName(session) == "992a5213b6d50e28005ac5eca0f5ea17f709eb3a.json")
         let legacy = try IdentityCenterLogin.target(files: files, environment: [:], sessionName: nil, profile: "old")
-        #expect(legacy.sessionName == nil && legacy.scopes.isEmpty)
-        #expect(IdentityCenterLogin.registrationFileName(legacy) == "f5a963e1d23a51c334685d8809a89a3a85e63013.json")
+        #expect(legacy.sessionName == nil && legacy.scopes == nil)
+        // scopes None, session_name None
+        #expect(IdentityCenterLogin.registrationFileName(legacy) == "3a62fc7fd3ab838419eccab5b58d0124a95b510d.json")
+        // scopes None, session_name 'plain'
+        let plain = try IdentityCenterLogin.target(files: files, environment: [:], sessionName: "plain", profile: nil)
+        #expect(plain.scopes == nil)
+        #expect(IdentityCenterLogin.registrationFileName(plain) == "d43a4a8e835c87f7d1af58d7c19e0d2d689e985d.json")
         #expect(IdentityCenterLogin.jsonString("é\"\n") == #""\u00e9\"\n""#)
     }
 
@@ -78,7 +86,9 @@ struct IdentityCenterLoginTests {
         let files = try loadFiles(config: Self.config)
         let target = try IdentityCenterLogin.target(files: files, environment: fixture.environment, sessionName: "corp", profile: nil)
         var shown: [String] = []
-        try IdentityCenterLogin(context: fixture.context()).run(target) { url, code in shown = [url, code] }
+        try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { url, code in
+            shown = [url, code ?? "none"]
+        }
         #expect(shown == ["https://device.sso.eu-west-1.amazonaws.com/?user_code=ABCD-EFGH", "ABCD-EFGH"])
         let register = try #require(fixture.transport.requests.first)
         let registerBody = try #require(try JSONSerialization.jsonObject(with: Data(register.body)) as? [String: Any])
@@ -108,7 +118,7 @@ struct IdentityCenterLoginTests {
                                                         sessionName: "corp", profile: nil)
             var shown = false
             #expect(throws: IdentityCenterError.self) {
-                try IdentityCenterLogin(context: fixture.context()).run(target) { _, _ in shown = true }
+                try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { _, _ in shown = true }
             }
             #expect(!shown)
         }

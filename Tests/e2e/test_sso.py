@@ -9,11 +9,15 @@ when the CLI, boto3 or stscache's chained AssumeRole use it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shlex
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -338,7 +342,7 @@ def test_identity_center_profile_as_a_roles_source(sso_home: TempHome, sso: Fake
 
 
 # --------------------------------------------------------------------------------------------
-# stscache login (device code)
+# stscache login --device-code
 # --------------------------------------------------------------------------------------------
 
 
@@ -356,9 +360,8 @@ def login(home: TempHome, fake: FakeIdentityCenter, *args: str, env: dict[str, s
 
 
 def test_login_with_the_device_code_is_shared_with_the_cli(sso_home: TempHome, sso: FakeIdentityCenter, portal_role: str):
-    import hashlib
 
-    result = login(sso_home, sso, "--sso-session", SESSION, "--no-browser")
+    result = login(sso_home, sso, "--sso-session", SESSION, "--device-code", "--no-browser")
 
     assert result.ok, result
     assert result.stdout == ""
@@ -388,7 +391,7 @@ def test_login_with_the_device_code_is_shared_with_the_cli(sso_home: TempHome, s
         == assumed_arn(portal_role, PORTAL_SESSION)
 
     # A second login reuses the registration.
-    again = login(sso_home, sso, "--profile", "dev-sso", "--no-browser")
+    again = login(sso_home, sso, "--profile", "dev-sso", "--use-device-code", "--no-browser")
     assert again.ok, again
     assert len(sso.calls("RegisterClient")) == 1
 
@@ -396,13 +399,13 @@ def test_login_with_the_device_code_is_shared_with_the_cli(sso_home: TempHome, s
 def test_login_opens_a_browser_unless_told_not_to(sso_home: TempHome, sso: FakeIdentityCenter, tmp_path: Path):
     traps, bin_dir = browser_traps(tmp_path)
     env = {**traps, "PATH": f"{bin_dir}:{sso_home.env()['PATH']}"}
-    result = login(sso_home, sso, "--sso-session", SESSION, env=env)
+    result = login(sso_home, sso, "--sso-session", SESSION, "--device-code", env=env)
     assert result.ok, result
     opened = (tmp_path / "browser-opened").read_text()
     assert opened.count("file://") == 1
 
     (tmp_path / "browser-opened").unlink()
-    quiet = login(sso_home, sso, "--sso-session", SESSION, "--no-browser", env=env)
+    quiet = login(sso_home, sso, "--sso-session", SESSION, "--device-code", "--no-browser", env=env)
     assert quiet.ok, quiet
     assert not (tmp_path / "browser-opened").exists()
 
@@ -411,3 +414,197 @@ def test_login_refuses_to_run_for_the_agent(sso_home: TempHome, sso: FakeIdentit
     result = login(sso_home, sso, "--sso-session", SESSION, "--no-browser", env={"STSCACHE_NONINTERACTIVE": "1"})
     assert_clean_failure(result, "STSCACHE_NONINTERACTIVE")
     assert sso.calls("all") == []
+
+
+def test_a_legacy_profile_logs_in_with_the_device_code(sso_home: TempHome, sso: FakeIdentityCenter):
+    """The CLI's rule: the redirect flow needs an sso-session; a legacy profile gets the device code."""
+    result = login(sso_home, sso, "--profile", "legacy-sso", "--no-browser")
+    assert result.ok, result
+    assert len(sso.calls("StartDeviceAuthorization")) == 1 and sso.calls("Authorize") == []
+    assert botocore_token(sso_home, session_name=None)["accessToken"] == sso.newest_access_token
+
+
+# --------------------------------------------------------------------------------------------
+# stscache login: the authorization code flow with PKCE (the default for an sso-session)
+# --------------------------------------------------------------------------------------------
+
+
+def no_proxy_opener() -> urllib.request.OpenerDirector:
+    """A browser for the tests: follows redirects, ignores any proxy settings."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def follow(url: str) -> tuple[int, str]:
+    """What the browser does with the sign-in URL: GET it from the fake OIDC, which redirects to
+    stscache's loopback server with the code and the state; returns that server's answer."""
+    try:
+        with no_proxy_opener().open(url, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def sign_in_url(line: str) -> str:
+    assert "open this URL in a browser on this machine" in line, line
+    return line.rsplit(": ", 1)[1].strip()
+
+
+def redirect_port(url: str) -> int:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    return urllib.parse.urlsplit(query["redirect_uri"][0]).port
+
+
+def start_login(home: TempHome, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([str(home.stscache_bin), "login", *args], env=home.env(env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def finish(process: subprocess.Popen, first: str) -> Result:
+    stdout, rest = process.communicate(timeout=60)
+    return Result(process.args, process.returncode, stdout, first + rest, 0.0)
+
+
+def listening_addresses(port: int) -> list[str]:
+    """Local addresses of the sockets listening on `port` (hex, as /proc/net/tcp and tcp6 show them)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if int(hex_port, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                found.append(address)
+    return found
+
+
+def test_login_with_pkce_is_shared_with_the_cli(sso_home: TempHome, sso: FakeIdentityCenter, portal_role: str):
+    process = start_login(sso_home, "--sso-session", SESSION, "--no-browser")
+    first = process.stderr.readline()
+    url = sign_in_url(first)
+    assert url.startswith(sso.endpoint + "/authorize?response_type=code&")
+    status, page = follow(url)
+    result = finish(process, first)
+
+    assert result.ok, result
+    assert result.stdout == ""
+    assert status == 200 and "Signed in" in page
+    [register] = sso.calls("RegisterClient")
+    assert register.json() == {"clientName": "botocore-client-corp", "clientType": "public",
+                               "grantTypes": ["authorization_code", "refresh_token"],
+                               "redirectUris": ["http://127.0.0.1/oauth/callback"], "issuerUrl": START_URL,
+                               "scopes": ["sso:account:access"]}
+    [authorize] = sso.calls("Authorize")
+    assert authorize.query["code_challenge_method"] == ["S256"] and authorize.query["scopes"] == ["sso:account:access"]
+    [create] = sso.calls("CreateToken")  # the fake checked the verifier against the challenge
+    body = create.json()
+    assert body["grantType"] == "authorization_code"
+    assert body["redirectUri"] == f"http://127.0.0.1:{redirect_port(url)}/oauth/callback"
+    # Neither the verifier nor the code reaches the terminal.
+    assert body["codeVerifier"] not in result.stderr and body["code"] not in result.stderr
+    token = botocore_token(sso_home)  # botocore's loader finds it under its own name
+    assert token["accessToken"] == sso.newest_access_token and token["clientId"] == register_client_id(sso)
+    assert token["refreshToken"].startswith("aor-")
+    for path in token_dir(sso_home).iterdir():
+        assert (path.stat().st_mode & 0o777) == 0o600
+    # The registration is cached under the CLI's name, marked for the code grant as the CLI marks it.
+    key = json.dumps({"tool": "botocore", "startUrl": START_URL, "region": REGION, "session_name": SESSION,
+                      "scopes": ["sso:account:access"]}, sort_keys=True)
+    registration = json.loads((token_dir(sso_home) / (hashlib.sha1(key.encode()).hexdigest() + ".json")).read_text())
+    assert registration["grantTypes"] == ["authorization_code", "refresh_token"]
+    assert registration["scopes"] == ["sso:account:access"]
+
+    # The AWS CLI signs in with that login, through stscache and on its own.
+    assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev", "--output", "json")) \
+        == assumed_arn(portal_role, PORTAL_SESSION)
+    assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev-sso", "--output", "json")) \
+        == assumed_arn(portal_role, PORTAL_SESSION)
+
+    # A second login reuses the registration.
+    again = start_login(sso_home, "--profile", "dev-sso", "--no-browser")
+    line = again.stderr.readline()
+    assert follow(sign_in_url(line))[0] == 200
+    assert finish(again, line).ok
+    assert len(sso.calls("RegisterClient")) == 1 and len(sso.calls("CreateToken")) == 2
+
+
+def register_client_id(fake: FakeIdentityCenter) -> str:
+    [client_id] = fake.registrations
+    return client_id
+
+
+def test_the_redirect_listens_on_loopback_only_and_ignores_forged_callbacks(sso_home: TempHome, sso: FakeIdentityCenter):
+    process = start_login(sso_home, "--sso-session", SESSION, "--no-browser")
+    first = process.stderr.readline()
+    url = sign_in_url(first)
+    port = redirect_port(url)
+    assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1, nothing on any other address
+
+    # A local process that found the port: no state, or a guessed one. Refused, and the login waits on.
+    for query in ("code=forged", "code=forged&state=guessed", "error=access_denied&state=guessed"):
+        status, page = follow(f"http://127.0.0.1:{port}/oauth/callback?{query}")
+        assert status == 400 and "forged" not in page
+    assert process.poll() is None
+
+    status, _ = follow(url)
+    result = finish(process, first)
+    assert result.ok and status == 200, result
+    [create] = sso.calls("CreateToken")
+    assert create.json()["code"] != "forged"
+    assert listening_addresses(port) == []  # closed once the login ended
+
+
+def test_a_refused_sign_in_fails_cleanly(sso_home: TempHome, sso: FakeIdentityCenter):
+    process = start_login(sso_home, "--sso-session", SESSION, "--no-browser")
+    first = process.stderr.readline()
+    url = sign_in_url(first)
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0]
+    status, _ = follow(f"http://127.0.0.1:{redirect_port(url)}/oauth/callback?error=access_denied&state={state}")
+    result = finish(process, first)
+    assert status == 200
+    # The URL line came first (the sign-in had started); then one line saying what happened.
+    assert result.returncode == 1 and result.stdout == "", result
+    [shown, failure] = result.stderr.rstrip("\n").split("\n")
+    assert shown == first.rstrip("\n")
+    assert failure.startswith("stscache: ") and "access_denied" in failure and "stscache login" in failure, result
+    assert sso.calls("CreateToken") == []
+    assert not (token_dir(sso_home) / hashlib.sha1(SESSION.encode()).hexdigest()).with_suffix(".json").exists()
+
+
+def test_two_logins_at_once_make_one_sign_in(sso_home: TempHome, sso: FakeIdentityCenter):
+    first_process = start_login(sso_home, "--sso-session", SESSION, "--no-browser")
+    first_line = first_process.stderr.readline()
+    url = sign_in_url(first_line)
+    second_process = start_login(sso_home, "--profile", "dev-sso", "--no-browser")
+    second_line = second_process.stderr.readline()
+    assert "another stscache login" in second_line and "waiting" in second_line, second_line
+
+    assert follow(url)[0] == 200
+    first, second = finish(first_process, first_line), finish(second_process, second_line)
+    assert first.ok, first
+    assert second.ok, second
+    assert "by the other login" in second.stderr
+    assert len(sso.calls("Authorize")) == 1 and len(sso.calls("CreateToken")) == 1
+    assert botocore_token(sso_home)["accessToken"] == sso.newest_access_token
+
+
+def test_login_through_the_browser_it_opens(sso_home: TempHome, sso: FakeIdentityCenter, tmp_path: Path):
+    """BROWSER is a headless browser: it reads the page stscache hands it, follows the page's
+    redirect to the sign-in URL and from there the fake's redirect back to stscache."""
+    browser = tmp_path / "headless-browser"
+    log = tmp_path / "browser.log"
+    browser.write_text(f"""#!{VENV_PYTHON}
+import html, re, sys, urllib.request
+page = open(sys.argv[1].removeprefix("file://")).read()
+url = html.unescape(re.search(r'url=([^"]+)"', page).group(1))
+with open({str(log)!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+with urllib.request.build_opener(urllib.request.ProxyHandler({{}})).open(url, timeout=20) as answer:
+    assert answer.status == 200
+""")
+    browser.chmod(0o755)
+    result = login(sso_home, sso, "--sso-session", SESSION, env={"BROWSER": str(browser)})
+    assert result.ok, result
+    # The browser was handed a file:// page, never the sign-in URL in its argv.
+    [opened] = log.read_text().splitlines()
+    assert opened.startswith("file://") and "authorize" not in opened
+    assert len(sso.calls("CreateToken")) == 1
+    assert botocore_token(sso_home)["accessToken"] == sso.newest_access_token

@@ -6,13 +6,16 @@ import StscacheSupport
 #endif
 
 /// The top level of a small JSON object (credential_process output, IMDS and container
-/// answers): its scalar members, with nested values kept only as "something else".
+/// answers, Identity Center files): its scalar members and lists of strings, with other nested
+/// values kept only as "something else".
 package struct JSONObjectFields: Decodable {
     package enum Value: Decodable, Equatable {
         case string(String)
         case number(Double)
         case bool(Bool)
         case null
+        /// A list of strings (an Identity Center registration's `scopes` and `grantTypes`).
+        case strings([String])
         case other
 
         package init(from decoder: any Decoder) throws {
@@ -21,6 +24,7 @@ package struct JSONObjectFields: Decodable {
             else if let value = try? container.decode(Bool.self) { self = .bool(value) }
             else if let value = try? container.decode(Double.self) { self = .number(value) }
             else if let value = try? container.decode(String.self) { self = .string(value) }
+            else if let value = try? container.decode([String].self) { self = .strings(value) }
             else { self = .other }
         }
 
@@ -31,6 +35,7 @@ package struct JSONObjectFields: Decodable {
             case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
             case .bool(let b): return b ? "True" : "False"
             case .null: return "None"
+            case .strings(let list): return "[" + list.map { "'\($0)'" }.joined(separator: ", ") + "]"
             case .other: return "<object>"
             }
         }

@@ -9,33 +9,45 @@ import Glibc
 import Darwin
 #endif
 import AWSConfig
+import CredentialCache
 import Transport
 import StscacheSupport
 
-/// `stscache login`: an IAM Identity Center sign-in with OIDC's device authorization flow, as the
-/// AWS CLI does it (`aws sso login --use-device-code`), leaving the token where `aws` and
-/// stscache read it. The client registration is cached beside the tokens, under botocore's
-/// name for it, and reused until it expires.
+/// `stscache login`: an IAM Identity Center sign-in as the AWS CLI does it, leaving the token
+/// where `aws` and stscache read it: the authorization code flow with PKCE and a loopback
+/// redirect (`aws sso login`'s default for sso-session profiles), or OIDC's device authorization
+/// flow (`--use-device-code`, and always for legacy profiles). The client registration is cached
+/// beside the tokens, under the CLI's name for it, and reused until it expires by the flow it was
+/// made for.
 package struct IdentityCenterLogin {
     /// What to sign in to: a session (`--sso-session`) or a legacy profile's start URL.
     package struct Target: Equatable {
         package var startURL: String
         package var region: String
         package var sessionName: String?
-        package var scopes: [String]
+        /// `sso_registration_scopes` as listed; nil when the session has no such key.
+        package var scopes: [String]?
         package var oidcEndpoint: String?
         /// The profile whose settings are used (legacy), for messages.
         package var profile: String?
 
         var asSettings: IdentityCenterSettings {
             IdentityCenterSettings(profile: profile ?? "", startURL: startURL, region: region, accountId: "", roleName: "",
-                                   sessionName: sessionName, registrationScopes: scopes, oidcEndpoint: oidcEndpoint)
+                                   sessionName: sessionName, registrationScopes: scopes ?? [], oidcEndpoint: oidcEndpoint)
         }
+    }
+
+    /// Which sign-in: the browser comes back to a loopback redirect, or the user confirms a code.
+    package enum Flow: Equatable {
+        case authorizationCode
+        case deviceCode
     }
 
     package var context: Context
     /// Seconds between polls when OIDC does not say (its default is 5).
     package static let defaultInterval = 5
+    /// How long the redirect is waited for (the CLI's `AuthCodeFetcher` waits 10 minutes).
+    package static let redirectTimeout: Double = 600
 
     package init(context: Context) { self.context = context }
 
@@ -65,8 +77,9 @@ package struct IdentityCenterLogin {
                   let region = section["sso_region"]?.text, !region.isEmpty else {
                 throw UsageError("[sso-session \(name)] in \(files.configPath) needs sso_start_url and sso_region.")
             }
-            let scopes = (section["sso_registration_scopes"]?.text ?? "").split(separator: ",")
-                .map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+            let scopes = section["sso_registration_scopes"].map {
+                $0.text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
+            }
             return Target(startURL: startURL, region: region, sessionName: name, scopes: scopes, oidcEndpoint: oidc)
         }
         guard let legacyProfile, let startURL = legacyProfile.string("sso_start_url"),
@@ -74,18 +87,21 @@ package struct IdentityCenterLogin {
             throw UsageError("profile \"\(profile ?? "")\" has neither sso_session nor sso_start_url and sso_region; it is not "
                 + "an IAM Identity Center profile.")
         }
-        return Target(startURL: startURL, region: region, sessionName: nil, scopes: [], oidcEndpoint: oidc,
+        return Target(startURL: startURL, region: region, sessionName: nil, scopes: nil, oidcEndpoint: oidc,
                       profile: legacyProfile.name)
     }
 
-    /// botocore's registration cache name: SHA-1 of `json.dumps(args, sort_keys=True)` over
-    /// `tool`, `startUrl`, `region`, and `session_name` / `scopes` when set.
+    /// The CLI's registration cache name (`_registration_cache_key`): SHA-1 of
+    /// `json.dumps(args, sort_keys=True)` over `tool`, `startUrl`, `region`, `scopes` and
+    /// `session_name`, the last two `null` when not set.
     package static func registrationFileName(_ target: Target) -> String {
-        var members: [(String, String)] = [("region", jsonString(target.region))]
-        if !target.scopes.isEmpty { members.append(("scopes", "[" + target.scopes.map(jsonString).joined(separator: ", ") + "]")) }
-        if let sessionName = target.sessionName { members.append(("session_name", jsonString(sessionName))) }
-        members.append(("startUrl", jsonString(target.startURL)))
-        members.append(("tool", jsonString("botocore")))
+        let members: [(String, String)] = [
+            ("region", jsonString(target.region)),
+            ("scopes", target.scopes.map { "[" + $0.map(jsonString).joined(separator: ", ") + "]" } ?? "null"),
+            ("session_name", target.sessionName.map(jsonString) ?? "null"),
+            ("startUrl", jsonString(target.startURL)),
+            ("tool", jsonString("botocore")),
+        ]
         let json = "{" + members.map { jsonString($0.0) + ": " + $0.1 }.joined(separator: ", ") + "}"
         return IdentityCenterToken.fileName(forKey: json)
     }
@@ -111,9 +127,48 @@ package struct IdentityCenterLogin {
         return out + "\""
     }
 
-    /// Signs in: registration (cached), device authorization, then `CreateToken` polled until
-    /// the user approves, denies or the code expires. `show` gets the URL and the user code.
-    package func run(_ target: Target, show: (_ url: String, _ userCode: String) -> Void) throws {
+    /// What `signIn` did: signed in, or waited for another login of the same session and took
+    /// the token it wrote.
+    package enum Outcome: Equatable {
+        case signedIn
+        case joinedAnotherLogin
+    }
+
+    /// `run` under a lock of its own per token file, in the cache directory (not the refresh
+    /// lock: a login can wait on a browser for minutes, and callers refreshing a still-valid
+    /// token must not wait on it). Logins started together make one sign-in: the others wait
+    /// (`waiting` is called once) and use the token it wrote.
+    package func signIn(_ target: Target, flow: Flow, cache: CredentialCache, waiting: () -> Void,
+                        show: (_ url: String, _ userCode: String?) -> Void) throws -> Outcome {
+        let files = IdentityCenterTokenFiles(homeDirectory: context.homeDirectory)
+        let settings = target.asSettings
+        let before = (try? files.read(settings))?.accessToken
+        let refreshable = target.sessionName != nil
+        // A token this login did not start with, with time left: another login's.
+        let joinable = { () -> Outcome? in
+            guard let current = try? files.read(settings), current.accessToken != before,
+                  current.plan(now: context.now(), refreshable: refreshable) == .use else { return nil }
+            return .joinedAnotherLogin
+        }
+        let key = CacheKey(roleArn: "the Identity Center login of \(IdentityCenterService.describe(settings))",
+                           sessionName: "identity-center-login", sourceIdentity: files.path(for: settings))
+        var announced = false
+        return try cache.withEntryLock(key, timeout: Self.redirectTimeout + 120, whileWaiting: { () -> Outcome? in
+            if !announced {
+                announced = true
+                waiting()
+            }
+            return joinable()
+        }) {
+            if let joined = joinable() { return joined }
+            try run(target, flow: flow, show: show)
+            return .signedIn
+        }
+    }
+
+    /// Signs in with `flow` and writes the token file. `show` gets the URL to open and, for the
+    /// device flow, the code to confirm there.
+    package func run(_ target: Target, flow: Flow, show: (_ url: String, _ userCode: String?) -> Void) throws {
         if context.environment["STSCACHE_NONINTERACTIVE"] == "1" {
             throw IdentityCenterError(.notLoggedIn, "STSCACHE_NONINTERACTIVE=1: a login needs a person; run stscache login "
                 + "from a terminal.")
@@ -121,8 +176,17 @@ package struct IdentityCenterLogin {
         let base = try IdentityCenterService.oidcBase(target.asSettings)
         let files = IdentityCenterTokenFiles(homeDirectory: context.homeDirectory)
         try files.createDirectory()
-        let registration = try clientRegistration(target, base: base, files: files)
+        switch flow {
+        case .deviceCode: try deviceCode(target, base: base, files: files, show: show)
+        case .authorizationCode: try authorizationCode(target, base: base, files: files, show: show)
+        }
+    }
 
+    /// Device authorization, then `CreateToken` polled until the user approves, denies or the
+    /// code expires.
+    private func deviceCode(_ target: Target, base: String, files: IdentityCenterTokenFiles,
+                            show: (_ url: String, _ userCode: String?) -> Void) throws {
+        let registration = try clientRegistration(target, flow: .deviceCode, base: base, files: files)
         let start = try post(base + "/device_authorization", [
             "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
             "startUrl": .string(target.startURL),
@@ -147,21 +211,7 @@ package struct IdentityCenterLogin {
                 "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
             ])
             if poll.status == 200 {
-                guard let token = JSONObjectFields.parse(poll.body), let accessToken = token.string("accessToken"),
-                      IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = token.integer("expiresIn"),
-                      (1...7 * 86_400).contains(expiresIn),
-                      token.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
-                else { throw Self.failure(poll, "CreateToken", base: base) }
-                var members: [String: JSONObjectFields.Value] = [
-                    "startUrl": .string(target.startURL), "region": .string(target.region),
-                    "accessToken": .string(accessToken),
-                    "expiresAt": .string(Timestamps.formatRFC3339(context.now().addingTimeInterval(Double(expiresIn)))),
-                    "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
-                    "registrationExpiresAt": .string(Timestamps.formatRFC3339(registration.expiresAt)),
-                ]
-                if let refresh = token.string("refreshToken") { members["refreshToken"] = .string(refresh) }
-                try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.sessionName ?? target.startURL))
-                return
+                return try saveToken(poll, target: target, registration: registration, base: base, files: files)
             }
             switch IdentityCenterService.errorType(poll) {
             case "AuthorizationPendingException", "authorization_pending": continue
@@ -172,27 +222,127 @@ package struct IdentityCenterLogin {
         throw IdentityCenterError(.loginExpired, "the sign-in code expired before it was approved; run stscache login again.")
     }
 
+    /// The authorization code flow with PKCE: a redirect server on 127.0.0.1, the `/authorize`
+    /// URL opened in a browser, the code the browser brings back (with this login's state), then
+    /// `CreateToken` with the code and the verifier.
+    private func authorizationCode(_ target: Target, base: String, files: IdentityCenterTokenFiles,
+                                   show: (_ url: String, _ userCode: String?) -> Void) throws {
+        let flow = try AuthorizationCode.generate()
+        // Listening before the URL is shown, so the browser cannot come back to a closed port.
+        let redirect = try RedirectWait(flow: flow, deadline: monotonicSeconds() + Self.redirectTimeout)
+        let registration = try clientRegistration(target, flow: .authorizationCode, base: base, files: files)
+        show(flow.authorizeURL(base: base, clientId: registration.clientId, port: redirect.port, scopes: target.scopes ?? []),
+             nil)
+        let code: String
+        switch redirect.wait() {
+        case nil:
+            throw IdentityCenterError(.loginExpired, "no browser came back to the sign-in within "
+                + "\(Int(Self.redirectTimeout / 60)) minutes; run stscache login again (or with --device-code "
+                + "to sign in on another device).")
+        case .refused(let reason)?:
+            throw IdentityCenterError(.loginExpired, "the sign-in was not completed (\(reason)); run stscache login again.")
+        case .code(let received)?:
+            code = received
+        }
+        let response = try post(base + "/token", [
+            "grantType": .string("authorization_code"), "code": .string(code),
+            "codeVerifier": .string(flow.verifier), "redirectUri": .string(AuthorizationCode.redirect(port: redirect.port)),
+            "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
+        ])
+        guard response.status == 200 else { throw Self.failure(response, "CreateToken", base: base) }
+        try saveToken(response, target: target, registration: registration, base: base, files: files)
+    }
+
+    /// CreateToken's answer, checked, written as the CLI writes it (with the registration, so
+    /// the token can be refreshed).
+    private func saveToken(_ response: HTTPResponse, target: Target, registration: Registration, base: String,
+                           files: IdentityCenterTokenFiles) throws {
+        guard let token = JSONObjectFields.parse(response.body), let accessToken = token.string("accessToken"),
+              IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = token.integer("expiresIn"),
+              (1...7 * 86_400).contains(expiresIn),
+              token.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
+        else { throw Self.failure(response, "CreateToken", base: base) }
+        var members: [String: JSONObjectFields.Value] = [
+            "startUrl": .string(target.startURL), "region": .string(target.region),
+            "accessToken": .string(accessToken),
+            "expiresAt": .string(Timestamps.formatRFC3339(context.now().addingTimeInterval(Double(expiresIn)))),
+            "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
+            "registrationExpiresAt": .string(Timestamps.formatRFC3339(registration.expiresAt)),
+        ]
+        if let refresh = token.string("refreshToken") { members["refreshToken"] = .string(refresh) }
+        try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.sessionName ?? target.startURL))
+    }
+
+    /// The redirect server of one authorization code login and what it received. It serves on
+    /// a thread of its own from before the URL is shown, so a browser that comes back while the
+    /// opener still runs is answered at once.
+    private final class RedirectWait {
+        private final class Received: @unchecked Sendable { var outcome: AuthorizationCode.Outcome? }
+        private let received: Received
+        private let running: EndpointServer.Running
+        private var waited = false
+        let port: UInt16
+
+        init(flow: AuthorizationCode, deadline: Double) throws {
+            let received = Received()
+            let server = try EndpointServer(purpose: "the sign-in redirect") { request in
+                let (reply, outcome) = flow.callback(request)
+                if let outcome { received.outcome = outcome }
+                return reply
+            }
+            self.received = received
+            port = server.port
+            running = try server.startThread(until: deadline)
+        }
+
+        /// The code or the refusal the browser brought back; nil when none came by the deadline.
+        /// (The thread wrote it before it ended; joining it orders that write before this read.)
+        func wait() -> AuthorizationCode.Outcome? {
+            running.wait()
+            waited = true
+            return received.outcome
+        }
+
+        /// A login that failed before waiting (registration refused) closes the port now.
+        deinit {
+            if !waited { running.stop() }
+        }
+    }
+
     private struct Registration {
         var clientId: String
         var clientSecret: String
         var expiresAt: Date
     }
 
-    /// The cached registration while it has over a day left, else a new one (`RegisterClient`).
-    private func clientRegistration(_ target: Target, base: String, files: IdentityCenterTokenFiles) throws -> Registration {
+    /// The cached registration while it has over a day left and was made for `flow` (the CLI
+    /// keeps one file for both flows and re-registers when the flow changes), else a new one
+    /// (`RegisterClient`), cached as the CLI caches it.
+    private func clientRegistration(_ target: Target, flow: Flow, base: String, files: IdentityCenterTokenFiles) throws
+        -> Registration
+    {
         let name = Self.registrationFileName(target)
         if case .success(let bytes) = BoundedRead.regularFile(atPath: files.directory + "/" + name, limit: 64 * 1024),
            let cached = JSONObjectFields.parse(bytes), let id = cached.string("clientId"), IdentityCenterToken.isHeaderSafe(id),
            let secret = cached.string("clientSecret"), IdentityCenterToken.isHeaderSafe(secret),
            let expires = cached.string("expiresAt").flatMap(IdentityCenterToken.parseTimestamp),
-           expires > context.now().addingTimeInterval(86_400) {
+           expires > context.now().addingTimeInterval(86_400),
+           Self.isForAuthorizationCode(cached) == (flow == .authorizationCode) {
             return Registration(clientId: id, clientSecret: secret, expiresAt: expires)
         }
-        let body: [String: JSONObjectFields.Value] = [
+        var body: [String: JSONObjectFields.Value] = [
             "clientName": .string("botocore-client-\(target.sessionName ?? String(Int(context.now().timeIntervalSince1970)))"),
             "clientType": .string("public"),
         ]
-        let response = try post(base + "/client/register", body, scopes: target.scopes)
+        var scopes = target.scopes.flatMap { $0.isEmpty ? nil : $0 }
+        if flow == .authorizationCode {
+            scopes = scopes ?? [AuthorizationCode.defaultScope]
+            body["grantTypes"] = .strings(AuthorizationCode.grantTypes)
+            body["redirectUris"] = .strings([AuthorizationCode.registeredRedirect])
+            body["issuerUrl"] = .string(target.startURL)
+        }
+        if let scopes { body["scopes"] = .strings(scopes) }
+        let response = try post(base + "/client/register", body)
         guard response.status == 200, let answer = JSONObjectFields.parse(response.body),
               let id = answer.string("clientId"), IdentityCenterToken.isHeaderSafe(id),
               let secret = answer.string("clientSecret"), IdentityCenterToken.isHeaderSafe(secret),
@@ -204,19 +354,23 @@ package struct IdentityCenterLogin {
             "clientId": .string(id), "clientSecret": .string(secret),
             "expiresAt": .string(Timestamps.formatRFC3339(registration.expiresAt)),
         ]
-        if !target.scopes.isEmpty { members["scopes"] = .string(target.scopes.joined(separator: ",")) }
+        if let scopes { members["scopes"] = .strings(scopes) }
+        if flow == .authorizationCode { members["grantTypes"] = .strings(AuthorizationCode.grantTypes) }
         try files.write(members: members, name: name)
         return registration
     }
 
-    private func post(_ url: String, _ body: [String: JSONObjectFields.Value], scopes: [String] = []) throws -> HTTPResponse {
-        var object = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: body).encoded()
-        if !scopes.isEmpty {
-            // The one list member (RegisterClient's scopes), spliced in before the closing brace.
-            let list = "\"scopes\": [" + scopes.map(Self.jsonString).joined(separator: ", ") + "]"
-            object.removeLast()
-            object += Array(((object.count > 1 ? ", " : "") + list + "}").utf8)
+    /// The CLI's `_is_registration_for_auth_code`: `grantTypes` holds `authorization_code`.
+    static func isForAuthorizationCode(_ registration: JSONObjectFields) -> Bool {
+        switch registration["grantTypes"] {
+        case .strings(let list)?: return list.contains("authorization_code")
+        case .string(let text)?: return text.contains("authorization_code")
+        default: return false
         }
+    }
+
+    private func post(_ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
+        let object = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: body).encoded()
         var options = NetworkSettings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"],
                                                   environment: context.environment)
         options.maxResponseBytes = 64 * 1024

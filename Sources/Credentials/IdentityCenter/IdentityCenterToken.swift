@@ -137,6 +137,7 @@ package struct IdentityCenterToken: Equatable {
             case .string(let value): out += JSONText.quoted(value)
             case .number(let value): out += value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
             case .bool(let value): out += value ? "true" : "false"
+            case .strings(let list): out += "[" + list.map(JSONText.quoted).joined(separator: ", ") + "]"
             case .null, .other: out += "null"
             }
         }

@@ -4,7 +4,13 @@ botocore's service models describe them (``data/sso/2019-06-10``, ``data/sso-oid
 moto has neither service. The fake checks what it is sent the way the real services do: the
 bearer token in ``x-amz-sso_bearer_token``, both query parameters, the JSON members CreateToken
 accepts, the grant type, the client's secret and the refresh token (rotated on every refresh,
-so a second refresh with the old one is refused as the real service refuses it). Errors are
+so a second refresh with the old one is refused as the real service refuses it).
+
+The authorization code flow (``GET /authorize``, not in the service model: the browser's part)
+checks the client was registered for the code grant with a loopback redirect, that the
+``redirect_uri`` is that redirect on some port, and that the challenge is S256; it answers 302
+to the redirect with a one-time code and the state. CreateToken with that code then needs the
+same ``redirectUri`` and a ``codeVerifier`` whose S256 is the challenge (RFC 7636 §4.6). Errors are
 restJson1: an ``x-amzn-ErrorType`` header and a JSON body, which botocore and stscache parse.
 
 Role credentials come from ``issue(account_id, role_name)``: by default made-up values shaped
@@ -14,6 +20,8 @@ so moto (signature checking on) accepts them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.server
 import json
 import secrets
@@ -64,6 +72,10 @@ class FakeIdentityCenter:
     seen: list[Seen] = field(default_factory=list)
     # Device authorizations: device code -> {"client": clientId, "user_code": ..., "approved": bool}
     devices: dict[str, dict] = field(default_factory=dict)
+    # RegisterClient's request per clientId (grant types, redirect URIs).
+    registrations: dict[str, dict] = field(default_factory=dict)
+    # Authorization codes: code -> {"client", "challenge", "redirect_uri"}; each used once.
+    codes: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -97,6 +109,16 @@ class FakeIdentityCenter:
 
             def do_GET(self) -> None:  # noqa: N802
                 seen = self._record()
+                if seen.path == "/authorize":
+                    status, location, problem = fake._authorize(seen)
+                    if location is None:
+                        self._answer(status, {"error": problem})
+                        return
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, document, error = fake._get_role_credentials(seen)
                 self._answer(status, document, error)
 
@@ -169,6 +191,8 @@ class FakeIdentityCenter:
                 return [s for s in self.seen if s.method == "POST" and s.path == "/token"]
             if kind == "GetRoleCredentials":
                 return [s for s in self.seen if s.method == "GET" and s.path == "/federation/credentials"]
+            if kind == "Authorize":
+                return [s for s in self.seen if s.method == "GET" and s.path == "/authorize"]
             return list(self.seen)
 
     @property
@@ -210,6 +234,8 @@ class FakeIdentityCenter:
                 "InvalidRequestException"
         if body["grantType"] == "urn:ietf:params:oauth:grant-type:device_code":
             return self._device_code_token(body)
+        if body["grantType"] == "authorization_code":
+            return self._authorization_code_token(body)
         if body["grantType"] != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}, "UnsupportedGrantTypeException"
         if self.create_token_delay:
@@ -242,6 +268,8 @@ class FakeIdentityCenter:
         if body["clientType"] != "public" or not isinstance(body.get("scopes", []), list):
             return 400, {"error": "invalid_client_metadata"}, "InvalidClientMetadataException"
         client_id, secret = self.register_client()
+        with self._lock:
+            self.registrations[client_id] = body
         now = int(time.time())
         return 200, {"clientId": client_id, "clientSecret": secret, "clientIdIssuedAt": now,
                      "clientSecretExpiresAt": now + 90 * 86400}, None
@@ -271,5 +299,43 @@ class FakeIdentityCenter:
             if not device["approved"]:
                 return 400, {"error": "authorization_pending"}, "AuthorizationPendingException"
             del self.devices[body["deviceCode"]]
+        access, refresh = self.issue_token(body["clientId"], 8 * 3600)
+        return 200, {"accessToken": access, "tokenType": "Bearer", "expiresIn": 8 * 3600, "refreshToken": refresh}, None
+
+    def _authorize(self, seen: Seen) -> tuple[int, str | None, str]:
+        """The browser's visit to /authorize: a 302 to the loopback redirect, or an error page."""
+        query = {name: values[0] for name, values in seen.query.items() if len(values) == 1}
+        client_id = query.get("client_id", "")
+        with self._lock:
+            registration = self.registrations.get(client_id)
+        if registration is None or "authorization_code" not in registration.get("grantTypes", []):
+            return 400, None, "unauthorized_client"
+        redirect = urllib.parse.urlsplit(query.get("redirect_uri", ""))
+        # RFC 8252 §7.3: a loopback redirect matches the registered one on any port.
+        registered = [urllib.parse.urlsplit(uri) for uri in registration.get("redirectUris", [])]
+        if not any(r.scheme == redirect.scheme and r.hostname == redirect.hostname == "127.0.0.1" and r.path == redirect.path
+                   and redirect.port for r in registered):
+            return 400, None, "invalid_redirect_uri"
+        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256" \
+                or len(query.get("code_challenge", "")) != 43 or not query.get("state") or not query.get("scopes"):
+            return 400, None, "invalid_request"
+        code = "code-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self.codes[code] = {"client": client_id, "challenge": query["code_challenge"],
+                                "redirect_uri": query["redirect_uri"]}
+        location = query["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": query["state"]})
+        return 302, location, ""
+
+    def _authorization_code_token(self, body: dict) -> tuple[int, dict, str | None]:
+        with self._lock:
+            if self.clients.get(body["clientId"]) != body["clientSecret"]:
+                return 401, {"error": "invalid_client"}, "InvalidClientException"
+            grant = self.codes.pop(body.get("code", ""), None)
+        if grant is None or grant["client"] != body["clientId"] or grant["redirect_uri"] != body.get("redirectUri"):
+            return 400, {"error": "invalid_grant"}, "InvalidGrantException"
+        verifier = body.get("codeVerifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if not 43 <= len(verifier) <= 128 or challenge != grant["challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "code_verifier"}, "InvalidGrantException"
         access, refresh = self.issue_token(body["clientId"], 8 * 3600)
         return 200, {"accessToken": access, "tokenType": "Bearer", "expiresIn": 8 * 3600, "refreshToken": refresh}, None
