@@ -37,8 +37,6 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         case sourceWithoutKeys = "source-without-keys"
         /// The source profile has one of `aws_access_key_id` / `aws_secret_access_key` but not the other.
         case partialKeys = "partial-keys"
-        /// The source uses a mechanism the program does not implement (SSO without a credential_process).
-        case unsupportedSource = "unsupported-source"
         /// A line the INI reader cannot make sense of.
         case malformedLine = "malformed-line"
         /// The file is not UTF-8 text.

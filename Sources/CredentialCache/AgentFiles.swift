@@ -40,6 +40,7 @@ extension CredentialCache {
             throw .fileOperationFailed(path: directory.pathOf(Self.agentStateName), operation: error.operation,
                                        errno: error.errno)
         }
+        removeAbandonedTemporaryFiles(comparedTo: Self.agentStateName)
     }
 
     /// What `lockAgent` found.

@@ -378,10 +378,10 @@ public struct CredentialCache: Sendable {
     }
 }
 
-/// `.<stem>.<16 hex>.tmp`
+/// `.<stem>.<16 hex>.tmp`, or `.agent.<16 hex>.tmp` (the agent's state file on its way in)
 func isTemporaryName(_ name: String) -> Bool {
     let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-    return name.hasPrefix(".") && parts.count == 4 && parts[0].isEmpty && isStem(parts[1])
+    return name.hasPrefix(".") && parts.count == 4 && parts[0].isEmpty && (isStem(parts[1]) || parts[1] == "agent")
         && parts[2].utf8.count == 16 && parts[3] == "tmp"
 }
 

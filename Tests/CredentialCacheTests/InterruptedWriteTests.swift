@@ -49,6 +49,19 @@ struct InterruptedWriteTests {
         }
     }
 
+    @Test("the agent's abandoned state temp files go too, with its next state write or any entry write")
+    func abandonedAgentTemporariesRemoved() throws {
+        let old = try leftover("agent", age: 3600)
+        let recent = try leftover("agent", age: 30)
+        try cache.writeAgentState(Array("{}".utf8))
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: recent), "a temp file this young may be the agent's write under way")
+        let another = try leftover("agent", age: 3600)
+        try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
+        #expect(!FileManager.default.fileExists(atPath: another))
+        #expect(!isTemporaryName(".agents.0123456789abcdef.tmp") && !isTemporaryName(".agent.0123.tmp"))
+    }
+
     @Test("a leftover temp file never stands in for the entry")
     func leftoverIsNotAnEntry() throws {
         try cache.write(sampleCredentials(tag: "A"), for: prodKey, issuedAt: issued, encryptionKey: key)
