@@ -41,7 +41,8 @@ package struct SetupError: UserFacingError, Equatable {
     }
 }
 
-/// Turns role profiles into stscache's delegating pair by editing the config file's text:
+/// Turns role profiles (and IAM Identity Center profiles, the same way) into stscache's
+/// delegating pair by editing the config file's text:
 ///
 ///     [profile prod]                      [profile prod]
 ///     region = eu-west-1                  region = eu-west-1
@@ -59,9 +60,12 @@ package enum DelegationSetup {
     /// Keys only the role needs: they move to `<profile>-role`. With `role_arn` gone from the
     /// profile, the CLI no longer assumes the role itself; with `mfa_serial` gone it no longer
     /// asks for a code (stscache does, through `mfa_process` or its prompt).
+    /// An Identity Center profile's `sso_*` keys move too: botocore resolves them before
+    /// `credential_process`, so left in the profile they would bypass stscache.
     package static let roleKeys: [String] = [
         "role_arn", "source_profile", "credential_source", "role_session_name", "external_id",
         "duration_seconds", "mfa_serial", "mfa_process", "mfa_session_duration", "web_identity_token_file",
+        "sso_session", "sso_account_id", "sso_role_name", "sso_start_url", "sso_region", "sso_registration_scopes",
     ]
 
     /// Keys both sides read: the CLI for its own calls, stscache for the STS call. Copied, so
@@ -141,10 +145,23 @@ package enum DelegationSetup {
                     + "credential_process; the CLI uses role_arn, so remove the credential_process line first, then run setup again.")
             }
         }
+        // An Identity Center profile: its account and role, and a session or start URL to sign in with.
+        let isIdentityCenter = profile.string("role_arn") == nil && profile.string("sso_account_id") != nil
+            && profile.string("sso_role_name") != nil
+            && (profile.string("sso_session") != nil || profile.string("sso_start_url") != nil)
+        if isIdentityCenter {
+            if profile.string("credential_process") != nil {
+                throw SetupError(.unsupportedLayout, "\(profile.location): profile \"\(name)\" has both sso_* settings and "
+                    + "credential_process; the CLI uses the sso_* settings, so remove the credential_process line first, "
+                    + "then run setup again.")
+            }
+            try checkNames(name, roleName: roleName, profile: profile, files: files)
+            return
+        }
         guard profile.string("role_arn") != nil else {
             throw SetupError(.notARole, "\(profile.location): profile \"\(name)\" has no role_arn, so it is not a role "
-                + "stscache can cache; setup turns role profiles (role_arn plus source_profile or credential_source) into "
-                + "delegating pairs.")
+                + "stscache can cache; setup turns role profiles (role_arn plus source_profile or credential_source) and "
+                + "IAM Identity Center profiles (sso_account_id, sso_role_name) into delegating pairs.")
         }
         let hasSource = profile.string("source_profile") != nil || profile.string("credential_source") != nil
             || profile.string("web_identity_token_file") != nil
@@ -157,6 +174,12 @@ package enum DelegationSetup {
                 + "assume its role); move the keys to a profile of their own (stscache keys import, or a [base] section in "
                 + "\(files.credentialsPath)), point source_profile at it, then run setup again.")
         }
+        try checkNames(name, roleName: roleName, profile: profile, files: files)
+    }
+
+    /// What every profile set up needs: a free name for its role half, no settings of its own
+    /// in the credentials file, and a config file to edit.
+    private static func checkNames(_ name: String, roleName: String, profile: Profile, files: ConfigFiles) throws(SetupError) {
         if files.profile(named: roleName) != nil {
             throw SetupError(.nameTaken, "profile \"\(roleName)\", the name setup gives the role half of \"\(name)\", "
                 + "already exists; rename or remove it, then run setup again.")

@@ -197,6 +197,70 @@ struct DelegationSetupTests {
         #expect(role.source == .credentialProcess(profile: "a", command: "/usr/bin/stscache credential-process --profile a-role"))
     }
 
+    @Test("an IAM Identity Center profile: the sso_* keys move, the sso-session stays, the pair resolves")
+    func identityCenterPair() throws {
+        let config = """
+            [sso-session corp]
+            sso_start_url = https://corp.awsapps.com/start
+            sso_region = eu-west-1
+
+            [profile dev]
+            sso_session = corp
+            sso_account_id = 111122223333
+            sso_role_name = Developer
+            region = eu-west-1
+            output = json
+
+            [profile old]
+            sso_start_url = https://corp.awsapps.com/start
+            sso_region = eu-west-1
+            sso_account_id = 111122223333
+            sso_role_name = Developer
+
+            """
+        let after = try setUp(config, ["dev", "old"])
+        #expect(after == """
+            [sso-session corp]
+            sso_start_url = https://corp.awsapps.com/start
+            sso_region = eu-west-1
+
+            [profile dev]
+            credential_process = /usr/bin/stscache credential-process --profile dev-role
+            region = eu-west-1
+            output = json
+
+            [profile dev-role]
+            sso_session = corp
+            sso_account_id = 111122223333
+            sso_role_name = Developer
+            region = eu-west-1
+
+            [profile old]
+            credential_process = /usr/bin/stscache credential-process --profile old-role
+
+            [profile old-role]
+            sso_start_url = https://corp.awsapps.com/start
+            sso_region = eu-west-1
+            sso_account_id = 111122223333
+            sso_role_name = Developer
+
+            """)
+        let files = try loadFiles(config: after)
+        #expect(files.delegatedProfile(forProfile: "dev") == "dev-role")
+        let resolved = try ProfileResolver(files: files, environment: [:], policy: .stscache(userName: { "alice" }))
+            .resolve(profile: "dev-role")
+        guard case .identityCenter(let settings) = resolved.source else {
+            Issue.record("dev-role is not an Identity Center profile: \(resolved.source)")
+            return
+        }
+        #expect(settings.sessionName == "corp" && settings.accountId == "111122223333" && settings.roleName == "Developer")
+        // Not enough to be one: no role name; and credential_process beside sso_* (the CLI would use sso_*).
+        expectSetupError(.notARole) { _ = try setUp("[profile dev]\nsso_session = corp\nsso_account_id = 1\n", ["dev"]) }
+        expectSetupError(.unsupportedLayout) {
+            _ = try setUp(config.replacingOccurrences(of: "output = json", with: "credential_process = other-tool"), ["dev"])
+        }
+    }
+
     @Test("a program path with a space is quoted for botocore's shlex split")
     func quotedProgramPath() throws {
         let after = try setUp("[profile prod]\nrole_arn = r\nsource_profile = b\n[profile b]\n", programPath: "/opt/my tools/stscache")

@@ -608,3 +608,30 @@ with urllib.request.build_opener(urllib.request.ProxyHandler({{}})).open(url, ti
     assert opened.startswith("file://") and "authorize" not in opened
     assert len(sso.calls("CreateToken")) == 1
     assert botocore_token(sso_home)["accessToken"] == sso.newest_access_token
+
+
+def test_setup_turns_an_identity_center_profile_into_the_delegating_pair(
+        sso_home: TempHome, sso: FakeIdentityCenter, portal_role: str):
+    botocore_login(sso_home, sso, expires_in=3600)
+    config = sso_home.root / ".aws" / "config"
+    # Control: before setup the CLI calls the portal itself (stscache has no entry).
+    assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev-sso", "--output", "json")) \
+        == assumed_arn(portal_role, PORTAL_SESSION)
+    assert not (sso_home.cache_dir.exists() and any(p.suffix == ".entry" for p in sso_home.cache_dir.iterdir()))
+
+    result = run([str(sso_home.stscache_bin), "setup", "--profile", "dev-sso"], sso_home.env())
+    assert result.ok and result.stderr == "", result
+
+    text = config.read_text()
+    assert f"[profile dev-sso]\ncredential_process = {sso_home.stscache_bin.resolve()} credential-process " \
+           "--profile dev-sso-role\n" in text
+    assert f"[profile dev-sso-role]\nsso_session = {SESSION}\n" in text
+    # The CLI now goes through stscache: two calls, one portal call, the session from stscache's cache.
+    portal_calls = len(sso.calls("GetRoleCredentials"))
+    for _ in range(2):
+        assert caller_arn(sso_home.aws("sts", "get-caller-identity", "--profile", "dev-sso", "--output", "json")) \
+            == assumed_arn(portal_role, PORTAL_SESSION)
+    assert len(sso.calls("GetRoleCredentials")) == portal_calls + 1
+    assert any(p.suffix == ".entry" for p in sso_home.cache_dir.iterdir())
+    doctor = run([str(sso_home.stscache_bin), "doctor", "--profile", "dev-sso"], sso_home.env())
+    assert doctor.ok, doctor
