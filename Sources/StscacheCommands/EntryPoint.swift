@@ -98,10 +98,7 @@ public enum StscacheMain {
 
     static func report(_ error: any Error, context: Context) -> Int32 {
         context.output.stderr("stscache: " + describe(error) + "\n")
-        if let command = error as? CommandError { return command.exitStatus }
-        // The agent tells "needs a person" from other failures by this status.
-        if (error as? any UserFacingError)?.errorCode == "source.mfa-not-asked" { return StscacheExitStatus.mfaNotAsked }
-        return 1
+        return (error as? any UserFacingError)?.exitStatus ?? 1
     }
 
     /// Help and version go to stdout as usual; a usage mistake becomes one line on stderr.

@@ -11,6 +11,12 @@ public protocol UserFacingError: Error {
     var errorCode: String { get }
     /// One line (or a few sentences joined into one): the cause and the fix.
     var message: String { get }
+    /// What the process exits with when this error ends it (1 unless the error says otherwise).
+    var exitStatus: Int32 { get }
+}
+
+extension UserFacingError {
+    public var exitStatus: Int32 { 1 }
 }
 
 /// What the user reads for `error`: its message on one line, or "unexpected error: ..." for an

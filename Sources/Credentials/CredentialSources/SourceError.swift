@@ -47,6 +47,8 @@ package struct SourceError: UserFacingError, Equatable, CustomStringConvertible 
     package let code: Code
     package let message: String
     package var errorCode: String { "source." + code.rawValue }
+    /// The agent tells "needs a person" from other failures by this status.
+    package var exitStatus: Int32 { code == .mfaNotAsked ? StscacheExitStatus.mfaNotAsked : 1 }
 
     package init(_ code: Code, _ message: String) {
         self.code = code

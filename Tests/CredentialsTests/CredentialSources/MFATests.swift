@@ -56,6 +56,8 @@ struct MFACodeSourceTests {
                 .code(serial: serial, mfaProcess: "touch \(marker)", purpose: "profile \"prod\"")
         }
         #expect(error?.message.contains(serial) == true)
+        #expect(error?.exitStatus == 75, "the agent tells a session that needs a person by this status")
+        #expect(SourceError(.mfaInvalidCode, "x").exitStatus == 1)
         #expect(terminal.written.isEmpty, "nothing was shown on the terminal")
         #expect(!FileManager.default.fileExists(atPath: marker), "the mfa_process did not run")
         #expect(try source(["STSCACHE_NONINTERACTIVE": "1", "STSCACHE_MFA_TOKEN": "222222"], terminal: terminal)
