@@ -74,9 +74,6 @@ extension ConfigFiles {
 }
 
 extension ProfileResolver {
-    /// The settings keys botocore copies from an `[sso-session]` (and compares with the profile's).
-    static let ssoSessionKeys = ["sso_start_url", "sso_region", "sso_registration_scopes"]
-
     /// The profile's Identity Center settings, or nil when it has neither `sso_account_id` nor
     /// `sso_role_name` (botocore: those two say the SSO provider applies). Errors as botocore's:
     /// an unknown sso-session, a key the profile and its session set differently, a missing

@@ -19,6 +19,7 @@ package final class EndpointServer: @unchecked Sendable {
     private let listener: Int32
     private let wake: (read: Int32, write: Int32)
     private let handler: (EndpointRequest) -> Reply
+    private let purpose: String
     package var readTimeout: Double = 2
 
     /// The answer to one request. `stop`: `serve` returns once it is sent.
@@ -53,6 +54,7 @@ package final class EndpointServer: @unchecked Sendable {
     /// on the thread that runs `serve`. `purpose` names the server in a failure.
     package init(purpose: String, handler: @escaping (EndpointRequest) -> Reply) throws(Failure) {
         self.handler = handler
+        self.purpose = purpose
         func failed(_ what: String) -> Failure {
             Failure(message: "could not \(what) for \(purpose): \(String(cString: strerror(errno)))")
         }
@@ -88,27 +90,25 @@ package final class EndpointServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT/`: the `AWS_CONTAINER_CREDENTIALS_FULL_URI` for clients.
     package var url: String { "http://127.0.0.1:\(port)/" }
 
-    /// Answers connections until `stop()`, a reply that says stop (true), or the monotonic
-    /// `deadline` (false).
-    @discardableResult
-    package func serve(until deadline: Double? = nil) -> Bool {
+    /// Answers connections until `stop()`, a reply that says stop, or the monotonic `deadline`.
+    package func serve(until deadline: Double? = nil) {
         while true {
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
             var wait: Int32 = -1
             if let deadline {
                 let left = deadline - monotonicSeconds()
-                if left <= 0 { return false }
+                if left <= 0 { return }
                 wait = Int32(min(left, 3600) * 1000) + 1
             }
-            guard poll(&fds, 2, wait) >= 0 || errno == EINTR else { return true }
-            if fds[1].revents != 0 { return true }
+            guard poll(&fds, 2, wait) >= 0 || errno == EINTR else { return }
+            if fds[1].revents != 0 { return }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             let connection = stscache_accept_cloexec(listener)
             guard connection >= 0 else { continue }
             let stop = answer(connection)
             closeGracefully(connection)
-            if stop { return true }
+            if stop { return }
         }
     }
 
@@ -150,7 +150,7 @@ package final class EndpointServer: @unchecked Sendable {
         }, box)
         guard status == 0 else {
             Unmanaged<Start>.fromOpaque(box).release()
-            throw Failure(message: "could not start the local credentials endpoint: \(String(cString: strerror(status)))")
+            throw Failure(message: "could not start \(purpose): \(String(cString: strerror(status)))")
         }
         return Running(server: self, thread: thread)
     }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import OpenSSLCrypto
+import STS
 import StscacheSupport
 
 /// The pieces of OIDC's authorization code flow with PKCE (RFC 7636) that `stscache login` uses
@@ -62,14 +63,13 @@ package struct AuthorizationCode {
 
     /// `<oidc base>/authorize?...`, the parameters in the CLI's order; scopes space-separated.
     package func authorizeURL(base: String, clientId: String, port: UInt16, scopes: [String]) -> String {
-        let parameters = [
+        let parameters: [(name: String, value: String)] = [
             ("response_type", "code"), ("client_id", clientId), ("redirect_uri", Self.redirect(port: port)),
             ("state", state), ("code_challenge_method", "S256"),
             ("scopes", scopes.isEmpty ? Self.defaultScope : scopes.joined(separator: " ")),
             ("code_challenge", challenge),
         ]
-        return base + "/authorize?" + parameters.map { IdentityCenterService.percentEncode($0.0) + "="
-            + IdentityCenterService.percentEncode($0.1) }.joined(separator: "&")
+        return base + "/authorize?" + FormURLEncoding.encode(parameters)
     }
 
     /// What one request to the redirect server brought: nothing yet (a stray request, a wrong

@@ -257,19 +257,17 @@ package struct IdentityCenterLogin {
     /// the token can be refreshed).
     private func saveToken(_ response: HTTPResponse, target: Target, registration: Registration, base: String,
                            files: IdentityCenterTokenFiles) throws {
-        guard let token = JSONObjectFields.parse(response.body), let accessToken = token.string("accessToken"),
-              IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = token.integer("expiresIn"),
-              (1...7 * 86_400).contains(expiresIn),
-              token.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
-        else { throw Self.failure(response, "CreateToken", base: base) }
+        guard let token = IdentityCenterService.RefreshedToken(answer: response.body) else {
+            throw Self.failure(response, "CreateToken", base: base)
+        }
         var members: [String: JSONObjectFields.Value] = [
             "startUrl": .string(target.startURL), "region": .string(target.region),
-            "accessToken": .string(accessToken),
-            "expiresAt": .string(Timestamps.formatRFC3339(context.now().addingTimeInterval(Double(expiresIn)))),
+            "accessToken": .string(token.accessToken),
+            "expiresAt": .string(Timestamps.formatRFC3339(context.now().addingTimeInterval(Double(token.expiresIn)))),
             "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
             "registrationExpiresAt": .string(Timestamps.formatRFC3339(registration.expiresAt)),
         ]
-        if let refresh = token.string("refreshToken") { members["refreshToken"] = .string(refresh) }
+        if let refresh = token.refreshToken { members["refreshToken"] = .string(refresh) }
         try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.sessionName ?? target.startURL))
     }
 
@@ -370,7 +368,7 @@ package struct IdentityCenterLogin {
     }
 
     private func post(_ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
-        let object = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: body).encoded()
+        let object = IdentityCenterToken.encode(body)
         var options = NetworkSettings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"],
                                                   environment: context.environment)
         options.maxResponseBytes = 64 * 1024
@@ -419,7 +417,6 @@ extension IdentityCenterTokenFiles {
 
     /// Writes a token or registration file (0600, atomically) with these members.
     package func write(members: [String: JSONObjectFields.Value], name: String) throws(IdentityCenterError) {
-        let token = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: members)
-        try write(bytes: token.encoded(), name: name)
+        try write(bytes: IdentityCenterToken.encode(members), name: name)
     }
 }

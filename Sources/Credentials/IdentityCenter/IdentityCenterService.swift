@@ -5,6 +5,7 @@ import Foundation
 #endif
 import AWSConfig
 import SigV4
+import STS
 import Transport
 import StscacheSupport
 
@@ -53,8 +54,8 @@ package struct IdentityCenterService {
     /// credential. 401 → log in again; 403/404 → no access to that account or role.
     package func roleCredentials(_ settings: IdentityCenterSettings, accessToken: String) throws -> AWSCredentials {
         let base = try Self.portalBase(settings)
-        let url = base + "/federation/credentials?account_id=" + Self.percentEncode(settings.accountId)
-            + "&role_name=" + Self.percentEncode(settings.roleName)
+        let url = base + "/federation/credentials?account_id=" + FormURLEncoding.percentEncode(settings.accountId)
+            + "&role_name=" + FormURLEncoding.percentEncode(settings.roleName)
         let request = HTTPRequest(method: "GET", url: url, headers: [
             (name: "Accept", value: "application/json"), (name: "x-amz-sso_bearer_token", value: accessToken),
         ])
@@ -97,20 +98,33 @@ package struct IdentityCenterService {
         return try credentials.checkedArrival(from: .identityCenter(portal: base))
     }
 
-    /// What OIDC answered a refresh with.
+    /// What OIDC's CreateToken answered (a refresh or a login).
     package struct RefreshedToken {
         package var accessToken: String
         package var expiresIn: Int
         package var refreshToken: String?
+
+        /// The answer checked: a header-safe `accessToken` (and `refreshToken`, when sent) and
+        /// `expiresIn` of at most 7 days; nil for anything else.
+        package init?(answer body: [UInt8]) {
+            guard let answer = JSONObjectFields.parse(body), let accessToken = answer.string("accessToken"),
+                  IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = answer.integer("expiresIn"),
+                  (1...7 * 86_400).contains(expiresIn),
+                  answer.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
+            else { return nil }
+            self.accessToken = accessToken
+            self.expiresIn = expiresIn
+            refreshToken = answer.string("refreshToken")
+        }
     }
 
     /// OIDC `CreateToken` with `grantType` `refresh_token`.
     package func refresh(_ settings: IdentityCenterSettings, token: IdentityCenterToken) throws -> RefreshedToken {
         let base = try Self.oidcBase(settings)
-        let body = IdentityCenterToken(accessToken: "", expiresAt: Date(), members: [
+        let body = IdentityCenterToken.encode([
             "grantType": .string("refresh_token"), "clientId": .string(token.clientId ?? ""),
             "clientSecret": .string(token.clientSecret ?? ""), "refreshToken": .string(token.refreshToken ?? ""),
-        ]).encoded()
+        ])
         let request = HTTPRequest(
             method: "POST", url: base + "/token",
             headers: [(name: "Content-Type", value: "application/json"), (name: "Accept", value: "application/json")],
@@ -132,18 +146,14 @@ package struct IdentityCenterService {
                 "Identity Center OIDC at \(base) answered CreateToken with HTTP \(response.status)"
                     + (type.map { " (\($0))" } ?? "") + ".")
         }
-        guard let answer = JSONObjectFields.parse(response.body), let accessToken = answer.string("accessToken"),
-              IdentityCenterToken.isHeaderSafe(accessToken), let expiresIn = answer.integer("expiresIn"),
-              (1...7 * 86_400).contains(expiresIn),
-              answer.string("refreshToken").map(IdentityCenterToken.isHeaderSafe) ?? true
-        else {
+        guard let refreshed = RefreshedToken(answer: response.body) else {
             throw IdentityCenterError(
                 .badResponse,
                 "Identity Center OIDC at \(base) answered CreateToken with something that is not a token (accessToken "
                     + "of printable ASCII, expiresIn up to 7 days); the token file was left as it was. Check "
                     + "AWS_ENDPOINT_URL_SSO_OIDC.")
         }
-        return RefreshedToken(accessToken: accessToken, expiresIn: expiresIn, refreshToken: answer.string("refreshToken"))
+        return refreshed
     }
 
     /// One request with the STS knobs' retries: a connection failure, 429 or 5xx is retried.
@@ -187,19 +197,5 @@ package struct IdentityCenterService {
     package static func describe(_ settings: IdentityCenterSettings) -> String {
         settings.sessionName.map { "sso-session \"\($0)\"" } ?? "profile \"\(settings.profile)\""
     }
-
-    /// RFC 3986 unreserved characters pass; everything else is %XX.
-    package static func percentEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            if (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E {
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count == 1 ? "0" : "") + hex
-            }
-        }
-        return out
-    }
 }
+

@@ -104,12 +104,15 @@ extension CredentialBroker {
     {
         let files = IdentityCenterTokenFiles(homeDirectory: context.homeDirectory)
         let refreshable = settings.sessionName != nil
-        let token = try files.read(settings)
-        switch token.plan(now: context.now(), refreshable: refreshable) {
-        case .use: return token
-        case .expired: throw Self.loginExpired(settings, token)
-        case .refresh: break
+        /// The token when it can be used as it is; nil when it is due for a refresh.
+        func usable(_ token: IdentityCenterToken) throws -> IdentityCenterToken? {
+            switch token.plan(now: context.now(), refreshable: refreshable) {
+            case .use: return token
+            case .expired: throw Self.loginExpired(settings, token)
+            case .refresh: return nil
+            }
         }
+        if let token = try usable(try files.read(settings)) { return token }
         let path = files.path(for: settings)
         // A lock file in the cache directory named like an entry's (a digest; no entry is ever
         // written under it): the roleArn field only names the lock in a timeout message.
@@ -123,12 +126,7 @@ extension CredentialBroker {
         return try cache.withEntryLock(lockKey, timeout: lockTimeout, whileWaiting: whileWaiting) {
             // Another process may have refreshed it while we waited for the lock.
             let current = try files.read(settings)
-            let plan = current.plan(now: context.now(), refreshable: refreshable)
-            switch plan {
-            case .use: return current
-            case .expired: throw Self.loginExpired(settings, current)
-            case .refresh: break
-            }
+            if let token = try usable(current) { return token }
             let refreshed: IdentityCenterService.RefreshedToken
             do {
                 refreshed = try service.refresh(settings, token: current)

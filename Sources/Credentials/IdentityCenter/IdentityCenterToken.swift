@@ -128,7 +128,10 @@ package struct IdentityCenterToken: Equatable {
     }
 
     /// The JSON written back: the members in sorted order.
-    package func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] { Self.encode(members) }
+
+    /// A JSON object of `members`, in sorted order (token and registration files, OIDC bodies).
+    package static func encode(_ members: [String: JSONObjectFields.Value]) -> [UInt8] {
         var out = "{"
         for (index, name) in members.keys.sorted().enumerated() {
             if index > 0 { out += ", " }
