@@ -26,7 +26,7 @@ public struct STSEndpoint: Sendable, Equatable {
     }
 
     /// `http://` to anything but a loopback host literal or `localhost`.
-    static func isPlainHTTPToAnotherHost(_ url: String) -> Bool {
+    package static func isPlainHTTPToAnotherHost(_ url: String) -> Bool {
         guard url.lowercased().hasPrefix("http://") else { return false }
         let authority = url.dropFirst(7).prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
         let hostAndPort = authority.split(separator: "@").last.map(String.init) ?? ""
@@ -106,7 +106,7 @@ public struct STSEndpoint: Sendable, Equatable {
 
     /// botocore's `validate_region_name`: a region becomes part of a host name, so nothing
     /// but letters, digits and inner hyphens.
-    static func isValidRegionName(_ region: String) -> Bool {
+    package static func isValidRegionName(_ region: String) -> Bool {
         let bytes = Array(region.utf8)
         guard (1...63).contains(bytes.count) else { return false }
         func alnum(_ b: UInt8) -> Bool {

@@ -108,6 +108,7 @@ struct IdentityCenterLoginTests {
         for answer in [
             #"{"deviceCode": "dc", "userCode": "AB\u001b[2J", "verificationUriComplete": "https://x/", "interval": 1}"#,
             #"{"deviceCode": "dc", "userCode": "ABCD", "verificationUriComplete": "http://evil.example/", "interval": 1}"#,
+            #"{"deviceCode": "dc", "userCode": "ABCD", "verificationUriComplete": "http://127.0.0.1.evil.example/", "interval": 1}"#,
         ] {
             let fixture = try SourcesFixture(environment: ["AWS_ENDPOINT_URL_SSO_OIDC": oidc]) { request in
                 request.url.hasSuffix("/client/register")

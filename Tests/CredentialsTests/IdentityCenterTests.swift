@@ -152,6 +152,20 @@ struct IdentityCenterProfileTests {
         }
     }
 
+    @Test("an sso_region that is not a region name never becomes part of a host the token goes to")
+    func hostileRegion() throws {
+        var sso = try #require(settings(try resolve("dev", config: sessionConfig)))
+        for region in ["x@evil.example/", "evil.example#", "eu-west-1.evil.example", "", "eu west 1"] {
+            sso.region = region
+            let error = #expect(throws: IdentityCenterError.self) { _ = try IdentityCenterService.portalBase(sso) }
+            #expect(error?.code == .insecureEndpoint && error?.message.contains("sso_region") == true)
+            #expect(throws: IdentityCenterError.self) { _ = try IdentityCenterService.oidcBase(sso) }
+        }
+        // An explicit endpoint does not use the region: nothing to refuse there.
+        sso.portalEndpoint = "https://portal.test"
+        #expect(try IdentityCenterService.portalBase(sso) == "https://portal.test")
+    }
+
     @Test("different accounts, roles, start URLs, sessions and portals never share a cache entry")
     func cacheKeySeparation() throws {
         let base = try #require(settings(try resolve("dev", config: sessionConfig)))

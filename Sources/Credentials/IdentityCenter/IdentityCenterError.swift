@@ -12,7 +12,8 @@ package struct IdentityCenterError: UserFacingError, Equatable, CustomStringConv
         case noAccess = "no-access"
         /// The token file exists but is not one botocore wrote.
         case invalidTokenFile = "invalid-token-file"
-        /// `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` is not https (or http to this machine).
+        /// `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` is not https (or http to this machine), or the
+        /// `sso_region` that names the standard hosts is not a region name.
         case insecureEndpoint = "insecure-endpoint"
         /// The portal or OIDC answered something that is not their API.
         case badResponse = "bad-response"

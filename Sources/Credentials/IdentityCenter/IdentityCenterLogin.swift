@@ -10,6 +10,7 @@ import Darwin
 #endif
 import AWSConfig
 import CredentialCache
+import STS
 import Transport
 import StscacheSupport
 
@@ -196,7 +197,8 @@ package struct IdentityCenterLogin {
               let userCode = answer.string("userCode"), IdentityCenterToken.isHeaderSafe(userCode), userCode.utf8.count <= 64,
               let url = answer.string("verificationUriComplete") ?? answer.string("verificationUri"),
               IdentityCenterToken.isHeaderSafe(url), url.utf8.count <= 2048,
-              url.lowercased().hasPrefix("https://") || url.lowercased().hasPrefix("http://127.0.0.1")
+              url.lowercased().hasPrefix("https://")
+              || (url.lowercased().hasPrefix("http://") && !STSEndpoint.isPlainHTTPToAnotherHost(url))
         else {
             throw Self.failure(start, "StartDeviceAuthorization", base: base)
         }

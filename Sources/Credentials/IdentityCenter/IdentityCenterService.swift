@@ -19,22 +19,35 @@ package struct IdentityCenterService {
 
     /// `https://portal.sso.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_SSO`.
     package static func portalBase(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
-        try base(settings.portalEndpoint, variable: "AWS_ENDPOINT_URL_SSO",
-                 standard: "https://portal.sso.\(settings.region).\(domain(settings.region))")
+        try base(settings.portalEndpoint, variable: "AWS_ENDPOINT_URL_SSO", host: "portal.sso", settings)
     }
 
     /// `https://oidc.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_SSO_OIDC`.
     package static func oidcBase(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
-        try base(settings.oidcEndpoint, variable: "AWS_ENDPOINT_URL_SSO_OIDC",
-                 standard: "https://oidc.\(settings.region).\(domain(settings.region))")
+        try base(settings.oidcEndpoint, variable: "AWS_ENDPOINT_URL_SSO_OIDC", host: "oidc", settings)
     }
 
     private static func domain(_ region: String) -> String { region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com" }
 
+    /// `sso_region` becomes part of a host name that receives the token: a region name only
+    /// (`eu-west-1`), never something that could move the host (`x@evil.example/`).
+    private static func checkedRegion(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
+        guard STSEndpoint.isValidRegionName(settings.region) else {
+            throw IdentityCenterError(.insecureEndpoint, "sso_region \"\(TerminalText.escaped(settings.region))\" of "
+                + "\(describe(settings)) is not a region name (like eu-west-1); fix it in the config file.")
+        }
+        return settings.region
+    }
+
     /// A configured endpoint must be https, or http to this machine (the STS endpoint's rule
     /// without its opt-in: the bearer token and refresh token cross this connection).
-    private static func base(_ configured: String?, variable: String, standard: String) throws(IdentityCenterError) -> String {
-        guard var url = configured else { return standard }
+    private static func base(_ configured: String?, variable: String, host: String, _ settings: IdentityCenterSettings)
+        throws(IdentityCenterError) -> String
+    {
+        guard var url = configured else {
+            let region = try checkedRegion(settings)
+            return "https://\(host).\(region).\(domain(region))"
+        }
         let lower = url.lowercased()
         let isHTTPS = lower.hasPrefix("https://")
         let host = ContainerCredentialsSource.host(of: url)
