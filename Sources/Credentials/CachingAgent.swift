@@ -74,7 +74,6 @@ package final class CachingAgent {
         var stem: String
         var stderr: Int32
         var output: [UInt8] = []
-        var startedAt: Date
         var deadline: Double
         var previousIssuedAt: Date
     }
@@ -192,7 +191,7 @@ package final class CachingAgent {
         if cacheWatch < 0 { log("warning: cannot watch \(cache.directory.path): \(String(cString: strerror(errno)))") }
         var byDirectory: [String: Set<String>] = [:]
         for path in [context.configFilePath, context.credentialsFilePath] {
-            let (directory, name) = Self.split(path)
+            let (directory, name) = ConfigFileUpdate.split(path)
             byDirectory[directory, default: []].insert(name)
         }
         let configMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM)
@@ -205,12 +204,6 @@ package final class CachingAgent {
                     + "changing the config")
             }
         }
-    }
-
-    private static func split(_ path: String) -> (directory: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let directory = String(path[..<slash])
-        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
     private func drainInotify() {
@@ -394,7 +387,7 @@ package final class CachingAgent {
                                       environment: Self.childEnvironment(context.environment),
                                       stdin: null, stdout: null, stderr: pipeFDs[1], newSession: true,
                                       signalMask: unblocked)
-            running[pid] = Refresh(stem: stem, stderr: pipeFDs[0], startedAt: now,
+            running[pid] = Refresh(stem: stem, stderr: pipeFDs[0],
                                    deadline: monotonicSeconds() + settings.refreshTimeout,
                                    previousIssuedAt: session.session.issuedAt)
             session.condition = .refreshing

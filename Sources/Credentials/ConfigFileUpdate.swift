@@ -248,7 +248,8 @@ package enum ConfigFileUpdate {
         }
     }
 
-    private static func split(_ path: String) -> (directory: String, name: String) {
+    /// A path's directory (`.` for a bare name, `/` at the root) and last component.
+    static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
         let directory = String(path[..<slash])
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))

@@ -89,19 +89,19 @@ struct AgentStatusCommand: ContextualCommand {
         if json {
             context.output.stdout(Self.json(loaded.state, running: loaded.running))
         } else {
-            context.output.stdout(Self.text(loaded.state, running: loaded.running, now: context.now()))
+            context.output.stdout(Self.text(loaded.state, running: loaded.running))
         }
         if !loaded.running { throw ExitCode(3) }
     }
 
-    static func text(_ state: AgentState?, running: Bool, now: Date) -> String {
+    static func text(_ state: AgentState?, running: Bool) -> String {
         guard running, let state else {
             return "stscache agent: not running (start it with `stscache agent`, or `systemctl --user start stscache-agent`)\n"
         }
-        var lines = ["stscache agent: running (pid \(state.pid), since \(format(state.started))); keeps sessions used in "
+        let summary = "stscache agent: running (pid \(state.pid), since \(format(state.started))); keeps sessions used in "
             + "the last \(CachingAgent.duration(state.keepFor)) warm, refreshing \(CachingAgent.duration(state.lead)) "
-            + "before the \(CachingAgent.duration(state.window)) window"]
-        guard !state.sessions.isEmpty else { return lines[0] + "\nNo cached sessions reachable from the config.\n" }
+            + "before the \(CachingAgent.duration(state.window)) window"
+        guard !state.sessions.isEmpty else { return summary + "\nNo cached sessions reachable from the config.\n" }
         let rows = [["PROFILE", "ROLE", "EXPIRES", "NEXT REFRESH", "LAST USED", "STATE"]] + state.sessions.map { record in
             var condition = record.condition.rawValue
             if let error = record.lastError, record.condition == .failing || record.condition == .needsMFA {
@@ -111,14 +111,7 @@ struct AgentStatusCommand: ContextualCommand {
                     record.nextRefresh.map(format) ?? "-", format(record.lastUsed), condition]
                 .map { TerminalText.escaped($0) }
         }
-        var widths = [Int](repeating: 0, count: 6)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        lines += rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
-            }.joined(separator: "  ")
-        }
-        return lines.joined(separator: "\n") + "\n"
+        return summary + "\n" + TextTable.aligned(rows)
     }
 
     static func json(_ state: AgentState?, running: Bool) -> String {

@@ -85,14 +85,7 @@ struct KeysListCommand: ContextualCommand {
              record.rotation.map { "rotation unfinished: \($0); run 'stscache keys rotate'" } ?? "ok"]
         }
         if context.output.stdoutIsTerminal {
-            let header = ["PROFILE", "ACCESS KEY ID", "ADDED", "LAST ROTATED", "STATE"]
-            let table = [header] + rows
-            let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-            context.output.stdout(table.map { row in
-                row.enumerated().map { index, cell in
-                    index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
-                }.joined(separator: "  ") + "\n"
-            }.joined())
+            context.output.stdout(TextTable.aligned([["PROFILE", "ACCESS KEY ID", "ADDED", "LAST ROTATED", "STATE"]] + rows))
         } else {
             context.output.stdout(rows.map { $0.joined(separator: "\t") + "\n" }.joined())
         }

@@ -126,16 +126,7 @@ struct ListCommand: ContextualCommand {
     /// Aligned columns under a header, for people.
     static func table(_ rows: [Row]) -> String {
         let header = ["ROLE", "SESSION", "PROFILES", "EXPIRES", "LEFT", "STATE"] + (rows.contains { $0.agent != nil } ? ["AGENT"] : [])
-        let lines = [header] + rows.map(cells)
-        var widths = [Int](repeating: 0, count: header.count)
-        for line in lines {
-            for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) }
-        }
-        return lines.map { line in
-            line.enumerated().map { index, cell in
-                index == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n") + "\n"
+        return TextTable.aligned([header] + rows.map(cells))
     }
 
     /// The table's cells, tab-separated, no header: for `cut`, `awk` and `while read`.

@@ -15,7 +15,7 @@ struct AgentStatusTests {
 
     @Test("running: what is kept, when it refreshes, and why not; terminal controls escaped")
     func running() {
-        let text = AgentStatusCommand.text(state, running: true, now: Date(timeIntervalSince1970: 1_900_000_400))
+        let text = AgentStatusCommand.text(state, running: true)
         #expect(text.contains("running (pid 4242"))
         #expect(text.contains("12h") && text.contains("5m") && text.contains("15m"))
         #expect(text.contains("needs-mfa: needs a new MFA code"))
@@ -25,7 +25,7 @@ struct AgentStatusTests {
 
     @Test("a state file left by an agent that is gone is not reported as running")
     func stale() {
-        #expect(AgentStatusCommand.text(state, running: false, now: Date()).contains("not running"))
+        #expect(AgentStatusCommand.text(state, running: false).contains("not running"))
         #expect(AgentStatusCommand.json(state, running: false).hasPrefix("{\"running\":false"))
     }
 

@@ -96,7 +96,7 @@ package struct MFACodeSource {
         if let mfaProcess {
             origin = "mfa_process"
             code = try run(mfaProcess, serial: serial, purpose: purpose)
-        } else if let token = environment["STSCACHE_MFA_TOKEN"], !token.isEmpty {
+        } else if let token {
             origin = "STSCACHE_MFA_TOKEN"
             code = try Self.validated(token, origin: origin)
         } else {
