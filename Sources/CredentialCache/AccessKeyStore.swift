@@ -138,6 +138,9 @@ public enum AccessKeyStoreError: UserFacingError, Sendable, Equatable {
 /// Only a source that has no keys of its own reads this store, and only when its role needs
 /// a new session: a cache hit never opens it.
 public struct AccessKeyStore: Sendable {
+    /// A name the store can hold: 1 to 256 bytes of text without control characters.
+    package static func isValidProfileName(_ profile: String) -> Bool { AccessKeyFile.isValidProfileName(profile) }
+
     public let path: String
     /// Seconds to wait for another writer's lock.
     public var lockTimeout: Double = 30

@@ -113,7 +113,7 @@ public enum MissReason: Error, Sendable, Equatable, CustomStringConvertible {
 /// Times outside years 1970...9999 are malformed: a forged header must not reach integer
 /// conversions in `prompt` and `list` (a 2^63-1 expiry trapped there). Version 1 (no binding)
 /// is not read: such an entry is a miss and is replaced on the role's next use.
-enum EntryFormat {
+package enum EntryFormat {
     static let magic: [UInt8] = Array("STSCACHE".utf8)
     static let version: UInt8 = 2
     /// 9999-12-31T23:59:59Z: the last second RFC 3339 (and every SDK's parser) can write.
@@ -285,7 +285,7 @@ enum EntryFormat {
         return Int64(value)
     }
 
-    static func wipe(_ bytes: inout [UInt8]) {
+    package static func wipe(_ bytes: inout [UInt8]) {
         for index in bytes.indices { bytes[index] = 0 }
     }
 }

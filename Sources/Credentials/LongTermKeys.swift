@@ -42,7 +42,7 @@ package struct LongTermKeys {
         }
         let identity = try callerIdentity(keys, profile: profile)
         var encryptionKey = try stored.encryptionKeyStore.loadOrCreateKey()
-        defer { wipe(&encryptionKey) }
+        defer { EntryFormat.wipe(&encryptionKey) }
         try stored.store.update(encryptionKey: encryptionKey) { records in
             if let index = records.firstIndex(where: { $0.profile == profile }) {
                 guard replace else {
@@ -63,14 +63,14 @@ package struct LongTermKeys {
     /// to drop.
     package func list() throws -> [StoredAccessKey] {
         guard var encryptionKey = try stored.existingEncryptionKey() else { return [] }
-        defer { wipe(&encryptionKey) }
+        defer { EntryFormat.wipe(&encryptionKey) }
         return try stored.store.records(encryptionKey: encryptionKey)
     }
 
     /// Removes `profile`'s record; false when there was none. The key itself stays valid in IAM.
     package func remove(profile: String) throws -> Bool {
         guard var encryptionKey = try stored.existingEncryptionKey() else { return false }
-        defer { wipe(&encryptionKey) }
+        defer { EntryFormat.wipe(&encryptionKey) }
         return try stored.store.update(encryptionKey: encryptionKey) { records in
             guard let index = records.firstIndex(where: { $0.profile == profile }) else { return false }
             records.remove(at: index)
@@ -107,7 +107,7 @@ package struct LongTermKeys {
         let keys = AWSCredentials(accessKeyId: edit.accessKeyId, secretAccessKey: edit.secretAccessKey)
         let identity = try callerIdentity(keys, profile: profile)
         var encryptionKey = try stored.encryptionKeyStore.loadOrCreateKey()
-        defer { wipe(&encryptionKey) }
+        defer { EntryFormat.wipe(&encryptionKey) }
         // Stored first: if the rewrite fails, the keys are in both places (refused until one
         // goes, with a message saying how), never in neither.
         try stored.store.update(encryptionKey: encryptionKey) { records in
@@ -137,7 +137,7 @@ package struct LongTermKeys {
         guard var encryptionKey = try stored.existingEncryptionKey() else {
             throw KeysError(.notStored, "profile \"\(profile)\" has no keys in stscache's store; add them with 'stscache keys add \(profile)'")
         }
-        defer { wipe(&encryptionKey) }
+        defer { EntryFormat.wipe(&encryptionKey) }
         let endpoints = try self.endpoints(profile: profile)
         return try stored.store.withLock(encryptionKey: encryptionKey) { transaction in
             var resumed: Bool?
@@ -284,9 +284,7 @@ package struct LongTermKeys {
 
     /// A key the user can pass: 1 to 256 bytes of printable text.
     static func checkProfileName(_ profile: String) throws {
-        let bytes = profile.utf8
-        guard !bytes.isEmpty, bytes.count <= 256,
-              !profile.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard AccessKeyStore.isValidProfileName(profile) else {
             throw KeysError(.invalidInput, "a profile name must be 1 to 256 bytes of printable text")
         }
     }

@@ -41,7 +41,7 @@ package struct StoredKeys {
             }
             throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
         }
-        defer { wipe(&key) }
+        defer { EntryFormat.wipe(&key) }
         guard let record = try store.record(for: profile, encryptionKey: key) else {
             throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
         }
@@ -56,10 +56,6 @@ package struct StoredKeys {
         guard let names = try? store.profileNames(), names.contains(profile) else { return }
         throw KeysError.storedAndPlaintext(profile: profile, credentialsPath: context.credentialsFilePath)
     }
-}
-
-func wipe(_ bytes: inout [UInt8]) {
-    for index in bytes.indices { bytes[index] = 0 }
 }
 
 /// Failures of `stscache keys` and of stored keys as a source. Never a secret in a message.

@@ -21,17 +21,12 @@ public struct CallerIdentity: Sendable, Equatable {
     }
 }
 
-/// One IAM access key as ListAccessKeys describes it (no secret).
+/// One IAM access key as ListAccessKeys describes it: its id (rotation needs nothing else).
 public struct AccessKeyMetadata: Sendable, Equatable {
     public var accessKeyId: String
-    /// `Active` or `Inactive`.
-    public var status: String
-    public var createDate: Date?
 
-    public init(accessKeyId: String, status: String, createDate: Date?) {
+    public init(accessKeyId: String) {
         self.accessKeyId = accessKeyId
-        self.status = status
-        self.createDate = createDate
     }
 }
 
@@ -126,9 +121,7 @@ public enum IAMResponseDecoder {
         let result = try resultElement(body, action: "ListAccessKeys")
         guard let list = result.child("AccessKeyMetadata") else { throw malformed("ListAccessKeys", "no <AccessKeyMetadata>") }
         return try list.children.filter { $0.name == "member" }.map { member in
-            AccessKeyMetadata(accessKeyId: try field(member, "AccessKeyId", "ListAccessKeys"),
-                              status: member.childText("Status") ?? "",
-                              createDate: member.childText("CreateDate").flatMap(Timestamps.parseRFC3339))
+            AccessKeyMetadata(accessKeyId: try field(member, "AccessKeyId", "ListAccessKeys"))
         }
     }
 

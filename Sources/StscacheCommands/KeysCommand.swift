@@ -176,7 +176,7 @@ enum KeysInput {
         case .failure:
             throw KeysError(.invalidInput, "could not read two lines (access key id, secret access key) from stdin; at most 8 KiB")
         }
-        defer { for index in bytes.indices { bytes[index] = 0 } }
+        defer { EntryFormat.wipe(&bytes) }
         let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             .map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() }
             .filter { !$0.isEmpty }
@@ -222,7 +222,7 @@ enum KeysInput {
     /// One line, at most 4 KiB, within `promptTimeout`.
     private static func readLine(_ fd: Int32) throws -> String {
         var bytes: [UInt8] = []
-        defer { for index in bytes.indices { bytes[index] = 0 } }
+        defer { EntryFormat.wipe(&bytes) }
         let deadline = monotonicSeconds() + promptTimeout
         while true {
             let remaining = deadline - monotonicSeconds()
