@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AWSConfig
 import StscacheSupport
 
 /// `keys import`'s change to the credentials file: the profile's `aws_access_key_id` and
@@ -33,67 +34,42 @@ package struct CredentialsFileEdit: Equatable {
         }
     }
 
-    /// The edit that removes `profile`'s keys, or nil when the file holds none for it.
+    /// The edit that removes `profile`'s keys, or nil when the file holds none for it. What the
+    /// keys are is what the reader makes of the file (`INIDocument`); where they are, the lines
+    /// `ConfigText` gives each key (with its continuation lines), so both follow botocore's rules.
     package static func removingKeys(of profile: String, from original: [UInt8], path: String) throws -> CredentialsFileEdit? {
-        let lines = splitLines(original)
-        var inTarget = false
-        var removed = Set<Int>()
-        var secretLines = Set<Int>()
-        var headerIndex: Int?
-        var otherOptions = false
-        var values: [String: String] = [:]
-        var lastKeyLine: Int?
-        for (index, line) in lines.enumerated() {
-            let text = String(decoding: line.content, as: UTF8.self)
-            let trimmed = text.trimmingWhitespace()
-            if let first = text.unicodeScalars.first, first == " " || first == "\t", !trimmed.isEmpty {
-                // A continuation line belongs to the option above it.
-                if let keyLine = lastKeyLine, removed.contains(keyLine) { removed.insert(index) }
-                continue
-            }
-            lastKeyLine = nil
-            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
-            if trimmed.hasPrefix("["), let close = trimmed.lastIndex(of: "]") {
-                let name = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close]).trimmingWhitespace()
-                inTarget = name == profile
-                if inTarget { headerIndex = headerIndex ?? index }
-                continue
-            }
-            guard inTarget else { continue }
-            lastKeyLine = index
-            let separator = trimmed.firstIndex(where: { $0 == "=" || $0 == ":" }) ?? trimmed.endIndex
-            let key = String(trimmed[..<separator]).trimmingWhitespace().lowercased()
-            let value = separator == trimmed.endIndex ? "" : String(trimmed[trimmed.index(after: separator)...]).trimmingWhitespace()
-            if keyNames.contains(key) {
-                values[key] = value
-                removed.insert(index)
-                if key == "aws_secret_access_key" { secretLines.insert(index) }
-            } else if tokenNames.contains(key) {
-                throw KeysError(.noPlaintext,
-                                "[\(profile)] in \(path) holds temporary keys (\(key)); only long-term keys can be stored")
-            } else {
-                otherOptions = true
-            }
+        let document: INIDocument
+        do {
+            document = try INIDocument.parse(original, path: path)
+        } catch {
+            throw KeysError(.credentialsFileUnusable, "cannot read \(path): \(error.message)")
         }
-        guard let accessKeyId = values["aws_access_key_id"], let secret = values["aws_secret_access_key"],
+        guard let section = document.section(named: profile) else { return nil }
+        if let token = tokenNames.sorted().first(where: { section[$0] != nil }) {
+            throw KeysError(.noPlaintext,
+                            "[\(profile)] in \(path) holds temporary keys (\(token)); only long-term keys can be stored")
+        }
+        guard let accessKeyId = section["aws_access_key_id"]?.text, let secret = section["aws_secret_access_key"]?.text,
               !accessKeyId.isEmpty, !secret.isEmpty else { return nil }
-        if !otherOptions, let headerIndex { removed.insert(headerIndex) }
-        var edited: [UInt8] = []
-        var backup: [UInt8] = []
-        for (index, line) in lines.enumerated() {
-            if !removed.contains(index) { edited += line.content + line.ending }
-            if secretLines.contains(index) {
-                backup += Array("# aws_secret_access_key: moved into stscache's key store ('stscache keys import \(profile)')".utf8)
-                    + (line.ending.isEmpty ? [UInt8(ascii: "\n")] : line.ending)
-            } else if removed.contains(index), index != headerIndex, !line.content.isEmpty,
-                      line.content.first == UInt8(ascii: " ") || line.content.first == UInt8(ascii: "\t") {
-                // A continuation of a removed option: it may hold part of the secret.
-                continue
-            } else {
-                backup += line.content + line.ending
+        let text = ConfigText(original)
+        var edit = ConfigTextEdit()
+        // The backup keeps everything but the secret, which becomes a comment saying where it went.
+        var backup = ConfigTextEdit()
+        for header in text.headerLines(named: profile) {
+            let entries = text.entries(inSectionAt: header)
+            for entry in entries where keyNames.contains(entry.key) {
+                edit.remove(entry.first...entry.last)
+                if entry.key == "aws_secret_access_key" {
+                    backup.remove(entry.first...entry.last)
+                    backup.insert(["# aws_secret_access_key: moved into stscache's key store ('stscache keys import \(profile)')"],
+                                  before: entry.first)
+                }
             }
+            // A section left with nothing but comments goes with its header.
+            if entries.allSatisfy({ keyNames.contains($0.key) }) { edit.remove(header...header) }
         }
-        return CredentialsFileEdit(accessKeyId: accessKeyId, secretAccessKey: secret, edited: edited, backup: backup)
+        return CredentialsFileEdit(accessKeyId: accessKeyId, secretAccessKey: secret, edited: edit.apply(to: text),
+                                   backup: backup.apply(to: text))
     }
 
     /// Writes the backup (`<path>.stscache-backup`, 0600), then replaces the file with the
@@ -132,24 +108,5 @@ package struct CredentialsFileEdit: Equatable {
                             "\(error.operation) \(error.path) failed: \(String(cString: strerror(error.errno)))")
         }
         return directoryPath + "/" + backupName
-    }
-
-    struct Line {
-        var content: [UInt8]
-        /// `\n`, `\r\n`, or empty for a last line without one.
-        var ending: [UInt8]
-    }
-
-    static func splitLines(_ bytes: [UInt8]) -> [Line] {
-        var lines: [Line] = []
-        var start = 0
-        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
-            var end = index
-            if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-            lines.append(Line(content: Array(bytes[start..<end]), ending: Array(bytes[end...index])))
-            start = index + 1
-        }
-        if start < bytes.count { lines.append(Line(content: Array(bytes[start...]), ending: [])) }
-        return lines
     }
 }

@@ -45,6 +45,19 @@ struct CredentialsFileEditTests {
         #expect(text.contains("[base]\n# rotated by hand in May\n"))
     }
 
+    @Test("keys as botocore reads them: indented key lines, bare CR line ends")
+    func readerRules() throws {
+        let indented = "[base]\n  aws_access_key_id = AKIAINDENT000000\n  aws_secret_access_key = indented/secret\n[next]\nx = 1\n"
+        let edit = try #require(try CredentialsFileEdit.removingKeys(of: "base", from: Array(indented.utf8), path: "c"))
+        #expect(edit.accessKeyId == "AKIAINDENT000000" && edit.secretAccessKey == "indented/secret")
+        #expect(String(decoding: edit.edited, as: UTF8.self) == "[next]\nx = 1\n")
+
+        let carriageReturns = "[a]\rx = 1\r[base]\raws_access_key_id = AKIACR0000000000\raws_secret_access_key = cr/secret\r"
+        let third = try #require(try CredentialsFileEdit.removingKeys(of: "base", from: Array(carriageReturns.utf8), path: "c"))
+        #expect(third.secretAccessKey == "cr/secret")
+        #expect(String(decoding: third.edited, as: UTF8.self) == "[a]\rx = 1\r")
+    }
+
     @Test("no keys for the profile is nil; temporary keys are refused")
     func nothingOrTemporary() throws {
         #expect(try CredentialsFileEdit.removingKeys(of: "missing", from: Array(original.utf8), path: "c") == nil)
