@@ -259,16 +259,19 @@ package enum Doctor {
     /// use: owner and mode (nothing is created).
     package static func directoryFindings(environment: [String: String], home: String) -> [DoctorFinding] {
         let cache = CacheDirectory.resolvePath(environment: environment, home: home)
-        var findings = directoryFinding(cache, what: "cache directory", code: "cache-dir")
+        var findings = directoryFinding(cache, what: "cache directory", code: "cache-dir", refused: 0o077)
         let store = try? KeyStoreSelection.make(environment: environment, home: home, verbose: false).store
         guard store?.name == "file" else { return findings }
         let keyFile = FileKeyStore.defaultPath(environment: environment, home: home)
         let keyDirectory = String(keyFile[..<(keyFile.lastIndex(of: "/") ?? keyFile.endIndex)])
-        findings += directoryFinding(keyDirectory, what: "key directory", code: "key-dir")
+        findings += directoryFinding(keyDirectory, what: "key directory", code: "key-dir", refused: 0o022)
         return findings
     }
 
-    private static func directoryFinding(_ path: String, what: String, code: String) -> [DoctorFinding] {
+    /// `refused`: the mode bits with which stscache itself refuses the directory (the cache:
+    /// any access by others, as `CacheDirectory`; the key directory: write by others, as
+    /// `FileKeyStore`). Other bits beyond 0700 are a warning: stscache creates both 0700.
+    private static func directoryFinding(_ path: String, what: String, code: String, refused: mode_t) -> [DoctorFinding] {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             return errno == ENOENT ? [] : [DoctorFinding(.error, code + "-unreadable",
@@ -287,10 +290,14 @@ package enum Doctor {
             return [DoctorFinding(.error, code + "-owner", "the \(what) \(path) belongs to uid \(info.st_uid), not you "
                 + "(uid \(geteuid())); stscache refuses it.", fix: "remove it (stscache recreates it) or chown it to yourself.")]
         }
-        if info.permissionBits & 0o077 != 0 {
-            let mode = String(info.permissionBits, radix: 8)
+        let mode = String(info.permissionBits, radix: 8)
+        if info.permissionBits & refused != 0 {
             return [DoctorFinding(.error, code + "-mode", "the \(what) \(path) has mode \(mode): other users can reach "
                 + "it, and stscache refuses it.", fix: "chmod 700 \(path)")]
+        }
+        if info.permissionBits & 0o077 != 0 {
+            return [DoctorFinding(.warning, code + "-mode", "the \(what) \(path) has mode \(mode): other users can list "
+                + "it (stscache creates it 0700; the files in it stay 0600).", fix: "chmod 700 \(path)")]
         }
         return []
     }

@@ -141,8 +141,15 @@ struct DoctorTests {
         mkdir(home.sub("config/stscache"), 0o700)
         chmod(home.sub("config/stscache"), 0o755)
         let base = ["XDG_CONFIG_HOME": home.sub("config"), "STSCACHE_CACHE_DIR": home.sub("none")]
-        #expect(Doctor.directoryFindings(environment: base.merging(["STSCACHE_KEY_STORE": "file"]) { $1 }, home: home.path)
+        let fileStore = base.merging(["STSCACHE_KEY_STORE": "file"]) { $1 }
+        #expect(Doctor.directoryFindings(environment: fileStore, home: home.path)
             .map(\.code) == ["doctor.key-dir-mode"])
+        // The key store refuses a directory others can write to, not one they can list: 0755 is a
+        // warning, 0775 an error (as FileKeyStore judges it).
+        #expect(Doctor.directoryFindings(environment: fileStore, home: home.path).map(\.severity) == [.warning])
+        chmod(home.sub("config/stscache"), 0o775)
+        #expect(Doctor.directoryFindings(environment: fileStore, home: home.path).map(\.severity) == [.error])
+        chmod(home.sub("config/stscache"), 0o755)
         let envStore = base.merging(["STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_KEY": String(repeating: "A", count: 43) + "="]) { $1 }
         #expect(Doctor.directoryFindings(environment: envStore, home: home.path).isEmpty)
     }
