@@ -1,5 +1,5 @@
-/// The argument shapes tools run on every call (`credential_process` lines), recognised by hand
-/// so the hot paths skip swift-argument-parser.
+/// The argument shapes tools run on every call (`credential_process` lines, and the agent's
+/// refresh children), recognised by hand so the hot paths skip swift-argument-parser.
 ///
 /// The parser finds a command's options by reflection and walks the protocol conformance
 /// tables to do it: on a cache hit that was 8 of 23 million instructions, more than the cache
@@ -19,14 +19,15 @@ enum FastPath {
         switch command {
         case "credential-process":
             guard let words = Words(arguments.dropFirst(), options: ["--profile", "--refresh-window"],
-                                    flags: ["--force-refresh", "--verbose"]),
+                                    flags: ["--force-refresh", "--verbose", "--refresh-only"]),
                   let profile = words.options["--profile"]
             else { return nil }
             return .credentialProcess(CredentialProcessOptions(
                 profile: profile,
                 forceRefresh: words.flags.contains("--force-refresh"),
                 refreshWindow: words.options["--refresh-window"],
-                verbose: words.flags.contains("--verbose")))
+                verbose: words.flags.contains("--verbose"),
+                refreshOnly: words.flags.contains("--refresh-only")))
         default:
             return nil
         }

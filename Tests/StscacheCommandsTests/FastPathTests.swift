@@ -18,6 +18,8 @@ struct FastPathTests {
         ["credential-process", "--force-refresh", "--profile", "p"],
         ["credential-process", "--profile", "p", "--refresh-window", "15m"],
         ["credential-process", "--verbose", "--refresh-window", "900", "--profile", "p", "--force-refresh"],
+        // The caching agent's refresh children.
+        ["credential-process", "--profile", "p", "--refresh-window", "905", "--refresh-only"],
     ]
 
     @Test("accepts the plain shapes and parses them as the parser does", arguments: acceptedShapes)
