@@ -42,23 +42,13 @@ public struct IdentityCenterSettings: Sendable, Equatable {
     /// The commands that log in so that this profile's token exists again (either writes the
     /// file both read).
     public var loginCommand: String {
-        let option = sessionName.map { "--sso-session \(quotedIfNeeded($0))" } ?? "--profile \(quotedIfNeeded(profile))"
+        let option = sessionName.map { "--sso-session \(shellQuoted($0))" } ?? "--profile \(shellQuoted(profile))"
         return "stscache login \(option) (or aws sso login \(option))"
     }
 
     /// What the portal's role credentials are cached as (and shown as by `list`): the account
     /// and permission set role, not a real role ARN (the portal does not say it).
     public var roleDescription: String { "arn:aws:iam::\(accountId):role/\(roleName)" }
-
-    private func quotedIfNeeded(_ word: String) -> String {
-        word.utf8.allSatisfy({ isPlainWordByte($0) }) ? word : "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-    }
-
-    private func isPlainWordByte(_ byte: UInt8) -> Bool {
-        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
-            || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
-    }
 }
 
 extension ConfigFiles {

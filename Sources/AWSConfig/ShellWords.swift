@@ -61,3 +61,16 @@ public func shellWords(_ line: String) -> [String]? {
     if inWord { words.append(String(decoding: word, as: UTF8.self)) }
     return words
 }
+
+/// `word` as one word for `shellWords` (and for a POSIX shell): unchanged when it is plain,
+/// else in single quotes. The inverse of `shellWords` for one word.
+public func shellQuoted(_ word: String) -> String {
+    let plain = !word.isEmpty && word.utf8.allSatisfy { byte in
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ":")
+            || byte == UInt8(ascii: "@") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: ",")
+    }
+    if plain { return word }
+    return "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\"'\"'") + "'"
+}

@@ -22,17 +22,19 @@ package enum BrowserLaunch {
     /// Time for the browser to read the page after the opener returned.
     package static let readGrace = 5.0
 
-    package static func open(url: String, context: Context) throws(ConsoleError) {
+    /// `fallback`: the option that does without a browser, for the messages (`console`'s
+    /// `--print`, `login`'s `--no-browser`).
+    package static func open(url: String, context: Context, fallback: String = "--print") throws(ConsoleError) {
         let environment = ChildEnvironment.inherited(from: context.environment)
-        let command = try opener(environment: environment)
+        let command = try opener(environment: environment, fallback: fallback)
         let path: String
         switch ExecutableSearch.locate(command[0], environment: environment) {
         case .found(let found): path = found
         case .notFound, .notExecutable:
             throw ConsoleError(.browser, "cannot open a browser: \(command[0]) was not found; install xdg-utils or set "
-                + "BROWSER, or use --print and open the URL yourself.")
+                + "BROWSER, or use \(fallback) and open the URL yourself.")
         }
-        let (directory, page) = try writePage(url: url, environment: context.environment)
+        let (directory, page) = try writePage(url: url, environment: context.environment, fallback: fallback)
         defer {
             unlink(page)
             rmdir(directory)
@@ -56,24 +58,26 @@ package enum BrowserLaunch {
             sleepSeconds(0.02)
         }
         if let termination, !termination.succeeded {
-            throw ConsoleError(.browser, "\(command[0]) failed (status \(termination.shellStatus)); use --print and "
+            throw ConsoleError(.browser, "\(command[0]) failed (status \(termination.shellStatus)); use \(fallback) and "
                 + "open the URL yourself.")
         }
         context.sleep(readGrace)
     }
 
     /// `$BROWSER`'s first entry (split as a command line), else `xdg-open`.
-    static func opener(environment: [String: String]) throws(ConsoleError) -> [String] {
+    static func opener(environment: [String: String], fallback: String = "--print") throws(ConsoleError) -> [String] {
         guard let browser = environment["BROWSER"], !browser.isEmpty else { return ["xdg-open"] }
         let first = String(browser.split(separator: ":", omittingEmptySubsequences: true).first ?? "")
         guard let words = shellWords(first), !words.isEmpty, !words[0].isEmpty else {
-            throw ConsoleError(.browser, "BROWSER is set but is not a command stscache can run; fix it, or use --print.")
+            throw ConsoleError(.browser, "BROWSER is set but is not a command stscache can run; fix it, or use \(fallback).")
         }
         return words
     }
 
     /// The redirect page, in a fresh private directory.
-    static func writePage(url: String, environment: [String: String]) throws(ConsoleError) -> (directory: String, page: String) {
+    static func writePage(url: String, environment: [String: String], fallback: String = "--print") throws(ConsoleError)
+        -> (directory: String, page: String)
+    {
         let candidates: [String] = [environment["XDG_RUNTIME_DIR"], environment["TMPDIR"], "/tmp"].compactMap { $0 }
         let base = candidates.first { (candidate: String) in
             candidate.hasPrefix("/") && access(candidate, W_OK | X_OK) == 0
@@ -81,7 +85,7 @@ package enum BrowserLaunch {
         var template = Array((base + "/stscache-console.XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ConsoleError(.browser, "cannot create a private directory in \(base): \(String(cString: strerror(errno))); "
-                + "use --print.")
+                + "use \(fallback).")
         }
         let directory = String(cString: made)
         let page = directory + "/sign-in.html"
@@ -94,14 +98,14 @@ package enum BrowserLaunch {
         guard fd >= 0 else {
             let code = errno
             rmdir(directory)
-            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(code))); use --print.")
+            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(code))); use \(fallback).")
         }
         let failed = Array(html.utf8).withUnsafeBytes { FileSystem.writeAll(fd, $0) }
         close(fd)
         if let failed {
             unlink(page)
             rmdir(directory)
-            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(failed.code))); use --print.")
+            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(failed.code))); use \(fallback).")
         }
         return (directory, page)
     }

@@ -57,9 +57,9 @@ struct LoginCommand: ContextualCommand {
             }
             guard !noBrowser else { return }
             do {
-                try BrowserLaunch.open(url: url, context: context)
+                try BrowserLaunch.open(url: url, context: context, fallback: "--no-browser")
             } catch {
-                context.output.stderr("stscache: note: \(describe(error)) Open the URL yourself.\n")
+                context.output.stderr("stscache: note: \(describe(error)) The URL is above.\n")
             }
         }
         let session = target.sessionName.map { " (sso-session \($0))" } ?? ""

@@ -150,6 +150,13 @@ struct ConsoleSignInTests {
         #expect(try BrowserLaunch.opener(environment: [:]) == ["xdg-open"])
         #expect(try BrowserLaunch.opener(environment: ["BROWSER": "firefox --new-window:chromium"]) == ["firefox", "--new-window"])
         #expect(throws: ConsoleError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'unterminated"]) }
+        // Each command's way around the browser is the one it has: console's --print, login's --no-browser.
+        let console = #expect(throws: ConsoleError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'x"]) }
+        #expect(console?.message.contains("--print") == true)
+        let login = #expect(throws: ConsoleError.self) {
+            try BrowserLaunch.opener(environment: ["BROWSER": "'x"], fallback: "--no-browser")
+        }
+        #expect(login?.message.contains("--no-browser") == true && login?.message.contains("--print") == false)
     }
 
     @Test("the redirect page is 0600 in a 0700 directory, with the URL HTML-escaped")

@@ -270,7 +270,7 @@ package struct IdentityCenterLogin {
             "registrationExpiresAt": .string(Timestamps.formatRFC3339(registration.expiresAt)),
         ]
         if let refresh = token.refreshToken { members["refreshToken"] = .string(refresh) }
-        try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.sessionName ?? target.startURL))
+        try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.asSettings.tokenCacheKeyInput))
     }
 
     /// The redirect server of one authorization code login and what it received. It serves on
