@@ -61,15 +61,9 @@ struct AgentRunCommand: ContextualCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
-    /// This binary, for the refresh children. After a package upgrade replaced it, the kernel
-    /// reports the old one as "(deleted)": the new one at the same path is what should run.
+    /// This binary, for the refresh children.
     static func executablePath() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return CommandLine.arguments.first ?? "stscache" }
-        var path = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
-        return path
+        ownExecutablePath() ?? CommandLine.arguments.first ?? "stscache"
     }
 }
 

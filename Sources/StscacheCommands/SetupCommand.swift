@@ -77,12 +77,10 @@ struct SetupCommand: ContextualCommand {
     /// This binary's absolute path, for the `credential_process` line: the kernel's answer, so
     /// it is right however stscache was started (a relative path, a PATH lookup, a link).
     static func programPath() throws -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else {
+        guard let path = ownExecutablePath() else {
             throw SetupError(.fileError, "cannot find this program's own path (/proc/self/exe: "
                 + "\(String(cString: strerror(errno)))); is /proc mounted?")
         }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path
     }
 }

@@ -100,6 +100,19 @@ package enum Termination: Equatable, Sendable {
     }
 }
 
+/// This process's own executable, as the kernel knows it (`/proc/self/exe`): right however it
+/// was started (a relative path, a PATH lookup, a link). After a package upgrade replaced the
+/// file, the kernel names the old one with " (deleted)": the new one at the same path is the
+/// one to run, so that suffix is dropped. Nil when /proc cannot say (not mounted).
+package func ownExecutablePath() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    var path = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+    return path
+}
+
 /// Where a program name leads, searched the way execvp and Python's subprocess search: a
 /// name with a `/` is used as is; otherwise each PATH directory in order (an empty one is the
 /// current directory), the first regular file that is executable wins.
