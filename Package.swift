@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "StscacheCommands",
             dependencies: [
-                "Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport",
+                "Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport", "CProcessControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

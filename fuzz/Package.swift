@@ -67,7 +67,7 @@ let package = Package(
                                "CProcessControl"]),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "StscacheCommands",
-                dependencies: ["Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport",
+                dependencies: ["Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport", "CProcessControl",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CProcessControl"),

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -115,3 +116,40 @@ int stscache_signal_fd(const int *signals, int count) { (void)signals; (void)cou
 int stscache_signal_fd_read(int fd) { (void)fd; errno = ENOSYS; return -1; }
 short stscache_spawn_setsid_flag(void) { return 0; }
 #endif
+
+// exec's signal passing (see the header). Signal numbers here are below 64.
+static _Atomic pid_t forward_target = 0;
+static _Atomic unsigned long long forward_pending = 0;
+
+static void forward_pending_to(pid_t target) {
+    unsigned long long pending = atomic_exchange(&forward_pending, 0ULL);
+    for (int signal = 1; pending != 0 && signal < 64; signal++) {
+        if (pending & (1ULL << signal)) {
+            pending &= ~(1ULL << signal);
+            kill(target, signal);
+        }
+    }
+}
+
+void stscache_forward_handler(int signal, siginfo_t *info, void *context) {
+    (void)context;
+    // si_code > 0: sent by the kernel (the terminal), which signalled the child's group too.
+    if (info != NULL && info->si_code > 0) return;
+    if (signal <= 0 || signal >= 64) return;
+    int saved = errno;
+    // Recorded before the target is read: if the target is not set yet, stscache_forward_to
+    // stores it after this and then finds the signal pending (sequentially consistent atomics).
+    atomic_fetch_or(&forward_pending, 1ULL << signal);
+    pid_t target = atomic_load(&forward_target);
+    if (target > 0) forward_pending_to(target);
+    errno = saved;
+}
+
+void stscache_forward_to(pid_t pid) {
+    atomic_store(&forward_target, pid);
+    if (pid > 0) {
+        forward_pending_to(pid);
+    } else {
+        atomic_store(&forward_pending, 0ULL);
+    }
+}

@@ -1,12 +1,13 @@
 #if canImport(Glibc)
-import Credentials
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 import ArgumentParser
+import CProcessControl
 import AWSConfig
 import CredentialCache
+import Credentials
 import StscacheSupport
 
 /// `stscache exec --profile NAME -- COMMAND ...`: runs a command with the role's credentials
@@ -140,10 +141,6 @@ struct ExecCommand: ContextualCommand {
     }
 }
 
-/// The pid signals are passed on to while a child runs; 0 otherwise. Written only with the
-/// forwarded signals blocked, read by the handler.
-nonisolated(unsafe) private var forwardingTarget: pid_t = 0
-
 /// Runs a child process the way a shell runs a foreground job, and reports how it ended.
 enum ChildProcess {
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
@@ -155,17 +152,13 @@ enum ChildProcess {
     /// terminal generates (Ctrl-C, Ctrl-\) already reaches the child, which is in the same
     /// foreground process group; sending it a second one would make tools such as terraform
     /// abort without cleaning up.
+    ///
+    /// No signal is lost, whichever thread of stscache takes it (`exec --server` has the
+    /// endpoint's thread too) and whenever it comes: the handler (C, `stscache_forward_handler`)
+    /// records each one in an atomic set before it looks for the child's pid, and setting the pid
+    /// sends whatever was recorded before it.
     static func run(path: String, arguments: [String], environment: [String: String]) throws -> Int32 {
-        forwardingTarget = 0
-
-        // Blocked from before the spawn until the child's pid is known, so a signal arriving in
-        // between waits and is then passed on instead of being lost.
-        var blocked = sigset_t()
-        sigemptyset(&blocked)
-        for signal in forwardedSignals { sigaddset(&blocked, signal) }
-        var callerMask = sigset_t()
-        pthread_sigmask(SIG_BLOCK, &blocked, &callerMask)
-        defer { pthread_sigmask(SIG_SETMASK, &callerMask, nil) }
+        stscache_forward_to(0)
 
         // A signal the caller ignores (nohup, a background job) stays ignored, for the child too.
         var previous: [(Int32, sigaction)] = []
@@ -175,12 +168,7 @@ enum ChildProcess {
             sigaction(signal, nil, &old)
             if isIgnored(old) { continue }
             var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
-                let target = forwardingTarget
-                // si_code > 0: sent by the kernel (the terminal), which signalled the child too.
-                guard target > 0, (info?.pointee.si_code ?? 0) <= 0 else { return }
-                kill(target, signal)
-            }
+            action.__sigaction_handler.sa_sigaction = stscache_forward_handler
             action.sa_flags = SA_SIGINFO | SA_RESTART
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
@@ -188,7 +176,7 @@ enum ChildProcess {
             defaultInChild.append(signal)
         }
         defer {
-            forwardingTarget = 0
+            stscache_forward_to(0)
             for (signal, old) in previous {
                 var old = old
                 sigaction(signal, &old, nil)
@@ -198,7 +186,8 @@ enum ChildProcess {
         // The child inherits the caller's signal mask, except that the signals passed on (and
         // SIGPIPE) must reach it: a thread that blocks them (a worker thread) would otherwise
         // start a child that cannot be stopped.
-        var childMask = callerMask
+        var childMask = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &childMask)
         for signal in forwardedSignals + [SIGPIPE] { sigdelset(&childMask, signal) }
         let pid: pid_t
         do {
@@ -213,9 +202,7 @@ enum ChildProcess {
             default: throw CommandError(.spawnFailed, "cannot start \(path): \(reason)")
             }
         }
-
-        forwardingTarget = pid
-        pthread_sigmask(SIG_SETMASK, &callerMask, nil)  // pending signals are passed on now
+        stscache_forward_to(pid)  // and whatever arrived since the handlers went in
 
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {

@@ -15,15 +15,20 @@ from support.peers import stscache_binary_path
 
 
 def _restore_terminal_signals() -> None:
-    """A shell without job control starts a background command with SIGINT and SIGQUIT ignored,
-    and an ignored signal stays ignored across exec: every program the tests start would then
-    shrug off the Ctrl-C and Ctrl-\\ the signal tests send. Give them their usual dispositions
-    (a handler is reset to the default in each child at exec) so the suite does not depend on
-    how CI launched it."""
+    """A shell without job control starts a background command with SIGINT and SIGQUIT ignored
+    (nohup: SIGHUP), and an ignored signal stays ignored across exec: every program the tests
+    start would then shrug off the Ctrl-C, Ctrl-\\ and hang-ups the signal tests send. Give
+    them their usual dispositions (a handler is reset to the default in each child at exec) so
+    the suite does not depend on how CI launched it."""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
         signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    # nohup, and some job runners, start a command with SIGHUP ignored: the same inheritance
+    # would keep `exec`'s SIGHUP test from ever reaching its child.
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        if signal.getsignal(number) == signal.SIG_IGN:
+            signal.signal(number, signal.SIG_DFL)
 
 
 _restore_terminal_signals()

@@ -304,6 +304,41 @@ def test_exec_passes_signals_on_and_exits_with_the_childs_status(home: TempHome,
             process.wait()
 
 
+@pytest.mark.parametrize("server", [False, True], ids=["keys", "server"])
+def test_exec_loses_no_signal_sent_at_any_moment_around_the_spawn(home: TempHome, cached_prod: str, server: bool):
+    """Each of the four signals, 50 times each way (200 a run), sent at a random moment from
+    stscache's start to well after the child's: either stscache had not yet taken the signal over
+    (it dies of it, and no child was started) or the child dies of it. A signal taken by another
+    thread (the endpoint's, with --server) before the child's pid was known used to be dropped,
+    and the child then slept on. The child is `sleep`, so a lost signal shows as exit 0."""
+    import random
+    import resource
+
+    def no_core_files() -> None:  # SIGQUIT's default action would write one per round
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+
+    rng = random.Random(20261207)
+    sleep = shutil.which("sleep", path=home.env().get("PATH")) or "/bin/sleep"
+    argv = [str(home.stscache_bin), "exec", *(["--server"] if server else []), "--profile", "prod", "--", sleep, "30"]
+    outcomes: dict[str, int] = {"stscache": 0, "child": 0}
+    for round_ in range(50):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            process = subprocess.Popen(argv, env=home.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, preexec_fn=no_core_files)
+            try:
+                time.sleep(rng.uniform(0, 0.025))
+                process.send_signal(sig)
+                status = process.wait(timeout=10)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            assert status in (-sig, 128 + sig), f"round {round_}: {sig.name} lost (exit status {status})"
+            outcomes["stscache" if status == -sig else "child"] += 1
+    # Both sides of the race were exercised, or the test says nothing about the spawn.
+    assert outcomes["child"] >= 20, outcomes
+
+
 def test_exec_ctrl_c_in_a_terminal_reaches_the_child(home: TempHome, cached_prod: str, tmp_path: Path):
     ready = tmp_path / "ready"
     child = f'trap "exit 5" INT; touch {ready}; while :; do sleep 0.1; done'

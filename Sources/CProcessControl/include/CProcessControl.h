@@ -2,6 +2,7 @@
 #define STSCACHE_CPROCESSCONTROL_H
 
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 // Core dumps and ptrace: prctl(2) is variadic, which Swift does not import, and the rlimit
@@ -51,5 +52,15 @@ int stscache_signal_fd_read(int fd);
 /// POSIX_SPAWN_SETSID: the child starts its own session (no controlling terminal). glibc has
 /// the flag since 2.26 but Swift does not import it. 0 where it does not exist.
 short stscache_spawn_setsid_flag(void);
+
+/// `exec`'s signal passing, lossless whichever thread takes a signal. The handler (an
+/// SA_SIGINFO handler) records every process-sent signal (si_code <= 0; a
+/// terminal's Ctrl-C already reached the child's process group) in an atomic pending set, then
+/// sends the pending set to the target if there is one. `stscache_forward_to(pid)` sets the target
+/// and sends whatever arrived before it, so a signal taken by any thread at any moment between
+/// the handler's installation and the child's end is passed on exactly once (coalesced, as
+/// signals are). `stscache_forward_to(0)` clears target and pending set.
+void stscache_forward_handler(int signal, siginfo_t *info, void *context);
+void stscache_forward_to(pid_t pid);
 
 #endif
