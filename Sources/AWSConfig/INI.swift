@@ -1,4 +1,24 @@
 /// One `key = value` from a shared config file, with where it was written.
+/// Which settings a message may quote. A message that names a setting by a key it did not
+/// pick itself (a conflict between two sections, say) shows the value only for the keys below,
+/// whose values are names, identifiers, URLs or numbers; any other key, a secret key above all
+/// (`aws_secret_access_key`, `aws_session_token`, a token or password some tool added, a
+/// `credential_process` whose arguments may hold one), is named with its `file:line` only.
+public enum SettingText {
+    public static let quotableKeys: Set<String> = [
+        "region", "output", "role_arn", "source_profile", "credential_source", "role_session_name",
+        "duration_seconds", "mfa_serial", "mfa_session_duration", "external_id", "sso_session", "sso_start_url",
+        "sso_region", "sso_account_id", "sso_role_name", "sso_registration_scopes", "endpoint_url", "services",
+        "sts_regional_endpoints", "ca_bundle", "ignore_configured_endpoint_urls", "aws_access_key_id",
+        "login_session", "aws_account_id",
+    ]
+
+    /// `key = value` when the value may be shown, else `key` alone.
+    public static func shown(_ key: String, _ value: INIValue) -> String {
+        quotableKeys.contains(key) ? "\(key) = \(value.text)" : key
+    }
+}
+
 public struct INIValue: Sendable, Equatable {
     /// The value, surrounding whitespace trimmed. Indented continuation lines are joined with
     /// `"\n"` (configparser's multi-line values); empty when the value is a sub-section.

@@ -86,9 +86,9 @@ extension ProfileResolver {
                 if let own = profile[key], own.text != value.text {
                     throw ConfigError(
                         .ssoSessionConflict,
-                        "\(own.location): profile \"\(profile.name)\" sets \(key) = \(own.text), but its sso-session "
-                            + "\"\(reference.text)\" (\(value.location)) sets \(key) = \(value.text); remove \(key) from "
-                            + "the profile (or make the two agree).",
+                        "\(own.location): profile \"\(profile.name)\" sets \(SettingText.shown(key, own)), but its "
+                            + "sso-session \"\(reference.text)\" (\(value.location)) sets \(SettingText.shown(key, value)); "
+                            + "remove \(key) from the profile (or make the two agree).",
                         profile: profile.name, location: own.location)
                 }
                 values[key] = value

@@ -75,6 +75,14 @@ package enum Doctor {
                 if files.profile(named: target)?.string("role_arn") != nil, !resolvedRoles.contains(target) {
                     resolvedRoles.insert(target)
                     findings += roleFindings(target, resolver: resolver, files: files, storedProfiles: storedProfiles)
+                } else if let targetProfile = files.profile(named: target), !resolvedRoles.contains(target) {
+                    resolvedRoles.insert(target)
+                    findings += identityCenterFindings(targetProfile, resolver: resolver)
+                }
+            } else if profile["sso_account_id"] != nil || profile["sso_role_name"] != nil {
+                if !resolvedRoles.contains(name) {
+                    resolvedRoles.insert(name)
+                    findings += identityCenterFindings(profile, resolver: resolver)
                 }
             } else if profile.string("role_arn") != nil {
                 if !delegationTargets.contains(name) && !sourceNames.contains(name) {
@@ -199,6 +207,18 @@ package enum Doctor {
         } catch {
             let (code, fix) = configErrorFinding(error.code, profile: name)
             return [DoctorFinding(.error, code, profile: error.profile ?? name, oneLine(error.message), fix: fix)]
+        }
+    }
+
+    /// An IAM Identity Center profile: do its settings and its sso-session resolve (the same
+    /// check `credential-process` makes before it reads a token).
+    private static func identityCenterFindings(_ profile: Profile, resolver: ProfileResolver) -> [DoctorFinding] {
+        do {
+            _ = try resolver.identityCenterSettings(of: profile)
+            return []
+        } catch {
+            let (code, fix) = configErrorFinding(error.code, profile: profile.name)
+            return [DoctorFinding(.error, code, profile: error.profile ?? profile.name, oneLine(error.message), fix: fix)]
         }
     }
 

@@ -182,3 +182,96 @@ struct DoctorTests {
         #expect(Set(decoded?[0].keys.map { $0 } ?? []) == ["severity", "profile", "code", "message", "fix"])
     }
 }
+
+@Suite("Doctor: IAM Identity Center profiles")
+struct DoctorIdentityCenterTests {
+    private static let conflicting = """
+        [profile p]
+        sso_session = corp
+        sso_account_id = 111122223333
+        sso_role_name = Dev
+        aws_secret_access_key = profile-secret-value
+        [sso-session corp]
+        sso_start_url = https://corp.awsapps.com/start
+        sso_region = eu-west-1
+        aws_secret_access_key = session-secret-value
+        """
+
+    @Test("a key the profile and its sso-session set differently is reported, without either value")
+    func conflict() throws {
+        let files = try loadFiles(config: Self.conflicting)
+        let findings = Doctor.configFindings(files: files, environment: [:], policy: policy)
+        let finding = try #require(findings.first { $0.code == "doctor.sso-session-conflict" })
+        #expect(finding.severity == .error && finding.profile == "p")
+        #expect(finding.message.contains("aws_secret_access_key"))
+        #expect(!finding.message.contains("secret-value") && !finding.fix.contains("secret-value"))
+    }
+
+    @Test("a delegation target that is an Identity Center profile is checked too; a sound one is clean")
+    func delegationTarget() throws {
+        let delegating = """
+            [profile dev]
+            credential_process = stscache credential-process --profile p
+
+            """
+        let programs = try programDirectory()
+        let broken = try loadFiles(config: delegating + Self.conflicting)
+        #expect(Doctor.configFindings(files: broken, environment: ["PATH": programs.path], policy: policy, only: "dev")
+            .map(\.code) == ["doctor.sso-session-conflict"])
+        let sound = try loadFiles(config: delegating + Self.conflicting.replacingOccurrences(
+            of: "aws_secret_access_key = session-secret-value", with: "aws_secret_access_key = profile-secret-value"))
+        #expect(Doctor.configFindings(files: sound, environment: ["PATH": programs.path], policy: policy, only: "dev") == [])
+    }
+}
+
+/// Every message that can quote a setting, driven with a secret in every secret key of every
+/// section: resolution's errors (a role, an Identity Center profile) and doctor's findings.
+@Suite("No message shows a secret")
+struct MessagesShowNoSecretTests {
+    private static let broken: [String] = [
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\ncredential_source = Nowhere\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nduration_seconds = 12x\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nmfa_serial = arn:aws:iam::1:mfa/x\nmfa_session_duration = soon\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nservices = missing\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nsts_regional_endpoints = sometimes\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = r\n",
+        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\ncredential_source = Environment\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile s]\nsso_session = corp\nsso_account_id = 12345\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://x.example/start\nsso_region = eu-west-1\n",
+        "[profile s]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://x.example/start\nsso_region = eu-west-1\n",
+        "[profile s]\nsso_session = other\nsso_account_id = 111122223333\nsso_role_name = Dev\n",
+        "[profile s]\nsso_account_id = 111122223333\n",
+    ]
+    private static let secretKeys = ["aws_secret_access_key", "aws_session_token", "aws_security_token"]
+
+    /// `config` with a distinct secret under each secret key in each section.
+    private static func withSecrets(_ config: String) -> String {
+        var number = 0
+        return config.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.hasPrefix("[") else { return String(line) }
+            return ([String(line)] + secretKeys.map { key in
+                number += 1
+                return "\(key) = SECRETMARK\(number)"
+            }).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    @Test("resolution errors and doctor's findings name secret keys, never their values", arguments: broken)
+    func noSecret(config: String) throws {
+        let files = try loadFiles(config: Self.withSecrets(config))
+        let resolver = ProfileResolver(files: files, environment: [:], policy: policy)
+        var messages: [String] = []
+        for name in files.profileNames {
+            do { _ = try resolver.resolve(profile: name) } catch { messages.append(error.message) }
+            if let profile = files.profile(named: name) {
+                do { _ = try resolver.identityCenterSettings(of: profile) } catch { messages.append(error.message) }
+            }
+        }
+        for finding in Doctor.configFindings(files: files, environment: [:], policy: policy) {
+            messages += [finding.message, finding.fix]
+        }
+        #expect(!messages.isEmpty, "the broken config raised nothing: \(config)")
+        for message in messages {
+            #expect(!message.contains("SECRETMARK"), "\(message)")
+        }
+    }
+}

@@ -115,6 +115,20 @@ struct IdentityCenterProfileTests {
         _ = try resolve("dev", config: sessionConfig + "\nsso_region = eu-west-1\n")
     }
 
+    @Test("a secret key set differently in the profile and its sso-session is named with its lines, never its values")
+    func secretConflict() throws {
+        for key in ["aws_secret_access_key", "aws_session_token", "aws_security_token", "credential_process"] {
+            let config = sessionConfig.replacingOccurrences(
+                of: "sso_registration_scopes", with: "\(key) = session-secret-value\nsso_registration_scopes")
+                + "\n\(key) = profile-secret-value\n"
+            let error = expectConfigError(.ssoSessionConflict) { _ = try resolve("dev", config: config) }
+            let message = try #require(error?.message)
+            #expect(message.contains("sets \(key), but its sso-session"), "\(message)")
+            #expect(message.contains("config:11") && message.contains("(/") && message.contains("config:4)"), "\(message)")
+            #expect(!message.contains("secret-value"), "\(message)")
+        }
+    }
+
     @Test("an unknown sso-session and missing settings are errors that say what to add")
     func missing() throws {
         let unknown = expectConfigError(.unknownSSOSession) {
