@@ -40,21 +40,44 @@ let package = Package(
             // the runtime's first dladdr (locating its root path) scans every exported symbol
             // on each start; the module split made ~500 more of them `package`.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]),
-        // The command layer: parses (swift-argument-parser, or FastPath on the hot paths), calls
-        // Credentials, prints.
+        // The commands: swift-argument-parser's tree (FastPath for the hot command lines), one file
+        // per command; parses, calls the feature targets below, prints.
         .target(
             name: "StscacheCommands",
             dependencies: [
-                "Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport", "CProcessControl",
+                "Credentials", "LocalEndpoint", "KeepWarm", "SignIn", "Setup",
+                "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "StscacheSupport", "CProcessControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        // The credentials library: the session pipeline (CredentialBroker), the sources, role
-        // lookup, network settings and the world a command runs in (Context).
+        // The session pipeline and its sources: CredentialBroker, role/MFA/web-identity/Identity
+        // Center sessions, role lookup, network settings, the world a command runs in (Context).
         .target(
             name: "Credentials",
             dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
                            "CProcessControl"],
+            swiftSettings: strict),
+        // The local container-credentials endpoint (exec --server) and the loopback HTTP server it
+        // shares with login's redirect: knows nothing of sessions, the cache or the config.
+        .target(
+            name: "LocalEndpoint",
+            dependencies: ["SigV4", "OpenSSLCrypto", "StscacheSupport", "CProcessControl"],
+            swiftSettings: strict),
+        // The keep-warm agent (stscache agent): plans and runs refreshes through child processes.
+        .target(
+            name: "KeepWarm",
+            dependencies: ["Credentials", "AWSConfig", "CredentialCache", "StscacheSupport", "CProcessControl"],
+            swiftSettings: strict),
+        // Signing in with a browser: Identity Center login (device and PKCE), the console URL.
+        .target(
+            name: "SignIn",
+            dependencies: ["Credentials", "LocalEndpoint", "AWSConfig", "CredentialCache", "SigV4", "STS", "Transport",
+                           "OpenSSLCrypto", "StscacheSupport"],
+            swiftSettings: strict),
+        // Changing the user's AWS files and keys: setup, doctor, keys (import, rotate); never on a hit.
+        .target(
+            name: "Setup",
+            dependencies: ["Credentials", "AWSConfig", "CredentialCache", "SigV4", "STS", "StscacheSupport"],
             swiftSettings: strict),
         // The lowest module: the error protocol, text, clocks, bounded reads, atomic writes,
         // process spawning.
@@ -105,6 +128,10 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "CredentialCacheTests", dependencies: ["CredentialCache", "TestSupport"]),
         .testTarget(name: "CredentialsTests", dependencies: ["Credentials", "AWSConfig", "TestSupport"]),
+        .testTarget(name: "LocalEndpointTests", dependencies: ["LocalEndpoint", "TestSupport"]),
+        .testTarget(name: "KeepWarmTests", dependencies: ["KeepWarm", "Credentials", "TestSupport"]),
+        .testTarget(name: "SignInTests", dependencies: ["SignIn", "LocalEndpoint", "Credentials", "AWSConfig", "TestSupport"]),
+        .testTarget(name: "SetupTests", dependencies: ["Setup", "Credentials", "AWSConfig", "TestSupport"]),
         .testTarget(name: "StscacheCommandsTests", dependencies: ["StscacheCommands", "Credentials", "AWSConfig", "TestSupport"]),
     ]
 )

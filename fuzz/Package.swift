@@ -33,7 +33,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
     fuzzer("access-key-store", "FuzzAccessKeyStore", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
-    fuzzer("endpoint-request", "FuzzEndpointRequest", ["Credentials"]),
+    fuzzer("endpoint-request", "FuzzEndpointRequest", ["LocalEndpoint", "SignIn"]),
 ]
 
 let package = Package(
@@ -66,8 +66,16 @@ let package = Package(
                 dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
                                "CProcessControl"]),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
+        .target(name: "LocalEndpoint", dependencies: ["SigV4", "OpenSSLCrypto", "StscacheSupport", "CProcessControl"]),
+        .target(name: "KeepWarm",
+                dependencies: ["Credentials", "AWSConfig", "CredentialCache", "StscacheSupport", "CProcessControl"]),
+        .target(name: "SignIn",
+                dependencies: ["Credentials", "LocalEndpoint", "AWSConfig", "CredentialCache", "SigV4", "STS", "Transport",
+                               "OpenSSLCrypto", "StscacheSupport"]),
+        .target(name: "Setup", dependencies: ["Credentials", "AWSConfig", "CredentialCache", "SigV4", "STS", "StscacheSupport"]),
         .target(name: "StscacheCommands",
-                dependencies: ["Credentials", "AWSConfig", "SigV4", "CredentialCache", "StscacheSupport", "CProcessControl",
+                dependencies: ["Credentials", "LocalEndpoint", "KeepWarm", "SignIn", "Setup",
+                               "AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "StscacheSupport", "CProcessControl",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CProcessControl"),

@@ -155,18 +155,12 @@ public struct AccessKeyStore: Sendable {
     /// next to the file key store's `cache-key`.
     public static func defaultPath(environment: [String: String], home: String) -> String {
         let keyFile = FileKeyStore.defaultPath(environment: environment, home: home)
-        return String(keyFile[..<keyFile.lastIndex(of: "/")!]) + "/" + fileName
+        return splitPath(keyFile).directory + "/" + fileName
     }
 
-    var directoryPath: String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    var directoryPath: String { splitPath(path).directory }
 
-    var name: String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
+    var name: String { splitPath(path).name }
 
     /// The key that encrypts this store, from the same key store kind the cache uses, but not
     /// the cache's own key: the kernel keyring forgets its key at reboot and `purge --all`
@@ -513,7 +507,7 @@ enum AccessKeyFile {
     static func open(_ record: SealedRecord, file: Parsed, key: [UInt8], path: String) throws(AccessKeyStoreError)
         -> StoredAccessKey
     {
-        guard key.count == AES256GCM.keyCount, EntryFormat.constantTimeEqual(file.keyId, EntryFormat.keyId(of: key)) else {
+        guard key.count == AES256GCM.keyCount, constantTimeEqual(file.keyId, EntryFormat.keyId(of: key)) else {
             throw .otherKey(path: path)
         }
         let split = record.sealed.count - AES256GCM.tagCount

@@ -268,14 +268,6 @@ package enum EntryFormat {
         }
     }
 
-    /// Equal length and contents, in time independent of where they differ.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
-
     /// Whole seconds since 1970, clamped to Int64 (a Date can hold more; `encode` then refuses it).
     static func seconds(_ date: Date) -> Int64 {
         let value = date.timeIntervalSince1970.rounded(.down)

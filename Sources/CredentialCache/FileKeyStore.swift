@@ -28,15 +28,9 @@ public struct FileKeyStore: KeyStore {
         return trimmingTrailingSlashes(home) + "/.config/stscache/cache-key"
     }
 
-    private var directoryPath: String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    private var directoryPath: String { splitPath(path).directory }
 
-    private var fileName: String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
-    }
+    private var fileName: String { splitPath(path).name }
 
     /// The key, read through its directory after checking that directory again: a key
     /// directory opened to others after the key was made (someone could swap the key file, and

@@ -234,3 +234,14 @@ public enum Hex {
         return out
     }
 }
+
+/// Byte comparison for secrets (tokens, the login's state, key ids and bindings): equal length
+/// and equal bytes, looking at every byte of `expected` whatever the first difference, so the
+/// time taken tells nothing about where `given` went wrong.
+package func constantTimeEqual(_ given: [UInt8], _ expected: [UInt8]) -> Bool {
+    var difference = UInt8(given.count == expected.count ? 0 : 1)
+    for index in 0..<expected.count {
+        difference |= (index < given.count ? given[index] : 0) ^ expected[index]
+    }
+    return difference == 0
+}

@@ -12,6 +12,7 @@ import ArgumentParser
 import CredentialCache
 import Credentials
 import StscacheSupport
+import KeepWarm
 
 /// `stscache agent`: the caching agent in the foreground (for `systemd --user`), and
 /// `stscache agent status`.

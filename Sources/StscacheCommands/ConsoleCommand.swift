@@ -1,6 +1,7 @@
 import ArgumentParser
 import Credentials
 import StscacheSupport
+import SignIn
 
 /// `stscache console`: a console sign-in URL from the profile's cached role session.
 struct ConsoleCommand: ContextualCommand {

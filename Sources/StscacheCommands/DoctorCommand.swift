@@ -10,6 +10,7 @@ import CredentialCache
 import STS
 import StscacheSupport
 import Transport
+import Setup
 
 /// `stscache doctor`: checks a set-up and says, one line per finding, what to fix.
 struct DoctorCommand: ContextualCommand {

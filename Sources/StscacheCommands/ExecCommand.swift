@@ -9,6 +9,7 @@ import AWSConfig
 import CredentialCache
 import Credentials
 import StscacheSupport
+import LocalEndpoint
 
 /// `stscache exec --profile NAME -- COMMAND ...`: runs a command with the role's credentials
 /// in its environment, for tools that only read environment variables.

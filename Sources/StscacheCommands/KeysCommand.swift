@@ -9,6 +9,7 @@ import CredentialCache
 import Credentials
 import SigV4
 import StscacheSupport
+import Setup
 
 /// `stscache keys`: long-term access keys kept encrypted in stscache's store instead of in
 /// plaintext in `~/.aws/credentials`.

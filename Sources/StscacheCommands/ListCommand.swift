@@ -8,6 +8,7 @@ import AWSConfig
 import CredentialCache
 import StscacheSupport
 import Credentials
+import KeepWarm
 
 /// `stscache list`: every cache entry, from its plaintext header, authenticated with the cache's
 /// key when the key is at hand (no credentials are decrypted for display).

@@ -3,6 +3,7 @@ import AWSConfig
 import CredentialCache
 import Credentials
 import StscacheSupport
+import SignIn
 
 /// `stscache login`: an IAM Identity Center sign-in, shared with the AWS CLI.
 struct LoginCommand: ContextualCommand {

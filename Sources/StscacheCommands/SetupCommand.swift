@@ -7,6 +7,7 @@ import ArgumentParser
 import AWSConfig
 import Credentials
 import StscacheSupport
+import Setup
 
 /// `stscache setup`: turns role profiles into delegating pairs in the config file, with a
 /// backup, an atomic write and an undo (see `DelegationSetup` and `ConfigFileUpdate`).

@@ -4,6 +4,8 @@ import Foundation
 import StscacheSupport
 import Testing
 import TestSupport
+import KeepWarm
+import SignIn
 
 /// A directory removed when the test ends.
 private final class ScratchDirectory {
@@ -98,13 +100,13 @@ struct ChildEnvironmentTests {
         for file in files {
             let text = try String(contentsOfFile: sources.appendingPathComponent(file).path, encoding: .utf8)
             if text.contains("Spawn.start(") || text.contains("CapturedProcess.run(") {
-                sites[file] = file == "Credentials/CachingAgent.swift"
+                sites[file] = file == "KeepWarm/CachingAgent.swift"
                     ? text.contains("environment: Self.childEnvironment(")
                     : text.contains("ChildEnvironment.inherited(from:")
             }
         }
         #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift",
-                                    "Credentials/CachingAgent.swift", "Credentials/BrowserLaunch.swift"],
+                                    "KeepWarm/CachingAgent.swift", "SignIn/BrowserLaunch.swift"],
                 "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
         #expect(sites.values.allSatisfy { $0 }, "\(sites)")
     }

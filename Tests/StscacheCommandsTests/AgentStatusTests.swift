@@ -3,6 +3,7 @@ import Testing
 @testable import Credentials
 @testable import StscacheCommands
 import TestSupport
+import KeepWarm
 
 @Suite("agent status")
 struct AgentStatusTests {

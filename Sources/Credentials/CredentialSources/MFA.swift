@@ -77,6 +77,14 @@ package struct MFACodeSource {
     package var openTerminal: () -> (any PromptTerminal)? = { ControllingTerminal.openIfPresent() }
     package var ledger = MFACodeLedger()
 
+    package init(environment: [String: String],
+                 openTerminal: @escaping () -> (any PromptTerminal)? = { ControllingTerminal.openIfPresent() },
+                 ledger: MFACodeLedger = MFACodeLedger()) {
+        self.environment = environment
+        self.openTerminal = openTerminal
+        self.ledger = ledger
+    }
+
     /// - Parameters:
     ///   - serial: the device (`mfa_serial`).
     ///   - mfaProcess: the profile's `mfa_process`, if any.

@@ -57,3 +57,9 @@ package struct SourceError: UserFacingError, Equatable, CustomStringConvertible 
 
     package var description: String { message }
 }
+
+/// Exit statuses the agent reads from its refresh children.
+package enum StscacheExitStatus {
+    /// A session needed an MFA code and `STSCACHE_NONINTERACTIVE=1` forbade asking (EX_TEMPFAIL).
+    package static let mfaNotAsked: Int32 = 75
+}

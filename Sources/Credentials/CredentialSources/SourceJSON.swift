@@ -72,3 +72,11 @@ package struct JSONObjectFields: Decodable {
         return value
     }
 }
+
+extension JSONObjectFields {
+    /// A whole-number member.
+    package func integer(_ name: String) -> Int? {
+        guard case .number(let value)? = self[name], value == value.rounded(), abs(value) < 1e15 else { return nil }
+        return Int(value)
+    }
+}

@@ -7,7 +7,8 @@
 // Each accepted request also goes to `stscache login`'s redirect handler: an outcome only with
 // this login's state, a code only when it is header-safe, a page that never echoes the code, and
 // only the statuses the handler uses.
-import Credentials
+import LocalEndpoint
+import SignIn
 import FuzzSupport
 
 fuzz { input in

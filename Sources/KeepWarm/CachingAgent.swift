@@ -1,0 +1,575 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CProcessControl
+import AWSConfig
+import CredentialCache
+import StscacheSupport
+import Credentials
+import Setup
+
+/// `stscache agent`: keeps the sessions callers used lately warm, so no caller waits for STS.
+///
+/// One thread, one `poll` over a signalfd (SIGTERM, SIGINT, SIGHUP, SIGCHLD), an inotify
+/// descriptor (the cache directory and the config files' directories) and a wall-clock timerfd
+/// armed for the next refresh; idle, it sleeps in `poll` and costs nothing. It never decrypts
+/// anything itself: each refresh is a `stscache credential-process --profile P` child with the
+/// callers' window plus `lead`, so it goes through the same pipeline, entry and lock as every
+/// caller (one STS call per session, whoever gets the lock first). The child starts in its own
+/// session with stdin and stdout on /dev/null and `STSCACHE_NONINTERACTIVE=1`: it cannot prompt;
+/// `--refresh-only` makes it print no credentials and fail when the refresh did not happen
+/// (rather than serve the cached session, as a caller would), with its reason on stderr.
+///
+/// A session counts as used when a process reads its entry with `read(2)`, which is what
+/// handing credentials out does (inotify `IN_ACCESS`); header readers (`prompt`, `list`, this
+/// agent) map the file instead and do not count. Reads by the agent's own children are not
+/// counted (the inotify queue is drained before a child is reaped).
+package final class CachingAgent {
+    package struct Settings: Sendable {
+        package var plan: KeepWarmPlan
+        /// The binary to run for refreshes (this one).
+        package var executable: String
+        /// Refreshes running at once.
+        package var concurrentRefreshes = 4
+        /// A refresh child still running after this long is killed.
+        package var refreshTimeout: Double = 150
+
+        package init(plan: KeepWarmPlan, executable: String) {
+            self.plan = plan
+            self.executable = executable
+        }
+    }
+
+    package struct Failure: UserFacingError {
+        package enum Code: String, Sendable {
+            case alreadyRunning = "already-running"
+            case setup
+        }
+        package let code: Code
+        package let message: String
+        package var errorCode: String { "agent." + code.rawValue }
+    }
+
+    /// One session the agent knows of: a cache entry the config reaches.
+    struct Tracked {
+        var session: KeepWarmPlan.Session
+        /// The entry's key, from the config: its header is read through it.
+        var key: CacheKey
+        var profile: String
+        var profiles: [String]
+        var roleArn: String
+        var condition: AgentState.Condition = .warm
+        var failures = 0
+        var lastError: String?
+        var needsMFA = false
+    }
+
+    /// A refresh child.
+    struct Refresh {
+        var stem: String
+        var stderr: Int32
+        var output: [UInt8] = []
+        var deadline: Double
+        var previousIssuedAt: Date
+    }
+
+    private let context: Context
+    private let settings: Settings
+    private let cache: CredentialCache
+    private let lockFD: Int32
+    private let signals: Int32
+    private let inotify: Int32
+    private let timer: Int32
+    private var cacheWatch: Int32 = -1
+    private var configWatches: [Int32: Set<String>] = [:]
+    private let startedAt: Date
+
+    private var tracked: [String: Tracked] = [:]
+    /// Last use by stem, also for entries the config does not reach (yet).
+    private var lastUsed: [String: Date] = [:]
+    private var running: [pid_t: Refresh] = [:]
+    private var persistedUse: [String: Date] = [:]
+    private var stateChanged = true
+
+    package init(context: Context, settings: Settings) throws {
+        self.context = context
+        self.settings = settings
+        cache = try CredentialCache.open(environment: context.environment, home: context.homeDirectory)
+        switch try cache.lockAgent() {
+        case .acquired(let fd): lockFD = fd
+        case .heldElsewhere:
+            let pid = AgentState.load(from: cache).state.map { " (pid \($0.pid))" } ?? ""
+            throw Failure(code: .alreadyRunning,
+                          message: "an agent already runs on the cache \(cache.directory.path)\(pid); stop it first, "
+                            + "or check it with `stscache agent status`.")
+        }
+        func setupFailure(_ what: String) -> Failure {
+            Failure(code: .setup, message: "could not \(what) for the agent: \(String(cString: strerror(errno)))")
+        }
+        let handled = [SIGTERM, SIGINT, SIGHUP, SIGCHLD]
+        signals = handled.withUnsafeBufferPointer { stscache_signal_fd($0.baseAddress, Int32($0.count)) }
+        guard signals >= 0 else { throw setupFailure("watch signals") }
+        inotify = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard inotify >= 0 else { throw setupFailure("start inotify") }
+        timer = stscache_realtime_timer_create()
+        guard timer >= 0 else { throw setupFailure("create a timer") }
+        startedAt = context.now()
+    }
+
+    deinit {
+        for refresh in running.values { close(refresh.stderr) }
+        close(timer)
+        close(inotify)
+        close(signals)
+        close(lockFD)
+    }
+
+    // MARK: The loop
+
+    /// Runs until SIGTERM or SIGINT; returns the exit status.
+    package func run() -> Int32 {
+        watchFiles()
+        if let previous = AgentState.load(from: cache).state {
+            for record in previous.sessions { lastUsed[record.stem] = Date(timeIntervalSince1970: record.lastUsed) }
+            persistedUse = lastUsed
+        }
+        reloadConfig(reason: nil)
+        log("watching \(cache.directory.path): sessions used in the last \(Self.duration(settings.plan.keepFor)) are "
+            + "refreshed \(Self.duration(settings.plan.lead)) before the callers' "
+            + "\(Self.duration(settings.plan.callers.window)) window")
+        while true {
+            startDueRefreshes()
+            armTimer()
+            persistIfChanged()
+            var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: timer, events: Int16(POLLIN), revents: 0)]
+            fds += running.values.map { pollfd(fd: $0.stderr, events: Int16(POLLIN), revents: 0) }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 && errno != EINTR {
+                log("poll failed: \(String(cString: strerror(errno))); stopping")
+                return 1
+            }
+            // Always inotify first: an access queued by a child must be seen before it is reaped.
+            drainInotify()
+            for refresh in running.values { readOutput(of: refresh.stderr) }
+            if fds[2].revents != 0 {
+                if stscache_realtime_timer_read(timer) == ECANCELED {
+                    log("the clock changed: re-planning")
+                }
+                killOverdueRefreshes()
+            }
+            while true {
+                let signal = stscache_signal_fd_read(signals)
+                if signal <= 0 { break }
+                switch signal {
+                case SIGTERM, SIGINT:
+                    log("stopping (\(signal == SIGTERM ? "SIGTERM" : "SIGINT"))")
+                    stateChanged = true
+                    persistIfChanged()
+                    return 0
+                case SIGHUP:
+                    reloadConfig(reason: "SIGHUP")
+                case SIGCHLD:
+                    reapChildren()
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    // MARK: Files
+
+    private func watchFiles() {
+        let cacheMask = UInt32(IN_ACCESS | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)
+        cacheWatch = inotify_add_watch(inotify, cache.directory.path, cacheMask)
+        if cacheWatch < 0 { log("warning: cannot watch \(cache.directory.path): \(String(cString: strerror(errno)))") }
+        var byDirectory: [String: Set<String>] = [:]
+        for path in [context.configFilePath, context.credentialsFilePath] {
+            let (directory, name) = splitPath(path)
+            byDirectory[directory, default: []].insert(name)
+        }
+        let configMask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM)
+        for (directory, names) in byDirectory {
+            let watch = inotify_add_watch(inotify, directory, configMask)
+            if watch >= 0 {
+                configWatches[watch, default: []].formUnion(names)
+            } else {
+                log("warning: cannot watch \(directory) (\(String(cString: strerror(errno)))); send SIGHUP after "
+                    + "changing the config")
+            }
+        }
+    }
+
+    private func drainInotify() {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var configChanged = false
+        var changedStems: Set<String> = []
+        var overflow = false
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            var offset = 0
+            let headerSize = MemoryLayout<inotify_event>.size
+            while offset + headerSize <= count {
+                let (watch, mask, nameLength) = buffer.withUnsafeBytes { raw in
+                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+                    return (event.wd, event.mask, Int(event.len))
+                }
+                let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + nameLength)]
+                let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                offset += headerSize + nameLength
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    overflow = true
+                    continue
+                }
+                if watch == cacheWatch {
+                    guard name.hasSuffix(".entry") else { continue }
+                    let stem = String(name.dropLast(".entry".count))
+                    guard isStem(stem) else { continue }
+                    if mask & UInt32(IN_ACCESS) != 0 {
+                        noteUse(stem)
+                    } else {
+                        changedStems.insert(stem)
+                    }
+                } else if let names = configWatches[watch], names.contains(name) {
+                    configChanged = true
+                }
+            }
+        }
+        if overflow || configChanged {
+            reloadConfig(reason: overflow ? "missed file events" : "the config changed")
+        } else {
+            for stem in changedStems { entryChanged(stem) }
+        }
+    }
+
+    private func noteUse(_ stem: String) {
+        // Reads by our own refresh are not use.
+        guard !running.values.contains(where: { $0.stem == stem }) else { return }
+        let now = context.now()
+        lastUsed[stem] = now
+        guard var session = tracked[stem] else { return }
+        let wasKept = settings.plan.isKept(session.session, now: now)
+        session.session.lastUsed = now
+        if !wasKept || session.condition == .idle { session.condition = session.needsMFA ? .needsMFA : .warm }
+        tracked[stem] = session
+        // Persisting every use would write a file per cache hit: minutes are precise enough.
+        if now.timeIntervalSince(persistedUse[stem] ?? .distantPast) >= 60 || !wasKept { stateChanged = true }
+    }
+
+    /// An entry was written or removed: by a caller, our child or `purge`.
+    private func entryChanged(_ stem: String) {
+        guard var session = tracked[stem] else {
+            // A new entry the config may reach (first use of a profile).
+            reloadConfig(reason: nil)
+            return
+        }
+        guard let header = header(stem) else {
+            tracked[stem] = nil
+            stateChanged = true
+            return
+        }
+        if header.issuedAt != session.session.issuedAt || header.expiration != session.session.expiration {
+            session.session.issuedAt = header.issuedAt
+            session.session.expiration = header.expiration
+            // Someone refreshed it: whatever held it up (MFA, STS) is over.
+            session.session.retryAt = nil
+            session.failures = 0
+            session.needsMFA = false
+            session.lastError = nil
+            if session.condition != .refreshing { session.condition = .warm }
+            tracked[stem] = session
+            stateChanged = true
+        }
+    }
+
+    private func header(_ stem: String) -> EntryHeader? {
+        tracked[stem].flatMap { cache.readHeader($0.key) }
+    }
+
+    /// Re-reads the config and the cache: which entries the config reaches, by which profile.
+    private func reloadConfig(reason: String?) {
+        let lookup: RoleLookup
+        do {
+            let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
+            lookup = RoleLookup(files: files, context: context, keysOnly: true)
+        } catch {
+            // Keep what we had: a half-edited config must not stop the sessions being kept warm.
+            log("warning: \(oneLine(error.message)); keeping the previous profiles until the config reads")
+            return
+        }
+        let reach = lookup.reachableEntries()
+        let listings = (try? cache.list()) ?? []
+        var next: [String: Tracked] = [:]
+        let now = context.now()
+        for listing in listings {
+            guard let header = listing.header, let reached = reach[listing.stem],
+                  let profile = reached.profiles.lazy.compactMap({ lookup.roleProfileName(for: $0) }).first
+            else { continue }
+            // An entry nobody was seen using (the agent was not running) counts as used when issued.
+            let used = lastUsed[listing.stem] ?? header.issuedAt
+            var session = tracked[listing.stem] ?? Tracked(
+                session: KeepWarmPlan.Session(stem: listing.stem, issuedAt: header.issuedAt,
+                                              expiration: header.expiration, lastUsed: used),
+                key: reached.key, profile: profile, profiles: reached.profiles, roleArn: header.roleArn)
+            session.key = reached.key
+            session.profile = profile
+            session.profiles = reached.profiles
+            session.session.issuedAt = header.issuedAt
+            session.session.expiration = header.expiration
+            session.session.lastUsed = max(session.session.lastUsed, used)
+            if session.condition != .refreshing {
+                session.condition = session.needsMFA ? .needsMFA
+                    : settings.plan.isKept(session.session, now: now) ? (session.failures > 0 ? .failing : .warm) : .idle
+            }
+            next[listing.stem] = session
+        }
+        tracked = next
+        stateChanged = true
+        if let reason {
+            log("\(reason): \(tracked.count) cached session\(tracked.count == 1 ? "" : "s") reachable from the config")
+        }
+    }
+
+    // MARK: Refreshes
+
+    private func startDueRefreshes() {
+        let now = context.now()
+        let busy = Set(running.values.map(\.stem))
+        let candidates = tracked.values.filter { !busy.contains($0.session.stem) && !$0.needsMFA }
+        for session in settings.plan.due(candidates.map(\.session), now: now)
+            .sorted(by: { $0.expiration < $1.expiration })
+        {
+            guard running.count < settings.concurrentRefreshes else { break }
+            start(session.stem, now: now)
+        }
+        for (stem, session) in tracked where session.condition != .refreshing && !session.needsMFA {
+            let kept = settings.plan.isKept(session.session, now: now)
+            let condition: AgentState.Condition = kept ? (session.failures > 0 ? .failing : .warm) : .idle
+            if condition != session.condition {
+                tracked[stem]?.condition = condition
+                stateChanged = true
+            }
+        }
+    }
+
+    private func start(_ stem: String, now: Date) {
+        guard var session = tracked[stem] else { return }
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            log("cannot refresh \(session.profile): pipe: \(String(cString: strerror(errno)))")
+            return
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(pipeFDs[0], F_SETFL, O_NONBLOCK)
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer {
+            if null >= 0 { close(null) }
+            close(pipeFDs[1])
+        }
+        // A little more than the plan's window, so a timer that fires a moment early still finds
+        // the session due; the pipeline's lock and re-check keep it to one STS call.
+        let window = Int((settings.plan.agentPolicy.window + 5).rounded(.up))
+        let arguments = [settings.executable, "credential-process", "--profile", session.profile,
+                         "--refresh-window", String(window), "--refresh-only"]
+        // The agent blocks the signals its signalfd reads; the child must start with none blocked
+        // (a refresh that ignored SIGTERM could not be stopped).
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        do {
+            let pid = try Spawn.start(path: settings.executable, arguments: arguments,
+                                      environment: Self.childEnvironment(context.environment),
+                                      stdin: null, stdout: null, stderr: pipeFDs[1], newSession: true,
+                                      signalMask: unblocked)
+            running[pid] = Refresh(stem: stem, stderr: pipeFDs[0],
+                                   deadline: monotonicSeconds() + settings.refreshTimeout,
+                                   previousIssuedAt: session.session.issuedAt)
+            session.condition = .refreshing
+            tracked[stem] = session
+            stateChanged = true
+            log("refreshing \(session.profile) (\(session.roleArn)): expires \(Timestamps.formatRFC3339(session.session.expiration))")
+        } catch {
+            close(pipeFDs[0])
+            log("cannot start a refresh of \(session.profile): \(String(cString: strerror(error.errno)))")
+            recordFailure(stem, reason: "could not start stscache", now: now)
+        }
+    }
+
+    /// The agent's own environment for its refreshes (stscache itself, so the cache's settings
+    /// stay, `STSCACHE_CACHE_KEY` included), without a one-time MFA code, and never interactive.
+    package static func childEnvironment(_ environment: [String: String]) -> [String: String] {
+        var child = environment
+        child["STSCACHE_MFA_TOKEN"] = nil
+        child["STSCACHE_NONINTERACTIVE"] = "1"
+        return child
+    }
+
+    private func readOutput(of fd: Int32) {
+        guard let pid = running.first(where: { $0.value.stderr == fd })?.key else { return }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            // The last 4 KiB are plenty for stscache's one-line messages.
+            running[pid]?.output.append(contentsOf: buffer[0..<count])
+            if let output = running[pid]?.output, output.count > 4096 {
+                running[pid]?.output = Array(output.suffix(4096))
+            }
+        }
+    }
+
+    private func reapChildren() {
+        // Everything a child read was queued before it exited: see it while it still counts as ours.
+        drainInotify()
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            guard let refresh = running.removeValue(forKey: pid) else { continue }
+            readOutput(of: refresh.stderr)
+            close(refresh.stderr)
+            finish(refresh, termination: Termination(waitStatus: status),
+                   output: String(decoding: refresh.output, as: UTF8.self))
+        }
+    }
+
+    private func finish(_ refresh: Refresh, termination: Termination, output: String) {
+        let now = context.now()
+        guard var session = tracked[refresh.stem] else { return }
+        let lastLine = output.split(whereSeparator: { $0 == "\n" }).last.map { Self.sanitized(String($0)) }
+        if let header = header(refresh.stem) {
+            session.session.issuedAt = header.issuedAt
+            session.session.expiration = header.expiration
+        }
+        tracked[refresh.stem] = session
+        let refreshed = session.session.issuedAt > refresh.previousIssuedAt
+        if termination == .exited(StscacheExitStatus.mfaNotAsked) {
+            session.needsMFA = true
+            session.condition = .needsMFA
+            session.lastError = lastLine
+            tracked[refresh.stem] = session
+            stateChanged = true
+            log("\(session.profile) needs a new MFA code: left for the next caller at a terminal")
+        } else if termination.succeeded && refreshed {
+            session.failures = 0
+            session.session.retryAt = nil
+            session.lastError = nil
+            session.condition = .warm
+            tracked[refresh.stem] = session
+            stateChanged = true
+            log("refreshed \(session.profile): the new session expires \(Timestamps.formatRFC3339(session.session.expiration)), "
+                + "next refresh \(Timestamps.formatRFC3339(settings.plan.refreshAt(session.session)))")
+        } else {
+            let reason = lastLine ?? (termination.succeeded ? "the session was not refreshed" : termination.text)
+            recordFailure(refresh.stem, reason: reason, now: now)
+        }
+    }
+
+    private func recordFailure(_ stem: String, reason: String, now: Date) {
+        guard var session = tracked[stem] else { return }
+        session.failures += 1
+        let delay = KeepWarmPlan.retryDelay(failures: session.failures, random: Double.random(in: 0...1))
+        // Not sooner than 5 s: a failure that is instant must not spin.
+        session.session.retryAt = now.addingTimeInterval(max(5, delay))
+        session.lastError = reason
+        session.condition = .failing
+        tracked[stem] = session
+        stateChanged = true
+        let valid = session.session.expiration > now
+            ? "the cached session stays valid until \(Timestamps.formatRFC3339(session.session.expiration))"
+            : "the cached session has expired"
+        log("refresh of \(session.profile) failed (\(reason)); \(valid); next try \(Timestamps.formatRFC3339(settings.plan.nextAttempt(session.session)))")
+    }
+
+    private func killOverdueRefreshes() {
+        let now = monotonicSeconds()
+        for (pid, refresh) in running where refresh.deadline <= now {
+            // Its own process group (it started a session): helpers it started go too.
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            log("a refresh of \(tracked[refresh.stem]?.profile ?? refresh.stem) ran over \(Int(settings.refreshTimeout)) s and was stopped")
+        }
+    }
+
+    private func armTimer() {
+        let now = context.now()
+        let busy = Set(running.values.map(\.stem))
+        // With every refresh slot taken, a session already due would fire the timer at once, again
+        // and again: the next child's exit (SIGCHLD) is the wake-up then.
+        let slotFree = running.count < settings.concurrentRefreshes
+        var wake = slotFree ? settings.plan.nextWake(
+            tracked.values.filter { !busy.contains($0.session.stem) && !$0.needsMFA }.map(\.session), now: now) : nil
+        // The moment a kept session turns idle, so `agent status` says so when it happens.
+        if let idle = tracked.values.filter({ settings.plan.isKept($0.session, now: now) })
+            .map({ $0.session.lastUsed.addingTimeInterval(settings.plan.keepFor + 1) }).min() {
+            wake = min(wake ?? idle, idle)
+        }
+        if let overdue = running.values.map(\.deadline).min() {
+            let at = now.addingTimeInterval(max(0, overdue - monotonicSeconds()) + 0.1)
+            wake = min(wake ?? at, at)
+        }
+        // Idle sessions are not planned: one becomes kept again only through a use, which wakes us.
+        guard let wake else {
+            _ = stscache_realtime_timer_arm(timer, -1, 0)
+            return
+        }
+        let seconds = max(wake.timeIntervalSince1970, 0)
+        let whole = seconds.rounded(.down)
+        _ = stscache_realtime_timer_arm(timer, Int64(whole), Int((seconds - whole) * 1e9))
+    }
+
+    // MARK: State and log
+
+    private func persistIfChanged() {
+        guard stateChanged else { return }
+        stateChanged = false
+        let now = context.now()
+        let busy = Set(running.values.map(\.stem))
+        let records = tracked.values.sorted { $0.profile < $1.profile }.map { session in
+            AgentState.Record(
+                stem: session.session.stem, profile: session.profile, profiles: session.profiles,
+                roleArn: session.roleArn, issuedAt: session.session.issuedAt.timeIntervalSince1970,
+                expiration: session.session.expiration.timeIntervalSince1970,
+                lastUsed: session.session.lastUsed.timeIntervalSince1970,
+                nextRefresh: session.needsMFA || busy.contains(session.session.stem) || !settings.plan.isKept(session.session, now: now)
+                    ? nil : settings.plan.nextAttempt(session.session).timeIntervalSince1970,
+                condition: session.condition, failures: session.failures, lastError: session.lastError)
+        }
+        let state = AgentState(pid: getpid(), started: startedAt.timeIntervalSince1970,
+                               updated: now.timeIntervalSince1970, window: settings.plan.callers.window,
+                               lead: settings.plan.lead, keepFor: settings.plan.keepFor, sessions: records)
+        do {
+            try cache.writeAgentState(state.encoded())
+            for session in tracked.values { persistedUse[session.session.stem] = session.session.lastUsed }
+        } catch {
+            log("warning: could not save the agent's state: \(describe(error))")
+        }
+    }
+
+    private func log(_ message: String) {
+        context.output.stderr("\(Timestamps.formatRFC3339(context.now())) stscache agent: \(message)\n")
+    }
+
+    /// A child's stderr line as the agent repeats it: one line, no terminal controls, bounded.
+    package static func sanitized(_ line: String) -> String {
+        var text = TerminalText.escaped(oneLine(line))
+        if text.hasPrefix("stscache: ") { text.removeFirst("stscache: ".count) }
+        return text.utf8.count > 300 ? String(decoding: Array(text.utf8.prefix(300)), as: UTF8.self) + "…" : text
+    }
+
+    /// `12h`, `5m`, `90s`.
+    package static func duration(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded())
+        if whole >= 3600 && whole % 3600 == 0 { return "\(whole / 3600)h" }
+        if whole >= 60 && whole % 60 == 0 { return "\(whole / 60)m" }
+        return "\(whole)s"
+    }
+}

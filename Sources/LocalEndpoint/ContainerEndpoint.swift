@@ -1,0 +1,89 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import OpenSSLCrypto
+import SigV4
+import StscacheSupport
+
+/// The container-credentials protocol every AWS SDK speaks (`AWS_CONTAINER_CREDENTIALS_FULL_URI`
+/// with `AWS_CONTAINER_AUTHORIZATION_TOKEN`), as stscache answers it on 127.0.0.1: what a request
+/// gets, independent of the HTTP server that carries it. One endpoint token grants one
+/// profile's role and nothing else. Facts in ../shared/protocols.md.
+package struct ContainerEndpoint {
+    /// The token clients must send as `Authorization` (hex of 32 random bytes: 256 bits).
+    package let token: String
+    /// The role's account, for `AccountId` (botocore, Go v2 and aws-c-auth read it).
+    package let accountId: String?
+    /// The role's credentials, from the cache (refreshed through the pipeline when fewer than
+    /// the callers' refresh window is left): never fetched while a client waits if it can help it.
+    package let credentials: () throws -> AWSCredentials
+    /// Seconds that must be left on what is handed out (the callers' refresh window: botocore
+    /// refreshes 15 minutes before expiry, so anything shorter makes it ask on every call).
+    package let minimumRemaining: Double
+    package let now: () -> Date
+
+    package init(token: String, roleArn: String, minimumRemaining: Double, now: @escaping () -> Date,
+                 credentials: @escaping () throws -> AWSCredentials) {
+        self.token = token
+        self.accountId = Self.accountId(ofRoleArn: roleArn)
+        self.minimumRemaining = minimumRemaining
+        self.now = now
+        self.credentials = credentials
+    }
+
+    /// A fresh token from the kernel's generator.
+    package static func newToken() throws -> String {
+        Hex.encode(try SecureRandom.bytes(count: 32))
+    }
+
+    package struct Answer: Equatable {
+        package var status: Int
+        package var body: String
+        package let contentType = "application/json"
+    }
+
+    /// The answer to one request. Only `GET` is served; the token is compared in constant time
+    /// over its full length; a refusal or failure carries no credentials and no part of the token
+    /// (the body says `Code`/`Message` for the JS SDK and `code`/`message` for Go).
+    package func answer(method: String, authorization: String?) -> Answer {
+        guard method == "GET" else { return Self.error(405, "MethodNotAllowed", "only GET is served here") }
+        guard let authorization, constantTimeEqual(Array(authorization.utf8), Array(token.utf8)) else {
+            return Self.error(403, "AccessDenied", "the Authorization header does not hold this endpoint's token")
+        }
+        let issued: AWSCredentials
+        do {
+            issued = try credentials()
+        } catch {
+            return Self.error(500, "CredentialsUnavailable", describe(error))
+        }
+        guard let token = issued.sessionToken, let expiration = issued.expiration else {
+            return Self.error(500, "CredentialsUnavailable", "the role's credentials have no session token or expiry")
+        }
+        // Stale-if-error may hand back a session inside the window: refuse it here, so the
+        // client retries later instead of caching credentials it will soon have to replace.
+        guard expiration.timeIntervalSince(now()) >= minimumRemaining else {
+            return Self.error(503, "CredentialsUnavailable",
+                              "the session could not be refreshed and has less than the refresh window left")
+        }
+        var body = "{\"AccessKeyId\":" + JSONText.quoted(issued.accessKeyId)
+            + ",\"SecretAccessKey\":" + JSONText.quoted(issued.secretAccessKey)
+            + ",\"Token\":" + JSONText.quoted(token)
+            + ",\"Expiration\":" + JSONText.quoted(Timestamps.formatRFC3339(expiration))
+        if let accountId { body += ",\"AccountId\":" + JSONText.quoted(accountId) }
+        return Answer(status: 200, body: body + "}")
+    }
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> Answer {
+        let code = JSONText.quoted(code), message = JSONText.quoted(message)
+        return Answer(status: status, body: "{\"Code\":\(code),\"Message\":\(message),\"code\":\(code),\"message\":\(message)}")
+    }
+
+    /// `123456789012` from `arn:aws:iam::123456789012:role/Name`; nil when it is not twelve digits.
+    static func accountId(ofRoleArn arn: String) -> String? {
+        let fields = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, fields[4].count == 12, fields[4].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return String(fields[4])
+    }
+}

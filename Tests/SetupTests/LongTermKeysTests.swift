@@ -1,0 +1,223 @@
+import AWSConfig
+import CredentialCache
+import Foundation
+import SigV4
+import Testing
+import Transport
+@testable import Credentials
+import TestSupport
+@testable import Setup
+
+/// One IAM user behind a fake STS + IAM endpoint: which keys exist, and who signed each call
+/// (the key id in the `Authorization` header). A deleted or unknown key is refused, as AWS does.
+private final class FakeIAMUser: @unchecked Sendable {
+    let lock = NSLock()
+    var keys: [String: String]
+    /// Keys that exist but do not work yet (IAM's eventual consistency), by remaining refusals.
+    var notYetWorking: [String: Int] = [:]
+    var created = 0
+    var calls: [(action: String, signer: String, target: String?)] = []
+    /// IAM calls only from an MFA session (GetSessionToken with a code), naming the user.
+    var requireMFA = false
+    var sessions: Set<String> = []
+
+    init(keys: [String: String]) { self.keys = keys }
+
+    func route(_ request: HTTPRequest) -> Result<HTTPResponse, TransportError>? {
+        lock.withLock {
+            let form = Self.form(request)
+            guard let action = form["Action"] else { return nil }
+            let authorization = request.headers.first { $0.name == "Authorization" }?.value ?? ""
+            let signer = authorization.components(separatedBy: "Credential=").last?.components(separatedBy: "/").first ?? ""
+            calls.append((action, signer, form["AccessKeyId"]))
+            if sessions.contains(signer) {
+                guard action != "GetSessionToken", form["UserName"] == "alice" else {
+                    return STSAnswers.error(400, code: "ValidationError", message: "name the user")
+                }
+            } else if requireMFA, action.hasSuffix("AccessKey") || action == "ListAccessKeys" {
+                return STSAnswers.error(403, code: "AccessDenied", message: "MFA required")
+            }
+            if action == "GetSessionToken" {
+                guard keys[signer] != nil, form["SerialNumber"] != nil, form["TokenCode"] == "123456" else {
+                    return STSAnswers.error(403, code: "AccessDenied", message: "MultiFactorAuthentication failed")
+                }
+                sessions.insert("ASIASESSION0000001")
+                return STSAnswers.ok(STSAnswers.credentialsXML(action: "GetSessionToken", keyId: "ASIASESSION0000001",
+                                                               expiration: SourcesFixture.now + 900))
+            }
+            guard keys[signer] != nil || sessions.contains(signer) else {
+                return STSAnswers.error(403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid")
+            }
+            if let left = notYetWorking[signer], left > 0, action == "GetCallerIdentity" {
+                notYetWorking[signer] = left - 1
+                return STSAnswers.error(403, code: "InvalidClientTokenId", message: "not yet")
+            }
+            let user = "arn:aws:iam::123456789012:user/alice"
+            switch action {
+            case "GetCallerIdentity":
+                return STSAnswers.ok("<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>\(user)</Arn><UserId>AIDA1</UserId>"
+                    + "<Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
+            case "ListAccessKeys":
+                let members = keys.keys.sorted().map {
+                    "<member><UserName>alice</UserName><AccessKeyId>\($0)</AccessKeyId><Status>Active</Status></member>"
+                }.joined()
+                return STSAnswers.ok("<ListAccessKeysResponse><ListAccessKeysResult><AccessKeyMetadata>\(members)</AccessKeyMetadata>"
+                    + "<IsTruncated>false</IsTruncated></ListAccessKeysResult></ListAccessKeysResponse>")
+            case "CreateAccessKey":
+                guard keys.count < 2 else { return STSAnswers.error(409, code: "LimitExceeded", message: "quota") }
+                created += 1
+                let id = "AKIANEWKEY00000000\(created)"
+                keys[id] = "new/secret+\(created)"
+                return STSAnswers.ok("<CreateAccessKeyResponse><CreateAccessKeyResult><AccessKey><UserName>alice</UserName>"
+                    + "<AccessKeyId>\(id)</AccessKeyId><Status>Active</Status><SecretAccessKey>new/secret+\(created)"
+                    + "</SecretAccessKey></AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>")
+            case "DeleteAccessKey":
+                guard let target = form["AccessKeyId"], keys.removeValue(forKey: target) != nil else {
+                    return STSAnswers.error(404, code: "NoSuchEntity", message: "no such key")
+                }
+                return STSAnswers.ok("<DeleteAccessKeyResponse><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DeleteAccessKeyResponse>")
+            default:
+                return nil
+            }
+        }
+    }
+
+    var actions: [String] { lock.withLock { calls.map(\.action) } }
+
+    static func form(_ request: HTTPRequest) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in String(decoding: request.body, as: UTF8.self).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { fields[parts[0]] = parts[1].removingPercentEncoding ?? parts[1] }
+        }
+        return fields
+    }
+}
+
+private let oldId = "AKIAOLDKEY000000000"
+private let oldSecret = "old/secret+value"
+
+private struct Setup {
+    let fixture: SourcesFixture
+    let keys: LongTermKeys
+    let user: FakeIAMUser
+
+    init(user: FakeIAMUser, rotation: RotationState? = nil, extraConfig: String = "",
+         environment: [String: String] = [:]) throws {
+        let fixture = try SourcesFixture(environment: environment, route: { user.route($0) })
+        let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n"
+            + extraConfig)
+        let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
+        var keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore())
+        keys.newKeyWait = (attempts: 3, interval: 0)
+        var encryptionKey = try keys.stored.encryptionKeyStore.loadOrCreateKey()
+        try keys.stored.store.update(encryptionKey: encryptionKey) { records in
+            records = [StoredAccessKey(profile: "base", accessKeyId: oldId, secretAccessKey: oldSecret,
+                                       addedAt: SourcesFixture.now, rotation: rotation)]
+        }
+        encryptionKey = []
+        (self.fixture, self.keys, self.user) = (fixture, keys, user)
+    }
+
+    func record() throws -> StoredAccessKey? { try keys.list().first }
+}
+
+@Suite("keys rotate: the state machine against a fake IAM")
+struct LongTermKeysTests {
+    @Test("creates, checks, stores, then deletes the old key signed with the new one")
+    func rotates() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
+        user.notYetWorking = ["AKIANEWKEY000000001": 1]  // IAM takes a moment
+        let setup = try Setup(user: user)
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(rotation.oldAccessKeyId == oldId && rotation.newAccessKeyId == "AKIANEWKEY000000001" && !rotation.resumed)
+        #expect(user.actions == ["ListAccessKeys", "CreateAccessKey", "GetCallerIdentity", "GetCallerIdentity",
+                                 "GetCallerIdentity", "DeleteAccessKey"])
+        let delete = try #require(user.calls.last)
+        #expect(delete.signer == "AKIANEWKEY000000001" && delete.target == oldId)
+        let stored = try #require(try setup.record())
+        #expect(stored.accessKeyId == "AKIANEWKEY000000001" && stored.secretAccessKey == "new/secret+1")
+        #expect(stored.rotation == nil && stored.rotatedAt == SourcesFixture.now)
+        #expect(Array(user.keys.keys) == ["AKIANEWKEY000000001"])
+    }
+
+    @Test("a new key that never works stays recorded, and the old key is neither replaced nor deleted")
+    func newKeyNeverWorks() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
+        user.notYetWorking = ["AKIANEWKEY000000001": 100]
+        let setup = try Setup(user: user)
+        #expect(throws: KeysError.self) { _ = try setup.keys.rotate(profile: "base") }
+        let stored = try #require(try setup.record())
+        #expect(stored.accessKeyId == oldId)
+        #expect(stored.rotation == .created(accessKeyId: "AKIANEWKEY000000001", secretAccessKey: "new/secret+1"))
+        #expect(!user.actions.contains("DeleteAccessKey") && user.keys[oldId] != nil)
+        // Once it works, a rerun finishes without making another key.
+        user.notYetWorking = [:]
+        let finished = try setup.keys.rotate(profile: "base")
+        #expect(finished.resumed && finished.newAccessKeyId == "AKIANEWKEY000000001" && user.created == 1)
+        #expect(Array(user.keys.keys) == ["AKIANEWKEY000000001"])
+    }
+
+    @Test("with mfa_serial, IAM calls are signed with one MFA session naming the user; the new key is checked on its own")
+    func mfaSession() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
+        user.requireMFA = true
+        let setup = try Setup(user: user, extraConfig: "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n",
+                              environment: ["STSCACHE_MFA_TOKEN": "123456"])
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(Array(user.keys.keys) == [rotation.newAccessKeyId])
+        #expect(user.actions.filter { $0 == "GetSessionToken" }.count == 1)
+        for call in user.calls where call.action.hasSuffix("AccessKey") || call.action == "ListAccessKeys" {
+            #expect(call.signer == "ASIASESSION0000001", "\(call.action) signed by \(call.signer)")
+        }
+        // Control: without the profile's mfa_serial the same policy refuses the rotation.
+        let plain = FakeIAMUser(keys: [oldId: oldSecret])
+        plain.requireMFA = true
+        #expect(throws: (any Error).self) { _ = try Setup(user: plain).keys.rotate(profile: "base") }
+        #expect(Array(plain.keys.keys) == [oldId])
+    }
+
+    @Test("a user with two keys already is refused before anything is created")
+    func twoKeysRefused() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret, "AKIAOTHERKEY0000000": "other"])
+        let setup = try Setup(user: user)
+        do {
+            _ = try setup.keys.rotate(profile: "base")
+            Issue.record("expected too-many-keys")
+        } catch let error as KeysError {
+            #expect(error.code == .tooManyKeys && error.message.contains("AKIAOTHERKEY0000000"))
+        }
+        #expect(user.actions == ["ListAccessKeys"])
+        #expect(try setup.record()?.rotation == nil)
+    }
+
+    @Test("a rerun after a run lost the answer to CreateAccessKey deletes that key and rotates again")
+    func orphanDeleted() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret, "AKIAORPHAN000000000": "lost"])
+        let setup = try Setup(user: user, rotation: .creating(startedAt: SourcesFixture.now, existingKeyIds: [oldId]))
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(rotation.resumed)
+        #expect(user.calls.first { $0.action == "DeleteAccessKey" }?.target == "AKIAORPHAN000000000")
+        #expect(Array(user.keys.keys) == [rotation.newAccessKeyId])
+        #expect(try setup.record()?.accessKeyId == rotation.newAccessKeyId)
+    }
+
+    @Test("add checks the keys with STS first and stores nothing STS refuses; keys in the files are refused")
+    func addChecksFirst() throws {
+        let user = FakeIAMUser(keys: [:])
+        let fixture = try SourcesFixture(route: { user.route($0) })
+        let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n"
+            + "[profile plain]\naws_access_key_id = AKIAPLAIN0000000000\naws_secret_access_key = x\n")
+        let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
+        let keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore())
+        let wrong = AWSCredentials(accessKeyId: oldId, secretAccessKey: oldSecret)
+        #expect(throws: KeysError.self) { try keys.add(profile: "base", keys: wrong, replace: false) }
+        #expect(try keys.list().isEmpty)
+        #expect(throws: KeysError.self) { try keys.add(profile: "plain", keys: wrong, replace: false) }
+        user.keys[oldId] = oldSecret
+        try keys.add(profile: "base", keys: wrong, replace: false)
+        #expect(try keys.list().map(\.accessKeyId) == [oldId])
+        #expect(throws: KeysError.self) { try keys.add(profile: "base", keys: wrong, replace: false) }
+        try keys.add(profile: "base", keys: wrong, replace: true)
+    }
+}
