@@ -79,3 +79,12 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
 
     public var description: String { message }
 }
+
+extension ConfigError {
+    /// An error at `location` (a setting's line, or the profile's header) in `profile`: the
+    /// message starts with that `file:line`, and the error carries both for callers (doctor)
+    /// that point at them.
+    init(_ code: Code, at location: FileLocation, of profile: Profile, _ message: String) {
+        self.init(code, "\(location): " + message, profile: profile.name, location: location)
+    }
+}

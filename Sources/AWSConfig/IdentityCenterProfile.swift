@@ -75,21 +75,17 @@ extension ProfileResolver {
         if let reference = profile["sso_session"] {
             sessionName = reference.text
             guard let section = files.ssoSessionSection(named: reference.text) else {
-                throw ConfigError(
-                    .unknownSSOSession,
-                    "\(reference.location): profile \"\(profile.name)\" has sso_session = \(reference.text), but "
+                throw ConfigError(.unknownSSOSession, at: reference.location, of: profile,
+                    "profile \"\(profile.name)\" has sso_session = \(reference.text), but "
                         + "\(files.configPath) has no [sso-session \(reference.text)] section; add it (with sso_start_url "
-                        + "and sso_region) or correct sso_session.",
-                    profile: profile.name, location: reference.location)
+                        + "and sso_region) or correct sso_session.")
             }
             for (key, value) in section.values {
                 if let own = profile[key], own.text != value.text {
-                    throw ConfigError(
-                        .ssoSessionConflict,
-                        "\(own.location): profile \"\(profile.name)\" sets \(SettingText.shown(key, own)), but its "
+                    throw ConfigError(.ssoSessionConflict, at: own.location, of: profile,
+                        "profile \"\(profile.name)\" sets \(SettingText.shown(key, own)), but its "
                             + "sso-session \"\(reference.text)\" (\(value.location)) sets \(SettingText.shown(key, value)); "
-                            + "remove \(key) from the profile (or make the two agree).",
-                        profile: profile.name, location: own.location)
+                            + "remove \(key) from the profile (or make the two agree).")
                 }
                 values[key] = value
             }
@@ -98,27 +94,21 @@ extension ProfileResolver {
         let missing = required.filter { (values[$0]?.text ?? "").isEmpty }
         guard missing.isEmpty else {
             let whereToAdd = sessionName.map { "[sso-session \($0)] (start URL, region) or " } ?? ""
-            throw ConfigError(
-                .incompleteSSOProfile,
-                "\(profile.location): profile \"\(profile.name)\" is configured to use IAM Identity Center but is missing "
+            throw ConfigError(.incompleteSSOProfile, at: profile.location, of: profile,
+                "profile \"\(profile.name)\" is configured to use IAM Identity Center but is missing "
                     + "\(missing.joined(separator: ", ")); add \(missing.count == 1 ? "it" : "them") to \(whereToAdd)"
-                    + "\(profile.header) in \(files.configPath) (`aws configure sso` writes them).",
-                profile: profile.name, location: profile.location)
+                    + "\(profile.header) in \(files.configPath) (`aws configure sso` writes them).")
         }
         let account = values["sso_account_id"]!
         guard account.text.utf8.count == 12, account.text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
-            throw ConfigError(
-                .invalidSetting,
-                "\(account.location): sso_account_id = \(account.text) in profile \"\(profile.name)\" is not a 12-digit "
-                    + "AWS account ID; correct it.",
-                profile: profile.name, location: account.location)
+            throw ConfigError(.invalidSetting, at: account.location, of: profile,
+                "sso_account_id = \(account.text) in profile \"\(profile.name)\" is not a 12-digit "
+                    + "AWS account ID; correct it.")
         }
         let role = values["sso_role_name"]!
         guard !role.text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            throw ConfigError(
-                .invalidSetting,
-                "\(role.location): sso_role_name in profile \"\(profile.name)\" contains a control character; correct it.",
-                profile: profile.name, location: role.location)
+            throw ConfigError(.invalidSetting, at: role.location, of: profile,
+                "sso_role_name in profile \"\(profile.name)\" contains a control character; correct it.")
         }
         let scopes = (values["sso_registration_scopes"]?.text ?? "")
             .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }

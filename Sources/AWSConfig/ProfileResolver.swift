@@ -50,13 +50,11 @@ public struct ProfileResolver: Sendable {
                     + "(\(credentialSource.location)); keep exactly one of them.",
                 profile: profile.name, location: sourceProfile.location)
         case (nil, nil):
-            throw ConfigError(
-                .noSource,
-                "\(profile.location): \(describe(profile)) has role_arn but neither source_profile nor credential_source, so nothing "
+            throw ConfigError(.noSource, at: profile.location, of: profile,
+                "\(describe(profile)) has role_arn but neither source_profile nor credential_source, so nothing "
                     + "can call AssumeRole; add source_profile = <profile with keys> or credential_source = "
                     + "Environment | Ec2InstanceMetadata | EcsContainer to \(profile.header) "
-                    + "(or web_identity_token_file to assume it with a web identity token).",
-                profile: profile.name, location: profile.location)
+                    + "(or web_identity_token_file to assume it with a web identity token).")
         case let (nil, credentialSource?):
             source = try self.credentialSource(credentialSource, of: profile)
         case let (sourceProfile?, nil):
@@ -153,11 +151,9 @@ public struct ProfileResolver: Sendable {
         for profile in [sourceProfile, roleProfile].compactMap({ $0 }) {
             guard let value = profile["mfa_session_duration"], !value.text.isEmpty else { continue }
             guard let seconds = MFASessionSettings.duration(value.text) else {
-                throw ConfigError(
-                    .invalidSetting,
-                    "\(value.location): mfa_session_duration = \(value.text) in \(describe(profile)) must be a duration "
-                        + "\(MFASessionSettings.durationLimits), e.g. 43200 or 12h.",
-                    profile: profile.name, location: value.location)
+                throw ConfigError(.invalidSetting, at: value.location, of: profile,
+                    "mfa_session_duration = \(value.text) in \(describe(profile)) must be a duration "
+                        + "\(MFASessionSettings.durationLimits), e.g. 43200 or 12h.")
             }
             return seconds
         }
@@ -172,24 +168,20 @@ public struct ProfileResolver: Sendable {
                 // Its keys may be in the program's store; whether they are is known only when read.
                 return .storedKeys(profile: sourceName)
             }
-            throw ConfigError(
-                .unknownProfile,
-                "\(reference.location): \(describe(profile)) has source_profile = \(sourceName), but profile "
+            throw ConfigError(.unknownProfile, at: reference.location, of: profile,
+                "\(describe(profile)) has source_profile = \(sourceName), but profile "
                     + "\"\(sourceName)\" is not in \(files.searchedFilesDescription()); add it (with its keys, "
-                    + "usually as [\(sourceName)] in \(files.credentialsPath)) or correct source_profile.",
-                profile: profile.name, location: reference.location)
+                    + "usually as [\(sourceName)] in \(files.credentialsPath)) or correct source_profile.")
         }
         if visited.contains(sourceName) {
             // botocore lets a profile name itself only to use its own keys for its own role.
             let selfSourcedWithKeys = sourceName == profile.name && hasStaticKeyMarker(source)
             if !selfSourcedWithKeys {
                 let cycle = (visited + [sourceName]).joined(separator: " -> ")
-                throw ConfigError(
-                    .sourceCycle,
-                    "\(reference.location): source_profile links form a cycle: \(cycle). Point one of these "
+                throw ConfigError(.sourceCycle, at: reference.location, of: profile,
+                    "source_profile links form a cycle: \(cycle). Point one of these "
                         + "profiles' source_profile at a profile holding keys (aws_access_key_id and "
-                        + "aws_secret_access_key), or use credential_source.",
-                    profile: profile.name, location: reference.location)
+                        + "aws_secret_access_key), or use credential_source.")
             }
         }
         return try sourceCredentials(source, for: profile, visited: visited + [sourceName])
@@ -287,12 +279,10 @@ public struct ProfileResolver: Sendable {
         case "Environment":
             guard let accessKeyId = env("AWS_ACCESS_KEY_ID"), let secret = env("AWS_SECRET_ACCESS_KEY") else {
                 let missing = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].filter { env($0) == nil }
-                throw ConfigError(
-                    .missingEnvironmentCredentials,
-                    "\(value.location): \(describe(profile)) has credential_source = Environment, but "
+                throw ConfigError(.missingEnvironmentCredentials, at: value.location, of: profile,
+                    "\(describe(profile)) has credential_source = Environment, but "
                         + "\(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") not set; export "
-                        + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys).",
-                    profile: profile.name, location: value.location)
+                        + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys).")
             }
             let token = env("AWS_SESSION_TOKEN") ?? env("AWS_SECURITY_TOKEN")
             return .environment(StaticKeys(accessKeyId: accessKeyId, secretAccessKey: secret, sessionToken: token))
@@ -301,11 +291,9 @@ public struct ProfileResolver: Sendable {
         case "EcsContainer":
             return .ecsContainer
         default:
-            throw ConfigError(
-                .unknownCredentialSource,
-                "\(value.location): credential_source = \(value.text) in \(describe(profile)) is not a source "
-                    + "\(policy.programName) knows; use one of \(Self.credentialSources.joined(separator: ", ")) (spelled exactly so).",
-                profile: profile.name, location: value.location)
+            throw ConfigError(.unknownCredentialSource, at: value.location, of: profile,
+                "credential_source = \(value.text) in \(describe(profile)) is not a source "
+                    + "\(policy.programName) knows; use one of \(Self.credentialSources.joined(separator: ", ")) (spelled exactly so).")
         }
     }
 
@@ -318,12 +306,10 @@ public struct ProfileResolver: Sendable {
         let range = Self.durationRange
         guard value.text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               let seconds = Int(value.text), range.contains(seconds) else {
-            throw ConfigError(
-                .invalidDuration,
-                "\(value.location): duration_seconds = \(value.text) in \(describe(profile)) is not a whole number "
+            throw ConfigError(.invalidDuration, at: value.location, of: profile,
+                "duration_seconds = \(value.text) in \(describe(profile)) is not a whole number "
                     + "of seconds from \(range.lowerBound) to \(range.upperBound); set it in that range "
-                    + "(3600 is one hour).",
-                profile: profile.name, location: value.location)
+                    + "(3600 is one hour).")
         }
         return seconds
     }
@@ -341,12 +327,10 @@ public struct ProfileResolver: Sendable {
         if let url = env("AWS_ENDPOINT_URL_STS") { return url }
         if let services = profile["services"], !services.text.isEmpty {
             guard let section = files.servicesSection(named: services.text) else {
-                throw ConfigError(
-                    .unknownServicesSection,
-                    "\(services.location): \(describe(profile)) has services = \(services.text), but "
+                throw ConfigError(.unknownServicesSection, at: services.location, of: profile,
+                    "\(describe(profile)) has services = \(services.text), but "
                         + "\(files.configPath) has no [services \(services.text)] section; add it or remove the "
-                        + "services line.",
-                    profile: profile.name, location: services.location)
+                        + "services line.")
             }
             if let url = section["sts"]?.subValues?["endpoint_url"]?.text, !url.isEmpty { return url }
         }
@@ -357,11 +341,9 @@ public struct ProfileResolver: Sendable {
         let allowed = ["regional", "legacy"]
         if let value = profile["sts_regional_endpoints"], !value.text.isEmpty {
             guard allowed.contains(value.text) else {
-                throw ConfigError(
-                    .invalidSetting,
-                    "\(value.location): sts_regional_endpoints = \(value.text) in \(describe(profile)) must be "
-                        + "regional or legacy.",
-                    profile: profile.name, location: value.location)
+                throw ConfigError(.invalidSetting, at: value.location, of: profile,
+                    "sts_regional_endpoints = \(value.text) in \(describe(profile)) must be "
+                        + "regional or legacy.")
             }
             return value.text
         }

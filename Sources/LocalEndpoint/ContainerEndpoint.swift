@@ -38,16 +38,10 @@ package struct ContainerEndpoint {
         Hex.encode(try SecureRandom.bytes(count: 32))
     }
 
-    package struct Answer: Equatable {
-        package var status: Int
-        package var body: String
-        package let contentType = "application/json"
-    }
-
     /// The answer to one request. Only `GET` is served; the token is compared in constant time
     /// over its full length; a refusal or failure carries no credentials and no part of the token
     /// (the body says `Code`/`Message` for the JS SDK and `code`/`message` for Go).
-    package func answer(method: String, authorization: String?) -> Answer {
+    package func answer(method: String, authorization: String?) -> EndpointReply {
         guard method == "GET" else { return Self.error(405, "MethodNotAllowed", "only GET is served here") }
         guard let authorization, constantTimeEqual(Array(authorization.utf8), Array(token.utf8)) else {
             return Self.error(403, "AccessDenied", "the Authorization header does not hold this endpoint's token")
@@ -72,12 +66,12 @@ package struct ContainerEndpoint {
             + ",\"Token\":" + JSONText.quoted(token)
             + ",\"Expiration\":" + JSONText.quoted(Timestamps.formatRFC3339(expiration))
         if let accountId { body += ",\"AccountId\":" + JSONText.quoted(accountId) }
-        return Answer(status: 200, body: body + "}")
+        return .json(200, body + "}")
     }
 
-    static func error(_ status: Int, _ code: String, _ message: String) -> Answer {
+    static func error(_ status: Int, _ code: String, _ message: String) -> EndpointReply {
         let code = JSONText.quoted(code), message = JSONText.quoted(message)
-        return Answer(status: status, body: "{\"Code\":\(code),\"Message\":\(message),\"code\":\(code),\"message\":\(message)}")
+        return .json(status, "{\"Code\":\(code),\"Message\":\(message),\"code\":\(code),\"message\":\(message)}")
     }
 
     /// `123456789012` from `arn:aws:iam::123456789012:role/Name`; nil when it is not twelve digits.

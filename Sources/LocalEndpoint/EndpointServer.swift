@@ -6,6 +6,23 @@ import Darwin
 import CProcessControl
 import StscacheSupport
 
+/// The answer to one request on the loopback server: the container endpoint's JSON, or a page
+/// of login's redirect, which alone may say `stop` (serve returns once it is sent).
+package struct EndpointReply: Equatable {
+    package var status: Int
+    package var contentType: String
+    package var body: String
+    package var stop = false
+
+    package static func json(_ status: Int, _ body: String) -> EndpointReply {
+        EndpointReply(status: status, contentType: "application/json", body: body)
+    }
+
+    package static func html(_ status: Int, _ body: String, stop: Bool = false) -> EndpointReply {
+        EndpointReply(status: status, contentType: "text/html; charset=utf-8", body: body, stop: stop)
+    }
+}
+
 /// A loopback HTTP server on `127.0.0.1`, a port the kernel picks: one thread, one connection at
 /// a time, each answered and closed. It serves the container-credentials endpoint (the SDKs open
 /// one connection per fetch, a few times an hour) and `stscache login`'s redirect. A connection
@@ -18,24 +35,9 @@ package final class EndpointServer: @unchecked Sendable {
     package let port: UInt16
     private let listener: Int32
     private let wake: (read: Int32, write: Int32)
-    private let handler: (EndpointRequest) -> Reply
+    private let handler: (EndpointRequest) -> EndpointReply
     private let purpose: String
     package var readTimeout: Double = 2
-
-    /// The answer to one request. `stop`: `serve` returns once it is sent.
-    package struct Reply {
-        package var status: Int
-        package var contentType = "application/json"
-        package var body: String
-        package var stop = false
-
-        package init(status: Int, contentType: String = "application/json", body: String, stop: Bool = false) {
-            self.status = status
-            self.contentType = contentType
-            self.body = body
-            self.stop = stop
-        }
-    }
 
     package struct Failure: UserFacingError {
         package let message: String
@@ -45,14 +47,13 @@ package final class EndpointServer: @unchecked Sendable {
     /// The container-credentials endpoint: every request goes to `endpoint`.
     package convenience init(endpoint: ContainerEndpoint) throws(Failure) {
         try self.init(purpose: "the local credentials endpoint") { request in
-            let answer = endpoint.answer(method: request.method, authorization: request.authorization)
-            return Reply(status: answer.status, body: answer.body)
+            endpoint.answer(method: request.method, authorization: request.authorization)
         }
     }
 
     /// Listens on `127.0.0.1` (never another address); `handler` answers each well-formed request
     /// on the thread that runs `serve`. `purpose` names the server in a failure.
-    package init(purpose: String, handler: @escaping (EndpointRequest) -> Reply) throws(Failure) {
+    package init(purpose: String, handler: @escaping (EndpointRequest) -> EndpointReply) throws(Failure) {
         self.handler = handler
         self.purpose = purpose
         func failed(_ what: String) -> Failure {
@@ -190,7 +191,7 @@ package final class EndpointServer: @unchecked Sendable {
                 respond(connection, reply)
                 return reply.stop
             case .invalid(let status, let reason):
-                respond(connection, Reply(status: status, body: ContainerEndpoint.error(status, "BadRequest", reason).body))
+                respond(connection, ContainerEndpoint.error(status, "BadRequest", reason))
                 return false
             case .incomplete:
                 break
@@ -198,7 +199,7 @@ package final class EndpointServer: @unchecked Sendable {
             let left = deadline - monotonicSeconds()
             var ready = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
             guard left > 0, poll(&ready, 1, Int32(left * 1000) + 1) > 0 else {
-                respond(connection, Reply(status: 408, body: ContainerEndpoint.error(408, "RequestTimeout", "no request").body))
+                respond(connection, ContainerEndpoint.error(408, "RequestTimeout", "no request"))
                 return false
             }
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
@@ -210,7 +211,7 @@ package final class EndpointServer: @unchecked Sendable {
 
     /// Every answer is uncacheable and sends no Referer onwards (the login redirect's URL holds
     /// an authorization code).
-    private func respond(_ connection: Int32, _ reply: Reply) {
+    private func respond(_ connection: Int32, _ reply: EndpointReply) {
         let reasons = [200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                        408: "Request Timeout", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
                        503: "Service Unavailable"]

@@ -85,11 +85,10 @@ package struct AuthorizationCode {
     /// login's `state` (compared in constant time) ends the wait; a request without it, or with
     /// another, is refused and the wait goes on, so a local process that guesses the port cannot
     /// end the login or inject a code. The page never echoes what the request carried.
-    package func callback(_ request: EndpointRequest) -> (reply: EndpointServer.Reply, outcome: Outcome?) {
-        func page(_ status: Int, _ text: String, stop: Bool = false) -> EndpointServer.Reply {
-            EndpointServer.Reply(status: status, contentType: "text/html; charset=utf-8",
-                                 body: "<!DOCTYPE html><html><head><title>stscache login</title></head><body><p>"
-                                     + text + "</p></body></html>\n", stop: stop)
+    package func callback(_ request: EndpointRequest) -> (reply: EndpointReply, outcome: Outcome?) {
+        func page(_ status: Int, _ text: String, stop: Bool = false) -> EndpointReply {
+            .html(status, "<!DOCTYPE html><html><head><title>stscache login</title></head><body><p>"
+                + text + "</p></body></html>\n", stop: stop)
         }
         let (path, query) = Self.split(request.target)
         guard path == Self.callbackPath else { return (page(404, "Not found."), nil) }

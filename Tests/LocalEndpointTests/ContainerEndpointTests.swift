@@ -21,7 +21,7 @@ struct ContainerEndpointTests {
         }
     }
 
-    func json(_ answer: ContainerEndpoint.Answer) throws -> [String: String] {
+    func json(_ answer: EndpointReply) throws -> [String: String] {
         try #require(JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: String])
     }
 
