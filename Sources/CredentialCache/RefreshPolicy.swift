@@ -27,16 +27,28 @@ public struct RefreshPolicy: Sendable, Equatable {
 
     /// The requested refresh window in seconds (before the half-lifetime cap).
     public var window: Double
+    /// Seconds to refresh before that window opens: the keep-warm agent's lead (0 for callers).
+    /// Capped at a quarter of the session's lifetime, so it shrinks with short sessions but never
+    /// to nothing: a 900 s session (callers' window capped at 450 s) is refreshed by the agent
+    /// 225 s before callers would, a 12-hour one `lead` before.
+    public var lead: Double
 
-    /// - Parameter window: seconds; nil for the 15-minute default; negatives count as 0.
-    public init(window: Double? = nil) {
+    /// - Parameters:
+    ///   - window: seconds; nil for the 15-minute default; negatives count as 0.
+    ///   - lead: seconds before the window; negatives count as 0.
+    public init(window: Double? = nil, lead: Double = 0) {
         self.window = max(0, window ?? Self.defaultWindow)
+        self.lead = max(0, lead)
     }
 
-    /// The window that applies to a session: `min(window, lifetime / 2)`, never negative.
+    /// The window that applies to a session: `min(window, lifetime / 2) + min(lead, lifetime / 4)`,
+    /// never negative. Without a lead, the half-lifetime cap keeps a short session from being
+    /// refreshed on every call; the lead is added after the cap, so the agent's window always
+    /// opens before the callers' (a cap applied to the sum would make them equal for every
+    /// session up to twice the callers' window).
     public func effectiveWindow(issuedAt: Date, expiration: Date) -> Double {
         let lifetime = expiration.timeIntervalSince(issuedAt)
-        return max(0, min(window, lifetime / 2))
+        return max(0, min(window, lifetime / 2)) + max(0, min(lead, lifetime / 4))
     }
 
     public func decide(now: Date, issuedAt: Date, expiration: Date) -> RefreshDecision {

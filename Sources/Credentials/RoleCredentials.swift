@@ -17,6 +17,9 @@ package struct RoleCredentials {
     /// The same role's credentials again, through the same cache and refresh window (a server
     /// handing them out for a child's lifetime).
     package let fetchAgain: () throws -> AWSCredentials
+    /// The refresh window of the session `credentials` belong to, from its own lifetime (the
+    /// cache entry's issue time): what must be left on them for the policy to call them fresh.
+    package let window: (AWSCredentials) -> Double
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
@@ -25,8 +28,15 @@ package struct RoleCredentials {
         let role = try resources.resolve(profile: target ?? profile)
         let policy = RefreshPolicy(window: window)
         let broker = resources.broker(policy: policy)
-        return RoleCredentials(files: resources.files, profile: profile, role: role,
-                               credentials: try broker.credentials(for: role), policy: policy,
-                               fetchAgain: { try broker.credentials(for: role, forceRefresh: false) })
+        let key = CredentialBroker.cacheKey(for: role)
+        return RoleCredentials(
+            files: resources.files, profile: profile, role: role, credentials: try broker.credentials(for: role),
+            policy: policy, fetchAgain: { try broker.credentials(for: role, forceRefresh: false) },
+            window: { credentials in
+                guard let expiration = credentials.expiration else { return 0 }
+                // Not in the cache (its write failed): issued just now, as far as anyone knows.
+                let header = resources.cache.readHeader(key).flatMap { $0.expiration == expiration ? $0 : nil }
+                return policy.effectiveWindow(issuedAt: header?.issuedAt ?? context.now(), expiration: expiration)
+            })
     }
 }

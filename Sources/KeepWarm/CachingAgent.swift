@@ -92,6 +92,13 @@ package final class CachingAgent {
     private let startedAt: Date
 
     private var tracked: [String: Tracked] = [:]
+    /// The entries the config reaches, by stem, with the profile to refresh each through: from
+    /// the last config read. An entry event for a stem outside it costs a dictionary look-up,
+    /// whatever another process writes into the cache directory.
+    private var reachable: [String: (reach: RoleLookup.Reach, profile: String)] = [:]
+    /// When to re-read the config: a change is acted on once, a moment after it (an editor's
+    /// save is several events), never once per event.
+    private var reloadDue: Double?
     /// Last use by stem, also for entries the config does not reach (yet).
     private var lastUsed: [String: Date] = [:]
     private var running: [pid_t: Refresh] = [:]
@@ -152,13 +159,15 @@ package final class CachingAgent {
                        pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: timer, events: Int16(POLLIN), revents: 0)]
             fds += running.values.map { pollfd(fd: $0.stderr, events: Int16(POLLIN), revents: 0) }
-            if poll(&fds, nfds_t(fds.count), -1) < 0 && errno != EINTR {
+            let timeout = reloadDue.map { Int32(max(0, ($0 - monotonicSeconds()) * 1000).rounded(.up)) } ?? -1
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR {
                 log("poll failed: \(String(cString: strerror(errno))); stopping")
                 return 1
             }
             // Always inotify first: an access queued by a child must be seen before it is reaped.
             drainInotify()
             for refresh in running.values { readOutput(of: refresh.stderr) }
+            if let due = reloadDue, monotonicSeconds() >= due { reloadConfig(reason: reloadReason) }
             if fds[2].revents != 0 {
                 if stscache_realtime_timer_read(timer) == ECANCELED {
                     log("the clock changed: re-planning")
@@ -208,12 +217,15 @@ package final class CachingAgent {
         }
     }
 
+    /// Reads what inotify has queued, at most `maximumReads` buffers (a process that keeps
+    /// creating and removing files in the cache directory must not keep the loop from signals):
+    /// the rest waits for the next turn of the loop.
     private func drainInotify() {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var configChanged = false
         var changedStems: Set<String> = []
         var overflow = false
-        while true {
+        for _ in 0..<Self.maximumReads {
             let count = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
             if count <= 0 { break }
             var offset = 0
@@ -245,11 +257,17 @@ package final class CachingAgent {
             }
         }
         if overflow || configChanged {
-            reloadConfig(reason: overflow ? "missed file events" : "the config changed")
-        } else {
-            for stem in changedStems { entryChanged(stem) }
+            if reloadDue == nil {
+                reloadDue = monotonicSeconds() + Self.reloadDelay
+                reloadReason = overflow ? "missed file events" : "the config changed"
+            }
         }
+        for stem in changedStems { entryChanged(stem) }
     }
+
+    private static let maximumReads = 16
+    private static let reloadDelay = 0.2
+    private var reloadReason = ""
 
     private func noteUse(_ stem: String) {
         // Reads by our own refresh are not use.
@@ -265,14 +283,15 @@ package final class CachingAgent {
         if now.timeIntervalSince(persistedUse[stem] ?? .distantPast) >= 60 || !wasKept { stateChanged = true }
     }
 
-    /// An entry was written or removed: by a caller, our child or `purge`.
+    /// An entry was written or removed: by a caller, our child, `purge`, or anyone who can write
+    /// to the directory. Only entries the config reaches are looked at.
     private func entryChanged(_ stem: String) {
         guard var session = tracked[stem] else {
-            // A new entry the config may reach (first use of a profile).
-            reloadConfig(reason: nil)
+            // A new entry the config reaches (first use of a profile): that one entry's header.
+            if let reached = reachable[stem] { track(stem, reached.reach, profile: reached.profile, now: context.now()) }
             return
         }
-        guard let header = header(stem) else {
+        guard let header = header(stem), header.roleArn == session.key.roleArn else {
             tracked[stem] = nil
             stateChanged = true
             return
@@ -295,8 +314,11 @@ package final class CachingAgent {
         tracked[stem].flatMap { cache.readHeader($0.key) }
     }
 
-    /// Re-reads the config and the cache: which entries the config reaches, by which profile.
+    /// Re-reads the config: which entries it reaches, by which profile; then the header of each
+    /// of those entries (never a listing of the directory, which anyone able to write to it
+    /// could fill).
     private func reloadConfig(reason: String?) {
+        reloadDue = nil
         let lookup: RoleLookup
         do {
             let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
@@ -306,37 +328,51 @@ package final class CachingAgent {
             log("warning: \(oneLine(error.message)); keeping the previous profiles until the config reads")
             return
         }
-        let reach = lookup.reachableEntries()
-        let listings = (try? cache.list()) ?? []
-        var next: [String: Tracked] = [:]
-        let now = context.now()
-        for listing in listings {
-            guard let header = listing.header, let reached = reach[listing.stem],
-                  let profile = reached.profiles.lazy.compactMap({ lookup.roleProfileName(for: $0) }).first
-            else { continue }
-            // An entry nobody was seen using (the agent was not running) counts as used when issued.
-            let used = lastUsed[listing.stem] ?? header.issuedAt
-            var session = tracked[listing.stem] ?? Tracked(
-                session: KeepWarmPlan.Session(stem: listing.stem, issuedAt: header.issuedAt,
-                                              expiration: header.expiration, lastUsed: used),
-                key: reached.key, profile: profile, profiles: reached.profiles, roleArn: header.roleArn)
-            session.key = reached.key
-            session.profile = profile
-            session.profiles = reached.profiles
-            session.session.issuedAt = header.issuedAt
-            session.session.expiration = header.expiration
-            session.session.lastUsed = max(session.session.lastUsed, used)
-            if session.condition != .refreshing {
-                session.condition = session.needsMFA ? .needsMFA
-                    : settings.plan.isKept(session.session, now: now) ? (session.failures > 0 ? .failing : .warm) : .idle
-            }
-            next[listing.stem] = session
+        reachable = [:]
+        for (stem, reach) in lookup.reachableEntries() {
+            guard let profile = reach.profiles.lazy.compactMap({ lookup.roleProfileName(for: $0) }).first else { continue }
+            reachable[stem] = (reach, profile)
         }
-        tracked = next
+        let previous = tracked
+        tracked = [:]
+        let now = context.now()
+        for (stem, reached) in reachable {
+            if let session = previous[stem] { tracked[stem] = session }
+            track(stem, reached.reach, profile: reached.profile, now: now)
+        }
         stateChanged = true
         if let reason {
             log("\(reason): \(tracked.count) cached session\(tracked.count == 1 ? "" : "s") reachable from the config")
         }
+    }
+
+    /// Starts (or updates) tracking the entry at `stem` from its header. The header is not
+    /// authenticated (it is read without the key): an entry whose header names another role than
+    /// the config's key is not this session (a copy, or a forgery) and is not tracked; the role
+    /// the agent shows and logs is always the config's.
+    private func track(_ stem: String, _ reach: RoleLookup.Reach, profile: String, now: Date) {
+        guard let header = cache.readHeader(reach.key), header.roleArn == reach.key.roleArn else {
+            tracked[stem] = nil
+            return
+        }
+        // An entry nobody was seen using (the agent was not running) counts as used when issued.
+        let used = lastUsed[stem] ?? header.issuedAt
+        var session = tracked[stem] ?? Tracked(
+            session: KeepWarmPlan.Session(stem: stem, issuedAt: header.issuedAt, expiration: header.expiration, lastUsed: used),
+            key: reach.key, profile: profile, profiles: reach.profiles, roleArn: reach.key.roleArn)
+        session.key = reach.key
+        session.profile = profile
+        session.profiles = reach.profiles
+        session.roleArn = reach.key.roleArn
+        session.session.issuedAt = header.issuedAt
+        session.session.expiration = header.expiration
+        session.session.lastUsed = max(session.session.lastUsed, used)
+        if session.condition != .refreshing {
+            session.condition = session.needsMFA ? .needsMFA
+                : settings.plan.isKept(session.session, now: now) ? (session.failures > 0 ? .failing : .warm) : .idle
+        }
+        tracked[stem] = session
+        stateChanged = true
     }
 
     // MARK: Refreshes
@@ -375,11 +411,13 @@ package final class CachingAgent {
             if null >= 0 { close(null) }
             close(pipeFDs[1])
         }
-        // A little more than the plan's window, so a timer that fires a moment early still finds
-        // the session due; the pipeline's lock and re-check keep it to one STS call.
-        let window = Int((settings.plan.agentPolicy.window + 5).rounded(.up))
+        // The plan's policy, rounded up: the plan starts the refresh a moment after the agent's
+        // window opens, so the child finds it due; the pipeline's lock and re-check keep it to
+        // one STS call.
+        let policy = settings.plan.agentPolicy
         let arguments = [settings.executable, "credential-process", "--profile", session.profile,
-                         "--refresh-window", String(window), "--refresh-only"]
+                         "--refresh-window", String(Int(policy.window.rounded(.up))),
+                         "--lead", String(Int(policy.lead.rounded(.up))), "--refresh-only"]
         // The agent blocks the signals its signalfd reads; the child must start with none blocked
         // (a refresh that ignored SIGTERM could not be stopped).
         var unblocked = sigset_t()
@@ -554,8 +592,17 @@ package final class CachingAgent {
         }
     }
 
+    /// One line per event, whatever the message holds: profile names come from the config and
+    /// reasons from children, so the whole message is made one line, terminal controls escaped,
+    /// and bounded (`loggable`).
     private func log(_ message: String) {
-        context.output.stderr("\(Timestamps.formatRFC3339(context.now())) stscache agent: \(message)\n")
+        context.output.stderr("\(Timestamps.formatRFC3339(context.now())) stscache agent: \(Self.loggable(message))\n")
+    }
+
+    /// `message` as the log writes it: one line, no terminal controls, at most 2,000 bytes.
+    package static func loggable(_ message: String) -> String {
+        let text = TerminalText.escaped(oneLine(message))
+        return text.utf8.count > 2000 ? String(decoding: Array(text.utf8.prefix(2000)), as: UTF8.self) + "…" : text
     }
 
     /// A child's stderr line as the agent repeats it: one line, no terminal controls, bounded.

@@ -6,13 +6,13 @@ import Foundation
 import CredentialCache
 import Credentials
 
-/// When the caching agent (issue 12) refreshes which session: pure, from each entry's header and
-/// when a caller last used it, so the agent's loop only sleeps until `nextWake` and runs what is
-/// `due`. The agent refreshes `lead` seconds before the callers' refresh window opens, through the
-/// same pipeline, entries and locks (its window is the callers' plus `lead`, so its refresh is
-/// "due" while callers still see "fresh"; whoever gets the lock first refreshes, the other reads).
-/// Sessions shorter than twice that wider window hit the half-lifetime cap and are refreshed by
-/// whichever asks first.
+/// When the caching agent refreshes which session: pure, from each entry's header and when a
+/// caller last used it, so the agent's loop only sleeps until `nextWake` and runs what is `due`.
+/// The agent refreshes before the callers' refresh window opens, through the same pipeline,
+/// entries and locks: its policy is the callers' window plus `lead` (at most a quarter of the
+/// session's lifetime, `RefreshPolicy.lead`), so its refresh is "due" while callers still see
+/// "fresh", for every lifetime STS issues (900 s to 12 h); whoever gets the lock first
+/// refreshes, the other reads.
 package struct KeepWarmPlan {
     /// The callers' refresh window (`STSCACHE_REFRESH_WINDOW` or the default).
     package let callers: RefreshPolicy
@@ -42,13 +42,20 @@ package struct KeepWarmPlan {
     }
 
     /// The policy the agent's refreshes go through the pipeline with.
-    package var agentPolicy: RefreshPolicy { RefreshPolicy(window: callers.window + lead) }
+    package var agentPolicy: RefreshPolicy { RefreshPolicy(window: callers.window, lead: lead) }
 
-    /// When the agent refreshes `session`: as its own window opens.
+    /// When the agent refreshes `session`: a moment after its own window opens (so a timer that
+    /// fires early, or a child that starts at once, still finds the refresh due), and always
+    /// before the callers' window opens.
     package func refreshAt(_ session: Session) -> Date {
-        session.expiration.addingTimeInterval(
-            -agentPolicy.effectiveWindow(issuedAt: session.issuedAt, expiration: session.expiration))
+        let agentWindow = agentPolicy.effectiveWindow(issuedAt: session.issuedAt, expiration: session.expiration)
+        let callersWindow = callers.effectiveWindow(issuedAt: session.issuedAt, expiration: session.expiration)
+        let slack = min(Self.startSlack, (agentWindow - callersWindow) / 4)
+        return session.expiration.addingTimeInterval(-agentWindow + slack)
     }
+
+    /// How far after the agent's window opens its refresh is started.
+    static let startSlack: Double = 5
 
     /// Used recently enough to keep warm, and not so long expired that nobody will ask again.
     package func isKept(_ session: Session, now: Date) -> Bool {

@@ -19,18 +19,27 @@ package struct ContainerEndpoint {
     /// The role's credentials, from the cache (refreshed through the pipeline when fewer than
     /// the callers' refresh window is left): never fetched while a client waits if it can help it.
     package let credentials: () throws -> AWSCredentials
-    /// Seconds that must be left on what is handed out (the callers' refresh window: botocore
-    /// refreshes 15 minutes before expiry, so anything shorter makes it ask on every call).
-    package let minimumRemaining: Double
+    /// Seconds that must be left on what is handed out: the served session's own refresh window
+    /// (the callers' window, capped at half its lifetime), so a session the pipeline would
+    /// refresh (one served stale after a failed refresh) is refused, and the client asks again
+    /// later instead of keeping credentials it must soon replace.
+    package let minimumRemaining: (AWSCredentials) -> Double
     package let now: () -> Date
 
-    package init(token: String, roleArn: String, minimumRemaining: Double, now: @escaping () -> Date,
-                 credentials: @escaping () throws -> AWSCredentials) {
+    package init(token: String, roleArn: String, minimumRemaining: @escaping (AWSCredentials) -> Double,
+                 now: @escaping () -> Date, credentials: @escaping () throws -> AWSCredentials) {
         self.token = token
         self.accountId = Self.accountId(ofRoleArn: roleArn)
         self.minimumRemaining = minimumRemaining
         self.now = now
         self.credentials = credentials
+    }
+
+    /// A fixed floor (tests).
+    package init(token: String, roleArn: String, minimumRemaining: Double, now: @escaping () -> Date,
+                 credentials: @escaping () throws -> AWSCredentials) {
+        self.init(token: token, roleArn: roleArn, minimumRemaining: { _ in minimumRemaining }, now: now,
+                  credentials: credentials)
     }
 
     /// A fresh token from the kernel's generator.
@@ -57,7 +66,7 @@ package struct ContainerEndpoint {
         }
         // Stale-if-error may hand back a session inside the window: refuse it here, so the
         // client retries later instead of caching credentials it will soon have to replace.
-        guard expiration.timeIntervalSince(now()) >= minimumRemaining else {
+        guard expiration.timeIntervalSince(now()) >= minimumRemaining(issued) else {
             return Self.error(503, "CredentialsUnavailable",
                               "the session could not be refreshed and has less than the refresh window left")
         }

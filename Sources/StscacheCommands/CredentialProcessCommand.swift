@@ -31,11 +31,15 @@ struct CredentialProcessCommand: ContextualCommand {
     @Flag(name: .long, help: .private)
     var refreshOnly = false
 
+    /// The agent's lead before the refresh window (`RefreshPolicy.lead`). Not for people.
+    @Option(name: .long, help: .private)
+    var lead: String?
+
     @OptionGroup var cacheOptions: CacheOptions
 
     var options: CredentialProcessOptions {
         CredentialProcessOptions(profile: profile, forceRefresh: forceRefresh, refreshWindow: refreshWindow,
-                                 verbose: cacheOptions.verbose, refreshOnly: refreshOnly)
+                                 lead: lead, verbose: cacheOptions.verbose, refreshOnly: refreshOnly)
     }
 
     func run(context: Context) throws {
@@ -47,7 +51,8 @@ struct CredentialProcessCommand: ContextualCommand {
         let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
         let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
         let role = try resources.resolve(profile: options.profile)
-        var broker = resources.broker(policy: RefreshPolicy(window: window))
+        let lead = try RefreshWindow.parse(options.lead) ?? 0
+        var broker = resources.broker(policy: RefreshPolicy(window: window, lead: lead))
         broker.forceRefresh = options.forceRefresh
         broker.servesCachedOnFailure = !options.refreshOnly
         let credentials = try broker.credentials(for: role)
@@ -60,6 +65,7 @@ struct CredentialProcessOptions: Equatable {
     var profile: String
     var forceRefresh = false
     var refreshWindow: String?
+    var lead: String?
     var verbose = false
     /// `--refresh-only` (the agent's refreshes).
     var refreshOnly = false

@@ -74,9 +74,8 @@ struct ExecCommand: ContextualCommand {
         }
         let endpoint = ContainerEndpoint(
             token: try ContainerEndpoint.newToken(), roleArn: fetched.role.roleArn,
-            // The pipeline's own rule: a session shorter than twice the window is refreshed at half its life.
-            minimumRemaining: min(fetched.policy.window, Double(ProfileResolver.durationRange.lowerBound) / 2),
-            now: context.now, credentials: fetched.fetchAgain)
+            // The pipeline's own rule for the served session: fresh, or refused.
+            minimumRemaining: fetched.window, now: context.now, credentials: fetched.fetchAgain)
         let server = try EndpointServer(endpoint: endpoint)
         let running = try server.startThread()
         defer { running.stop() }

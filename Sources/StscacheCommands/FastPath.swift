@@ -18,7 +18,7 @@ enum FastPath {
         guard let command = arguments.first else { return nil }
         switch command {
         case "credential-process":
-            guard let words = Words(arguments.dropFirst(), options: ["--profile", "--refresh-window"],
+            guard let words = Words(arguments.dropFirst(), options: ["--profile", "--refresh-window", "--lead"],
                                     flags: ["--force-refresh", "--verbose", "--refresh-only"]),
                   let profile = words.options["--profile"]
             else { return nil }
@@ -26,6 +26,7 @@ enum FastPath {
                 profile: profile,
                 forceRefresh: words.flags.contains("--force-refresh"),
                 refreshWindow: words.options["--refresh-window"],
+                lead: words.options["--lead"],
                 verbose: words.flags.contains("--verbose"),
                 refreshOnly: words.flags.contains("--refresh-only")))
         default:

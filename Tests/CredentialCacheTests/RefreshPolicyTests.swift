@@ -58,3 +58,22 @@ struct RefreshPolicyTests {
         #expect(RefreshPolicy().effectiveWindow(issuedAt: start.addingTimeInterval(10), expiration: start) == 0)
     }
 }
+
+@Suite("refresh policy: the agent's lead")
+struct RefreshPolicyLeadTests {
+    let start = Date(timeIntervalSince1970: 1_900_000_000)
+
+    @Test("the lead is added after the half-lifetime cap, at most a quarter of the lifetime")
+    func leadAfterCap() {
+        let agent = RefreshPolicy(window: 900, lead: 300)
+        func window(_ lifetime: Double) -> Double {
+            agent.effectiveWindow(issuedAt: start, expiration: start.addingTimeInterval(lifetime))
+        }
+        #expect(window(900) == 450 + 225)
+        #expect(window(1800) == 900 + 300)
+        #expect(window(43200) == 900 + 300)
+        // Callers have no lead: unchanged.
+        #expect(RefreshPolicy(window: 900).effectiveWindow(issuedAt: start, expiration: start.addingTimeInterval(900)) == 450)
+        #expect(RefreshPolicy(window: 900, lead: -5).lead == 0)
+    }
+}

@@ -54,3 +54,15 @@ struct AgentStateTests {
         #expect(CachingAgent.sanitized(String(repeating: "y", count: 1000)).utf8.count <= 304)
     }
 }
+
+@Suite("the agent's log lines")
+struct AgentLogTests {
+    @Test("a message is one line, terminal controls escaped, bounded: nothing in it can start a fake line")
+    func loggable() {
+        let hostile = "arn:aws:iam::1:role/A\u{1b}]0;owned\u{7}\n2030-01-01T00:00:00Z stscache agent: refreshed prod: FORGED"
+        let line = CachingAgent.loggable("refreshing prod (\(hostile))")
+        #expect(!line.contains("\n") && !line.contains("\u{1b}") && !line.contains("\u{7}"))
+        #expect(line.contains("FORGED"))
+        #expect(CachingAgent.loggable(String(repeating: "x", count: 10_000)).utf8.count < 2010)
+    }
+}

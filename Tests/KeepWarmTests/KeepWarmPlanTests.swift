@@ -21,16 +21,41 @@ struct KeepWarmPlanTests {
     func aheadOfCallers() {
         let hour = session()
         let at = plan.refreshAt(hour)
-        #expect(at == hour.expiration.addingTimeInterval(-1200))
+        #expect(at == hour.expiration.addingTimeInterval(-1200 + 5))  // 5 s after its window opens
         #expect(plan.callers.decide(now: at, issuedAt: hour.issuedAt, expiration: hour.expiration) == .fresh)
         #expect(plan.agentPolicy.decide(now: at.addingTimeInterval(1), issuedAt: hour.issuedAt, expiration: hour.expiration)
             == .refreshDue)
     }
 
-    @Test("a 15-minute session hits the half-lifetime cap: the agent and callers refresh at the same time")
-    func shortSession() {
-        let short = session(lifetime: 900)
-        #expect(plan.refreshAt(short) == short.expiration.addingTimeInterval(-450))
+    /// Every lifetime STS issues, with the defaults (15-minute window, 5-minute lead): the
+    /// agent's refresh comes strictly before the callers' window opens, by a lead that shrinks
+    /// with the lifetime (a quarter of it at most) but never to nothing; at that moment callers
+    /// still see the session fresh and the agent's child finds it due; and the session the
+    /// refresh brings is fresh for both (no refresh loop).
+    @Test("a lead before the callers for every lifetime STS issues", arguments: [
+        (900.0, 225.0), (1800.0, 300.0), (3600.0, 300.0), (43200.0, 300.0),
+    ])
+    func everyLifetime(lifetime: Double, lead: Double) {
+        let fresh = session(lifetime: lifetime)
+        let callersOpen = fresh.expiration.addingTimeInterval(
+            -plan.callers.effectiveWindow(issuedAt: fresh.issuedAt, expiration: fresh.expiration))
+        let at = plan.refreshAt(fresh)
+        #expect(callersOpen.timeIntervalSince(at) == lead - 5, "lifetime \(lifetime)")
+        #expect(at > fresh.issuedAt)
+        #expect(plan.callers.decide(now: at, issuedAt: fresh.issuedAt, expiration: fresh.expiration) == .fresh)
+        #expect(plan.agentPolicy.decide(now: at, issuedAt: fresh.issuedAt, expiration: fresh.expiration) == .refreshDue)
+        // Issued at the refresh: a whole new lifetime, fresh for callers and agent alike.
+        let next = KeepWarmPlan.Session(stem: "s", issuedAt: at, expiration: at.addingTimeInterval(lifetime), lastUsed: at)
+        #expect(plan.agentPolicy.decide(now: at, issuedAt: next.issuedAt, expiration: next.expiration) == .fresh)
+        #expect(plan.refreshAt(next) > at)
+    }
+
+    @Test("compressed time keeps the proportions: a 120 s session, window 120 s, lead 40 s (7.5x the defaults)")
+    func compressed() {
+        let compressed = KeepWarmPlan(callers: RefreshPolicy(window: 120), lead: 40)
+        let short = session(lifetime: 120)
+        // Callers at 60 s into the session (half its life); the agent a quarter earlier, plus slack.
+        #expect(compressed.refreshAt(short) == short.issuedAt.addingTimeInterval(30 + 5))
     }
 
     @Test("kept only when used within 12 hours")
@@ -42,15 +67,15 @@ struct KeepWarmPlanTests {
 
     @Test("due and next wake consider kept sessions only")
     func dueAndWake() {
-        var early = session(issuedAgo: 3000)  // refresh time 2400 s after issue: due now
+        var early = session(issuedAgo: 3000)  // refresh time 2405 s after issue: due now
         early.stem = "early"
-        var later = session(issuedAgo: 0)     // due in 2400 s
+        var later = session(issuedAgo: 0)     // due in 2405 s
         later.stem = "later"
         var forgotten = session(issuedAgo: 3500, usedAgo: 13 * 3600)
         forgotten.stem = "forgotten"
         let all = [early, later, forgotten]
         #expect(plan.due(all, now: testNow).map(\.stem) == ["early"])
-        #expect(plan.nextWake([later, forgotten], now: testNow) == testNow.addingTimeInterval(2400))
+        #expect(plan.nextWake([later, forgotten], now: testNow) == testNow.addingTimeInterval(2405))
         #expect(plan.nextWake([forgotten], now: testNow) == nil)
     }
 

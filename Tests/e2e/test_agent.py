@@ -28,7 +28,7 @@ import pytest
 from support import fakes
 from support.aws import AccessKey
 from support.fakes import FakeSTS
-from support.homes import Result, TempHome, files_under, run
+from support.homes import Result, TempHome, files_under, forged_entry, run
 from support.moto import MotoServer
 
 pytestmark = pytest.mark.agent
@@ -69,12 +69,12 @@ class AgentStage:
         assert self.home.stscache_bin is not None
         return run([str(self.home.stscache_bin), *args], self.home.env(self.env(extra)), timeout=timeout)
 
-    def start_agent(self, *args: str) -> subprocess.Popen:
+    def start_agent(self, *args: str, lead: int = LEAD) -> subprocess.Popen:
         assert self.home.stscache_bin is not None
         self.log_path = self.home.root / f"agent-{time.monotonic_ns()}.log"
         log = self.log_path.open("w")
         self.agent = subprocess.Popen(
-            [str(self.home.stscache_bin), "agent", "--lead", f"{LEAD}s", *args],
+            [str(self.home.stscache_bin), "agent", "--lead", f"{lead}s", *args],
             env=self.home.env(self.env()), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         wait_for(lambda: self.state() is not None, 20, "the agent wrote its state")
@@ -169,7 +169,7 @@ def test_callers_never_wait_and_each_cycle_costs_one_sts_call(make_agent_stage):
     assert first.ok, first
     stage.start_agent()
     started = time.monotonic()
-    results = caller_loop(stage, seconds=2 * AGENT_REFRESH_AT + 8)
+    results = caller_loop(stage, seconds=2 * AGENT_REFRESH_AT + 15)  # + the plan's start slack and STS_DELAY
     elapsed = time.monotonic() - started
 
     failures = [r for r in results if not r.ok]
@@ -188,6 +188,49 @@ def test_callers_never_wait_and_each_cycle_costs_one_sts_call(make_agent_stage):
         creds = result.credentials()
         for secret in (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]):
             assert secret not in stage.log() and secret not in state_text, "no issued credential in the log or state"
+
+
+# The defaults' proportions in compressed time: STS's shortest session (900 s) with the default
+# 15-minute window (at least half the session, so capped at half) and 5-minute lead, 7.5 times
+# faster: 120 s sessions, a 120 s window (callers refresh 60 s in), a 40 s lead (a quarter of the
+# lifetime at most: the agent refreshes 30 s before the callers would).
+COMPRESSED_LIFETIME = 120
+COMPRESSED_WINDOW = 120
+COMPRESSED_LEAD = 40
+
+
+def test_in_the_defaults_proportions_no_caller_waits(make_agent_stage):
+    """With every session short enough that the callers' window is capped at half its life (every
+    session up to 30 minutes with the defaults), the agent used to refresh at the very moment
+    callers did, and a caller waited on STS at each refresh."""
+    stage = make_agent_stage(then=short_session(lifetime=COMPRESSED_LIFETIME))
+    stage.extra_env["STSCACHE_REFRESH_WINDOW"] = str(COMPRESSED_WINDOW)
+    first = stage.call()
+    assert first.ok, first
+    stage.start_agent(lead=COMPRESSED_LEAD)
+    results = caller_loop(stage, seconds=80, interval=0.5)
+
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
+    slowest = max(r.elapsed for r in results)
+    assert slowest < STS_DELAY - 0.5, f"a caller waited for STS ({slowest:.2f} s; STS takes {STS_DELAY} s)\n{stage.log()}"
+    refreshes = stage.log().count("refreshed prod-role")
+    assert refreshes >= 2, f"two refreshes in 80 s\n{stage.log()}"
+    assert stage.fake.count() == 1 + refreshes, f"one STS call per cycle\n{stage.log()}"
+
+
+def test_exec_server_serves_a_fresh_short_session_in_the_defaults_proportions(make_agent_stage):
+    """The endpoint refused any session with less than min(window, 450 s) left: a fresh 120 s
+    session under a 120 s window was never served. Its floor is now the served session's own
+    window (60 s here), so boto3 in the child gets it."""
+    stage = make_agent_stage(then=short_session(delay=0, lifetime=COMPRESSED_LIFETIME))
+    stage.extra_env["STSCACHE_REFRESH_WINDOW"] = str(COMPRESSED_WINDOW)
+    from support.peers import VENV_PYTHON
+
+    script = "import boto3; print(boto3.Session().get_credentials().get_frozen_credentials().access_key)"
+    result = stage.stscache("exec", "--server", "--profile", "prod", "--", str(VENV_PYTHON), "-c", script, timeout=60)
+    assert result.ok, result
+    assert result.stdout.strip().startswith("ASIAFAKE"), result
+    assert stage.fake.count() == 1
 
 
 def test_control_without_the_agent_a_caller_waits_at_the_boundary(make_agent_stage):
@@ -330,6 +373,87 @@ def test_sigterm_stops_within_a_second_during_a_refresh(make_agent_stage):
     assert stage.stscache("agent", "status").returncode == 3
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(make_agent_stage):
+    """Anyone who can write to the cache directory could pin the agent: each unknown entry name
+    in an event batch re-read the config and every entry (1,000 junk entries: 7.9 s of CPU), and
+    a create/unlink storm kept it from reading SIGTERM for over 10 s. Now an entry the config
+    does not reach costs a look-up, and the loop reads a bounded slice of events per turn."""
+    stage = make_agent_stage(then=short_session(delay=0))
+    assert stage.call().ok
+    agent = stage.start_agent()
+    time.sleep(1)
+    before = cpu_seconds(agent.pid)
+    junk = stage.home.cache_dir
+    for number in range(1000):
+        path = junk / (f"{number:064x}" + ".entry")
+        path.write_bytes(b"STSCACHE" + os.urandom(200))
+    time.sleep(2)
+    spent = cpu_seconds(agent.pid) - before
+    assert spent < 1.0, f"1,000 junk entries cost the agent {spent:.2f} s of CPU"
+    assert stage.status()["sessions"][0]["profile"] == "prod-role", "the real session is still tracked"
+
+    stop = threading.Event()
+
+    def storm(base: int) -> None:
+        number = 0
+        while not stop.is_set():
+            path = junk / (f"{base + number % 500:064x}" + ".entry")
+            path.write_bytes(b"x")
+            path.unlink()
+            number += 1
+
+    threads = [threading.Thread(target=storm, args=(base,)) for base in (0xffff0000, 0xfffe0000)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(2)
+        started = time.monotonic()
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=10)
+        stopped = time.monotonic() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert stopped < 1.0, f"SIGTERM took {stopped:.2f} s during the storm"
+    assert agent.returncode == 0
+
+
+def test_a_forged_header_neither_writes_the_log_nor_costs_an_sts_call(make_agent_stage):
+    """The agent took a session's role from the entry's header, which anyone who can write to the
+    cache directory can forge (it is authenticated only with the key the agent never loads), and
+    logged it raw: escapes, and whole fake lines. Its role now comes from the config's key, an
+    entry whose header names another role is not tracked, and every log line is escaped."""
+    stage = make_agent_stage(then=short_session(delay=0))
+    assert stage.call().ok
+    [entry] = stage.entries()
+    stem = entry.name[: -len(".entry")]
+    hostile = "arn:aws:iam::123456789012:role/Agent\x1b]0;owned\x07\n2030-01-01T00:00:00Z stscache agent: refreshed prod: FORGED"
+    # Issued 100 s ago, 65 s left: due for the agent at once, were the header believed.
+    now = int(time.time())
+    forged = entry.with_name(entry.name + ".forged")
+    forged.write_bytes(forged_entry(entry.read_bytes(), stem, hostile, "alice", now + 65, issued=now - 100))
+    forged.chmod(0o600)
+    forged.replace(entry)
+    stage.start_agent()  # it finds the forgery at its first look
+    time.sleep(3)
+
+    log = stage.log()
+    assert "\x1b" not in log and "\x07" not in log, repr(log)
+    assert not any(line.startswith("2030-01-01") for line in log.splitlines()), log
+    assert "FORGED" not in log or "\\n2030" in log, log
+    assert stage.fake.count() == 1, f"the forged expiry cost an STS call\n{log}"
+    assert all(s["roleArn"] == ROLE_ARN for s in stage.status()["sessions"]), stage.status()
+    # The next caller replaces the forgery (one STS call, as without the agent).
+    assert stage.call().ok
+    assert stage.fake.count() == 2
+
+
 def with_mfa_sessions(role_answer: fakes.Answer, mfa_session_seconds: int) -> fakes.Answer:
     """GetSessionToken answered with an MFA session of ``mfa_session_seconds``; anything else
     by ``role_answer``."""
@@ -455,7 +579,9 @@ def test_status_of_a_real_session_and_what_counts_as_use(home: TempHome, moto: M
         assert session["roleArn"] == role and session["state"] == "warm"
         expiration = dt.datetime.strptime(session["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         next_refresh = dt.datetime.strptime(session["nextRefresh"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-        assert (expiration - next_refresh).total_seconds() == pytest.approx(WINDOW + LEAD, abs=1), status
+        # The agent's window opens WINDOW + LEAD before expiry; it starts a moment later (the
+        # plan's slack: 5 s, at most a quarter of the lead).
+        assert (expiration - next_refresh).total_seconds() == pytest.approx(WINDOW + LEAD - min(5, LEAD / 4), abs=1), status
         last_used = dt.datetime.strptime(session["lastUsed"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         assert abs(last_used.timestamp() - used_at) < 3, "the second call, a cache hit, counted as use"
         # prompt, list and status only look at headers: after keep-for the session turns idle.

@@ -25,7 +25,7 @@ import pytest
 
 from support.aws import AccessKey, assumed_arn
 from support.fakes import BlackHole, FakeSTS
-from support.homes import TempHome, assert_clean_failure, entry_files, files_under, run
+from support.homes import EXPIRY_OFFSET, TempHome, assert_clean_failure, entry_files, files_under, forged_entry, run
 from support.moto import MotoServer
 
 pytestmark = pytest.mark.security
@@ -150,21 +150,6 @@ def test_same_role_and_session_at_two_endpoints_one_sts_call_at_each(home, moto,
 # --------------------------------------------------------------------------------------------
 # Items 6 and 7: forged headers
 # --------------------------------------------------------------------------------------------
-
-ISSUED_OFFSET = 8 + 1 + 2 + 32 + 8
-EXPIRY_OFFSET = ISSUED_OFFSET + 8
-
-
-def forged_entry(genuine: bytes, stem: str, role_arn: str, session: str, expiration: int) -> bytes:
-    """A format-2 header claiming ``role_arn`` with the genuine entry's key id, and a body that
-    is not a ciphertext under the cache key (an attacker without the key can write no other)."""
-    role, name = role_arn.encode(), session.encode()
-    length = 8 + 1 + 2 + 32 + 8 + 8 + 8 + 32 + 2 + len(role) + 2 + len(name)
-    header = b"STSCACHE" + bytes([2]) + struct.pack(">H", length) + bytes.fromhex(stem)
-    header += genuine[43:51] + struct.pack(">qq", 1_800_000_000, expiration) + bytes(32)
-    header += struct.pack(">H", len(role)) + role + struct.pack(">H", len(name)) + name
-    return header + os.urandom(12 + 64 + 16)
-
 
 def prompt_and_list(home: TempHome, cwd: Path) -> tuple:
     """prompt and list run from ``cwd`` under ``ulimit -c unlimited``, as a shell prompt would."""

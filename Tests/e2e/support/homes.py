@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import shlex
 import subprocess
 import time
@@ -353,3 +354,18 @@ def assert_clean_failure(result: Result, *needles: str) -> str:
     return lines[0]
 
 
+# A cache entry's header (format 2), for tests that forge one.
+ISSUED_OFFSET = 8 + 1 + 2 + 32 + 8
+EXPIRY_OFFSET = ISSUED_OFFSET + 8
+
+
+def forged_entry(genuine: bytes, stem: str, role_arn: str, session: str, expiration: int,
+                 issued: int = 1_800_000_000) -> bytes:
+    """A format-2 header claiming ``role_arn`` with the genuine entry's key id, and a body that
+    is not a ciphertext under the cache key (an attacker without the key can write no other)."""
+    role, name = role_arn.encode(), session.encode()
+    length = 8 + 1 + 2 + 32 + 8 + 8 + 8 + 32 + 2 + len(role) + 2 + len(name)
+    header = b"STSCACHE" + bytes([2]) + struct.pack(">H", length) + bytes.fromhex(stem)
+    header += genuine[43:51] + struct.pack(">qq", issued, expiration) + bytes(32)
+    header += struct.pack(">H", len(role)) + role + struct.pack(">H", len(name)) + name
+    return header + os.urandom(12 + 64 + 16)
