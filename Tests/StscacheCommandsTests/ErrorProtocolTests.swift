@@ -29,7 +29,7 @@ struct ErrorProtocolTests {
             SourceError(.imdsNoRole, "no role is attached to this instance"),
             CommandError(.terminalRefused, "not printing credentials to a terminal"),
             BrokerError.incompleteCredentials("arn:aws:iam::1:role/R"),
-            UsageError("refresh window 'soon' is not a duration"),
+            UsageError(.invalidSetting, "refresh window 'soon' is not a duration"),
             AccessKeyStoreError.tampered(path: "/tmp/access-keys", profile: "base"),
             KeysError.notStored(profile: "base", roleProfile: "prod-role"),
         ]
