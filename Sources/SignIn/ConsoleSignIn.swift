@@ -31,8 +31,6 @@ package enum ConsoleErrorCode: String, ErrorCode {
     case badAnswer = "bad-answer"
     /// The network failed.
     case transport = "transport"
-    /// No browser to open, or it could not be started.
-    case browser = "browser"
 }
 
 /// Console sign-in through the AWS federation endpoint, from a role session: `getSigninToken`
