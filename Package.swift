@@ -132,6 +132,9 @@ let package = Package(
         .testTarget(name: "KeepWarmTests", dependencies: ["KeepWarm", "Credentials", "TestSupport"]),
         .testTarget(name: "SignInTests", dependencies: ["SignIn", "LocalEndpoint", "Credentials", "AWSConfig", "TestSupport"]),
         .testTarget(name: "SetupTests", dependencies: ["Setup", "Credentials", "AWSConfig", "TestSupport"]),
-        .testTarget(name: "StscacheCommandsTests", dependencies: ["StscacheCommands", "Credentials", "AWSConfig", "TestSupport"]),
+        .testTarget(
+            name: "StscacheCommandsTests",
+            dependencies: ["StscacheCommands", "Credentials", "KeepWarm", "LocalEndpoint", "SignIn", "Setup", "AWSConfig",
+                           "TestSupport"]),
     ]
 )

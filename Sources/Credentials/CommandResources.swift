@@ -39,15 +39,18 @@ package enum RefreshWindow {
     package static func parse(_ text: String?) throws -> Double? {
         guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
         guard let seconds = parseDuration(text) else {
-            throw UsageError("refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")
+            throw UsageError(.invalidSetting, "refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")
         }
         return seconds
     }
 }
 
 /// A command-line or environment setting that is not usable (`--refresh-window`, timeouts).
-package struct UsageError: UserFacingError {
-    package let message: String
-    package var errorCode: String { "usage.invalid-setting" }
-    package init(_ message: String) { self.message = message }
+package typealias UsageError = CodedError<UsageErrorCode>
+
+/// The codes of `UsageError`: `usage.<code>`.
+package enum UsageErrorCode: String, ErrorCode {
+    package static let domain = "usage"
+
+    case invalidSetting = "invalid-setting"
 }

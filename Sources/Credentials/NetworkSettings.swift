@@ -58,15 +58,15 @@ package enum NetworkSettings {
     package static func validate(environment: [String: String]) throws(UsageError) {
         for name in ["STSCACHE_CONNECT_TIMEOUT", "STSCACHE_ATTEMPT_TIMEOUT", "STSCACHE_STS_TIMEOUT"] {
             if let text = environment[name], !text.isEmpty, seconds(text) == nil {
-                throw UsageError("\(name)='\(text)' is not a number of seconds greater than 0 (e.g. \(name)=10)")
+                throw UsageError(.invalidSetting, "\(name)='\(text)' is not a number of seconds greater than 0 (e.g. \(name)=10)")
             }
         }
         if let text = environment["STSCACHE_LOCK_TIMEOUT"], !text.isEmpty,
            Double(text.trimmingWhitespace()).map({ $0 >= 0 && $0.isFinite }) != true {
-            throw UsageError("STSCACHE_LOCK_TIMEOUT='\(text)' is not a number of seconds (0 or more, e.g. 120)")
+            throw UsageError(.invalidSetting, "STSCACHE_LOCK_TIMEOUT='\(text)' is not a number of seconds (0 or more, e.g. 120)")
         }
         if let text = environment["STSCACHE_MAX_ATTEMPTS"], !text.isEmpty, attempts(text) == nil {
-            throw UsageError("STSCACHE_MAX_ATTEMPTS='\(text)' is not a whole number from 1 to \(maximumAttempts)")
+            throw UsageError(.invalidSetting, "STSCACHE_MAX_ATTEMPTS='\(text)' is not a whole number from 1 to \(maximumAttempts)")
         }
     }
 

@@ -59,32 +59,28 @@ package struct StoredKeys {
 }
 
 /// Failures of `stscache keys` and of stored keys as a source. Never a secret in a message.
-package struct KeysError: UserFacingError, Equatable {
-    package enum Code: String, Sendable {
-        case notStored = "not-stored"
-        case storedAndPlaintext = "stored-and-plaintext"
-        case alreadyStored = "already-stored"
-        case plaintextPresent = "plaintext-present"
-        case noPlaintext = "no-plaintext"
-        case invalidInput = "invalid-input"
-        case noTerminal = "no-terminal"
-        case rejected = "rejected"
-        case credentialsFileChanged = "credentials-file-changed"
-        case credentialsFileUnusable = "credentials-file-unusable"
-        case rotationFailed = "rotation-failed"
-        case tooManyKeys = "too-many-keys"
-        case storeKeyMissing = "store-key-missing"
-    }
+package typealias KeysError = CodedError<KeysErrorCode>
 
-    package let code: Code
-    package let message: String
-    package var errorCode: String { "keys." + code.rawValue }
+/// The codes of `KeysError`: `keys.<code>`.
+package enum KeysErrorCode: String, ErrorCode {
+    package static let domain = "keys"
 
-    package init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    case notStored = "not-stored"
+    case storedAndPlaintext = "stored-and-plaintext"
+    case alreadyStored = "already-stored"
+    case plaintextPresent = "plaintext-present"
+    case noPlaintext = "no-plaintext"
+    case invalidInput = "invalid-input"
+    case noTerminal = "no-terminal"
+    case rejected = "rejected"
+    case credentialsFileChanged = "credentials-file-changed"
+    case credentialsFileUnusable = "credentials-file-unusable"
+    case rotationFailed = "rotation-failed"
+    case tooManyKeys = "too-many-keys"
+    case storeKeyMissing = "store-key-missing"
+}
 
+extension KeysError {
     package static func notStored(profile: String, roleProfile: String) -> KeysError {
         KeysError(
             .notStored,

@@ -47,15 +47,8 @@ package final class CachingAgent {
         }
     }
 
-    package struct Failure: UserFacingError {
-        package enum Code: String, Sendable {
-            case alreadyRunning = "already-running"
-            case setup
-        }
-        package let code: Code
-        package let message: String
-        package var errorCode: String { "agent." + code.rawValue }
-    }
+    /// Why the agent could not start (`agent.<code>`).
+    package typealias Failure = CodedError<AgentErrorCode>
 
     /// One session the agent knows of: a cache entry the config reaches.
     struct Tracked {
@@ -113,12 +106,12 @@ package final class CachingAgent {
         case .acquired(let fd): lockFD = fd
         case .heldElsewhere:
             let pid = AgentState.load(from: cache).state.map { " (pid \($0.pid))" } ?? ""
-            throw Failure(code: .alreadyRunning,
-                          message: "an agent already runs on the cache \(cache.directory.path)\(pid); stop it first, "
+            throw Failure(.alreadyRunning,
+                          "an agent already runs on the cache \(cache.directory.path)\(pid); stop it first, "
                             + "or check it with `stscache agent status`.")
         }
         func setupFailure(_ what: String) -> Failure {
-            Failure(code: .setup, message: "could not \(what) for the agent: \(String(cString: strerror(errno)))")
+            Failure(.setup, "could not \(what) for the agent: \(String(cString: strerror(errno)))")
         }
         let handled = [SIGTERM, SIGINT, SIGHUP, SIGCHLD]
         signals = handled.withUnsafeBufferPointer { stscache_signal_fd($0.baseAddress, Int32($0.count)) }
@@ -619,4 +612,14 @@ package final class CachingAgent {
         if whole >= 60 && whole % 60 == 0 { return "\(whole / 60)m" }
         return "\(whole)s"
     }
+}
+
+/// The codes of `CachingAgent.Failure`: `agent.<code>`.
+package enum AgentErrorCode: String, ErrorCode {
+    package static let domain = "agent"
+
+    /// Another agent holds the cache's agent lock.
+    case alreadyRunning = "already-running"
+    /// A descriptor the agent waits on (signalfd, inotify, timerfd) could not be made.
+    case setup
 }

@@ -39,10 +39,8 @@ package final class EndpointServer: @unchecked Sendable {
     private let purpose: String
     package var readTimeout: Double = 2
 
-    package struct Failure: UserFacingError {
-        package let message: String
-        package var errorCode: String { "endpoint.socket" }
-    }
+    /// The server could not listen or start (`endpoint.socket`).
+    package typealias Failure = CodedError<EndpointErrorCode>
 
     /// The container-credentials endpoint: every request goes to `endpoint`.
     package convenience init(endpoint: ContainerEndpoint) throws(Failure) {
@@ -57,7 +55,7 @@ package final class EndpointServer: @unchecked Sendable {
         self.handler = handler
         self.purpose = purpose
         func failed(_ what: String) -> Failure {
-            Failure(message: "could not \(what) for \(purpose): \(String(cString: strerror(errno)))")
+            Failure(.socket, "could not \(what) for \(purpose): \(String(cString: strerror(errno)))")
         }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw failed("open a socket") }
@@ -151,7 +149,7 @@ package final class EndpointServer: @unchecked Sendable {
         }, box)
         guard status == 0 else {
             Unmanaged<Start>.fromOpaque(box).release()
-            throw Failure(message: "could not start \(purpose): \(String(cString: strerror(status)))")
+            throw Failure(.socket, "could not start \(purpose): \(String(cString: strerror(status)))")
         }
         return Running(server: self, thread: thread)
     }
@@ -228,4 +226,12 @@ package final class EndpointServer: @unchecked Sendable {
             offset += sent
         }
     }
+}
+
+/// The codes of `EndpointServer.Failure`: `endpoint.<code>`.
+package enum EndpointErrorCode: String, ErrorCode {
+    package static let domain = "endpoint"
+
+    /// A socket, pipe or thread the server needs could not be had.
+    case socket
 }

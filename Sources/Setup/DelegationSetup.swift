@@ -4,42 +4,36 @@ import Credentials
 
 /// Failures of `setup` (turning role profiles into delegating pairs, and undoing that).
 /// Nothing is written when one is thrown, unless the message says otherwise.
-package struct SetupError: UserFacingError, Equatable {
-    package enum Code: String, Sendable {
-        case unknownProfile = "unknown-profile"
-        /// The profile has no `role_arn`.
-        case notARole = "not-a-role"
-        /// The profile already runs stscache through `credential_process`.
-        case alreadyDelegating = "already-delegating"
-        /// The profile has `role_arn` but no source to assume it with.
-        case noSource = "no-source"
-        /// `source_profile` names the profile itself.
-        case selfSourced = "self-sourced"
-        /// `<profile>-role` already exists.
-        case nameTaken = "name-taken"
-        /// Something about the profile's layout setup will not edit (credentials-file keys,
-        /// differently written duplicate headers, a name that needs quoting).
-        case unsupportedLayout = "unsupported-layout"
-        /// The edited file would not mean what it should (a bug; nothing is written).
-        case verificationFailed = "verification-failed"
-        /// The file changed between setup reading it and replacing it.
-        case changedUnderneath = "changed-underneath"
-        /// `--undo`: the file is not what setup wrote.
-        case changedSinceSetup = "changed-since-setup"
-        /// `--undo`: there is no backup to restore.
-        case noBackup = "no-backup"
-        /// Reading or writing a file failed.
-        case fileError = "file-error"
-    }
+package typealias SetupError = CodedError<SetupErrorCode>
 
-    package let code: Code
-    package let message: String
-    package var errorCode: String { "setup." + code.rawValue }
+/// The codes of `SetupError`: `setup.<code>`.
+package enum SetupErrorCode: String, ErrorCode {
+    package static let domain = "setup"
 
-    package init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    case unknownProfile = "unknown-profile"
+    /// The profile has no `role_arn`.
+    case notARole = "not-a-role"
+    /// The profile already runs stscache through `credential_process`.
+    case alreadyDelegating = "already-delegating"
+    /// The profile has `role_arn` but no source to assume it with.
+    case noSource = "no-source"
+    /// `source_profile` names the profile itself.
+    case selfSourced = "self-sourced"
+    /// `<profile>-role` already exists.
+    case nameTaken = "name-taken"
+    /// Something about the profile's layout setup will not edit (credentials-file keys,
+    /// differently written duplicate headers, a name that needs quoting).
+    case unsupportedLayout = "unsupported-layout"
+    /// The edited file would not mean what it should (a bug; nothing is written).
+    case verificationFailed = "verification-failed"
+    /// The file changed between setup reading it and replacing it.
+    case changedUnderneath = "changed-underneath"
+    /// `--undo`: the file is not what setup wrote.
+    case changedSinceSetup = "changed-since-setup"
+    /// `--undo`: there is no backup to restore.
+    case noBackup = "no-backup"
+    /// Reading or writing a file failed.
+    case fileError = "file-error"
 }
 
 /// Turns role profiles (and IAM Identity Center profiles, the same way) into stscache's

@@ -7,6 +7,26 @@ import AWSConfig
 import StscacheSupport
 import Credentials
 
+/// Why the browser could not be opened, for `console` and `login` alike (a login that opens no
+/// browser is not a console failure). Each message names the command's way around the browser.
+package typealias BrowserError = CodedError<BrowserErrorCode>
+
+/// The codes of `BrowserError`: `browser.<code>`.
+package enum BrowserErrorCode: String, ErrorCode {
+    package static let domain = "browser"
+
+    /// `BROWSER` is set but is not a command line stscache can split.
+    case invalidSetting = "invalid-setting"
+    /// The opener (`BROWSER`'s command, else `xdg-open`) is not in PATH or not executable.
+    case openerNotFound = "opener-not-found"
+    /// The opener could not be started.
+    case spawnFailed = "spawn-failed"
+    /// The opener returned a failure status.
+    case openerFailed = "opener-failed"
+    /// The private redirect page (or its directory) could not be written.
+    case pageUnwritable = "page-unwritable"
+}
+
 /// Opens a secret URL in the user's browser without putting it in any program's argv.
 ///
 /// A command line is readable by every local user in /proc/PID/cmdline (unless /proc is mounted
@@ -25,14 +45,14 @@ package enum BrowserLaunch {
 
     /// `fallback`: the option that does without a browser, for the messages (`console`'s
     /// `--print`, `login`'s `--no-browser`).
-    package static func open(url: String, context: Context, fallback: String = "--print") throws(ConsoleError) {
+    package static func open(url: String, context: Context, fallback: String = "--print") throws(BrowserError) {
         let environment = ChildEnvironment.inherited(from: context.environment)
         let command = try opener(environment: environment, fallback: fallback)
         let path: String
         switch ExecutableSearch.locate(command[0], environment: environment) {
         case .found(let found): path = found
         case .notFound, .notExecutable:
-            throw ConsoleError(.browser, "cannot open a browser: \(command[0]) was not found; install xdg-utils or set "
+            throw BrowserError(.openerNotFound, "cannot open a browser: \(command[0]) was not found; install xdg-utils or set "
                 + "BROWSER, or use \(fallback) and open the URL yourself.")
         }
         let (directory, page) = try writePage(url: url, environment: context.environment, fallback: fallback)
@@ -44,7 +64,7 @@ package enum BrowserLaunch {
         do {
             pid = try Spawn.start(path: path, arguments: command + ["file://" + page], environment: environment, stdout: 2)
         } catch {
-            throw ConsoleError(.browser, "cannot start \(command[0]): \(String(cString: strerror(error.errno))).")
+            throw BrowserError(.spawnFailed, "cannot start \(command[0]): \(String(cString: strerror(error.errno))).")
         }
         var termination: Termination?
         let deadline = monotonicSeconds() + openerWait
@@ -59,24 +79,24 @@ package enum BrowserLaunch {
             sleepSeconds(0.02)
         }
         if let termination, !termination.succeeded {
-            throw ConsoleError(.browser, "\(command[0]) failed (status \(termination.shellStatus)); use \(fallback) and "
+            throw BrowserError(.openerFailed, "\(command[0]) failed (status \(termination.shellStatus)); use \(fallback) and "
                 + "open the URL yourself.")
         }
         context.sleep(readGrace)
     }
 
     /// `$BROWSER`'s first entry (split as a command line), else `xdg-open`.
-    static func opener(environment: [String: String], fallback: String = "--print") throws(ConsoleError) -> [String] {
+    static func opener(environment: [String: String], fallback: String = "--print") throws(BrowserError) -> [String] {
         guard let browser = environment["BROWSER"], !browser.isEmpty else { return ["xdg-open"] }
         let first = String(browser.split(separator: ":", omittingEmptySubsequences: true).first ?? "")
         guard let words = shellWords(first), !words.isEmpty, !words[0].isEmpty else {
-            throw ConsoleError(.browser, "BROWSER is set but is not a command stscache can run; fix it, or use \(fallback).")
+            throw BrowserError(.invalidSetting, "BROWSER is set but is not a command stscache can run; fix it, or use \(fallback).")
         }
         return words
     }
 
     /// The redirect page, in a fresh private directory.
-    static func writePage(url: String, environment: [String: String], fallback: String = "--print") throws(ConsoleError)
+    static func writePage(url: String, environment: [String: String], fallback: String = "--print") throws(BrowserError)
         -> (directory: String, page: String)
     {
         let candidates: [String] = [environment["XDG_RUNTIME_DIR"], environment["TMPDIR"], "/tmp"].compactMap { $0 }
@@ -85,7 +105,7 @@ package enum BrowserLaunch {
         } ?? "/tmp"
         var template = Array((base + "/stscache-console.XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw ConsoleError(.browser, "cannot create a private directory in \(base): \(String(cString: strerror(errno))); "
+            throw BrowserError(.pageUnwritable, "cannot create a private directory in \(base): \(String(cString: strerror(errno))); "
                 + "use \(fallback).")
         }
         let directory = String(cString: made)
@@ -99,14 +119,14 @@ package enum BrowserLaunch {
         guard fd >= 0 else {
             let code = errno
             rmdir(directory)
-            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(code))); use \(fallback).")
+            throw BrowserError(.pageUnwritable, "cannot write a page in \(directory): \(String(cString: strerror(code))); use \(fallback).")
         }
         let failed = Array(html.utf8).withUnsafeBytes { FileSystem.writeAll(fd, $0) }
         close(fd)
         if let failed {
             unlink(page)
             rmdir(directory)
-            throw ConsoleError(.browser, "cannot write a page in \(directory): \(String(cString: strerror(failed.code))); use \(fallback).")
+            throw BrowserError(.pageUnwritable, "cannot write a page in \(directory): \(String(cString: strerror(failed.code))); use \(fallback).")
         }
         return (directory, page)
     }

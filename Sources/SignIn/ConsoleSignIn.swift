@@ -11,34 +11,26 @@ import Transport
 import Credentials
 
 /// Failures of `console`. Messages never hold the session, the sign-in token or the URL.
-package struct ConsoleError: UserFacingError, Equatable {
-    package enum Code: String, Sendable {
-        /// `STSCACHE_FEDERATION_ENDPOINT` is malformed or plain http to another host.
-        case invalidEndpoint = "invalid-endpoint"
-        /// The region's partition has no console sign-in stscache knows.
-        case unsupportedPartition = "unsupported-partition"
-        /// `--destination` or `--region` is not usable.
-        case invalidDestination = "invalid-destination"
-        /// The session has no session token (only role sessions can sign in).
-        case notASession = "not-a-session"
-        /// The federation endpoint answered with an error status.
-        case refused = "refused"
-        /// The answer is not a sign-in token (not JSON, no token, odd bytes).
-        case badAnswer = "bad-answer"
-        /// The network failed.
-        case transport = "transport"
-        /// No browser to open, or it could not be started.
-        case browser = "browser"
-    }
+package typealias ConsoleError = CodedError<ConsoleErrorCode>
 
-    package let code: Code
-    package let message: String
-    package var errorCode: String { "console." + code.rawValue }
+/// The codes of `ConsoleError`: `console.<code>`.
+package enum ConsoleErrorCode: String, ErrorCode {
+    package static let domain = "console"
 
-    package init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    /// `STSCACHE_FEDERATION_ENDPOINT` is malformed or plain http to another host.
+    case invalidEndpoint = "invalid-endpoint"
+    /// The region's partition has no console sign-in stscache knows.
+    case unsupportedPartition = "unsupported-partition"
+    /// `--destination` or `--region` is not usable.
+    case invalidDestination = "invalid-destination"
+    /// The session has no session token (only role sessions can sign in).
+    case notASession = "not-a-session"
+    /// The federation endpoint answered with an error status.
+    case refused = "refused"
+    /// The answer is not a sign-in token (not JSON, no token, odd bytes).
+    case badAnswer = "bad-answer"
+    /// The network failed.
+    case transport = "transport"
 }
 
 /// Console sign-in through the AWS federation endpoint, from a role session: `getSigninToken`

@@ -64,7 +64,7 @@ package struct IdentityCenterLogin {
         var legacyProfile: Profile?
         if let profile {
             guard let section = files.profile(named: profile) else {
-                throw UsageError("profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
+                throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
             }
             if let session = section.string("sso_session") {
                 name = session
@@ -74,11 +74,11 @@ package struct IdentityCenterLogin {
         }
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
-                throw UsageError("\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
+                throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
             }
             guard let startURL = section["sso_start_url"]?.text, !startURL.isEmpty,
                   let region = section["sso_region"]?.text, !region.isEmpty else {
-                throw UsageError("[sso-session \(name)] in \(files.configPath) needs sso_start_url and sso_region.")
+                throw UsageError(.invalidSetting, "[sso-session \(name)] in \(files.configPath) needs sso_start_url and sso_region.")
             }
             let scopes = section["sso_registration_scopes"].map {
                 $0.text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
@@ -87,7 +87,7 @@ package struct IdentityCenterLogin {
         }
         guard let legacyProfile, let startURL = legacyProfile.string("sso_start_url"),
               let region = legacyProfile.string("sso_region") else {
-            throw UsageError("profile \"\(profile ?? "")\" has neither sso_session nor sso_start_url and sso_region; it is not "
+            throw UsageError(.invalidSetting, "profile \"\(profile ?? "")\" has neither sso_session nor sso_start_url and sso_region; it is not "
                 + "an IAM Identity Center profile.")
         }
         return Target(startURL: startURL, region: region, sessionName: nil, scopes: nil, oidcEndpoint: oidc,

@@ -131,12 +131,12 @@ struct ExecCommand: ContextualCommand {
             return path
         case .notExecutable(let path):
             let reason = command.contains("/") ? "not an executable file" : "permission denied"
-            throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+            throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)")
         case .notFound:
             if command.contains("/") {
-                throw CommandError(.commandNotFound, "cannot run \(command): no such file", exitStatus: 127)
+                throw CommandError(.commandNotFound, "cannot run \(command): no such file")
             }
-            throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)", exitStatus: 127)
+            throw CommandError(.commandNotFound, "command not found: \(command) (not in PATH)")
         }
     }
 }
@@ -196,9 +196,9 @@ enum ChildProcess {
         } catch {
             let reason = String(cString: strerror(error.errno))
             switch error.errno {
-            case ENOENT: throw CommandError(.commandNotFound, "cannot run \(path): \(reason)", exitStatus: 127)
+            case ENOENT: throw CommandError(.commandNotFound, "cannot run \(path): \(reason)")
             case EACCES, ENOEXEC, EISDIR:
-                throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)", exitStatus: 126)
+                throw CommandError(.commandNotExecutable, "cannot run \(path): \(reason)")
             default: throw CommandError(.spawnFailed, "cannot start \(path): \(reason)")
             }
         }

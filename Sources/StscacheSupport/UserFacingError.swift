@@ -1,6 +1,7 @@
 /// Every error a user can meet: a stable code that tests and scripts compare, and one line for
 /// people that says what went wrong and what to do about it. Each domain (config, cache, STS,
-/// transport, crypto, sources, commands) has one error type that conforms; the entry point
+/// transport, crypto, sources, commands) has one error type that conforms, most of them a
+/// `CodedError` (a code and a message); the entry point
 /// prints `stscache: <message>` for any of them, so none ever reaches the user as "unexpected
 /// error". (soto-core's `AWSErrorType` plays this part there.)
 ///

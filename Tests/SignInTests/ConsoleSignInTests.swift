@@ -150,11 +150,12 @@ struct ConsoleSignInTests {
     func opener() throws {
         #expect(try BrowserLaunch.opener(environment: [:]) == ["xdg-open"])
         #expect(try BrowserLaunch.opener(environment: ["BROWSER": "firefox --new-window:chromium"]) == ["firefox", "--new-window"])
-        #expect(throws: ConsoleError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'unterminated"]) }
+        #expect(throws: BrowserError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'unterminated"]) }
         // Each command's way around the browser is the one it has: console's --print, login's --no-browser.
-        let console = #expect(throws: ConsoleError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'x"]) }
+        let console = #expect(throws: BrowserError.self) { try BrowserLaunch.opener(environment: ["BROWSER": "'x"]) }
         #expect(console?.message.contains("--print") == true)
-        let login = #expect(throws: ConsoleError.self) {
+        #expect(console?.errorCode == "browser.invalid-setting", "login opens a browser too: not a console error")
+        let login = #expect(throws: BrowserError.self) {
             try BrowserLaunch.opener(environment: ["BROWSER": "'x"], fallback: "--no-browser")
         }
         #expect(login?.message.contains("--no-browser") == true && login?.message.contains("--print") == false)

@@ -2,34 +2,27 @@ import StscacheSupport
 
 /// Why Identity Center credentials could not be had. Each message says what to run or fix;
 /// none holds a token, a refresh token, a client secret or credentials.
-package struct IdentityCenterError: UserFacingError, Equatable, CustomStringConvertible {
-    package enum Code: String, Sendable {
-        /// No token file, or one that cannot be used: a login is needed.
-        case notLoggedIn = "not-logged-in"
-        /// The token expired (or the portal/OIDC says it is no longer valid): log in again.
-        case loginExpired = "login-expired"
-        /// The portal refused this account or role for the signed-in user.
-        case noAccess = "no-access"
-        /// The token file exists but is not one botocore wrote.
-        case invalidTokenFile = "invalid-token-file"
-        /// `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` is not https (or http to this machine), or the
-        /// `sso_region` that names the standard hosts is not a region name.
-        case insecureEndpoint = "insecure-endpoint"
-        /// The portal or OIDC answered something that is not their API.
-        case badResponse = "bad-response"
-        /// The portal or OIDC could not be reached, or failed.
-        case unavailable = "unavailable"
-        /// The refreshed token could not be written back.
-        case tokenWriteFailed = "token-write-failed"
-    }
+package typealias IdentityCenterError = CodedError<IdentityCenterErrorCode>
 
-    package let code: Code
-    package let message: String
-    package var errorCode: String { "identity-center." + code.rawValue }
-    package var description: String { message }
+/// The codes of `IdentityCenterError`: `identity-center.<code>`.
+package enum IdentityCenterErrorCode: String, ErrorCode {
+    package static let domain = "identity-center"
 
-    package init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    /// No token file, or one that cannot be used: a login is needed.
+    case notLoggedIn = "not-logged-in"
+    /// The token expired (or the portal/OIDC says it is no longer valid): log in again.
+    case loginExpired = "login-expired"
+    /// The portal refused this account or role for the signed-in user.
+    case noAccess = "no-access"
+    /// The token file exists but is not one botocore wrote.
+    case invalidTokenFile = "invalid-token-file"
+    /// `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` is not https (or http to this machine), or the
+    /// `sso_region` that names the standard hosts is not a region name.
+    case insecureEndpoint = "insecure-endpoint"
+    /// The portal or OIDC answered something that is not their API.
+    case badResponse = "bad-response"
+    /// The portal or OIDC could not be reached, or failed.
+    case unavailable = "unavailable"
+    /// The refreshed token could not be written back.
+    case tokenWriteFailed = "token-write-failed"
 }
