@@ -10,7 +10,7 @@ import StscacheSupport
 /// The container-credentials protocol every AWS SDK speaks (`AWS_CONTAINER_CREDENTIALS_FULL_URI`
 /// with `AWS_CONTAINER_AUTHORIZATION_TOKEN`), as stscache answers it on 127.0.0.1: what a request
 /// gets, independent of the HTTP server that carries it. One endpoint token grants one
-/// profile's role and nothing else. Facts in ../shared/protocols.md.
+/// profile's role and nothing else. What the SDKs accept: docs/DESIGN.md, "Serving long jobs".
 package struct ContainerEndpoint {
     /// The token clients must send as `Authorization` (hex of 32 random bytes: 256 bits).
     package let token: String

@@ -17,7 +17,7 @@ struct ExecCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command with the role's credentials in its environment, and exit with its status.",
-        usage: "stscache exec --profile <profile> [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
+        usage: "stscache exec --profile <profile> [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
             AWS_CREDENTIAL_EXPIRATION and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \

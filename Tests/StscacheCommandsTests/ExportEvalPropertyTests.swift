@@ -13,7 +13,7 @@ import TestSupport
 /// quotes of every kind, shell metacharacters and control characters. The binary itself can no
 /// longer print such values (arriving credentials are checked), so this drives the very
 /// renderer `export` uses, `ExportCommand.render`, and hands its text to the real shells the way
-/// the README says to: `eval "$(...)"` in bash and zsh, `... | source` in fish. Each shell then
+/// docs/exec-and-endpoint.md says to: `eval "$(...)"` in bash and zsh, `... | source` in fish. Each shell then
 /// runs `printenv`, so what is compared is what a child process (the AWS CLI) would get.
 ///
 /// The shells must be installed (scripts/bootstrap installs them); under CI=true a missing

@@ -117,7 +117,7 @@ def eval_in(shell: str, script: str, env: dict[str, str], cwd: Path) -> Result:
 
 
 def eval_export(shell: str, stscache: Path, profile: str, env: dict[str, str], cwd: Path) -> Result:
-    """The README's way to load ``export``'s lines in each shell, then the token as bytes."""
+    """The way docs/exec-and-endpoint.md loads ``export``'s lines in each shell, then the token as bytes."""
     command = f"{stscache} export --profile {profile}"
     if shell == "fish":
         script = f"{command} --format fish | source; printenv AWS_SESSION_TOKEN"
