@@ -4,7 +4,7 @@ import AWSConfig
 import Credentials
 
 /// A real temporary directory, removed when released.
-public final class TemporaryDirectory {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(prefix: String = "stscache-tests") throws {
