@@ -3,14 +3,12 @@ import Testing
 @testable import CredentialCache
 import TestSupport
 
-@Suite("Entry locks")
+@Suite("Entry locks", .permissiveTemporaryDirectory)
 struct EntryLockTests {
-    let temp: TemporaryDirectory
     let cache: CredentialCache
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     @Test("a second locker waits for the first, then runs")

@@ -5,14 +5,13 @@ import TestSupport
 
 /// The single-flight wait: processes that find the lock held are answered from the entry the
 /// holder writes, as soon as it lands, without queueing for the lock.
-@Suite("Waiting for a refresh")
+@Suite("Waiting for a refresh", .permissiveTemporaryDirectory)
 struct LockWaitTests {
-    let temp: TemporaryDirectory
+    let temp = TemporaryDirectory.current
     let cache: CredentialCache
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     @Test("a waiter is answered from the new entry while the holder still holds the lock")
