@@ -42,12 +42,6 @@ private struct Fixture {
     }
 }
 
-private let baseKeys = """
-    [base]
-    aws_access_key_id = AKIDBASE
-    aws_secret_access_key = base-secret-value
-    """
-
 @Suite("Profile resolution")
 struct ProfileResolverTests {
     // MARK: Sources
@@ -66,7 +60,7 @@ struct ProfileResolverTests {
                 [profile base]
                 region = eu-west-1
                 """,
-            credentials: baseKeys + "\naws_session_token = base-token\n")
+            credentials: baseKeysCredentials + "aws_session_token = base-token\n")
         let role = try fixture.resolve("prod-role")
         #expect(role == RoleProfile(
             name: "prod-role", roleArn: adminArn, roleSessionName: "alice", externalId: "ext-123",
@@ -91,7 +85,7 @@ struct ProfileResolverTests {
                 role_session_name = mid
                 duration_seconds = 900
                 """,
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         let role = try fixture.resolve("top")
         #expect(role.roleArn == "arn:aws:iam::111111111111:role/Top")
         #expect(role.region == "eu-west-1")
@@ -107,8 +101,7 @@ struct ProfileResolverTests {
         #expect(middle.endpointURL == nil)
         #expect(middle.roleSessionName == "mid")
         #expect(middle.durationSeconds == 900)
-        #expect(middle.source == .staticKeys(profile: "base", StaticKeys(
-            accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+        #expect(middle.source == .staticKeys(profile: "base", baseKeys))
     }
 
     @Test("a source with both keys and a role uses its keys, as botocore does")
@@ -122,9 +115,8 @@ struct ProfileResolverTests {
                 role_arn = arn:aws:iam::222222222222:role/Ignored
                 source_profile = nowhere
                 """,
-            credentials: baseKeys)
-        #expect(try fixture.resolve("top").source == .staticKeys(profile: "base", StaticKeys(
-            accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+            credentials: baseKeysCredentials)
+        #expect(try fixture.resolve("top").source == .staticKeys(profile: "base", baseKeys))
     }
 
     @Test("a profile may be its own source when it holds static keys")
@@ -247,9 +239,8 @@ struct ProfileResolverTests {
             [profile base]
             credential_process = helper
             """
-        let withCredentialsFile = try Fixture(config: config, credentials: baseKeys)
-        #expect(try withCredentialsFile.resolve("top").source == .staticKeys(profile: "base", StaticKeys(
-            accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+        let withCredentialsFile = try Fixture(config: config, credentials: baseKeysCredentials)
+        #expect(try withCredentialsFile.resolve("top").source == .staticKeys(profile: "base", baseKeys))
 
         let withConfigKeys = try Fixture(config: config + "\naws_access_key_id = AKIDC\naws_secret_access_key = s\n")
         #expect(try withConfigKeys.resolve("top").source == .credentialProcess(profile: "base", command: "helper"))
@@ -267,7 +258,7 @@ struct ProfileResolverTests {
                 source_profile = base
                 credential_process = helper
                 """,
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         guard case .role(let mid) = try fixture.resolve("top").source else {
             Issue.record("expected role chaining")
             return
@@ -333,11 +324,10 @@ struct ProfileResolverTests {
 
         // A profile with its own source ignores the environment's web identity.
         let withSource = try Fixture(
-            config: "[profile prod]\nrole_arn = \(adminArn)\nsource_profile = base\n", credentials: baseKeys,
+            config: "[profile prod]\nrole_arn = \(adminArn)\nsource_profile = base\n", credentials: baseKeysCredentials,
             environment: environment)
         #expect(try withSource.resolve("prod").roleArn == adminArn)
-        #expect(try withSource.resolve("prod").source == .staticKeys(profile: "base", StaticKeys(
-            accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+        #expect(try withSource.resolve("prod").source == .staticKeys(profile: "base", baseKeys))
 
         // Without a role ARN anywhere: missing-role-arn that mentions AWS_ROLE_ARN.
         let noRole = try Fixture(config: "[profile pod]\n", environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "/env/token"])
@@ -391,7 +381,7 @@ struct ProfileResolverTests {
                 mfa_serial = arn:aws:iam::123456789012:mfa/alice
                 mfa_process = ykman oath accounts code -s aws
                 """,
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         let role = try fixture.resolve("prod")
         #expect(role.mfaSession == MFASessionSettings(
             serialNumber: "arn:aws:iam::123456789012:mfa/alice", mfaProcess: "ykman oath accounts code -s aws",
@@ -412,7 +402,7 @@ struct ProfileResolverTests {
                 mfa_serial = arn:aws:iam::123456789012:mfa/base
                 mfa_session_duration = 36h
                 """,
-            credentials: baseKeys,
+            credentials: baseKeysCredentials,
             environment: ["STSCACHE_MFA_SESSION_DURATION": "900"])
         let role = try fixture.resolve("prod")
         #expect(role.mfaSession?.serialNumber == "arn:aws:iam::123456789012:mfa/base")
@@ -432,7 +422,7 @@ struct ProfileResolverTests {
                 [profile base]
                 mfa_serial = arn:aws:iam::123456789012:mfa/base
                 """,
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         let role = try fixture.resolve("prod")
         #expect(role.mfaSession?.serialNumber == "arn:aws:iam::123456789012:mfa/base")
         #expect(role.assumeRoleMFASerial == "arn:aws:iam::123456789012:mfa/role-device")
@@ -441,16 +431,16 @@ struct ProfileResolverTests {
     @Test("STSCACHE_MFA_SESSION_DURATION applies when no profile sets it, and is validated")
     func mfaSessionDurationEnvironment() throws {
         let config = "[profile prod]\nrole_arn = \(adminArn)\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
-        let fromEnvironment = try Fixture(config: config, credentials: baseKeys,
+        let fromEnvironment = try Fixture(config: config, credentials: baseKeysCredentials,
                                           environment: ["STSCACHE_MFA_SESSION_DURATION": "90m"])
         #expect(try fromEnvironment.resolve("prod").mfaSession?.durationSeconds == 5400)
         for bad in ["37h", "10m", "soon", "-1"] {
-            let fixture = try Fixture(config: config, credentials: baseKeys,
+            let fixture = try Fixture(config: config, credentials: baseKeysCredentials,
                                       environment: ["STSCACHE_MFA_SESSION_DURATION": bad])
             let error = fixture.expectError(.invalidSetting, resolving: "prod")
             #expect(error?.message.contains("STSCACHE_MFA_SESSION_DURATION") == true)
         }
-        let badProfile = try Fixture(config: config + "mfa_session_duration = 2d\n", credentials: baseKeys)
+        let badProfile = try Fixture(config: config + "mfa_session_duration = 2d\n", credentials: baseKeysCredentials)
         let error = badProfile.expectError(.invalidSetting, resolving: "prod")
         #expect(error?.location?.line == 5)
     }
@@ -472,7 +462,7 @@ struct ProfileResolverTests {
                 credential_source = Environment
                 mfa_serial = arn:aws:iam::1:mfa/c
                 """,
-            credentials: baseKeys + "\naws_session_token = base-token\n",
+            credentials: baseKeysCredentials + "aws_session_token = base-token\n",
             environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"])
         #expect(try fixture.resolve("temp").mfaSession == nil)
         #expect(try fixture.resolve("temp").assumeRoleMFASerial == "arn:aws:iam::1:mfa/a")
@@ -834,7 +824,7 @@ struct ProfileResolverTests {
                 [profile other-tool]
                 credential_process = aws-vault export --format=json prod-role
                 """,
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         let resolver = ProfileResolver(files: fixture.files, environment: [:], userName: "alice")
         // "broken" names a source in no file: its keys may be in stscache's store, so it reaches the role too.
         #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "alice") == ["also-admin", "broken", "prod", "prod-role"])
@@ -846,9 +836,9 @@ struct ProfileResolverTests {
     func deterministic() throws {
         let fixture = try Fixture(
             config: "[profile base]\nregion = x\n[profile top]\nsource_profile = base\nrole_arn = \(adminArn)\n",
-            credentials: baseKeys)
+            credentials: baseKeysCredentials)
         let first = try fixture.resolve("top")
         #expect(try fixture.resolve("top") == first)
-        #expect(first.source == .staticKeys(profile: "base", StaticKeys(accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")))
+        #expect(first.source == .staticKeys(profile: "base", baseKeys))
     }
 }
