@@ -160,15 +160,7 @@ struct PurgeCommandTests {
     func takesTheLock() throws {
         let key = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let cache = try CredentialCache.open(environment: home.environment, home: home.root)
-        let locked = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? cache.withEntryLock(key, timeout: 5) {
-                locked.signal()
-                Thread.sleep(forTimeInterval: 0.4)
-            }
-        }
-        holder.start()
-        locked.wait()
+        holdEntryLock(key, in: cache) { Thread.sleep(forTimeInterval: 0.4) }
         let started = Date()
 
         let result = home.run(["purge", "--profile", "prod"])
