@@ -224,8 +224,10 @@ private let sources: [(Resolution, CredentialSource)] = [
      .ecsContainer),
 ]
 
-/// A cycle through three profiles; which one is resolved decides where the message enters it.
-private let threeProfileCycle = """
+/// Roles a -> b -> c, and c's source `last`: a cycle through all three when it is a (which one
+/// is resolved decides where the message enters it), a cycle a only leads into when it is b.
+private func roleChain(endingAt last: String) -> String {
+    """
     [profile a]
     role_arn = arn:aws:iam::1:role/A
     source_profile = b
@@ -234,30 +236,22 @@ private let threeProfileCycle = """
     source_profile = c
     [profile c]
     role_arn = arn:aws:iam::1:role/C
-    source_profile = a
+    source_profile = \(last)
     """
+}
 
 private let sourceFailures: [Failure] = [
     Failure(Resolution("a profile that is its own source without keys is a cycle",
                        config: "[profile self]\nrole_arn = \(adminArn)\nsource_profile = self\n", profile: "self"),
             .sourceCycle, at: .config(line: 3), mentions: ["self -> self"]),
     Failure(Resolution("a source_profile cycle is an error naming the whole cycle and the line that closes it",
-                       config: threeProfileCycle, profile: "a"),
+                       config: roleChain(endingAt: "a"), profile: "a"),
             .sourceCycle, at: .line(9), mentions: ["a -> b -> c -> a", "{config}:9"]),
     Failure(Resolution("entering a source_profile cycle elsewhere names the loop from there",
-                       config: threeProfileCycle, profile: "b"),
+                       config: roleChain(endingAt: "a"), profile: "b"),
             .sourceCycle, mentions: ["b -> c -> a -> b"]),
-    Failure(Resolution("a cycle that does not return to the first profile still names its path", config: """
-        [profile a]
-        role_arn = arn:aws:iam::1:role/A
-        source_profile = b
-        [profile b]
-        role_arn = arn:aws:iam::1:role/B
-        source_profile = c
-        [profile c]
-        role_arn = arn:aws:iam::1:role/C
-        source_profile = b
-        """, profile: "a"),
+    Failure(Resolution("a cycle that does not return to the first profile still names its path",
+                       config: roleChain(endingAt: "b"), profile: "a"),
             .sourceCycle, mentions: ["a -> b -> c -> b"]),
     Failure(Resolution("without a store, a source with no keys, no role and no credential_process is source-without-keys",
                        config: """
