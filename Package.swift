@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "StscacheSupportTests", dependencies: ["StscacheSupport"]),
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig", "TestSupport"]),
         .testTarget(
-            name: "SigV4Tests", dependencies: ["SigV4"],
+            name: "SigV4Tests", dependencies: ["SigV4", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "STSTests", dependencies: ["STS", "Transport"]),
         .testTarget(

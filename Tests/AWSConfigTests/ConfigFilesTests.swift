@@ -135,14 +135,7 @@ struct ConfigFilesTests {
 
     @Test("reads the raw credential_process line")
     func credentialProcessLine() throws {
-        let files = try loadFiles(config: """
-            [profile prod]
-            credential_process = stscache credential-process --profile prod-role
-            [profile other]
-            credential_process = /opt/bin/helper --json
-            [profile prod-role]
-            role_arn = arn:aws:iam::123456789012:role/Admin
-            """)
+        let files = try loadFiles(config: delegatingConfig)
         #expect(files.credentialProcess(forProfile: "prod") == "stscache credential-process --profile prod-role")
         #expect(files.credentialProcess(forProfile: "other") == "/opt/bin/helper --json")
         #expect(files.credentialProcess(forProfile: "prod-role") == nil)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import AWSConfig
+import TestSupport
 
 /// Inputs the reader accepts that an editor easily gets wrong.
 private let nastyInputs: [(name: String, bytes: [UInt8])] = [
@@ -154,18 +155,5 @@ struct ConfigTextTests {
             }
         }
         #expect(checked > 500)
-    }
-}
-
-/// A small seeded generator, so a failure reproduces.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

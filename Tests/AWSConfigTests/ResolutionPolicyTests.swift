@@ -35,8 +35,6 @@ struct ResolutionPolicyTests {
             })
     }
 
-    static let keys = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret-value\n"
-
     @Test("the default session name is asked for only when no role_session_name is set")
     func sessionName() throws {
         let files = try loadFiles(config: """
@@ -47,7 +45,7 @@ struct ResolutionPolicyTests {
             [profile unnamed]
             role_arn = arn:aws:iam::1:role/A
             source_profile = base
-            """, credentials: Self.keys)
+            """, credentials: baseKeysCredentials)
         let calls = Calls()
         let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy(calls))
         #expect(try resolver.resolve(profile: "named").roleSessionName == "fixed")
@@ -60,18 +58,18 @@ struct ResolutionPolicyTests {
     func mfaSessionDuration() throws {
         let config = "[profile prod]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
         let calls = Calls()
-        let fromPolicy = ProfileResolver(files: try loadFiles(config: config, credentials: Self.keys),
+        let fromPolicy = ProfileResolver(files: try loadFiles(config: config, credentials: baseKeysCredentials),
                                          environment: noEnvironment, policy: Self.policy(calls, mfaDuration: 5400))
         #expect(try fromPolicy.resolve(profile: "prod").mfaSession?.durationSeconds == 5400)
         #expect(calls.mfaDurations.withLock { $0 } == ["prod"])
 
-        let refused = ProfileResolver(files: try loadFiles(config: config, credentials: Self.keys),
+        let refused = ProfileResolver(files: try loadFiles(config: config, credentials: baseKeysCredentials),
                                       environment: noEnvironment, policy: Self.policy())
         let error = expectConfigError(.invalidSetting) { _ = try refused.resolve(profile: "prod") }
         #expect(error?.message == "no default for prod")
 
         let setInProfile = Calls()
-        let fromProfile = ProfileResolver(files: try loadFiles(config: config + "mfa_session_duration = 1h\n", credentials: Self.keys),
+        let fromProfile = ProfileResolver(files: try loadFiles(config: config + "mfa_session_duration = 1h\n", credentials: baseKeysCredentials),
                                           environment: noEnvironment, policy: Self.policy(setInProfile))
         #expect(try fromProfile.resolve(profile: "prod").mfaSession?.durationSeconds == 3600)
         #expect(setInProfile.mfaDurations.withLock { $0 }.isEmpty)

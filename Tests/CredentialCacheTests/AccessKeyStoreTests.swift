@@ -23,11 +23,12 @@ private func expectStoreError(_ code: String, sourceLocation: Testing.SourceLoca
     }
 }
 
-@Suite("Long-term key store")
+@Suite("Long-term key store", .permissiveTemporaryDirectory)
 struct AccessKeyStoreTests {
+    let directory = TemporaryDirectory.current
+
     @Test("records round-trip with every rotation state; file 0600, directory 0700, no secret in plaintext")
     func roundTrip() throws {
-        let directory = try temporaryDirectory()
         let store = AccessKeyStore(path: directory.sub("config/stscache/access-keys"))
         let key = randomKey()
         let written = [
@@ -55,7 +56,6 @@ struct AccessKeyStoreTests {
 
     @Test("a record moved to another profile is refused (the profile name is associated data)")
     func swappedRecordRefused() throws {
-        let directory = try temporaryDirectory()
         let store = AccessKeyStore(path: directory.sub("access-keys"))
         let key = randomKey()
         try store.update(encryptionKey: key) { $0 = [record("alpha", "A"), record("bravo", "B")] }
@@ -78,7 +78,6 @@ struct AccessKeyStoreTests {
 
     @Test("every flipped bit and every cut is an error, never a crash or a record")
     func tamperingRefused() throws {
-        let directory = try temporaryDirectory()
         let store = AccessKeyStore(path: directory.sub("access-keys"))
         let key = randomKey()
         try store.update(encryptionKey: key) { $0 = [record("base", "A", rotation: .retiring(oldAccessKeyId: "AKIAOLD0000000000"))] }
@@ -99,7 +98,6 @@ struct AccessKeyStoreTests {
 
     @Test("a store others can read, or a symlink, is refused")
     func insecureFileRefused() throws {
-        let directory = try temporaryDirectory()
         let store = AccessKeyStore(path: directory.sub("dir/access-keys"))
         let key = randomKey()
         try store.update(encryptionKey: key) { $0 = [record("base", "A")] }
@@ -117,7 +115,6 @@ struct AccessKeyStoreTests {
 
     @Test("the store's key is not the cache key: a file of its own, or derived from STSCACHE_CACHE_KEY")
     func encryptionKeySeparate() throws {
-        let directory = try temporaryDirectory()
         let store = AccessKeyStore(path: directory.sub("stscache/access-keys"))
         let fileStore = store.encryptionKeyStore(for: FileKeyStore(path: directory.sub("stscache/cache-key")))
         #expect((fileStore as? FileKeyStore)?.path == directory.sub("stscache/access-keys-key"))

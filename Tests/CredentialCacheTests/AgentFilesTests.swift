@@ -6,15 +6,14 @@ import TestSupport
 /// What the caching agent relies on in the cache: only reads that hand credentials out report
 /// `IN_ACCESS` (the agent's signal that a session is in use), its state file round-trips
 /// atomically, and its lock says whether an agent runs.
-@Suite("agent files")
+@Suite("agent files", .permissiveTemporaryDirectory)
 struct AgentFilesTests {
-    let temp: TemporaryDirectory
+    let temp = TemporaryDirectory.current
     let cache: CredentialCache
     let key = randomKey()
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
     }
 

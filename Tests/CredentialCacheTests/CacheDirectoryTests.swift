@@ -3,8 +3,10 @@ import Testing
 @testable import CredentialCache
 import TestSupport
 
-@Suite("Cache directory")
+@Suite("Cache directory", .permissiveTemporaryDirectory)
 struct CacheDirectoryTests {
+    let temp = TemporaryDirectory.current
+
     @Test("resolves STSCACHE_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache")
     func resolvesPath() {
         let home = "/home/alice"
@@ -23,7 +25,6 @@ struct CacheDirectoryTests {
 
     @Test("creates the directory and missing parents with mode 0700 under umask 000")
     func createsPrivateDirectory() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("home/.cache/stscache")
         let directory = try CacheDirectory.open(path: path)
         #expect(directory.path == path)
@@ -36,7 +37,6 @@ struct CacheDirectoryTests {
 
     @Test("does not create the directory when asked not to")
     func missingWithoutCreate() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("absent")
         let error = expectCacheError("cache.dir-missing") { _ = try CacheDirectory.open(path: path, create: false) }
         #expect(error?.message.contains(path) == true)
@@ -45,7 +45,6 @@ struct CacheDirectoryTests {
 
     @Test("refuses a symlinked cache directory, naming it")
     func refusesSymlink() throws {
-        let temp = try temporaryDirectory()
         let real = temp.sub("real")
         #expect(mkdir(real, 0o700) == 0)
         let link = temp.sub("link")
@@ -56,7 +55,6 @@ struct CacheDirectoryTests {
 
     @Test("refuses a directory group or others can reach", arguments: [0o770, 0o750, 0o701, 0o707, 0o755])
     func refusesPermissiveModes(mode: Int) throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("cache")
         #expect(mkdir(path, 0o700) == 0)
         #expect(chmod(path, mode_t(mode)) == 0)
@@ -67,7 +65,6 @@ struct CacheDirectoryTests {
 
     @Test("refuses a file where the directory should be")
     func refusesFile() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("cache")
         writeBytes(path, [1, 2, 3])
         expectCacheError("cache.dir-not-directory") { _ = try CacheDirectory.open(path: path) }
@@ -75,7 +72,6 @@ struct CacheDirectoryTests {
 
     @Test("refuses a directory owned by another user", .enabled(if: geteuid() == 0, "chown needs root"))
     func refusesOtherOwner() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("cache")
         #expect(mkdir(path, 0o700) == 0)
         #expect(chown(path, 4242, 4242) == 0)

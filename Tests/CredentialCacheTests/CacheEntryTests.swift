@@ -4,15 +4,14 @@ import Testing
 @testable import CredentialCache
 import TestSupport
 
-@Suite("Cache entries")
+@Suite("Cache entries", .permissiveTemporaryDirectory)
 struct CacheEntryTests {
-    let temp: TemporaryDirectory
+    let temp = TemporaryDirectory.current
     let cache: CredentialCache
     let key = randomKey()
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     func hit(_ lookup: CacheLookup) -> CachedCredentials? {

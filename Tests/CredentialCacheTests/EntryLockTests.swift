@@ -3,28 +3,17 @@ import Testing
 @testable import CredentialCache
 import TestSupport
 
-@Suite("Entry locks")
+@Suite("Entry locks", .permissiveTemporaryDirectory)
 struct EntryLockTests {
-    let temp: TemporaryDirectory
     let cache: CredentialCache
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     @Test("a second locker waits for the first, then runs")
     func secondLockerWaits() throws {
-        let holding = DispatchSemaphore(value: 0)
-        let cache = self.cache
-        let holder = Thread {
-            try? cache.withEntryLock(prodKey, timeout: 5) {
-                holding.signal()
-                Thread.sleep(forTimeInterval: 0.4)
-            }
-        }
-        holder.start()
-        holding.wait()
+        holdEntryLock(prodKey, in: cache) { Thread.sleep(forTimeInterval: 0.4) }
         let start = Date()
         let value = try cache.withEntryLock(prodKey, timeout: 5) { 42 }
         let waited = Date().timeIntervalSince(start)

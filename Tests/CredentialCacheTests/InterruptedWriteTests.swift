@@ -5,15 +5,13 @@ import TestSupport
 import StscacheSupport
 
 /// What a killed or interrupted writer leaves behind (issue 5): nothing that lasts.
-@Suite("Interrupted writes")
+@Suite("Interrupted writes", .permissiveTemporaryDirectory)
 struct InterruptedWriteTests {
-    let temp: TemporaryDirectory
     let cache: CredentialCache
     let key = randomKey()
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     /// A temp file as a writer killed mid-write leaves it, last modified `age` seconds ago.

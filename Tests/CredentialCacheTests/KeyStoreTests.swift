@@ -103,8 +103,10 @@ struct KeyringKeyStoreTests {
     }
 }
 
-@Suite("Key file store")
+@Suite("Key file store", .permissiveTemporaryDirectory)
 struct FileKeyStoreTests {
+    let temp = TemporaryDirectory.current
+
     @Test("default path: XDG_CONFIG_HOME, else ~/.config")
     func defaultPath() {
         #expect(FileKeyStore.defaultPath(environment: [:], home: "/home/a") == "/home/a/.config/stscache/cache-key")
@@ -116,7 +118,6 @@ struct FileKeyStoreTests {
 
     @Test("creates a 0600 key in a 0700 directory, reads it back, deletes it")
     func lifecycle() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("config/stscache/cache-key")
         let store = FileKeyStore(path: path)
         #expect(try store.loadKey() == nil)
@@ -134,7 +135,6 @@ struct FileKeyStoreTests {
 
     @Test("concurrent creators converge on one key")
     func concurrentCreators() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("cfg/cache-key")
         let results = concurrently(16) { try FileKeyStore(path: path).loadOrCreateKey() }
         let keys = try results.map { try $0.get() }
@@ -145,7 +145,6 @@ struct FileKeyStoreTests {
 
     @Test("refuses a symlinked, shared or wrong-length key file")
     func refusesUnsafeFiles() throws {
-        let temp = try temporaryDirectory()
         let path = temp.sub("cache-key")
         let store = FileKeyStore(path: path)
 
@@ -170,14 +169,12 @@ struct FileKeyStoreTests {
 
     @Test("refuses a key directory others can write to")
     func refusesSharedDirectory() throws {
-        let temp = try temporaryDirectory()
         #expect(mkdir(temp.sub("shared"), 0o777) == 0)
         expectCacheError("cache.key-dir-unusable") { _ = try FileKeyStore(path: temp.sub("shared/cache-key")).loadOrCreateKey() }
     }
 
     @Test("a key directory opened to others after the key was made is refused at every load, not only at creation")
     func rechecksDirectoryAtLoad() throws {
-        let temp = try temporaryDirectory()
         let store = FileKeyStore(path: temp.sub("config/stscache/cache-key"))
         let key = try store.loadOrCreateKey()
         #expect(try store.loadKey() == key)
@@ -247,9 +244,9 @@ struct KeyStoreSelectionTests {
         #expect(env.store.name == "env")
     }
 
-    @Test("falls back to the key file when keyctl is refused; the note only when verbose")
+    @Test("falls back to the key file when keyctl is refused; the note only when verbose", .permissiveTemporaryDirectory)
     func fallback() throws {
-        let temp = try temporaryDirectory()
+        let temp = TemporaryDirectory.current
         let blocked = KeyringKeyStore(description: testKeyDescription(), simulatedErrno: EPERM)
         let environment = ["XDG_CONFIG_HOME": temp.path]
         let quiet = try KeyStoreSelection.make(environment: environment, home: "/h", verbose: false, keyring: blocked)

@@ -3,12 +3,11 @@ import Testing
 @testable import CredentialCache
 import TestSupport
 
-@Suite("Listing and purging")
+@Suite("Listing and purging", .permissiveTemporaryDirectory)
 struct ListingTests {
     @Test("lists entries with headers, unreadable files as such, and ignores other files")
     func listsEntries() throws {
-        let temp = try temporaryDirectory()
-        let cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        let cache = try temporaryCache()
         let key = randomKey()
         try cache.write(sampleCredentials(), for: devKey, issuedAt: issued, encryptionKey: key)
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)
@@ -29,8 +28,7 @@ struct ListingTests {
 
     @Test("remove drops one entry but keeps its lock file; removeAll drops only stscache's files")
     func removes() throws {
-        let temp = try temporaryDirectory()
-        let cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        let cache = try temporaryCache()
         let key = randomKey()
         try cache.write(sampleCredentials(), for: devKey, issuedAt: issued, encryptionKey: key)
         try cache.write(sampleCredentials(), for: prodKey, issuedAt: issued, encryptionKey: key)

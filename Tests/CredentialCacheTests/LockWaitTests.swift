@@ -5,33 +5,26 @@ import TestSupport
 
 /// The single-flight wait: processes that find the lock held are answered from the entry the
 /// holder writes, as soon as it lands, without queueing for the lock.
-@Suite("Waiting for a refresh")
+@Suite("Waiting for a refresh", .permissiveTemporaryDirectory)
 struct LockWaitTests {
-    let temp: TemporaryDirectory
+    let temp = TemporaryDirectory.current
     let cache: CredentialCache
 
     init() throws {
-        temp = try temporaryDirectory()
-        cache = try CredentialCache(directory: CacheDirectory.open(path: temp.sub("cache")))
+        cache = try temporaryCache()
     }
 
     @Test("a waiter is answered from the new entry while the holder still holds the lock")
     func answeredWhileHolderHoldsTheLock() throws {
-        let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         let cache = self.cache
         let key = randomKey()
-        let holder = Thread {
-            try? cache.withEntryLock(prodKey, timeout: 5) {
-                holding.signal()
-                Thread.sleep(forTimeInterval: 0.1)
-                try? cache.write(sampleCredentials(), for: prodKey, issuedAt: Date(timeIntervalSince1970: 1_899_996_400),
-                                 encryptionKey: key)
-                _ = release.wait(timeout: .now() + 10)
-            }
+        holdEntryLock(prodKey, in: cache) {
+            Thread.sleep(forTimeInterval: 0.1)
+            try? cache.write(sampleCredentials(), for: prodKey, issuedAt: Date(timeIntervalSince1970: 1_899_996_400),
+                             encryptionKey: key)
+            _ = release.wait(timeout: .now() + 10)
         }
-        holder.start()
-        holding.wait()
         defer { release.signal() }
         let start = Date()
         var checks = 0
@@ -51,16 +44,7 @@ struct LockWaitTests {
 
     @Test("without an answer the waiter still takes the lock once it is released")
     func fallsBackToTheLock() throws {
-        let holding = DispatchSemaphore(value: 0)
-        let cache = self.cache
-        let holder = Thread {
-            try? cache.withEntryLock(prodKey, timeout: 5) {
-                holding.signal()
-                Thread.sleep(forTimeInterval: 0.3)
-            }
-        }
-        holder.start()
-        holding.wait()
+        holdEntryLock(prodKey, in: cache) { Thread.sleep(forTimeInterval: 0.3) }
         let value = try cache.withEntryLock(prodKey, timeout: 5, whileWaiting: { () -> Int? in nil }) { 7 }
         #expect(value == 7)
     }

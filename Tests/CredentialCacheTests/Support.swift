@@ -8,11 +8,20 @@ import TestSupport
 /// Set once and never restored, so parallel tests never see it change under them.
 let permissiveUmask: Void = { _ = umask(0) }()
 
-/// A fresh directory under /tmp (removed with everything in it when released), made after the
-/// umask is set.
-func temporaryDirectory() throws -> TemporaryDirectory {
-    _ = permissiveUmask
-    return try TemporaryDirectory(prefix: "stscache-cache-tests")
+extension Trait where Self == FreshForEachTestCase<TemporaryDirectory> {
+    /// `.temporaryDirectory()` made after the umask is set: a fresh directory under /tmp for each
+    /// test case, `TemporaryDirectory.current`, removed with everything in it when the case ends.
+    static var permissiveTemporaryDirectory: Self {
+        .temporaryDirectory {
+            _ = permissiveUmask
+            return try TemporaryDirectory(prefix: "stscache-cache-tests")
+        }
+    }
+}
+
+/// A cache in `cache` of the test case's directory (`.permissiveTemporaryDirectory`).
+func temporaryCache() throws -> CredentialCache {
+    try CredentialCache(directory: CacheDirectory.open(path: TemporaryDirectory.current.sub("cache")))
 }
 
 /// Credentials whose every secret is easy to search for in bytes on disk.

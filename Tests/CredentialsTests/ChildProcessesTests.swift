@@ -7,19 +7,10 @@ import TestSupport
 import KeepWarm
 import SignIn
 
-/// A directory removed when the test ends.
-private final class ScratchDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "stscache-children-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
+extension TemporaryDirectory {
+    /// Writes a program (by default one that exits 0) at `name` in the directory; returns its path.
     @discardableResult
-    func file(_ name: String, _ text: String = "#!/bin/sh\nexit 0\n", mode: Int = 0o755) throws -> String {
+    fileprivate func file(_ name: String, _ text: String = "#!/bin/sh\nexit 0\n", mode: Int = 0o755) throws -> String {
         let file = path + "/" + name
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
@@ -137,8 +128,10 @@ struct ChildEnvironmentTests {
     }
 }
 
-@Suite("helper command lines, split as botocore splits them")
+@Suite("helper command lines, split as botocore splits them", .temporaryDirectory(prefix: "stscache-children"))
 struct HelperCommandTests {
+    let scratch = TemporaryDirectory.current
+
     @Test("shell syntax is literal: the words of shlex.split, argv[0] as written")
     func literalWords() throws {
         let command = try HelperCommand.parse(
@@ -150,7 +143,6 @@ struct HelperCommandTests {
 
     @Test("the helper receives those words, and nothing runs them as shell")
     func noShellAtRunTime() throws {
-        let scratch = try ScratchDirectory()
         let marker = scratch.path + "/touched"
         let line = "printf '%s\\n' 'a;b' $(touch \(marker)) '$HOME' ';' 'rm' '-rf'"
         let command = try HelperCommand.parse(line, environment: ["PATH": "/usr/bin:/bin"])
@@ -175,7 +167,6 @@ struct HelperCommandTests {
 
     @Test("a quoted path with spaces is one program")
     func pathWithSpaces() throws {
-        let scratch = try ScratchDirectory()
         let helper = try scratch.file("my helpers/get creds")
         let command = try HelperCommand.parse("'\(helper)' --flag", environment: [:])
         #expect(command == HelperCommand(path: helper, arguments: [helper, "--flag"]))
@@ -183,7 +174,6 @@ struct HelperCommandTests {
 
     @Test("PATH is searched in order; a non-executable file or a directory by that name is skipped")
     func pathLookup() throws {
-        let scratch = try ScratchDirectory()
         try scratch.file("one/tool", mode: 0o644)
         let runnable = try scratch.file("two/tool")
         try scratch.file("three/tool")
@@ -200,7 +190,6 @@ struct HelperCommandTests {
 
     @Test("a missing program is named; a non-executable file is named")
     func missingProgram() throws {
-        let scratch = try ScratchDirectory()
         #expect(throws: HelperCommand.Problem.notFound(program: "no-such-helper")) {
             try HelperCommand.parse("no-such-helper --profile x", environment: ["PATH": scratch.path])
         }

@@ -40,14 +40,7 @@ struct DelegationTests {
 
     @Test("reads the profile a profile delegates to from its credential_process line")
     func delegatedProfileOfProfile() throws {
-        let files = try loadFiles(config: """
-            [profile prod]
-            credential_process = stscache credential-process --profile prod-role
-            [profile other]
-            credential_process = /opt/bin/helper --json
-            [profile prod-role]
-            role_arn = arn:aws:iam::123456789012:role/Admin
-            """)
+        let files = try loadFiles(config: delegatingConfig)
         #expect(files.delegatedProfile(forProfile: "prod") == "prod-role")
         #expect(files.delegatedProfile(forProfile: "other") == nil)
     }

@@ -9,17 +9,8 @@ import StscacheSupport
 import TestSupport
 import Transport
 
-private let sessionConfig = """
-    [sso-session corp]
-    sso_start_url = https://corp.awsapps.com/start
-    sso_region = eu-west-1
-    sso_registration_scopes = sso:account:access, other:scope
-    [profile dev]
-    sso_session = corp
-    sso_account_id = 111122223333
-    sso_role_name = Developer
-    region = us-east-2
-    """
+private let sessionConfig = IdentityCenterConfig.corpSessionWithScopes + "\n" + IdentityCenterConfig.devProfile
+    + "\nregion = us-east-2"
 
 private func resolve(_ profile: String, config: String, environment: [String: String] = [:]) throws -> RoleProfile {
     let files = try loadFiles(config: config)

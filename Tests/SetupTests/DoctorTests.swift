@@ -279,24 +279,12 @@ struct MessagesShowNoSecretTests {
 
 @Suite("IAM Identity Center: doctor")
 struct IdentityCenterDoctorTests {
-    static let config = """
-        [sso-session corp]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = eu-west-1
-        [profile dev]
-        sso_session = corp
-        sso_account_id = 111122223333
-        sso_role_name = Developer
-        [profile old]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = eu-west-1
-        """
+    static let config = [IdentityCenterConfig.corpSession, IdentityCenterConfig.devProfile,
+                         IdentityCenterConfig.legacyProfile].joined(separator: "\n")
 
     @Test("a delegating profile whose target is an Identity Center profile is healthy; an sso_session alone is not a target")
     func ssoTarget() throws {
-        let programs = try TemporaryDirectory()
-        _ = FileManager.default.createFile(atPath: programs.sub("stscache"), contents: Data("#!/bin/sh\n".utf8),
-                                           attributes: [.posixPermissions: 0o755])
+        let programs = try programDirectory()
         let policy = ResolutionPolicy.stscache(userName: { "alice" })
         func codes(_ target: String) throws -> [String] {
             let files = try loadFiles(config: Self.config

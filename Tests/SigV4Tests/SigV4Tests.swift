@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import SigV4
+import TestSupport
 import Testing
 
 @Suite("SigV4 signer")
@@ -256,18 +257,5 @@ struct SigV4Tests {
         #expect(text.contains("AKIDEXAMPLE"))
         #expect(!text.contains("wJalrXUtnFEMI"))
         #expect(!text.contains("FwoGZXIvYXdz"))
-    }
-}
-
-/// Deterministic 64-bit generator, so a failure names a reproducible timestamp.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

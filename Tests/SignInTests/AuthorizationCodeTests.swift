@@ -78,11 +78,7 @@ struct AuthorizationCodeTests {
         #expect(run("/oauth/callback?error=access_denied&state=nope").2 == nil)
     }
 
-    static let config = """
-        [sso-session corp]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = eu-west-1
-        """
+    static let config = IdentityCenterConfig.corpSession
 
     /// What a browser does with the authorize URL: OIDC redirects it to `redirect_uri` with a code
     /// and the state, and it GETs that from the loopback server (here over a plain socket).

@@ -10,19 +10,8 @@ import Transport
 
 @Suite("IAM Identity Center: stscache login")
 struct IdentityCenterLoginTests {
-    static let config = """
-        [sso-session corp]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = eu-west-1
-        sso_registration_scopes = sso:account:access, other:scope
-        [profile dev]
-        sso_session = corp
-        sso_account_id = 111122223333
-        sso_role_name = Developer
-        [profile old]
-        sso_start_url = https://corp.awsapps.com/start
-        sso_region = eu-west-1
-        """
+    static let config = [IdentityCenterConfig.corpSessionWithScopes, IdentityCenterConfig.devProfile,
+                         IdentityCenterConfig.legacyProfile].joined(separator: "\n")
 
     @Test("the registration file has the CLI's name (SHA-1 of json.dumps(sort_keys=True), unset members null)")
     func registrationName() throws {

@@ -6,18 +6,19 @@ import TestSupport
 
 /// The Credentials side of `list` and `purge` (and the agent's status to come), on the
 /// standard home: prod-role and dev-role cached, profiles delegating to them.
-@Suite("Cache inventory")
+@Suite("Cache inventory", .testHome())
 struct CacheInventoryTests {
-    func inventory(_ home: TestHome) -> CacheInventory {
+    let home = TestHome.current
+
+    func inventory() -> CacheInventory {
         CacheInventory(context: home.context(output: CapturedOutput()), verbose: false)
     }
 
     @Test("entries carry the profiles and key that reach them; verified only when asked and the key is there")
     func entries() throws {
-        let home = try TestHome()
         let prodKey = try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         try home.cacheSession(for: "dev-role", expiresIn: 30 * 60)
-        let inventory = inventory(home)
+        let inventory = inventory()
         let cache = try #require(try inventory.existingCache())
 
         let verified = try inventory.entries(in: cache, verify: true)
@@ -29,23 +30,21 @@ struct CacheInventoryTests {
         #expect(try inventory.entries(in: cache, verify: false).allSatisfy { !$0.listing.verified })
 
         home.environment["STSCACHE_CACHE_KEY"] = Data((0..<32).map { _ in UInt8(9) }).base64EncodedString()
-        let otherKey = try self.inventory(home).entries(in: cache, verify: true)
+        let otherKey = try self.inventory().entries(in: cache, verify: true)
         #expect(otherKey.allSatisfy { !$0.listing.verified }, "a header is verified with the cache's own key only")
     }
 
     @Test("no cache directory is an empty cache, and nothing is created")
     func noDirectory() throws {
-        let home = try TestHome()
-        #expect(try inventory(home).existingCache() == nil)
+        #expect(try inventory().existingCache() == nil)
         #expect(!home.exists(home.cacheDirectory))
     }
 
     @Test("removing only if unusable keeps an entry that is fresh by the time the lock is held")
     func refreshedMeanwhile() throws {
-        let home = try TestHome()
         let fresh = try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         let expired = try home.cacheSession(for: "dev-role", expiresIn: -30)
-        let inventory = inventory(home)
+        let inventory = inventory()
         let cache = try #require(try inventory.existingCache())
         let entries = try inventory.entries(in: cache, verify: false)
 
@@ -61,10 +60,9 @@ struct CacheInventoryTests {
 
     @Test("removeAll counts the entries and leaves no entry or lock file")
     func removeAll() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         try home.cacheSession(for: "dev-role", expiresIn: 42 * 60)
-        let inventory = inventory(home)
+        let inventory = inventory()
         let cache = try #require(try inventory.existingCache())
         #expect(try inventory.removeAll(from: cache) == 2)
         #expect(home.cacheFiles().filter { $0.hasSuffix(".entry") || $0.hasSuffix(".lock") }.isEmpty, "\(home.cacheFiles())")

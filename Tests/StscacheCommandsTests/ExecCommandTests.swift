@@ -7,17 +7,18 @@ import StscacheSupport
 import TestSupport
 
 /// Serialized: `exec` installs process-wide signal handlers while its child runs.
-@Suite("stscache exec", .serialized)
+@Suite("stscache exec", .serialized, .testHome())
 struct ExecCommandTests {
-    func home() throws -> TestHome {
-        let home = try TestHome()
+    let home = TestHome.current
+
+    /// Caches prod-role's session, so that `exec --profile prod` needs no network.
+    func cacheProd() throws {
         try home.cacheSession(for: "prod-role", expiresIn: 1800)
-        return home
     }
 
     @Test("passes the child's exit status through")
     func exitStatus() throws {
-        let home = try home()
+        try cacheProd()
         let result = home.run(["exec", "--profile", "prod", "--", "/bin/sh", "-c", "exit 3"])
         #expect(result.status == 3)
         #expect(result.stdout == "" && result.stderr == "")
@@ -26,13 +27,13 @@ struct ExecCommandTests {
 
     @Test("a child killed by a signal: 128 + the signal")
     func killedBySignal() throws {
-        let home = try home()
+        try cacheProd()
         #expect(home.run(["exec", "--profile", "prod", "--", "sh", "-c", "kill -TERM $$"]).status == 128 + SIGTERM)
         #expect(home.run(["exec", "--profile", "prod", "--", "sh", "-c", "kill -KILL $$"]).status == 128 + SIGKILL)
     }
 
     /// Runs `env` as the child, writing to a file; returns the child's environment.
-    func childEnvironment(_ home: TestHome, profile: String = "prod", extra: [String: String] = [:]) throws -> [String: String] {
+    func childEnvironment(profile: String = "prod", extra: [String: String] = [:]) throws -> [String: String] {
         let file = home.path("child-env")
         let result = home.run(["exec", "--profile", profile, "--", "sh", "-c", #"env > "$0""#, file], extra: extra)
         #expect(result.status == 0, "\(result.stderr)")
@@ -46,10 +47,10 @@ struct ExecCommandTests {
 
     @Test("the child sees the role's credentials, the marker and the region, and not AWS_PROFILE")
     func environment() throws {
-        let home = try home()
+        try cacheProd()
         let expected = sampleCredentials(expiration: now.addingTimeInterval(1800), tag: "prod-role")
 
-        let env = try childEnvironment(home, extra: [
+        let env = try childEnvironment(extra: [
             "AWS_PROFILE": "prod", "AWS_DEFAULT_PROFILE": "prod", "AWS_SECURITY_TOKEN": "stale",
             "AWS_SESSION_TOKEN": "stale", "UNRELATED": "kept",
         ])
@@ -70,20 +71,20 @@ struct ExecCommandTests {
 
     @Test("a region already chosen is kept; the role profile's region is the fallback")
     func region() throws {
-        let home = try home()
-        let chosen = try childEnvironment(home, extra: ["AWS_DEFAULT_REGION": "ap-south-1"])
+        try cacheProd()
+        let chosen = try childEnvironment(extra: ["AWS_DEFAULT_REGION": "ap-south-1"])
         #expect(chosen["AWS_DEFAULT_REGION"] == "ap-south-1")
         #expect(chosen["AWS_REGION"] == nil)
 
         try home.cacheSession(for: "dev-role", expiresIn: 1800)
-        let fromRole = try childEnvironment(home, profile: "default")  // [default] has no region
+        let fromRole = try childEnvironment(profile: "default")  // [default] has no region
         #expect(fromRole["AWS_REGION"] == "us-west-2")
         #expect(fromRole["STSCACHE_EXEC_PROFILE"] == "default")
     }
 
     @Test("the command is looked up in the context's PATH, not the process's")
     func pathFromContext() throws {
-        let home = try home()
+        try cacheProd()
         try FileManager.default.createDirectory(atPath: home.path("bin"), withIntermediateDirectories: true)
         try "#!/bin/sh\nexit 7\n".write(toFile: home.path("bin/only-here"), atomically: true, encoding: .utf8)
         chmod(home.path("bin/only-here"), 0o755)
@@ -96,7 +97,6 @@ struct ExecCommandTests {
     @Test("a command that is not found: exit 127 before any credentials are fetched")
     func notFound() throws {
         // Nothing cached: fetching would reach for the network, which fails the test.
-        let home = try TestHome()
         expectCleanFailure(home.run(["exec", "--profile", "prod", "--", "no-such-command-here"]), status: 127,
                            mentioning: ["no-such-command-here"])
         expectCleanFailure(home.run(["exec", "--profile", "prod", "--", home.path("missing")]), status: 127)
@@ -104,7 +104,7 @@ struct ExecCommandTests {
 
     @Test("a file that is not executable: exit 126")
     func notExecutable() throws {
-        let home = try home()
+        try cacheProd()
         try "echo hi\n".write(toFile: home.path("plain"), atomically: true, encoding: .utf8)
         chmod(home.path("plain"), 0o644)
         expectCleanFailure(home.run(["exec", "--profile", "prod", "--", home.path("plain")]), status: 126)
@@ -112,14 +112,13 @@ struct ExecCommandTests {
 
     @Test("the command may follow the options without --, and its own options are its own")
     func withoutSeparator() throws {
-        let home = try home()
+        try cacheProd()
         let result = home.run(["exec", "--profile", "prod", "sh", "-c", #"test "$0" = --profile"#, "--profile"])
         #expect(result.status == 0, "\(result.stderr)")
     }
 
     @Test("credential failures: one line, and the command never runs")
     func credentialFailure() throws {
-        let home = try TestHome()
         let marker = home.path("ran")
         expectCleanFailure(home.run(["exec", "--profile", "nosuch", "--", "touch", marker]), mentioning: ["nosuch"])
         #expect(!home.exists(marker))

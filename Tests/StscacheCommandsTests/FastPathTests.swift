@@ -70,7 +70,6 @@ struct FastPathTests {
     ])
     func sameResultBothWays(_ arguments: [String]) throws {
         let world = try FastPathWorld()
-        defer { world.remove() }
         #expect(FastPath.match(arguments) != nil)
         let fast = world.run { StscacheMain.run(arguments: arguments, context: $0) }
         let parsed = world.run { StscacheMain.runParsed(arguments: arguments, context: $0) }
@@ -107,7 +106,6 @@ struct PromptFastPathTests {
     ])
     func sameResultBothWays(_ arguments: [String]) throws {
         let world = try FastPathWorld()
-        defer { world.remove() }
         let fast = world.run { StscacheMain.run(arguments: arguments, context: $0) }
         let parsed = world.run { StscacheMain.runParsed(arguments: arguments, context: $0) }
         #expect(fast.status == parsed.status)
@@ -122,11 +120,13 @@ struct PromptFastPathTests {
 /// A temporary HOME with a role profile and its session already cached (env key store), so a
 /// hit needs no network; the transport fails the test if anything tries.
 struct FastPathWorld {
+    private let directory: TemporaryDirectory
     let home: URL
     let environment: [String: String]
 
     init() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("stscache-fastpath-\(UUID().uuidString)")
+        directory = try TemporaryDirectory(prefix: "stscache-fastpath")
+        home = URL(fileURLWithPath: directory.path)
         try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
         try """
             [profile prod-role]
@@ -165,9 +165,5 @@ struct FastPathWorld {
         let output = CapturedOutput()
         let status = body(context(output))
         return (status, output.stdout, output.stderr)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(at: home)
     }
 }

@@ -7,8 +7,10 @@ import TestSupport
 
 /// Cache files someone else wrote (a process of the same user, a restored backup): headers are
 /// plaintext, so anything in them may be hostile.
-@Suite("Forged entry headers in list and prompt")
+@Suite("Forged entry headers in list and prompt", .testHome())
 struct ForgedHeaderTests {
+    let home = TestHome.current
+
     static let hostileRole = "arn:aws:iam::123456789012:role/Admin\u{1b}]0;owned\u{07}\u{1b}[2J\u{202e}nimda"
 
     /// A version-2 header claiming `roleArn`, valid for a year, with the key id of a genuine
@@ -28,16 +30,14 @@ struct ForgedHeaderTests {
         return header + [UInt8](repeating: 0x41, count: 12 + 40 + 16)
     }
 
-    func home(withForgery: Bool = true) throws -> (TestHome, forged: String) {
-        let home = try TestHome()
+    /// Caches prod-role's session and writes a forged entry beside it; returns the forgery's path.
+    func forge() throws -> String {
         let key = try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         let genuine = Array(try Data(contentsOf: URL(fileURLWithPath: home.entryPath(key))))
         let stem = String(repeating: "cd", count: 32)
         let forged = home.cacheDirectory + "/" + stem + ".entry"
-        if withForgery {
-            try Data(Self.forgedEntry(stem: stem, keyIdFrom: genuine, roleArn: Self.hostileRole)).write(to: URL(fileURLWithPath: forged))
-        }
-        return (home, forged)
+        try Data(Self.forgedEntry(stem: stem, keyIdFrom: genuine, roleArn: Self.hostileRole)).write(to: URL(fileURLWithPath: forged))
+        return forged
     }
 
     func hasControlOrBidi(_ text: String) -> Bool {
@@ -47,7 +47,7 @@ struct ForgedHeaderTests {
 
     @Test("with the key at hand a forged header fails authentication: unreadable, never valid, its text not shown")
     func forgedWithKey() throws {
-        let (home, forged) = try home()
+        let forged = try forge()
         for terminal in [true, false] {
             let result = home.run(["list"], terminal: terminal)
             #expect(result.status == 0, "\(result.stderr)")
@@ -65,7 +65,7 @@ struct ForgedHeaderTests {
 
     @Test("without the key every entry is unverified, and the forged text is shown escaped")
     func forgedWithoutKey() throws {
-        let (home, forged) = try home()
+        let forged = try forge()
         home.environment["STSCACHE_CACHE_KEY"] = nil
         home.environment["STSCACHE_KEY_STORE"] = "env"
         let table = home.run(["list"], terminal: true)
@@ -85,25 +85,22 @@ struct ForgedHeaderTests {
         #expect(array.allSatisfy { $0["state"] as? String == "unverified" && $0["verified"] as? Bool == false })
     }
 
-    @Test("a header claiming an expiry of 2^63-1 (or before 1970) is silence for prompt and unreadable for list, not a trap")
-    func outOfRangeExpiry() throws {
-        for expiration in [Int64.max, Int64.min, -1, 253_402_300_800] {
-            let home = try TestHome()
-            let key = try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
-            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: home.entryPath(key))))
-            bytes.replaceSubrange(59..<67, with: withUnsafeBytes(of: expiration.bigEndian) { Array($0) })
-            try Data(bytes).write(to: URL(fileURLWithPath: home.entryPath(key)))
-            let prompt = home.run(["prompt", "--profile", "prod"])
-            #expect(prompt.status == 0 && prompt.stdout == "")
-            #expect(home.run(["prompt", "--profile", "prod", "--verbose"]).stderr.contains("no readable cached session"))
-            let list = home.run(["list"])
-            #expect(list.status == 0 && list.stdout.contains("unreadable (entry malformed)"), "\(list.stdout)")
-        }
+    @Test("a header claiming an expiry of 2^63-1 (or before 1970) is silence for prompt and unreadable for list, not a trap",
+          arguments: [Int64.max, Int64.min, -1, 253_402_300_800])
+    func outOfRangeExpiry(expiration: Int64) throws {
+        let key = try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: home.entryPath(key))))
+        bytes.replaceSubrange(59..<67, with: withUnsafeBytes(of: expiration.bigEndian) { Array($0) })
+        try Data(bytes).write(to: URL(fileURLWithPath: home.entryPath(key)))
+        let prompt = home.run(["prompt", "--profile", "prod"])
+        #expect(prompt.status == 0 && prompt.stdout == "")
+        #expect(home.run(["prompt", "--profile", "prod", "--verbose"]).stderr.contains("no readable cached session"))
+        let list = home.run(["list"])
+        #expect(list.status == 0 && list.stdout.contains("unreadable (entry malformed)"), "\(list.stdout)")
     }
 
     @Test("prompt escapes control characters in the profile name it shows")
     func promptEscapes() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         let text = PromptCommand.text(
             for: EntryHeader(formatVersion: 2, roleArn: Self.hostileRole, sessionName: "a\u{1b}[0m", expiration: now + 60,

@@ -5,22 +5,24 @@ import CredentialCache
 @testable import StscacheCommands
 import TestSupport
 
-@Suite("stscache list")
+@Suite("stscache list", .testHome())
 struct ListCommandTests {
-    /// prod-role valid (profiles prod, prod-role), dev-role inside its refresh window
-    /// (profiles default, dev-role), and a damaged file.
-    func populatedHome() throws -> (TestHome, damaged: String) {
-        let home = try TestHome()
+    let home = TestHome.current
+
+    /// Caches prod-role valid (profiles prod, prod-role), dev-role inside its refresh window
+    /// (profiles default, dev-role), and a damaged file, whose path it returns.
+    @discardableResult
+    func populate() throws -> String {
         try home.cacheSession(for: "prod-role", expiresIn: 42 * 60, lifetime: 3600)
         try home.cacheSession(for: "dev-role", expiresIn: 5 * 60, lifetime: 3600)
         let damaged = home.cacheDirectory + "/" + String(repeating: "ab", count: 32) + ".entry"
         try Data("STSCACHE garbage".utf8).write(to: URL(fileURLWithPath: damaged))
-        return (home, damaged)
+        return damaged
     }
 
     @Test("--json: one object per entry with the profiles that use it, unreadable ones included")
     func json() throws {
-        let (home, damaged) = try populatedHome()
+        let damaged = try populate()
 
         let result = home.run(["list", "--json"])
 
@@ -48,7 +50,6 @@ struct ListCommandTests {
 
     @Test("expired entries say so, with 0 seconds left")
     func expired() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: -30)
         let array = try #require(JSONSerialization.jsonObject(with: Data(home.run(["list", "--json"]).stdout.utf8))
             as? [[String: Any]])
@@ -58,7 +59,7 @@ struct ListCommandTests {
 
     @Test("a table with a header on a terminal")
     func table() throws {
-        let (home, damaged) = try populatedHome()
+        let damaged = try populate()
 
         let result = home.run(["list"], terminal: true)
 
@@ -82,7 +83,7 @@ struct ListCommandTests {
 
     @Test("tab-separated lines without a header when stdout is not a terminal")
     func plain() throws {
-        let (home, _) = try populatedHome()
+        try populate()
 
         let result = home.run(["list"], terminal: false)
 
@@ -96,7 +97,6 @@ struct ListCommandTests {
 
     @Test("an empty or missing cache: [] for scripts, a sentence on a terminal, nothing in a pipe")
     func empty() throws {
-        let home = try TestHome()
         #expect(home.run(["list", "--json"]).stdout == "[]\n")
         #expect(home.run(["list"], terminal: true).stdout == "No cached sessions.\n")
         let piped = home.run(["list"])
@@ -106,7 +106,6 @@ struct ListCommandTests {
 
     @Test("a broken config still lists the entries, without profile names, and warns")
     func brokenConfig() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         try FileManager.default.removeItem(atPath: home.configPath)
         try FileManager.default.createDirectory(atPath: home.configPath, withIntermediateDirectories: false)
@@ -122,7 +121,6 @@ struct ListCommandTests {
 
     @Test("an unsafe cache directory is an error, not an empty list")
     func unsafeDirectory() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         chmod(home.cacheDirectory, 0o777)
         expectCleanFailure(home.run(["list", "--json"]), mentioning: ["chmod 700"])

@@ -5,11 +5,12 @@ import CredentialCache
 @testable import StscacheCommands
 import TestSupport
 
-@Suite("stscache prompt")
+@Suite("stscache prompt", .testHome())
 struct PromptCommandTests {
+    let home = TestHome.current
+
     @Test("shows the delegated role's session under the selected profile's name")
     func followsDelegation() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 42 * 60 + 30)
 
         let result = home.run(["prompt"], extra: ["AWS_PROFILE": "prod"])
@@ -21,7 +22,6 @@ struct PromptCommandTests {
 
     @Test("--profile wins over AWS_PROFILE, and a role profile shows its own session")
     func explicitProfile() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 65 * 60 + 10)
         try home.cacheSession(for: "dev-role", expiresIn: 5 * 60)
 
@@ -32,7 +32,6 @@ struct PromptCommandTests {
 
     @Test("without AWS_PROFILE: the profile stscache exec started the shell with, else default")
     func profileFallbacks() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         try home.cacheSession(for: "dev-role", expiresIn: 1200)
 
@@ -44,7 +43,6 @@ struct PromptCommandTests {
 
     @Test("seconds under a minute, then expired")
     func shortAndExpired() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 59.9)
         #expect(home.run(["prompt", "--profile", "prod"]).stdout == "prod 59s\n")
         #expect(home.run(["prompt", "--profile", "prod"], clock: now.addingTimeInterval(60)).stdout == "prod expired\n")
@@ -62,7 +60,6 @@ struct PromptCommandTests {
 
     @Test("--format fills every placeholder and keeps unknown ones")
     func template() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600, lifetime: 3600)
 
         let result = home.run([
@@ -77,7 +74,6 @@ struct PromptCommandTests {
 
     @Test("state placeholder: valid, refresh-due inside the window, expired in the last minute")
     func states() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 3000, lifetime: 7200)
         let args = ["prompt", "--profile", "prod", "--format", "{state}"]
         #expect(home.run(args).stdout == "valid\n")
@@ -88,7 +84,6 @@ struct PromptCommandTests {
 
     @Test("render(), the fast path's entry, gives what the command prints")
     func renderFunction() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 42 * 60)
         let output = CapturedOutput()
         let context = home.context(extra: ["AWS_PROFILE": "prod"], output: output)
@@ -101,7 +96,6 @@ struct PromptCommandTests {
 
     @Test("the parser-free path takes --profile, --format (one or two words) and --verbose, nothing else")
     func withoutParser() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         let output = CapturedOutput()
         let context = home.context(output: output)
@@ -120,7 +114,6 @@ struct PromptCommandTests {
 
     @Test("never opens the key store: works with a key store setting that could not be opened")
     func noKeyStore() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         let result = home.run(["prompt", "--profile", "prod"],
                               extra: ["STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_KEY": ""])
@@ -130,7 +123,6 @@ struct PromptCommandTests {
 
     @Test("a credential_source = Environment role shows without the keys in the environment")
     func environmentSource() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "env-role", expiresIn: 600)
         #expect(home.environment["AWS_ACCESS_KEY_ID"] == nil)
         #expect(home.run(["prompt", "--profile", "env-role"]).stdout == "env-role 10m\n")
@@ -144,7 +136,6 @@ struct PromptCommandTests {
         "another role's entry copied over",
     ])
     func silentFailures(case name: String) throws {
-        let home = try TestHome()
         let key = try home.cacheSession(for: "prod-role", expiresIn: 600)
         var profile = "prod"
         switch name {
@@ -190,7 +181,6 @@ struct PromptCommandTests {
 
     @Test("does not create the cache directory")
     func noCacheDirectoryCreated() throws {
-        let home = try TestHome()
         let result = home.run(["prompt", "--profile", "prod"])
         #expect(result.status == 0 && result.stdout == "")
         #expect(!home.exists(home.cacheDirectory))

@@ -5,11 +5,21 @@ import CredentialCache
 @testable import StscacheCommands
 import TestSupport
 
-@Suite("stscache purge")
+/// The standard config with a second session of prod-role's role, for bob.
+private let withProdBob = standardConfig + """
+    [profile prod-bob]
+    role_arn = \(prodRoleArn)
+    source_profile = base
+    role_session_name = bob
+
+    """
+
+@Suite("stscache purge", .testHome())
 struct PurgeCommandTests {
+    let home = TestHome.current
+
     @Test("--profile follows the delegation and removes exactly that role's entry (its lock file stays)")
     func byProfile() throws {
-        let home = try TestHome()
         let prod = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let dev = try home.cacheSession(for: "dev-role", expiresIn: 600)
 
@@ -26,7 +36,6 @@ struct PurgeCommandTests {
 
     @Test("nothing to purge is a message and exit 0")
     func nothing() throws {
-        let home = try TestHome()
         #expect(home.run(["purge", "--profile", "prod"]).stdout
             == "nothing to purge: no cached session for profile prod (session alice of \(prodRoleArn))\n")
         try home.cacheSession(for: "dev-role", expiresIn: 600)
@@ -38,15 +47,8 @@ struct PurgeCommandTests {
             == "nothing to purge: no cached session of arn:aws:iam::1:role/None\n")
     }
 
-    @Test("--role-arn removes every session of the role; --session-name narrows it")
+    @Test("--role-arn removes every session of the role; --session-name narrows it", .testHome(config: withProdBob))
     func byRoleArn() throws {
-        let home = try TestHome(config: standardConfig + """
-            [profile prod-bob]
-            role_arn = \(prodRoleArn)
-            source_profile = base
-            role_session_name = bob
-
-            """)
         let alice = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let bob = try home.cacheSession(for: "prod-bob", expiresIn: 600)
         let dev = try home.cacheSession(for: "dev-role", expiresIn: 600)
@@ -64,7 +66,6 @@ struct PurgeCommandTests {
 
     @Test("--expired removes expired and damaged entries, keeps valid ones and unknown formats")
     func expired() throws {
-        let home = try TestHome()
         let valid = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let stale = try home.cacheSession(for: "dev-role", expiresIn: -60)
         let lastMinute = try home.cacheSession(for: "env-role", expiresIn: 30)
@@ -91,7 +92,6 @@ struct PurgeCommandTests {
         ["--profile", "prod"], ["--role-arn", prodRoleArn], ["--expired"], ["--all"],
     ])
     func dryRun(selection: [String]) throws {
-        let home = try TestHome()
         home.environment["STSCACHE_KEY_STORE"] = "file"
         let keyFile = home.path(".config/stscache/cache-key")
         try FileManager.default.createDirectory(atPath: home.path(".config/stscache"), withIntermediateDirectories: true)
@@ -114,7 +114,6 @@ struct PurgeCommandTests {
 
     @Test("--all removes entries, lock files and the key file")
     func all() throws {
-        let home = try TestHome()
         home.environment["STSCACHE_KEY_STORE"] = "file"
         home.environment["STSCACHE_CACHE_KEY"] = nil
         // The file key store creates its key on first use, as a credential-process miss would.
@@ -150,7 +149,6 @@ struct PurgeCommandTests {
 
     @Test("--all with the env key store says the key lives in the environment")
     func allWithEnvironmentKey() throws {
-        let home = try TestHome()
         try home.cacheSession(for: "prod-role", expiresIn: 600)
         let result = home.run(["purge", "--all"])
         #expect(result.status == 0)
@@ -160,18 +158,9 @@ struct PurgeCommandTests {
 
     @Test("waits for a refresh holding the role's lock before removing")
     func takesTheLock() throws {
-        let home = try TestHome()
         let key = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let cache = try CredentialCache.open(environment: home.environment, home: home.root)
-        let locked = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? cache.withEntryLock(key, timeout: 5) {
-                locked.signal()
-                Thread.sleep(forTimeInterval: 0.4)
-            }
-        }
-        holder.start()
-        locked.wait()
+        holdEntryLock(key, in: cache) { Thread.sleep(forTimeInterval: 0.4) }
         let started = Date()
 
         let result = home.run(["purge", "--profile", "prod"])
@@ -185,7 +174,6 @@ struct PurgeCommandTests {
         [], ["--all", "--expired"], ["--profile", "prod", "--role-arn", prodRoleArn], ["--session-name", "x", "--expired"],
     ])
     func validation(arguments: [String]) throws {
-        let home = try TestHome()
         let key = try home.cacheSession(for: "prod-role", expiresIn: -100)
         expectCleanFailure(home.run(["purge"] + arguments), status: 64)
         #expect(home.exists(home.entryPath(key)))
@@ -193,7 +181,6 @@ struct PurgeCommandTests {
 
     @Test("an unknown profile is an error naming it")
     func unknownProfile() throws {
-        let home = try TestHome()
         expectCleanFailure(home.run(["purge", "--profile", "nosuch"]), status: 1, mentioning: ["nosuch"])
     }
 }

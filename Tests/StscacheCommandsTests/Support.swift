@@ -59,7 +59,8 @@ let standardCredentials = """
 
 /// A throw-away HOME (mode 0700, removed afterwards) with `~/.aws` files, a cache key in the
 /// environment (never the user's keyring) and helpers to pre-write cache entries.
-final class TestHome {
+/// Unchecked Sendable: each test case has its own, and only its test changes it.
+final class TestHome: @unchecked Sendable {
     let root: String
     private let directory: TemporaryDirectory
     let encryptionKey: [UInt8]
@@ -135,6 +136,21 @@ final class TestHome {
 
     func cacheFiles() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory)) ?? []).sorted()
+    }
+}
+
+extension TestHome {
+    @TaskLocal fileprivate static var scoped: TestHome?
+
+    /// The home of the running test case (`@Test(.testHome())` or on its suite).
+    static var current: TestHome { scopedValue(scoped, trait: ".testHome()") }
+}
+
+extension Trait where Self == FreshForEachTestCase<TestHome> {
+    /// A fresh `TestHome` with these files for each test case, `TestHome.current`, removed when
+    /// the case ends.
+    static func testHome(config: String? = standardConfig, credentials: String? = standardCredentials) -> Self {
+        Self(TestHome.$scoped) { try TestHome(config: config, credentials: credentials) }
     }
 }
 

@@ -4,7 +4,7 @@ import AWSConfig
 import Credentials
 
 /// A real temporary directory, removed when released.
-public final class TemporaryDirectory {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(prefix: String = "stscache-tests") throws {
@@ -84,4 +84,51 @@ extension ProfileResolver {
     {
         try ProfileResolver(files: files, environment: environment, userName: userName()).resolve(profile: profile)
     }
+}
+
+// MARK: Files several targets read
+
+/// `[base]` in the credentials file: the long-term keys of a source profile.
+public let baseKeysCredentials = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret-value\n"
+
+/// The keys `baseKeysCredentials` holds, as a resolved source carries them.
+public let baseKeys = StaticKeys(accessKeyId: "AKIDBASE", secretAccessKey: "base-secret-value")
+
+/// `prod` delegating to the role profile `prod-role` through stscache, `other` running another
+/// helper: the credential_process lines a delegation is read from.
+public let delegatingConfig = """
+    [profile prod]
+    credential_process = stscache credential-process --profile prod-role
+    [profile other]
+    credential_process = /opt/bin/helper --json
+    [profile prod-role]
+    role_arn = arn:aws:iam::123456789012:role/Admin
+    """
+
+/// IAM Identity Center in the config file, in pieces the tests join as they need.
+public enum IdentityCenterConfig {
+    /// `[sso-session corp]`: the start URL and Identity Center's region.
+    public static let corpSession = """
+        [sso-session corp]
+        sso_start_url = https://corp.awsapps.com/start
+        sso_region = eu-west-1
+        """
+
+    /// `corpSession` with the scopes its client registers for.
+    public static let corpSessionWithScopes = corpSession + "\nsso_registration_scopes = sso:account:access, other:scope"
+
+    /// `dev`: account 111122223333's Developer role, signed in to through `corp`.
+    public static let devProfile = """
+        [profile dev]
+        sso_session = corp
+        sso_account_id = 111122223333
+        sso_role_name = Developer
+        """
+
+    /// `old`: the legacy form, with the start URL and region in the profile itself.
+    public static let legacyProfile = """
+        [profile old]
+        sso_start_url = https://corp.awsapps.com/start
+        sso_region = eu-west-1
+        """
 }

@@ -90,23 +90,20 @@ package final class ScriptedTerminal: PromptTerminal {
 package final class SourcesFixture {
     package static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    package let directory: URL
+    private let temporary: TemporaryDirectory
+    package var directory: URL { URL(fileURLWithPath: temporary.path, isDirectory: true) }
     package let output = CapturedOutput()
     package let transport: RoutedTransport
     package var environment: [String: String]
     package var now = SourcesFixture.now
 
     package init(environment: [String: String] = [:], route: @escaping RoutedTransport.Route) throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("stscache-sources-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory(prefix: "stscache-sources")
         transport = RoutedTransport(route)
         self.environment = environment
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
-
-    package var path: String { directory.path }
+    package var path: String { temporary.path }
 
     package func write(_ name: String, _ text: String, mode: Int = 0o600) throws -> String {
         let file = directory.appendingPathComponent(name).path

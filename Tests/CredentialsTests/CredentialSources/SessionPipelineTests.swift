@@ -163,19 +163,13 @@ final class LockHolder {
 
     init(_ fixture: SourcesFixture, key: CacheKey, writes landed: CachedCredentials, principal: [UInt8]) throws {
         let cache = try CredentialCache(directory: CacheDirectory.open(path: fixture.path + "/cache"))
-        let holding = DispatchSemaphore(value: 0)
         let done = self.done
-        let thread = Thread {
-            try? cache.withEntryLock(key, timeout: 5) {
-                holding.signal()
-                Thread.sleep(forTimeInterval: 0.2)
-                try? cache.write(landed, for: key, issuedAt: SourcesFixture.now, encryptionKey: FixedKeyStore().key,
-                                 principal: principal)
-                _ = done.wait(timeout: .now() + 10)
-            }
+        holdEntryLock(key, in: cache) {
+            Thread.sleep(forTimeInterval: 0.2)
+            try? cache.write(landed, for: key, issuedAt: SourcesFixture.now, encryptionKey: FixedKeyStore().key,
+                             principal: principal)
+            _ = done.wait(timeout: .now() + 10)
         }
-        thread.start()
-        holding.wait()
     }
 
     func release() { done.signal() }
