@@ -28,9 +28,7 @@ package struct CommandResources {
     }
 
     package func broker(policy: RefreshPolicy) -> CredentialBroker {
-        var broker = CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
-        broker.lockTimeout = NetworkSettings.lockTimeout(environment: context.environment)
-        return broker
+        CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
     }
 }
 

@@ -17,6 +17,9 @@ package struct RoleCredentials {
     /// The same role's credentials again, through the same cache and refresh window (a server
     /// handing them out for a child's lifetime).
     package let fetchAgain: () throws -> AWSCredentials
+    /// The broker's network settings, for the command's own calls after the fetch: parsed once
+    /// in the run, by whichever needs them first.
+    package let settings: LazyNetworkSettings
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
@@ -27,6 +30,7 @@ package struct RoleCredentials {
         let broker = resources.broker(policy: policy)
         return RoleCredentials(files: resources.files, profile: profile, role: role,
                                credentials: try broker.credentials(for: role), policy: policy,
-                               fetchAgain: { try broker.credentials(for: role, forceRefresh: false) })
+                               fetchAgain: { try broker.credentials(for: role, forceRefresh: false) },
+                               settings: broker.settings)
     }
 }

@@ -47,12 +47,17 @@ package struct IdentityCenterLogin {
     }
 
     package var context: Context
+    /// Timeouts and proxies for the OIDC calls.
+    package var settings: NetworkSettings
     /// Seconds between polls when OIDC does not say (its default is 5).
     package static let defaultInterval = 5
     /// How long the redirect is waited for (the CLI's `AuthCodeFetcher` waits 10 minutes).
     package static let redirectTimeout: Double = 600
 
-    package init(context: Context) { self.context = context }
+    package init(context: Context) throws(UsageError) {
+        self.context = context
+        settings = try NetworkSettings(environment: context.environment)
+    }
 
     /// The target for `--sso-session NAME` or `--profile NAME`.
     package static func target(files: ConfigFiles, environment: [String: String], sessionName: String?, profile: String?)
@@ -373,8 +378,7 @@ package struct IdentityCenterLogin {
 
     private func post(_ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
         let object = IdentityCenterToken.encode(body)
-        var options = NetworkSettings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"],
-                                                  environment: context.environment)
+        var options = settings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"])
         options.maxResponseBytes = 64 * 1024
         do {
             return try context.makeTransport().send(
