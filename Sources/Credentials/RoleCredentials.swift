@@ -22,11 +22,10 @@ package struct RoleCredentials {
     package let settings: LazyNetworkSettings
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
-        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let policy = try RefreshWindow.policy(option: refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: verbose)
         let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
         let role = try resources.resolve(profile: target ?? profile)
-        let policy = RefreshPolicy(window: window)
         let broker = resources.broker(policy: policy)
         return RoleCredentials(files: resources.files, profile: profile, role: role,
                                credentials: try broker.credentials(for: role), policy: policy,

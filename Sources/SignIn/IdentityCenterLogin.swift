@@ -177,7 +177,7 @@ package struct IdentityCenterLogin {
     /// Signs in with `flow` and writes the token file. `show` gets the URL to open and, for the
     /// device flow, the code to confirm there.
     package func run(_ target: Target, flow: Flow, show: (_ url: String, _ userCode: String?) -> Void) throws {
-        if context.environment["STSCACHE_NONINTERACTIVE"] == "1" {
+        if context.nonInteractive {
             throw IdentityCenterError(.notLoggedIn, "STSCACHE_NONINTERACTIVE=1: a login needs a person; run stscache login "
                 + "from a terminal.")
         }

@@ -44,10 +44,10 @@ struct CredentialProcessCommand: ContextualCommand {
 
     /// The command itself, shared by the parser and `FastPath`.
     static func run(_ options: CredentialProcessOptions, context: Context) throws {
-        let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let policy = try RefreshWindow.policy(option: options.refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
         let role = try resources.resolve(profile: options.profile)
-        var broker = resources.broker(policy: RefreshPolicy(window: window))
+        var broker = resources.broker(policy: policy)
         broker.forceRefresh = options.forceRefresh
         broker.servesCachedOnFailure = !options.refreshOnly
         let credentials = try broker.credentials(for: role)

@@ -135,3 +135,20 @@ struct StoredKeysLockTests {
         #expect(AccessKeyStore(path: home.path + "/access-keys").lockTimeout == CredentialCache.defaultLockTimeout)
     }
 }
+
+@Suite("The refresh window: one reader of STSCACHE_REFRESH_WINDOW")
+struct RefreshWindowTests {
+    @Test("--refresh-window wins, else STSCACHE_REFRESH_WINDOW, else 15 minutes; a typo is a usage error")
+    func policy() throws {
+        let environment = ["STSCACHE_REFRESH_WINDOW": "30m"]
+        #expect(try RefreshWindow.policy(option: "1h", environment: environment).window == 3600)
+        #expect(try RefreshWindow.policy(option: nil, environment: environment).window == 1800)
+        #expect(try RefreshWindow.policy(option: nil, environment: [:]).window == RefreshPolicy.defaultWindow)
+        #expect(try RefreshWindow.policy(option: nil, environment: ["STSCACHE_REFRESH_WINDOW": ""]).window
+            == RefreshPolicy.defaultWindow)
+        let error = #expect(throws: UsageError.self) {
+            try RefreshWindow.policy(option: nil, environment: ["STSCACHE_REFRESH_WINDOW": "soon"])
+        }
+        #expect(error?.errorCode == "usage.invalid-setting")
+    }
+}
