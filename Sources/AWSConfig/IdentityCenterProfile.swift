@@ -122,8 +122,7 @@ extension ProfileResolver {
         }
         let scopes = (values["sso_registration_scopes"]?.text ?? "")
             .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-        let ignoreEndpoints = (environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] ?? profile.string("ignore_configured_endpoint_urls"))?
-            .lowercased() == "true"
+        let ignoreEndpoints = Self.ignoresConfiguredEndpoints(environment: environment, profile: profile)
         func endpoint(_ name: String) -> String? {
             guard !ignoreEndpoints, let value = environment[name], !value.isEmpty else { return nil }
             return value

@@ -324,13 +324,12 @@ package struct LongTermKeys {
             guard let value = context.environment[name], !value.isEmpty else { return nil }
             return value
         }
-        let ignore = (env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? found?.string("ignore_configured_endpoint_urls"))?
-            .lowercased() == "true"
-        let region = found?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
+        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: context.environment, profile: found)
+        let region = ProfileResolver.region(of: found, environment: context.environment)
         let shared = ignore ? nil : (env("AWS_ENDPOINT_URL") ?? found?.string("endpoint_url"))
         let sts = try STSEndpoint.resolve(
             region: region, endpointURL: ignore ? nil : (env("AWS_ENDPOINT_URL_STS") ?? shared),
-            stsRegionalEndpoints: found?.string("sts_regional_endpoints") ?? env("AWS_STS_REGIONAL_ENDPOINTS"))
+            stsRegionalEndpoints: try ProfileResolver.stsRegionalEndpoints(of: found, environment: context.environment))
         let iam = try IAMService.endpoint(region: region, explicitURL: ignore ? nil : (env("AWS_ENDPOINT_URL_IAM") ?? shared))
         try sts.requireTransportSecurity(environment: context.environment)
         try iam.requireTransportSecurity(environment: context.environment)

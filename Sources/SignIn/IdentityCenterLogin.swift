@@ -63,20 +63,23 @@ package struct IdentityCenterLogin {
     package static func target(files: ConfigFiles, environment: [String: String], sessionName: String?, profile: String?)
         throws -> Target
     {
-        let ignore = environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]?.lowercased() == "true"
-        let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         var name = sessionName
         var legacyProfile: Profile?
+        var section: Profile?
         if let profile {
-            guard let section = files.profile(named: profile) else {
+            guard let found = files.profile(named: profile) else {
                 throw UsageError("profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
             }
-            if let session = section.string("sso_session") {
+            section = found
+            if let session = found.string("sso_session") {
                 name = session
             } else {
-                legacyProfile = section
+                legacyProfile = found
             }
         }
+        // The profile's ignore_configured_endpoint_urls counts as it does for its credentials.
+        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: environment, profile: section)
+        let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
                 throw UsageError("\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
