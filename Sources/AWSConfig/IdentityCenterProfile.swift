@@ -42,7 +42,7 @@ public struct IdentityCenterSettings: Sendable, Equatable {
     /// The commands that log in so that this profile's token exists again (either writes the
     /// file both read).
     public var loginCommand: String {
-        let option = sessionName.map { "--sso-session \(shellQuoted($0))" } ?? "--profile \(shellQuoted(profile))"
+        let option = sessionName.map { "--sso-session \(ShellQuote.word($0))" } ?? "--profile \(ShellQuote.word(profile))"
         return "stscache login \(option) (or aws sso login \(option))"
     }
 
