@@ -83,6 +83,25 @@ struct ExportEvalPropertyTests {
             #expect(!runner.payloadRan, "\(shell) ran the payload through the new quoting")
         }
     }
+
+    /// The refusal's hint, `eval "$(stscache export --profile WORD)"`: WORD is read by the
+    /// shell inside `$(...)` exactly as at top level, so each shell must read it back as the
+    /// profile. (A profile with a control character is shown as PROFILE, not quoted.)
+    @Test("the refusal's eval hint: the profile word reads back as the profile in sh, bash and zsh",
+          .enabled(if: Interpreters.available(Interpreters.posixShells), "sh, bash and zsh are needed"),
+          arguments: Interpreters.posixShells)
+    func refusalHint(shell: String) throws {
+        let seed = HostileStrings.seed()
+        var generator = HostileStrings(seed: seed)
+        var profiles = HostileStrings.crafted + HostileStrings.shellCrafted
+        while profiles.count < Self.caseCount { profiles.append(generator.nextWord()) }
+        profiles = profiles.filter { ExportCommand.profileWord($0) != "PROFILE" }
+        let result = try Interpreters.shellWords(profiles.map(ExportCommand.profileWord), shell: shell)
+        let failures = profiles.indices.filter { result.words[$0] != Interpreters.expectedBytes([profiles[$0]]) }
+            .map { Array(profiles[$0].unicodeScalars) }
+        #expect(failures.isEmpty, "\(shell), seed \(seed) (STSCACHE_PROPERTY_SEED replays it): \(failures.prefix(5))")
+        #expect(!result.payloadRan, "a profile ran as shell code in \(shell)")
+    }
 }
 
 /// Evaluates export text in a real shell, one case after another in one shell process, and
