@@ -42,7 +42,7 @@ public struct IdentityCenterSettings: Sendable, Equatable {
     /// The commands that log in so that this profile's token exists again (either writes the
     /// file both read).
     public var loginCommand: String {
-        let option = sessionName.map { "--sso-session \(shellQuoted($0))" } ?? "--profile \(shellQuoted(profile))"
+        let option = sessionName.map { "--sso-session \(ShellQuote.word($0))" } ?? "--profile \(ShellQuote.word(profile))"
         return "stscache login \(option) (or aws sso login \(option))"
     }
 
@@ -112,8 +112,7 @@ extension ProfileResolver {
         }
         let scopes = (values["sso_registration_scopes"]?.text ?? "")
             .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-        let ignoreEndpoints = (environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] ?? profile.string("ignore_configured_endpoint_urls"))?
-            .lowercased() == "true"
+        let ignoreEndpoints = Self.ignoresConfiguredEndpoints(environment: environment, profile: profile)
         func endpoint(_ name: String) -> String? {
             guard !ignoreEndpoints, let value = environment[name], !value.isEmpty else { return nil }
             return value

@@ -70,9 +70,9 @@ public struct ProfileResolver: Sendable {
             mfaSerial: profile.string("mfa_serial"),
             mfaProcess: profile.string("mfa_process"),
             mfaSession: try mfaSession(for: profile, source: source),
-            region: region(of: profile),
+            region: Self.region(of: profile, environment: environment),
             endpointURL: try endpoint(of: profile),
-            stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
+            stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
             caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
             source: source)
     }
@@ -105,9 +105,9 @@ public struct ProfileResolver: Sendable {
             roleArn: roleArn,
             roleSessionName: sessionName,
             durationSeconds: try duration(of: profile),
-            region: region(of: profile),
+            region: Self.region(of: profile, environment: environment),
             endpointURL: try endpoint(of: profile),
-            stsRegionalEndpoints: try stsRegionalEndpoints(of: profile),
+            stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
             caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
             source: .webIdentity(tokenFile: tokenFile))
     }
@@ -314,16 +314,18 @@ public struct ProfileResolver: Sendable {
         return seconds
     }
 
-    private func region(of profile: Profile) -> String {
-        profile.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
+    /// The profile's `region`, else `AWS_REGION`, else `AWS_DEFAULT_REGION` (set-but-empty counts
+    /// as unset), else us-east-1: for role sessions and `stscache keys` alike.
+    public static func region(of profile: Profile?, environment: [String: String]) -> String {
+        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        return profile?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
     }
 
     /// `AWS_ENDPOINT_URL_STS` > the profile's `[services x]` sts `endpoint_url` >
     /// `AWS_ENDPOINT_URL` > the profile's `endpoint_url`, all skipped when
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` / `ignore_configured_endpoint_urls` is true (botocore).
     private func endpoint(of profile: Profile) throws(ConfigError) -> String? {
-        let ignore = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? profile.string("ignore_configured_endpoint_urls")
-        if ignore?.lowercased() == "true" { return nil }
+        if Self.ignoresConfiguredEndpoints(environment: environment, profile: profile) { return nil }
         if let url = env("AWS_ENDPOINT_URL_STS") { return url }
         if let services = profile["services"], !services.text.isEmpty {
             guard let section = files.servicesSection(named: services.text) else {
@@ -337,24 +339,36 @@ public struct ProfileResolver: Sendable {
         return env("AWS_ENDPOINT_URL") ?? profile.string("endpoint_url")
     }
 
-    private func stsRegionalEndpoints(of profile: Profile) throws(ConfigError) -> String? {
+    /// The profile's `sts_regional_endpoints`, else `AWS_STS_REGIONAL_ENDPOINTS` (set-but-empty
+    /// counts as unset): `regional` or `legacy`, anything else refused. The one reader of both,
+    /// for role sessions and `stscache keys` alike.
+    public static func stsRegionalEndpoints(of profile: Profile?, environment: [String: String]) throws(ConfigError)
+        -> String?
+    {
         let allowed = ["regional", "legacy"]
-        if let value = profile["sts_regional_endpoints"], !value.text.isEmpty {
+        if let profile, let value = profile["sts_regional_endpoints"], !value.text.isEmpty {
             guard allowed.contains(value.text) else {
                 throw ConfigError(.invalidSetting, at: value.location, of: profile,
-                    "sts_regional_endpoints = \(value.text) in \(describe(profile)) must be "
-                        + "regional or legacy.")
+                    "sts_regional_endpoints = \(value.text) in profile \"\(profile.name)\" must be regional or legacy.")
             }
             return value.text
         }
-        guard let value = env("AWS_STS_REGIONAL_ENDPOINTS") else { return nil }
+        guard let value = environment["AWS_STS_REGIONAL_ENDPOINTS"], !value.isEmpty else { return nil }
         guard allowed.contains(value) else {
             throw ConfigError(
                 .invalidSetting,
                 "AWS_STS_REGIONAL_ENDPOINTS = \(value) must be regional or legacy; fix or unset it.",
-                profile: profile.name)
+                profile: profile?.name)
         }
         return value
+    }
+
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, else `profile`'s `ignore_configured_endpoint_urls`
+    /// (botocore's order): `true`, in any case, skips every configured endpoint URL. Set-but-empty
+    /// counts as unset. The one reader of both, for the STS, IAM and Identity Center endpoints.
+    public static func ignoresConfiguredEndpoints(environment: [String: String], profile: Profile?) -> Bool {
+        let variable = environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"].flatMap { $0.isEmpty ? nil : $0 }
+        return (variable ?? profile?.string("ignore_configured_endpoint_urls"))?.lowercased() == "true"
     }
 
     // MARK: - Helpers

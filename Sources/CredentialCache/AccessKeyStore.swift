@@ -114,7 +114,7 @@ public enum AccessKeyStoreError: UserFacingError, Sendable, Equatable {
             return "\(operation) \(path) failed: \(String(cString: strerror(code)))"
         case .lockTimeout(let path, let seconds):
             return "another stscache held the long-term key store's lock \(path) for more than \(Int(seconds)) "
-                + "seconds; try again once it has finished"
+                + "seconds; try again once it has finished (STSCACHE_LOCK_TIMEOUT sets how long to wait)"
         case .invalidProfileName:
             return "a profile name must be 1 to 256 bytes of printable text"
         case .tooLarge(let path):
@@ -142,8 +142,9 @@ public struct AccessKeyStore: Sendable {
     package static func isValidProfileName(_ profile: String) -> Bool { AccessKeyFile.isValidProfileName(profile) }
 
     public let path: String
-    /// Seconds to wait for another writer's lock.
-    public var lockTimeout: Double = 30
+    /// Seconds to wait for another writer's lock (0: try once); stscache passes
+    /// `STSCACHE_LOCK_TIMEOUT`'s value, whose default this is too.
+    public var lockTimeout: Double = CredentialCache.defaultLockTimeout
 
     public init(path: String) {
         self.path = path

@@ -36,7 +36,9 @@ public struct CacheListing: Sendable, Equatable {
 /// Files: `<stem>.entry`, `<stem>.lock`, and `.<stem>.<random>.tmp` while a write is under way;
 /// all mode 0600, all opened with `O_NOFOLLOW` relative to the checked directory.
 public struct CredentialCache: Sendable {
-    /// A suggested wait for `withEntryLock`: long enough for the holder to finish one MFA prompt.
+    /// The wait for a lock another stscache process holds (`STSCACHE_LOCK_TIMEOUT`'s default, for
+    /// cache entries and the long-term key store alike): long enough for the holder to finish
+    /// one MFA prompt.
     public static let defaultLockTimeout: Double = 120
 
     public let directory: CacheDirectory

@@ -28,15 +28,20 @@ package struct CommandResources {
     }
 
     package func broker(policy: RefreshPolicy) -> CredentialBroker {
-        var broker = CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
-        broker.lockTimeout = NetworkSettings.lockTimeout(environment: context.environment)
-        return broker
+        CredentialBroker(context: context, cache: cache, keyStore: keyStore, policy: policy)
     }
 }
 
 package enum RefreshWindow {
+    /// The policy a command judges sessions by: its `--refresh-window` when given, else
+    /// `STSCACHE_REFRESH_WINDOW`, else the default. The one reader of the variable, and not
+    /// part of `NetworkSettings`: a cache hit needs it, and only it.
+    package static func policy(option: String?, environment: [String: String]) throws(UsageError) -> RefreshPolicy {
+        RefreshPolicy(window: try parse(option ?? environment["STSCACHE_REFRESH_WINDOW"]))
+    }
+
     /// Seconds from `900`, `900s`, `15m` or `1h`; nil input means the default.
-    package static func parse(_ text: String?) throws -> Double? {
+    package static func parse(_ text: String?) throws(UsageError) -> Double? {
         guard let text = text?.trimmingWhitespace(), !text.isEmpty else { return nil }
         guard let seconds = parseDuration(text) else {
             throw UsageError(.invalidSetting, "refresh window '\(text)' is not a duration; use seconds (900) or 15m / 1h")

@@ -60,6 +60,15 @@ public struct Context: Sendable {
 
     package var verbose: Bool { environment["STSCACHE_VERBOSE"].map { $0 == "1" || $0 == "true" } ?? false }
 
+    /// `STSCACHE_NONINTERACTIVE=1` (the agent sets it for its refreshes): nothing may wait for a
+    /// person, neither an MFA code nor a sign-in.
+    package var nonInteractive: Bool { Self.isNonInteractive(environment) }
+
+    /// The one reader of `STSCACHE_NONINTERACTIVE`, for code that holds only the environment.
+    package static func isNonInteractive(_ environment: [String: String]) -> Bool {
+        environment["STSCACHE_NONINTERACTIVE"] == "1"
+    }
+
     /// `AWS_CONFIG_FILE`, else `~/.aws/config` (botocore expands a leading `~`).
     package var configFilePath: String {
         expandTilde(environment["AWS_CONFIG_FILE"]) ?? homeDirectory + "/.aws/config"

@@ -28,12 +28,14 @@ package struct CredentialBroker {
     /// valid (with a warning). The agent turns this off: a refresh that did not happen must
     /// fail, so it can say why and retry. Sessions the role is made from keep their fallback.
     package var servesCachedOnFailure = true
-    package var lockTimeout: Double = CredentialCache.defaultLockTimeout
+    /// Timeouts, retries, proxies and lock waits: parsed on the first miss, never on a hit.
+    package var settings: LazyNetworkSettings
     /// MFA prompt terminal and the codes already sent (CredentialSources/SessionCreation.swift).
     package var sources = SourceOptions()
 
     package init(context: Context, cache: CredentialCache, keyStore: any KeyStore, policy: RefreshPolicy) {
         (self.context, self.cache, self.keyStore, self.policy) = (context, cache, keyStore, policy)
+        settings = LazyNetworkSettings(environment: context.environment)
     }
 
     /// Credentials for `role`, valid for at least the refresh safety margin.
@@ -75,7 +77,7 @@ package struct CredentialBroker {
             return Self.awsCredentials(cached)
         }
         // A mistyped timeout must not turn into a default silently, nor wait on the lock first.
-        try NetworkSettings.validate(environment: context.environment)
+        let lockTimeout = try settings.get().lockTimeout
         // While another process refreshes this entry, answer from it as soon as it lands.
         let whileWaiting = { () -> AWSCredentials? in
             guard !force, let cached = freshEntry(request) else { return nil }

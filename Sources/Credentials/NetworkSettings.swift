@@ -3,7 +3,9 @@ import STS
 import Transport
 import StscacheSupport
 
-/// Network and waiting knobs from the environment; docs/network.md documents each one.
+/// The network and waiting knobs, parsed from the environment here and nowhere else
+/// (`init(environment:)`); readers take this value, never the variables. docs/network.md
+/// documents each one.
 ///
 /// | variable | default | meaning |
 /// | --- | --- | --- |
@@ -11,72 +13,101 @@ import StscacheSupport
 /// | `STSCACHE_ATTEMPT_TIMEOUT` | 10 s | one request, connection included |
 /// | `STSCACHE_STS_TIMEOUT` | 30 s | the whole STS exchange, every retry and backoff included |
 /// | `STSCACHE_MAX_ATTEMPTS` | 3 | requests sent at most (1 = no retries) |
-/// | `STSCACHE_LOCK_TIMEOUT` | 120 s | waiting for another process refreshing the same role |
-package enum NetworkSettings {
-    package static let defaultConnectTimeout: Double = 5
-    package static let defaultAttemptTimeout: Double = 10
-    package static let defaultDeadline: Double = 30
-    package static let defaultMaxAttempts = 3
+/// | `STSCACHE_LOCK_TIMEOUT` | 120 s | waiting for another stscache process's lock (0 = do not wait) |
+/// | `STSCACHE_PROCESS_TIMEOUT` | 300 s | a `credential_process` source's run |
+///
+/// A run parses them only when it needs one (a cache miss, a keys or login command), through
+/// `LazyNetworkSettings`: a cache hit neither pays for them nor fails on a mistyped one.
+package struct NetworkSettings: Equatable, Sendable {
     package static let maximumAttempts = 10
 
-    package static func httpOptions(for url: String, caBundle: String?, environment: [String: String]) -> HTTPOptions {
+    /// Never more than `attemptTimeout`.
+    package var connectTimeout: Double
+    /// Never more than `deadline`: one hung request must not eat the whole deadline (a retry on
+    /// a fresh connection usually gets through).
+    package var attemptTimeout: Double
+    package var deadline: Double
+    package var maxAttempts: Int
+    /// How long to wait for a lock another stscache process holds: a cache entry's or an
+    /// Identity Center token's refresh (it may be waiting for an MFA code), or the long-term key
+    /// store. 0 = try once and do not wait. Separate from the STS deadline.
+    package var lockTimeout: Double
+    /// How long a `credential_process` source may run.
+    package var processTimeout: Double
+    /// The proxy variables, curl's way: the lower-case name first (when set, even empty, it
+    /// wins), an empty value is no proxy.
+    package var httpsProxy: String?
+    package var httpProxy: String?
+    package var noProxy: String?
+
+    /// The defaults, each given here once.
+    package init(connectTimeout: Double = 5, attemptTimeout: Double = 10, deadline: Double = 30, maxAttempts: Int = 3,
+                 lockTimeout: Double = CredentialCache.defaultLockTimeout,
+                 processTimeout: Double = ProcessCredentialSource.defaultTimeout,
+                 httpsProxy: String? = nil, httpProxy: String? = nil, noProxy: String? = nil) {
+        self.deadline = deadline
+        self.attemptTimeout = min(attemptTimeout, deadline)
+        self.connectTimeout = min(connectTimeout, self.attemptTimeout)
+        self.maxAttempts = maxAttempts
+        self.lockTimeout = lockTimeout
+        self.processTimeout = processTimeout
+        self.httpsProxy = httpsProxy
+        self.httpProxy = httpProxy
+        self.noProxy = noProxy
+    }
+
+    /// The one parser. Unset or empty means the default; anything else that is not a valid
+    /// value is refused, naming the variable, so a typo never silently becomes the default.
+    package init(environment: [String: String]) throws(UsageError) {
+        func value<T>(_ name: String, _ parse: (String) -> T?, _ expected: String) throws(UsageError) -> T? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = parse(text) else { throw UsageError(.invalidSetting, "\(name)='\(text)' is not \(expected)") }
+            return value
+        }
+        func seconds(_ name: String) throws(UsageError) -> Double? {
+            try value(name, Self.seconds, "a number of seconds greater than 0 (e.g. \(name)=10)")
+        }
+        func nonEmpty(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let defaults = NetworkSettings()
+        let connect = try seconds("STSCACHE_CONNECT_TIMEOUT")
+        let attempt = try seconds("STSCACHE_ATTEMPT_TIMEOUT")
+        let deadline = try seconds("STSCACHE_STS_TIMEOUT")
+        let lock = try value("STSCACHE_LOCK_TIMEOUT", Self.waitSeconds, "a number of seconds (0 or more, e.g. 120)")
+        let attempts = try value("STSCACHE_MAX_ATTEMPTS", Self.attempts, "a whole number from 1 to \(Self.maximumAttempts)")
+        let process = try seconds("STSCACHE_PROCESS_TIMEOUT")
+        self.init(
+            connectTimeout: connect ?? defaults.connectTimeout, attemptTimeout: attempt ?? defaults.attemptTimeout,
+            deadline: deadline ?? defaults.deadline, maxAttempts: attempts ?? defaults.maxAttempts,
+            lockTimeout: lock ?? defaults.lockTimeout, processTimeout: process ?? defaults.processTimeout,
+            httpsProxy: environment["https_proxy"] == nil ? nonEmpty("HTTPS_PROXY") : nonEmpty("https_proxy"),
+            httpProxy: environment["http_proxy"] == nil ? nonEmpty("HTTP_PROXY") : nonEmpty("http_proxy"),
+            noProxy: environment["no_proxy"] == nil ? nonEmpty("NO_PROXY") : nonEmpty("no_proxy"))
+    }
+
+    package func httpOptions(for url: String, caBundle: String?) -> HTTPOptions {
+        // curl's convention: HTTP_PROXY only for http://.
         let isHTTPS = url.lowercased().hasPrefix("https:")
-        // curl's convention: lower-case first, upper-case accepted; HTTP_PROXY only for http://.
-        let proxy = isHTTPS
-            ? (environment["https_proxy"] ?? environment["HTTPS_PROXY"])
-            : (environment["http_proxy"] ?? environment["HTTP_PROXY"])
-        let noProxy = environment["no_proxy"] ?? environment["NO_PROXY"]
-        let deadline = seconds(environment["STSCACHE_STS_TIMEOUT"]) ?? defaultDeadline
-        // One hung request must not eat the whole deadline: a retry on a fresh connection
-        // usually gets through. Never more than the deadline itself.
-        let attempt = min(seconds(environment["STSCACHE_ATTEMPT_TIMEOUT"]) ?? defaultAttemptTimeout, deadline)
-        return HTTPOptions(
-            connectTimeout: min(seconds(environment["STSCACHE_CONNECT_TIMEOUT"]) ?? defaultConnectTimeout, attempt),
-            totalTimeout: attempt,
-            caBundle: caBundle,
-            proxy: proxy.flatMap { $0.isEmpty ? nil : $0 },
-            noProxy: noProxy.flatMap { $0.isEmpty ? nil : $0 })
+        return HTTPOptions(connectTimeout: connectTimeout, totalTimeout: attemptTimeout, caBundle: caBundle,
+                           proxy: isHTTPS ? httpsProxy : httpProxy, noProxy: noProxy)
     }
 
-    package static func retryPolicy(environment: [String: String]) -> STSRetryPolicy {
-        STSRetryPolicy(
-            maxAttempts: attempts(environment["STSCACHE_MAX_ATTEMPTS"]) ?? defaultMaxAttempts,
-            deadline: seconds(environment["STSCACHE_STS_TIMEOUT"]) ?? defaultDeadline)
-    }
+    package var retryPolicy: STSRetryPolicy { STSRetryPolicy(maxAttempts: maxAttempts, deadline: deadline) }
 
-    /// How long a miss waits for another process that is refreshing the same role (it may be
-    /// waiting for an MFA code). Separate from the STS deadline; 0 means "do not wait".
-    package static func lockTimeout(environment: [String: String]) -> Double {
-        guard let text = environment["STSCACHE_LOCK_TIMEOUT"], let value = Double(text.trimmingWhitespace()),
-              value >= 0, value.isFinite
-        else { return CredentialCache.defaultLockTimeout }
+    /// Seconds greater than 0, finite; the syntax of every timeout knob (and
+    /// `AWS_METADATA_SERVICE_TIMEOUT`'s).
+    package static func seconds(_ text: String) -> Double? {
+        guard let value = Double(text.trimmingWhitespace()), value > 0, value.isFinite else { return nil }
         return value
     }
 
-    /// Refuses a knob set to something that is not a number of seconds (or attempts), so a typo
-    /// does not silently become the default. Checked on a cache miss, before any waiting.
-    package static func validate(environment: [String: String]) throws(UsageError) {
-        for name in ["STSCACHE_CONNECT_TIMEOUT", "STSCACHE_ATTEMPT_TIMEOUT", "STSCACHE_STS_TIMEOUT"] {
-            if let text = environment[name], !text.isEmpty, seconds(text) == nil {
-                throw UsageError(.invalidSetting, "\(name)='\(text)' is not a number of seconds greater than 0 (e.g. \(name)=10)")
-            }
-        }
-        if let text = environment["STSCACHE_LOCK_TIMEOUT"], !text.isEmpty,
-           Double(text.trimmingWhitespace()).map({ $0 >= 0 && $0.isFinite }) != true {
-            throw UsageError(.invalidSetting, "STSCACHE_LOCK_TIMEOUT='\(text)' is not a number of seconds (0 or more, e.g. 120)")
-        }
-        if let text = environment["STSCACHE_MAX_ATTEMPTS"], !text.isEmpty, attempts(text) == nil {
-            throw UsageError(.invalidSetting, "STSCACHE_MAX_ATTEMPTS='\(text)' is not a whole number from 1 to \(maximumAttempts)")
-        }
-    }
-
-    package static func seconds(_ text: String?) -> Double? {
-        guard let text, let value = Double(text.trimmingWhitespace()), value > 0, value.isFinite else { return nil }
+    /// Seconds 0 or more, finite: a wait, where 0 is "do not wait".
+    package static func waitSeconds(_ text: String) -> Double? {
+        guard let value = Double(text.trimmingWhitespace()), value >= 0, value.isFinite else { return nil }
         return value
     }
 
-    package static func attempts(_ text: String?) -> Int? {
-        guard let text, let value = Int(text.trimmingWhitespace()), (1...maximumAttempts).contains(value) else { return nil }
+    package static func attempts(_ text: String) -> Int? {
+        guard let value = Int(text.trimmingWhitespace()), (1...maximumAttempts).contains(value) else { return nil }
         return value
     }
 
@@ -86,5 +117,30 @@ package enum NetworkSettings {
         "stscache: warning: \(ClockSkew.describe(offset)) (from STS's Date header); re-signed the request with "
             + "STS's time. Set the system clock right (NTP: 'timedatectl set-ntp true'): other AWS tools on this "
             + "machine fail the same way.\n"
+    }
+}
+
+/// `NetworkSettings` parsed on first use, then kept for the run (a chain of roles parses them
+/// once). The broker is made on every run, a cache hit included, and a hit must neither parse
+/// them nor fail on them.
+package final class LazyNetworkSettings {
+    private let environment: [String: String]
+    private var parsed: NetworkSettings?
+
+    package init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    /// Settings already at hand (tests, a command that parsed them itself).
+    package init(_ settings: NetworkSettings) {
+        environment = [:]
+        parsed = settings
+    }
+
+    package func get() throws(UsageError) -> NetworkSettings {
+        if let parsed { return parsed }
+        let settings = try NetworkSettings(environment: environment)
+        parsed = settings
+        return settings
     }
 }

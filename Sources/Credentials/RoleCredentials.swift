@@ -20,13 +20,15 @@ package struct RoleCredentials {
     /// The refresh window of the session `credentials` belong to, from its own lifetime (the
     /// cache entry's issue time): what must be left on them for the policy to call them fresh.
     package let window: (AWSCredentials) -> Double
+    /// The broker's network settings, for the command's own calls after the fetch: parsed once
+    /// in the run, by whichever needs them first.
+    package let settings: LazyNetworkSettings
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
-        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        let policy = try RefreshWindow.policy(option: refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: verbose)
         let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
         let role = try resources.resolve(profile: target ?? profile)
-        let policy = RefreshPolicy(window: window)
         let broker = resources.broker(policy: policy)
         let key = CredentialBroker.cacheKey(for: role)
         return RoleCredentials(
@@ -37,6 +39,7 @@ package struct RoleCredentials {
                 // Not in the cache (its write failed): issued just now, as far as anyone knows.
                 let header = resources.cache.readHeader(key).flatMap { $0.expiration == expiration ? $0 : nil }
                 return policy.effectiveWindow(issuedAt: header?.issuedAt ?? context.now(), expiration: expiration)
-            })
+            },
+            settings: broker.settings)
     }
 }

@@ -10,16 +10,20 @@ package struct StoredKeys {
     /// The cache's key store; the long-term store's key comes from the same kind of store
     /// (`AccessKeyStore.encryptionKeyStore(for:)`).
     package let cacheKeyStore: any KeyStore
+    /// `NetworkSettings.lockTimeout`: the store's writers wait for each other as long as for
+    /// any other stscache lock.
+    package let lockTimeout: Double
 
-    package init(context: Context, cacheKeyStore: any KeyStore) {
+    package init(context: Context, cacheKeyStore: any KeyStore, lockTimeout: Double) {
         self.context = context
         self.cacheKeyStore = cacheKeyStore
+        self.lockTimeout = lockTimeout
     }
 
     package var store: AccessKeyStore {
         var store = AccessKeyStore(path: AccessKeyStore.defaultPath(environment: context.environment,
                                                                     home: context.homeDirectory))
-        if let seconds = NetworkSettings.seconds(context.environment["STSCACHE_LOCK_TIMEOUT"]) { store.lockTimeout = seconds }
+        store.lockTimeout = lockTimeout
         return store
     }
 

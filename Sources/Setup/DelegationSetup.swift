@@ -77,7 +77,7 @@ package enum DelegationSetup {
 
     /// The `credential_process` line's value, quoted for botocore's shlex split when needed.
     package static func credentialProcessCommand(programPath: String, roleProfile: String) -> String {
-        shellQuoted(programPath) + " credential-process --profile " + shellQuoted(roleProfile)
+        ShellQuote.word(programPath) + " credential-process --profile " + ShellQuote.word(roleProfile)
     }
 
     package struct Plan {

@@ -17,14 +17,17 @@ package struct LongTermKeys {
     package let context: Context
     package let files: ConfigFiles
     package let stored: StoredKeys
+    /// Timeouts, retries and proxies for the STS and IAM calls, and the store lock's wait.
+    package let settings: NetworkSettings
     /// Between GetCallerIdentity attempts with a key IAM just made (IAM is eventually consistent:
     /// a new key can take some seconds to work everywhere).
     package var newKeyWait = (attempts: 30, interval: 2.0)
 
-    package init(context: Context, files: ConfigFiles, cacheKeyStore: any KeyStore) {
+    package init(context: Context, files: ConfigFiles, cacheKeyStore: any KeyStore, settings: NetworkSettings) {
         self.context = context
         self.files = files
-        self.stored = StoredKeys(context: context, cacheKeyStore: cacheKeyStore)
+        self.settings = settings
+        self.stored = StoredKeys(context: context, cacheKeyStore: cacheKeyStore, lockTimeout: settings.lockTimeout)
     }
 
     // MARK: add, list, remove
@@ -321,13 +324,12 @@ package struct LongTermKeys {
             guard let value = context.environment[name], !value.isEmpty else { return nil }
             return value
         }
-        let ignore = (env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? found?.string("ignore_configured_endpoint_urls"))?
-            .lowercased() == "true"
-        let region = found?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
+        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: context.environment, profile: found)
+        let region = ProfileResolver.region(of: found, environment: context.environment)
         let shared = ignore ? nil : (env("AWS_ENDPOINT_URL") ?? found?.string("endpoint_url"))
         let sts = try STSEndpoint.resolve(
             region: region, endpointURL: ignore ? nil : (env("AWS_ENDPOINT_URL_STS") ?? shared),
-            stsRegionalEndpoints: found?.string("sts_regional_endpoints") ?? env("AWS_STS_REGIONAL_ENDPOINTS"))
+            stsRegionalEndpoints: try ProfileResolver.stsRegionalEndpoints(of: found, environment: context.environment))
         let iam = try IAMService.endpoint(region: region, explicitURL: ignore ? nil : (env("AWS_ENDPOINT_URL_IAM") ?? shared))
         try sts.requireTransportSecurity(environment: context.environment)
         try iam.requireTransportSecurity(environment: context.environment)
@@ -356,13 +358,11 @@ package struct LongTermKeys {
     }
 
     private func client(for endpoint: STSEndpoint, caBundle: String?, attempts: Int?) -> STSClient {
-        var retry = NetworkSettings.retryPolicy(environment: context.environment)
+        var retry = settings.retryPolicy
         if let attempts { retry.maxAttempts = attempts }
         var client = STSClient(
             transport: context.makeTransport(),
-            options: STSClient.Options(
-                http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: caBundle, environment: context.environment),
-                retry: retry),
+            options: STSClient.Options(http: settings.httpOptions(for: endpoint.url, caBundle: caBundle), retry: retry),
             clock: context.now, sign: SigV4.sign, sleep: context.sleep)
         client.onClockSkewCorrected = { [output = context.output] in output.stderr(NetworkSettings.clockSkewWarning($0)) }
         return client

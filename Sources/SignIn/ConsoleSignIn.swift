@@ -157,7 +157,7 @@ package enum ConsoleSignIn {
     /// token (with a session duration matching what is left of the session, unless the role is
     /// chained; once more without it if the endpoint refuses it) and builds the login URL.
     package static func signInURL(role: RoleProfile, credentials: AWSCredentials, region: String?, destination: String?,
-                                  context: Context) throws -> String {
+                                  settings: NetworkSettings, context: Context) throws -> String {
         let endpoints = try endpoints(region: region ?? role.region, environment: context.environment)
         let target = try destination.map { (url: String) throws(ConsoleError) in try checkDestination(url) }
             ?? endpoints.consoleHome
@@ -171,8 +171,7 @@ package enum ConsoleSignIn {
         }
         let transport = context.makeTransport()
         let host = host(of: endpoints.federation)
-        var options = NetworkSettings.httpOptions(for: endpoints.federation, caBundle: role.caBundle,
-                                                  environment: context.environment)
+        var options = settings.httpOptions(for: endpoints.federation, caBundle: role.caBundle)
         options.maxResponseBytes = maximumAnswerBytes
         func ask(_ duration: Int?) throws -> HTTPResponse {
             let request = HTTPRequest(method: "GET", url: tokenRequestURL(

@@ -47,31 +47,39 @@ package struct IdentityCenterLogin {
     }
 
     package var context: Context
+    /// Timeouts and proxies for the OIDC calls.
+    package var settings: NetworkSettings
     /// Seconds between polls when OIDC does not say (its default is 5).
     package static let defaultInterval = 5
     /// How long the redirect is waited for (the CLI's `AuthCodeFetcher` waits 10 minutes).
     package static let redirectTimeout: Double = 600
 
-    package init(context: Context) { self.context = context }
+    package init(context: Context) throws(UsageError) {
+        self.context = context
+        settings = try NetworkSettings(environment: context.environment)
+    }
 
     /// The target for `--sso-session NAME` or `--profile NAME`.
     package static func target(files: ConfigFiles, environment: [String: String], sessionName: String?, profile: String?)
         throws -> Target
     {
-        let ignore = environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]?.lowercased() == "true"
-        let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         var name = sessionName
         var legacyProfile: Profile?
+        var section: Profile?
         if let profile {
-            guard let section = files.profile(named: profile) else {
+            guard let found = files.profile(named: profile) else {
                 throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
             }
-            if let session = section.string("sso_session") {
+            section = found
+            if let session = found.string("sso_session") {
                 name = session
             } else {
-                legacyProfile = section
+                legacyProfile = found
             }
         }
+        // The profile's ignore_configured_endpoint_urls counts as it does for its credentials.
+        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: environment, profile: section)
+        let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
                 throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
@@ -172,7 +180,7 @@ package struct IdentityCenterLogin {
     /// Signs in with `flow` and writes the token file. `show` gets the URL to open and, for the
     /// device flow, the code to confirm there.
     package func run(_ target: Target, flow: Flow, show: (_ url: String, _ userCode: String?) -> Void) throws {
-        if context.environment["STSCACHE_NONINTERACTIVE"] == "1" {
+        if context.nonInteractive {
             throw IdentityCenterError(.notLoggedIn, "STSCACHE_NONINTERACTIVE=1: a login needs a person; run stscache login "
                 + "from a terminal.")
         }
@@ -373,8 +381,7 @@ package struct IdentityCenterLogin {
 
     private func post(_ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
         let object = IdentityCenterToken.encode(body)
-        var options = NetworkSettings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"],
-                                                  environment: context.environment)
+        var options = settings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"])
         options.maxResponseBytes = 64 * 1024
         do {
             return try context.makeTransport().send(

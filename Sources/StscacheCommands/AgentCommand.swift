@@ -53,8 +53,7 @@ struct AgentRunCommand: ContextualCommand {
             }
             return seconds
         }
-        let window = try RefreshWindow.parse(refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
-        let plan = KeepWarmPlan(callers: RefreshPolicy(window: window),
+        let plan = KeepWarmPlan(callers: try RefreshWindow.policy(option: refreshWindow, environment: context.environment),
                                 lead: try duration(lead, "lead", default: 5 * 60),
                                 keepFor: try duration(keepFor, "keep-for", default: 12 * 3600))
         let agent = try CachingAgent(context: context, settings: .init(plan: plan, executable: Self.executablePath()))

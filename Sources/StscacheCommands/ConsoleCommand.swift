@@ -38,7 +38,7 @@ struct ConsoleCommand: ContextualCommand {
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: nil,
                                                 verbose: cacheOptions.verbose || context.verbose)
         let url = try ConsoleSignIn.signInURL(role: fetched.role, credentials: fetched.credentials, region: region,
-                                              destination: destination, context: context)
+                                              destination: destination, settings: try fetched.settings.get(), context: context)
         if print {
             context.output.stdout(url + "\n")
         } else {

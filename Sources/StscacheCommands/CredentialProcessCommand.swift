@@ -48,11 +48,11 @@ struct CredentialProcessCommand: ContextualCommand {
 
     /// The command itself, shared by the parser and `FastPath`.
     static func run(_ options: CredentialProcessOptions, context: Context) throws {
-        let window = try RefreshWindow.parse(options.refreshWindow ?? context.environment["STSCACHE_REFRESH_WINDOW"])
+        var policy = try RefreshWindow.policy(option: options.refreshWindow, environment: context.environment)
+        policy.lead = try RefreshWindow.parse(options.lead) ?? 0
         let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
         let role = try resources.resolve(profile: options.profile)
-        let lead = try RefreshWindow.parse(options.lead) ?? 0
-        var broker = resources.broker(policy: RefreshPolicy(window: window, lead: lead))
+        var broker = resources.broker(policy: policy)
         broker.forceRefresh = options.forceRefresh
         broker.servesCachedOnFailure = !options.refreshOnly
         let credentials = try broker.credentials(for: role)

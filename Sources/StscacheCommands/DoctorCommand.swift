@@ -63,8 +63,14 @@ struct DoctorCommand: ContextualCommand {
     /// answer carries it). SigV4 refuses requests more than five minutes off.
     func clockFinding(context: Context) -> DoctorFinding {
         let url = context.environment["AWS_ENDPOINT_URL_STS"].flatMap { $0.isEmpty ? nil : $0 } ?? STSEndpoint.globalURL
-        let options = NetworkSettings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"],
-                                                  environment: context.environment)
+        let settings: NetworkSettings
+        do {
+            settings = try NetworkSettings(environment: context.environment)
+        } catch {
+            return DoctorFinding(.error, "invalid-setting", error.message + "; the clock was not checked.",
+                                 fix: "correct or unset it (docs/network.md lists the settings).")
+        }
+        let options = settings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"])
         do {
             let sent = context.now()
             let response = try context.makeTransport().send(HTTPRequest(method: "GET", url: url), options: options)

@@ -54,9 +54,8 @@ struct ExportCommand: ContextualCommand {
     /// nothing in it is special, single-quoted otherwise; a placeholder when it holds a control
     /// character (a line break would split the one-line message, and pasting it back is no help).
     static func profileWord(_ profile: String) -> String {
-        if ShellQuote.isPlainPOSIXWord(profile) { return profile }
         if profile.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) { return "PROFILE" }
-        return ShellQuote.posix(profile)
+        return ShellQuote.word(profile)
     }
 
     /// The four variables, in the order the AWS SDKs document them.
@@ -81,70 +80,5 @@ struct ExportCommand: ContextualCommand {
             case .json: return ""
             }
         }.joined()
-    }
-}
-
-/// Single-quoting, per shell: inside single quotes nothing is special except the quote
-/// itself (and, in fish, the backslash).
-///
-/// Everything here works on Unicode scalars, never on `Character`s. A `Character` is a
-/// grapheme cluster: `'` followed by a combining mark (U+0301), or preceded by a prepend
-/// character (U+0600), is one cluster that is not equal to `"'"`, so a comparison by
-/// `Character` leaves that quote unescaped and the rest of the value runs as shell code.
-/// Shells read bytes (or code points), not clusters.
-enum ShellQuote {
-    /// sh, bash, zsh: close the quote, an escaped quote, reopen: `'\''`.
-    static func posix(_ value: String) -> String {
-        "'" + value.replacingScalars { $0 == "'" ? "'\\''" : nil } + "'"
-    }
-
-    /// fish: `\'` and `\\` are the only escapes inside single quotes.
-    ///
-    /// fish keeps bytes it cannot decode as code points U+F600 to U+F6FF and turns them back
-    /// into bytes on the way out; it reads a real U+F6xx in its input the same way (as the
-    /// three bytes of its UTF-8), so those survive `source` byte for byte too and need no escape.
-    static func fish(_ value: String) -> String {
-        "'" + value.replacingScalars { scalar in
-            switch scalar {
-            case "\\": return "\\\\"
-            case "'": return "\\'"
-            default: return nil
-            }
-        } + "'"
-    }
-
-    /// PowerShell's single-quote characters: the ASCII one and the typographic U+2018 to U+201B.
-    static let powershellQuotes: Set<Unicode.Scalar> = ["'", "\u{2018}", "\u{2019}", "\u{201A}", "\u{201B}"]
-
-    /// PowerShell: a quote is doubled. PowerShell also takes the typographic single quotes
-    /// (U+2018 to U+201B) as quotes, so those are doubled too.
-    static func powershell(_ value: String) -> String {
-        "'" + value.replacingScalars { powershellQuotes.contains($0) ? String($0) + String($0) : nil } + "'"
-    }
-
-    /// Characters a POSIX shell reads as themselves outside quotes (ASCII only).
-    static func isPlainPOSIXWord(_ value: String) -> Bool {
-        !value.isEmpty && value.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                // Not `=` or `%`: zsh expands a word starting with `=`, and `%` names a job.
-                return "_-.,:/@+".utf8.contains(byte)
-            }
-        }
-    }
-}
-
-extension String {
-    /// Each Unicode scalar for which `replacement` answers a string is replaced by it; the
-    /// others are kept as they are. By scalar, not by `Character`: see `ShellQuote`.
-    func replacingScalars(_ replacement: (Unicode.Scalar) -> String?) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in unicodeScalars {
-            if let text = replacement(scalar) { out.append(contentsOf: text.unicodeScalars) } else { out.append(scalar) }
-        }
-        return String(out)
     }
 }

@@ -32,7 +32,8 @@ extension LongTermKeys {
         let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
         let selection = try KeyStoreSelection.make(environment: context.environment, home: context.homeDirectory,
                                                    verbose: verbose)
-        let keys = LongTermKeys(context: context, files: files, cacheKeyStore: selection.store)
+        let keys = LongTermKeys(context: context, files: files, cacheKeyStore: selection.store,
+                                settings: try NetworkSettings(environment: context.environment))
         if verbose {
             context.output.stderr("stscache: long-term key store \(keys.stored.store.path), its key in "
                                   + "\(keys.stored.encryptionKeyStore.location)\n")

@@ -68,7 +68,8 @@ struct ListCommand: ContextualCommand {
         let inventory = CacheInventory(context: context, verbose: verbose)
         guard let cache = try inventory.existingCache() else { return [] }
         let now = context.now()
-        let policy = try SessionDisplay.policy(environment: context.environment)
+        // STSCACHE_REFRESH_WINDOW (a --refresh-window on a credential_process line is not visible here).
+        let policy = try RefreshWindow.policy(option: nil, environment: context.environment)
         let agent = AgentState.load(from: cache)
         let conditions = agent.running ? Dictionary(
             (agent.state?.sessions ?? []).map { ($0.stem, $0.condition.rawValue) }, uniquingKeysWith: { first, _ in first }) : nil

@@ -115,7 +115,8 @@ struct PromptCommand: ContextualCommand {
         guard let header = cache.readHeader(CredentialBroker.cacheKey(for: role)) else {
             return .failure(Silence(text: "no readable cached session for \(role.roleArn) (session \(role.roleSessionName))"))
         }
-        let policy = (try? SessionDisplay.policy(environment: context.environment)) ?? RefreshPolicy()
+        // STSCACHE_REFRESH_WINDOW (a --refresh-window on a credential_process line is not visible here).
+        let policy = (try? RefreshWindow.policy(option: nil, environment: context.environment)) ?? RefreshPolicy()
         return .success(text(for: header, profile: name, template: format ?? defaultFormat, now: context.now(),
                              policy: policy))
     }

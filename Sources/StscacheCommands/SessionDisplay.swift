@@ -36,10 +36,4 @@ enum SessionDisplay {
         case .expired: return "expired"
         }
     }
-
-    /// The refresh window `list` and `prompt` judge states with: `STSCACHE_REFRESH_WINDOW`, else
-    /// the default. (A `--refresh-window` on a credential_process line is not visible here.)
-    static func policy(environment: [String: String]) throws -> RefreshPolicy {
-        RefreshPolicy(window: try RefreshWindow.parse(environment["STSCACHE_REFRESH_WINDOW"]))
-    }
 }

@@ -108,7 +108,7 @@ private struct Setup {
         let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n"
             + extraConfig)
         let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
-        var keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore())
+        var keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore(), settings: NetworkSettings())
         keys.newKeyWait = (attempts: 3, interval: 0)
         var encryptionKey = try keys.stored.encryptionKeyStore.loadOrCreateKey()
         try keys.stored.store.update(encryptionKey: encryptionKey) { records in
@@ -209,7 +209,7 @@ struct LongTermKeysTests {
         let config = try fixture.write("config", "[profile base]\nregion = us-east-1\nendpoint_url = https://fake.example/\n"
             + "[profile plain]\naws_access_key_id = AKIAPLAIN0000000000\naws_secret_access_key = x\n")
         let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
-        let keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore())
+        let keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore(), settings: NetworkSettings())
         let wrong = AWSCredentials(accessKeyId: oldId, secretAccessKey: oldSecret)
         #expect(throws: KeysError.self) { try keys.add(profile: "base", keys: wrong, replace: false) }
         #expect(try keys.list().isEmpty)
@@ -219,5 +219,19 @@ struct LongTermKeysTests {
         #expect(try keys.list().map(\.accessKeyId) == [oldId])
         #expect(throws: KeysError.self) { try keys.add(profile: "base", keys: wrong, replace: false) }
         try keys.add(profile: "base", keys: wrong, replace: true)
+    }
+}
+
+@Suite("keys: the store's lock wait is the parsed STSCACHE_LOCK_TIMEOUT")
+struct LongTermKeysSettingsTests {
+    @Test("LongTermKeys hands its settings' lock timeout to the store, 0 included")
+    func lockTimeout() throws {
+        let fixture = try SourcesFixture(route: { _ in nil })
+        let files = try loadFiles(config: "[profile base]\n")
+        for (text, expected) in [("0", 0.0), ("3", 3.0), ("", 120.0)] {
+            let settings = try NetworkSettings(environment: ["STSCACHE_LOCK_TIMEOUT": text])
+            let keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore(), settings: settings)
+            #expect(keys.stored.store.lockTimeout == expected)
+        }
     }
 }

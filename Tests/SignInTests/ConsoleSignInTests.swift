@@ -116,7 +116,7 @@ struct ConsoleSignInTests {
     func sessionDuration() throws {
         let fixture = try SourcesFixture(route: { _ in tokenAnswer(#"{"SigninToken":"TOKEN"}"#) })
         _ = try ConsoleSignIn.signInURL(role: role(chained: false), credentials: session, region: nil, destination: nil,
-                                        context: fixture.context())
+                                        settings: NetworkSettings(), context: fixture.context())
         let direct = query(fixture.transport.requests[0].url)
         #expect(direct["Action"] == "getSigninToken")
         #expect(direct["SessionDuration"] == "3600")
@@ -124,7 +124,7 @@ struct ConsoleSignInTests {
 
         let chained = try SourcesFixture(route: { _ in tokenAnswer(#"{"SigninToken":"TOKEN"}"#) })
         let url = try ConsoleSignIn.signInURL(role: role(chained: true), credentials: session, region: "us-east-1",
-                                              destination: nil, context: chained.context())
+                                              destination: nil, settings: NetworkSettings(), context: chained.context())
         #expect(query(chained.transport.requests[0].url)["SessionDuration"] == nil)
         #expect(query(url)["Destination"] == "https://console.aws.amazon.com/console/home?region=us-east-1")
         #expect(query(url)["SigninToken"] == "TOKEN")
@@ -133,7 +133,8 @@ struct ConsoleSignInTests {
             query(request.url)["SessionDuration"] == nil ? tokenAnswer(#"{"SigninToken":"T2"}"#) : tokenAnswer("{}", status: 400)
         })
         let retried = try ConsoleSignIn.signInURL(role: role(chained: false), credentials: session, region: nil,
-                                                  destination: "https://console.aws.amazon.com/ec2/home", context: refusesDuration.context())
+                                                  destination: "https://console.aws.amazon.com/ec2/home", settings: NetworkSettings(),
+                                                  context: refusesDuration.context())
         #expect(refusesDuration.transport.requests.count == 2)
         #expect(query(retried)["SigninToken"] == "T2")
         #expect(query(retried)["Destination"] == "https://console.aws.amazon.com/ec2/home")

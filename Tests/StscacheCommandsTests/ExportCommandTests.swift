@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AWSConfig
 import CredentialCache
 @testable import Credentials
 @testable import StscacheCommands

@@ -1,4 +1,5 @@
 import Foundation
+import AWSConfig
 import SigV4
 @testable import Credentials
 @testable import StscacheCommands
@@ -31,10 +32,9 @@ struct ExportEvalPropertyTests {
           .enabled(if: allShellsPresent || isCI, "bash, zsh and fish are needed (scripts/bootstrap installs them)"),
           arguments: shells)
     func property(shell: String) throws {
-        let seed = ProcessInfo.processInfo.environment["STSCACHE_PROPERTY_SEED"].flatMap { UInt64($0) }
-            ?? UInt64.random(in: 0...UInt64.max)
+        let seed = HostileStrings.seed()
         var generator = HostileStrings(seed: seed)
-        var cases = ShellQuoteTests.crafted.map { ($0, "x" + $0, $0 + "\\") }
+        var cases = HostileStrings.crafted.map { ($0, "x" + $0, $0 + "\\") }
         while cases.count < Self.caseCount {
             cases.append((generator.next(), generator.next(), generator.next()))
         }
@@ -82,6 +82,25 @@ struct ExportEvalPropertyTests {
             _ = try runner.evaluate([fixed])
             #expect(!runner.payloadRan, "\(shell) ran the payload through the new quoting")
         }
+    }
+
+    /// The refusal's hint, `eval "$(stscache export --profile WORD)"`: WORD is read by the
+    /// shell inside `$(...)` exactly as at top level, so each shell must read it back as the
+    /// profile. (A profile with a control character is shown as PROFILE, not quoted.)
+    @Test("the refusal's eval hint: the profile word reads back as the profile in sh, bash and zsh",
+          .enabled(if: Interpreters.available(Interpreters.posixShells), "sh, bash and zsh are needed"),
+          arguments: Interpreters.posixShells)
+    func refusalHint(shell: String) throws {
+        let seed = HostileStrings.seed()
+        var generator = HostileStrings(seed: seed)
+        var profiles = HostileStrings.crafted + HostileStrings.shellCrafted
+        while profiles.count < Self.caseCount { profiles.append(generator.nextWord()) }
+        profiles = profiles.filter { ExportCommand.profileWord($0) != "PROFILE" }
+        let result = try Interpreters.shellWords(profiles.map(ExportCommand.profileWord), shell: shell)
+        let failures = profiles.indices.filter { result.words[$0] != Interpreters.expectedBytes([profiles[$0]]) }
+            .map { Array(profiles[$0].unicodeScalars) }
+        #expect(failures.isEmpty, "\(shell), seed \(seed) (STSCACHE_PROPERTY_SEED replays it): \(failures.prefix(5))")
+        #expect(!result.payloadRan, "a profile ran as shell code in \(shell)")
     }
 }
 
@@ -160,90 +179,5 @@ struct ShellRunner {
             defer { try? FileManager.default.removeItem(at: url) }
             return [UInt8]((try? Data(contentsOf: url)) ?? Data())
         }
-    }
-}
-
-/// Random strings built to break quoting that works by grapheme cluster.
-struct HostileStrings {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    /// SplitMix64: small, seedable, good enough to pick characters.
-    mutating func nextUInt64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(nextUInt64() % UInt64(bound)) }
-
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-
-    /// Every combining mark: Mn, Mc (spacing marks) and Me.
-    static let marks: [Unicode.Scalar] = (0...0x10FFFF).compactMap { value -> Unicode.Scalar? in
-        guard let scalar = Unicode.Scalar(UInt32(value)) else { return nil }
-        switch scalar.properties.generalCategory {
-        case .nonspacingMark, .spacingMark, .enclosingMark: return scalar
-        default: return nil
-        }
-    }
-
-    /// Grapheme_Cluster_Break=Prepend (Unicode 15).
-    static let prepend: [Unicode.Scalar] = scalars([0x0600...0x0605, 0x06DD...0x06DD, 0x070F...0x070F,
-        0x0890...0x0891, 0x08E2...0x08E2, 0x0D4E...0x0D4E, 0x110BD...0x110BD, 0x110CD...0x110CD,
-        0x111C2...0x111C3, 0x1193F...0x1193F, 0x11941...0x11941, 0x11A3A...0x11A3A, 0x11A84...0x11A89,
-        0x11D46...0x11D46, 0x11F02...0x11F02])
-
-    /// ZWNJ, ZWJ, CGJ, variation selectors, emoji modifiers, tags, regional indicators, Hangul jamo.
-    static let joiners: [Unicode.Scalar] = scalars([0x200C...0x200D, 0x034F...0x034F, 0xFE00...0xFE0F,
-        0xE0100...0xE01EF, 0x1F3FB...0x1F3FF, 0xE0020...0xE007F, 0x1F1E6...0x1F1FF, 0x1100...0x115F,
-        0x1160...0x11A7, 0x11A8...0x11FF, 0xAC00...0xAC01])
-
-    static let quotes: [Unicode.Scalar] = Array("'\"`\u{2018}\u{2019}\u{201A}\u{201B}\u{201C}\u{201D}\u{201E}\u{201F}\u{2032}\u{2033}\u{2035}\u{FF07}\u{FF02}\u{2039}\u{203A}\u{AB}\u{BB}\u{300C}\u{300D}\u{2BC}\u{2B9}\u{2C8}\u{7F4}\u{7F5}".unicodeScalars)
-
-    static let metacharacters: [Unicode.Scalar] = Array("\\$%!;&|<>(){}[]*?~#= \t^@,:-+/.".unicodeScalars)
-
-    /// Control characters except NUL (an environment variable cannot hold one), line breaks of
-    /// every kind, and fish's private-use range for undecodable bytes.
-    static let controls: [Unicode.Scalar] = scalars([0x01...0x1F, 0x7F...0x9F, 0x2028...0x2029, 0xFEFF...0xFEFF,
-        0xFFFD...0xFFFD])
-    static let fishPrivateUse: [Unicode.Scalar] = scalars([0xF600...0xF6FF])
-
-    static func scalars(_ ranges: [ClosedRange<UInt32>]) -> [Unicode.Scalar] {
-        ranges.flatMap { $0.compactMap(Unicode.Scalar.init) }
-    }
-
-    mutating func anyScalar() -> Unicode.Scalar {
-        while true {
-            if let scalar = Unicode.Scalar(UInt32(1 + below(0x10FFFF))) { return scalar }
-        }
-    }
-
-    mutating func next() -> String {
-        var out = String.UnicodeScalarView()
-        let length = below(24)
-        for _ in 0..<length {
-            switch below(20) {
-            case 0...3: out.append(pick(Self.marks))
-            case 4...5: out.append(pick(Self.prepend))
-            case 6...7: out.append(pick(Self.joiners))
-            case 8...10: out.append(pick(Self.quotes))
-            case 11...12: out.append(pick(Self.metacharacters))
-            case 13: out.append(pick(Self.controls))
-            case 14: out.append(pick(Self.fishPrivateUse))
-            case 15: out.append(anyScalar())
-            case 16:
-                // A quote or backslash glued into a cluster, both ways round.
-                out.append(pick(Self.prepend))
-                out.append(pick(["'", "\\"] as [Unicode.Scalar]))
-                out.append(pick(Self.marks))
-            case 17: out.append(contentsOf: "; touch pwned; #".unicodeScalars)
-            default: out.append(Unicode.Scalar(UInt8(0x41 + below(26))))
-            }
-        }
-        return String(out)
     }
 }

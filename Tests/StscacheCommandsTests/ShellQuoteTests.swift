@@ -1,4 +1,5 @@
 import Testing
+import AWSConfig
 @testable import Credentials
 @testable import StscacheCommands
 import TestSupport
@@ -7,27 +8,19 @@ import TestSupport
 /// combining mark after it, a prepend character before it) must be escaped like any other.
 @Suite("ShellQuote works on Unicode scalars")
 struct ShellQuoteTests {
-    /// Values where a `Character` walk sees no quote, or no backslash, though the shell does.
-    static let crafted: [String] = [
-        "'\u{301}", "tok'\u{301}; touch /tmp/pwned; #", "\u{600}'", "tok\u{600}'; touch /tmp/pwned; #",
-        "\u{110BD}'", "\u{0D4E}'x", "'\u{20DD}", "'\u{200D}'", "👩\u{200D}💻'\u{200D}👩", "'\u{FE0F}", "'\u{E0100}",
-        "\u{1100}'\u{1161}", "🇺🇸'🇬🇧", "🇺'🇸", "\\\u{301}", "\\\u{301}'\u{301}", "a\\", "\\'", "'\\", "\r\n'", "'\n\u{301}",
-        "\u{2019}\u{301}", "\u{2018}\u{200D}'", "\u{201B}\u{600}", "'", "''", "",
-    ]
-
-    @Test("posix: every ' scalar is written as '\\'' and the rest is inside quotes", arguments: crafted)
+    @Test("posix: every ' scalar is written as '\\'' and the rest is inside quotes", arguments: HostileStrings.crafted)
     func posix(_ value: String) {
         let quoted = ShellQuote.posix(value)
         #expect(Self.posixUnquote(quoted) == Array(value.unicodeScalars), "\(quoted.unicodeScalars.map(\.value))")
     }
 
-    @Test("fish: every ' and \\ scalar is escaped", arguments: crafted)
+    @Test("fish: every ' and \\ scalar is escaped", arguments: HostileStrings.crafted)
     func fish(_ value: String) {
         let quoted = ShellQuote.fish(value)
         #expect(Self.fishUnquote(quoted) == Array(value.unicodeScalars), "\(quoted.unicodeScalars.map(\.value))")
     }
 
-    @Test("powershell: every quote scalar (' and U+2018 to U+201B) is doubled", arguments: crafted)
+    @Test("powershell: every quote scalar (' and U+2018 to U+201B) is doubled", arguments: HostileStrings.crafted)
     func powershell(_ value: String) {
         let quoted = ShellQuote.powershell(value)
         #expect(Self.powershellUnquote(quoted) == Array(value.unicodeScalars), "\(quoted.unicodeScalars.map(\.value))")

@@ -123,7 +123,7 @@ package final class SourcesFixture {
     package func broker(terminal: ScriptedTerminal? = nil) throws -> CredentialBroker {
         let cache = CredentialCache(directory: try CacheDirectory.open(path: path + "/cache"))
         var broker = CredentialBroker(context: context(), cache: cache, keyStore: FixedKeyStore(), policy: RefreshPolicy())
-        broker.lockTimeout = 5
+        broker.settings = LazyNetworkSettings(NetworkSettings(lockTimeout: 5))
         broker.sources.openTerminal = { terminal }
         return broker
     }

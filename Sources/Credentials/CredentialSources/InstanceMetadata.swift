@@ -36,7 +36,7 @@ package struct InstanceMetadataSource {
                     + "metadata service off; unset it, or use another credential_source.")
         }
         let base = try endpoint()
-        let timeout = NetworkSettings.seconds(environment["AWS_METADATA_SERVICE_TIMEOUT"]) ?? 1
+        let timeout = environment["AWS_METADATA_SERVICE_TIMEOUT"].flatMap(NetworkSettings.seconds) ?? 1
         let attempts = max(1, min(environment["AWS_METADATA_SERVICE_NUM_ATTEMPTS"].flatMap { Int($0) } ?? 1, 10))
         // The metadata service is link-local: never through a proxy.
         let options = HTTPOptions(connectTimeout: timeout, totalTimeout: timeout * 2, maxResponseBytes: 64 * 1024)

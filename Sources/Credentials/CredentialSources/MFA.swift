@@ -93,7 +93,7 @@ package struct MFACodeSource {
         let code: String
         let origin: String
         let token = environment["STSCACHE_MFA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        if token == nil, environment["STSCACHE_NONINTERACTIVE"] == "1" {
+        if token == nil, Context.isNonInteractive(environment) {
             // An mfa_process may wait for a touch, and a prompt for a person: neither may happen
             // in a background refresh. The next caller at a terminal gets the code.
             throw SourceError(

@@ -51,7 +51,8 @@ extension CredentialBroker {
         switch role.source {
         case .staticKeys(let profile, let keys):
             // The same profile in stscache's store too: refuse rather than pick one copy.
-            try StoredKeys(context: context, cacheKeyStore: keyStore).refuseDuplicate(profile: profile)
+            try StoredKeys(context: context, cacheKeyStore: keyStore, lockTimeout: self.settings.get().lockTimeout)
+                .refuseDuplicate(profile: profile)
             arrived = AWSCredentials(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
                                      sessionToken: keys.sessionToken)
             issuer = nil
@@ -61,7 +62,8 @@ extension CredentialBroker {
             issuer = nil
         case .storedKeys(let profile):
             // Read only here, when a session must be made: never on a cache hit.
-            arrived = try StoredKeys(context: context, cacheKeyStore: keyStore).credentials(for: profile, roleProfile: role.name)
+            arrived = try StoredKeys(context: context, cacheKeyStore: keyStore, lockTimeout: self.settings.get().lockTimeout)
+                .credentials(for: profile, roleProfile: role.name)
             issuer = nil
         case .role(let sourceRole):
             // Each hop is cached on its own: two roles reached through one jump role share it.
@@ -77,9 +79,7 @@ extension CredentialBroker {
             issuer = .containerEndpoint
         case .credentialProcess(let profile, let command):
             var process = ProcessCredentialSource()
-            if let seconds = NetworkSettings.seconds(context.environment["STSCACHE_PROCESS_TIMEOUT"]) {
-                process.timeout = seconds
-            }
+            process.timeout = try self.settings.get().processTimeout
             arrived = try process.credentials(command: command, profile: profile, roleProfile: role.name,
                                               environment: context.environment, now: context.now())
             issuer = .credentialProcess(profile: profile)
@@ -96,7 +96,7 @@ extension CredentialBroker {
 
     package func assumeRole(_ role: RoleProfile, with source: AWSCredentials) throws -> AWSCredentials {
         let endpoint = try stsEndpoint(for: role)
-        let client = stsClient(for: role, endpoint: endpoint)
+        let client = try stsClient(for: role, endpoint: endpoint)
         let limit = RoleProfile.chainedDurationLimit
         var duration = role.durationSeconds
         if role.isChained, let requested = duration, requested > limit {
@@ -225,12 +225,12 @@ extension CredentialBroker {
         return endpoint
     }
 
-    package func stsClient(for role: RoleProfile, endpoint: STSEndpoint) -> STSClient {
+    package func stsClient(for role: RoleProfile, endpoint: STSEndpoint) throws(UsageError) -> STSClient {
+        let settings = try self.settings.get()
         var client = STSClient(
             transport: context.makeTransport(),
-            options: STSClient.Options(
-                http: NetworkSettings.httpOptions(for: endpoint.url, caBundle: role.caBundle, environment: context.environment),
-                retry: NetworkSettings.retryPolicy(environment: context.environment)),
+            options: STSClient.Options(http: settings.httpOptions(for: endpoint.url, caBundle: role.caBundle),
+                                       retry: settings.retryPolicy),
             clock: context.now,
             sign: SigV4.sign,
             sleep: context.sleep)

@@ -15,6 +15,7 @@ import StscacheSupport
 package struct IdentityCenterService {
     package var transport: any HTTPTransport
     package var environment: [String: String]
+    package var settings: NetworkSettings
     package var sleep: @Sendable (Double) -> Void
 
     /// `https://portal.sso.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_SSO`.
@@ -171,9 +172,9 @@ package struct IdentityCenterService {
 
     /// One request with the STS knobs' retries: a connection failure, 429 or 5xx is retried.
     private func send(_ request: HTTPRequest, what: String) throws(IdentityCenterError) -> HTTPResponse {
-        var options = NetworkSettings.httpOptions(for: request.url, caBundle: environment["AWS_CA_BUNDLE"], environment: environment)
+        var options = settings.httpOptions(for: request.url, caBundle: environment["AWS_CA_BUNDLE"])
         options.maxResponseBytes = 64 * 1024
-        let attempts = NetworkSettings.retryPolicy(environment: environment).maxAttempts
+        let attempts = settings.maxAttempts
         var failure = ""
         for attempt in 1...max(1, attempts) {
             if attempt > 1 { sleep(0.2 * Double(1 << min(attempt - 2, 4))) }

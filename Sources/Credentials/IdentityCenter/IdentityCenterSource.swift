@@ -91,7 +91,7 @@ extension CredentialBroker {
     /// at once with the command to run.
     package func identityCenterCredentials(for settings: IdentityCenterSettings) throws -> AWSCredentials {
         let service = IdentityCenterService(transport: context.makeTransport(), environment: context.environment,
-                                            sleep: context.sleep)
+                                            settings: try self.settings.get(), sleep: context.sleep)
         let token = try identityCenterToken(settings, service: service)
         return try service.roleCredentials(settings, accessToken: token.accessToken)
     }
@@ -123,7 +123,7 @@ extension CredentialBroker {
                   current.plan(now: context.now(), refreshable: refreshable) == .use else { return nil }
             return current
         }
-        return try cache.withEntryLock(lockKey, timeout: lockTimeout, whileWaiting: whileWaiting) {
+        return try cache.withEntryLock(lockKey, timeout: self.settings.get().lockTimeout, whileWaiting: whileWaiting) {
             // Another process may have refreshed it while we waited for the lock.
             let current = try files.read(settings)
             if let token = try usable(current) { return token }

@@ -136,7 +136,7 @@ struct SessionPipelineTests {
                                              encryptionKey: FixedKeyStore().key))
         defer { holder.release() }
         var waiting = try broker()
-        waiting.lockTimeout = 3  // shorter than the holder's hold: only an early answer gets through
+        waiting.settings = LazyNetworkSettings(NetworkSettings(lockTimeout: 3))  // shorter than the holder's hold: only an early answer gets through
         _ = try waiting.credentials(for: mfaRole)
         // No code asked for (no terminal, no STSCACHE_MFA_TOKEN), no GetSessionToken: the role was
         // assumed with the MFA session the other process made.
