@@ -226,15 +226,8 @@ package enum ConfigFileUpdate {
     private static func createExclusively(directory: Int32, directoryPath: String, name: String,
                                           bytes: [UInt8]) throws(SetupError) -> Bool {
         do {
-            return try FileSystem.writeAtomically(
-                directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name, bytes: bytes
-            ) { temporaryName -> Result<Bool, Errno> in
-                let linked = linkat(directory, temporaryName, directory, name, 0) == 0
-                let code = errno
-                unlinkat(directory, temporaryName, 0)
-                if linked { return .success(true) }
-                return code == EEXIST ? .success(false) : .failure(Errno(code))
-            }
+            return try FileSystem.createExclusively(directory: directory, directoryPath: directoryPath, name: name,
+                                                    bytes: bytes)
         } catch {
             throw SetupError(.fileError, "cannot write \(error.path) (\(error.operation): "
                 + "\(String(cString: strerror(error.errno)))); nothing was changed.")
