@@ -97,6 +97,28 @@ package enum FileSystem {
         }
     }
 
+    /// The names in the open directory `fd` (no `.` or `..`), read through a duplicate
+    /// descriptor so `fd` stays usable.
+    package static func entryNames(of fd: Int32) -> Result<[String], Errno> {
+        let copy = dup(fd)
+        guard copy >= 0 else { return .failure(Errno(errno)) }
+        guard let stream = fdopendir(copy) else {
+            let code = errno
+            close(copy)
+            return .failure(Errno(code))
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
     /// Why `openPrivateFile` gave no descriptor.
     package enum PrivateFileFailure: Error, Equatable {
         case missing
