@@ -117,7 +117,7 @@ let package = Package(
         // captures, transports that fail closed, the fixed clock, the sources' fixture.
         .target(name: "TestSupport", dependencies: ["AWSConfig", "CredentialCache", "Credentials", "SigV4", "Transport"],
                 path: "Tests/TestSupport"),
-        .testTarget(name: "StscacheSupportTests", dependencies: ["StscacheSupport"]),
+        .testTarget(name: "StscacheSupportTests", dependencies: ["StscacheSupport", "TestSupport"]),
         .testTarget(name: "AWSConfigTests", dependencies: ["AWSConfig", "TestSupport"]),
         .testTarget(
             name: "SigV4Tests", dependencies: ["SigV4", "TestSupport"],

@@ -275,25 +275,14 @@ public struct AccessKeyStore: Sendable {
     }
 
     fileprivate func readFile(directory: Int32) throws(AccessKeyStoreError) -> [UInt8]? {
-        let fd: Int32
-        switch FileSystem.open(at: directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
-        case .success(let opened): fd = opened
-        case .failure(let error):
-            if error.code == ENOENT { return nil }
-            if error.code == ELOOP { throw .insecure(path: path, reason: "is a symbolic link") }
-            throw .fileOperationFailed(path: path, operation: "opening", errno: error.code)
+        let (fd, info): (Int32, stat)
+        switch FileSystem.openPrivateFile(at: directory, name) {
+        case .success(let opened): (fd, info) = opened
+        case .failure(.missing): return nil
+        case .failure(.insecure(let reason)): throw .insecure(path: path, reason: reason)
+        case .failure(.failed(let operation, let code)): throw .fileOperationFailed(path: path, operation: operation, errno: code)
         }
         defer { close(fd) }
-        guard case .success(let info) = FileSystem.status(of: fd) else {
-            throw .fileOperationFailed(path: path, operation: "checking", errno: errno)
-        }
-        guard info.isRegularFile else { throw .insecure(path: path, reason: "is not a regular file") }
-        guard UInt32(info.st_uid) == FileSystem.currentUID else {
-            throw .insecure(path: path, reason: "is owned by uid \(info.st_uid), not by you")
-        }
-        guard info.permissionBits & 0o077 == 0 else {
-            throw .insecure(path: path, reason: "has mode \(octal(info.permissionBits)) (group or others can reach it)")
-        }
         switch BoundedRead.toEnd(fd, limit: AccessKeyFile.maximumSize, sizeHint: Int(info.st_size)) {
         case .success(let bytes): return bytes
         case .failure(.system(let code)): throw .fileOperationFailed(path: path, operation: "reading", errno: code)

@@ -124,23 +124,10 @@ public final class CacheDirectory: Sendable {
 
     /// Names of the directory's entries (no `.`/`..`), read through a duplicate descriptor.
     func fileNames() throws(CacheError) -> [String] {
-        let copy = dup(fd)
-        guard copy >= 0 else { throw .fileOperationFailed(path: path, operation: "listing", errno: errno) }
-        guard let stream = fdopendir(copy) else {
-            let code = errno
-            close(copy)
-            throw .fileOperationFailed(path: path, operation: "listing", errno: code)
+        switch FileSystem.entryNames(of: fd) {
+        case .success(let names): return names
+        case .failure(let error): throw .fileOperationFailed(path: path, operation: "listing", errno: error.code)
         }
-        defer { closedir(stream) }
-        rewinddir(stream)
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }
 

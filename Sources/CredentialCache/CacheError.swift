@@ -145,12 +145,6 @@ extension CacheError: CustomStringConvertible {
     public var description: String { message }
 }
 
-/// `0755`-style rendering of permission bits.
-func octal(_ mode: UInt32) -> String {
-    let digits = String(mode & 0o7777, radix: 8)
-    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-}
-
 /// strerror plus the symbolic name, so a message is searchable whatever the locale.
 func errorText(_ code: Int32) -> String {
     var names: [Int32: String] = [

@@ -62,16 +62,8 @@ public struct FileKeyStore: KeyStore {
         // link(2) onto the final name is create-if-absent with the content already in place:
         // the first creator wins, everyone else gets EEXIST and reads the winner's key.
         do {
-            _ = try FileSystem.writeAtomically(
-                directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name,
-                bytes: candidate
-            ) { temporaryName -> Result<Bool, Errno> in
-                let linked = linkat(directory, temporaryName, directory, name, 0) == 0
-                let code = errno
-                unlinkat(directory, temporaryName, 0)
-                if linked { return .success(true) }
-                return code == EEXIST ? .success(false) : .failure(Errno(code))
-            }
+            _ = try FileSystem.createExclusively(directory: directory, directoryPath: directoryPath, name: name,
+                                                 bytes: candidate)
         } catch {
             throw CacheError(error)
         }
@@ -90,27 +82,14 @@ public struct FileKeyStore: KeyStore {
     }
 
     private func load(at directory: Int32, name: String) throws(CacheError) -> [UInt8]? {
-        let fd: Int32
-        switch FileSystem.open(at: directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
-        case .success(let opened): fd = opened
-        case .failure(let error):
-            if error.code == ENOENT { return nil }
-            if error.code == ELOOP { throw .keyFileInsecure(path: path, reason: "is a symbolic link") }
-            throw .fileOperationFailed(path: path, operation: "opening", errno: error.code)
+        let (fd, info): (Int32, stat)
+        switch FileSystem.openPrivateFile(at: directory, name) {
+        case .success(let opened): (fd, info) = opened
+        case .failure(.missing): return nil
+        case .failure(.insecure(let reason)): throw .keyFileInsecure(path: path, reason: reason)
+        case .failure(.failed(let operation, let code)): throw .fileOperationFailed(path: path, operation: operation, errno: code)
         }
         defer { close(fd) }
-        let info: stat
-        switch FileSystem.status(of: fd) {
-        case .success(let status): info = status
-        case .failure(let error): throw .fileOperationFailed(path: path, operation: "checking", errno: error.code)
-        }
-        guard info.isRegularFile else { throw .keyFileInsecure(path: path, reason: "is not a regular file") }
-        guard UInt32(info.st_uid) == FileSystem.currentUID else {
-            throw .keyFileInsecure(path: path, reason: "is owned by uid \(info.st_uid), not by you")
-        }
-        guard info.permissionBits & 0o077 == 0 else {
-            throw .keyFileInsecure(path: path, reason: "has mode \(octal(info.permissionBits)) (group or others can reach it)")
-        }
         guard info.st_size == AES256GCM.keyCount else { throw .keyFileInvalid(path: path, length: Int(info.st_size)) }
         var key: [UInt8]
         switch BoundedRead.toEnd(fd, limit: AES256GCM.keyCount, sizeHint: AES256GCM.keyCount) {

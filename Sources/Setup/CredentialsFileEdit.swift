@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import AWSConfig
 import StscacheSupport
 import Credentials
@@ -22,16 +17,13 @@ package struct CredentialsFileEdit: Equatable {
     static let keyNames: Set<String> = ["aws_access_key_id", "aws_secret_access_key"]
     static let tokenNames: Set<String> = ["aws_session_token", "aws_security_token"]
 
-    /// The file's bytes; a symbolic link is refused (replacing it would cut the link).
-    package static func read(_ path: String) throws -> [UInt8] {
-        if case .success(let info) = FileSystem.linkStatus(path), info.isSymlink {
-            throw KeysError(.credentialsFileUnusable,
-                            "\(path) is a symbolic link; stscache does not rewrite it: move the keys by hand with 'stscache keys add'")
-        }
-        switch BoundedRead.regularFile(atPath: path, limit: 64 << 20) {
-        case .success(let bytes): return bytes
-        case .failure(let failure):
-            throw KeysError(.credentialsFileUnusable, "cannot read \(path): \(failure.reason)")
+    /// The credentials file as read for the edit, under `AWSFileWriter`'s policy (a symbolic
+    /// link to a regular file of the user's is followed and stays a link).
+    package static func read(_ path: String) throws(KeysError) -> AWSFileWriter.Snapshot {
+        do {
+            return try AWSFileWriter.read(path, limit: 64 << 20)
+        } catch {
+            throw KeysError(.credentialsFileUnusable, error.message)
         }
     }
 
@@ -73,39 +65,21 @@ package struct CredentialsFileEdit: Equatable {
                                    backup: backup.apply(to: text))
     }
 
-    /// Writes the backup (`<path>.stscache-backup`, 0600), then replaces the file with the
-    /// edited one atomically, unless it changed since `original` was read. Returns the
-    /// backup's path.
-    package static func replace(_ path: String, original: [UInt8], with edit: CredentialsFileEdit) throws -> String {
-        let (directoryPath, name) = splitPath(path)
-        let directory: Int32
-        switch FileSystem.open(at: AT_FDCWD, directoryPath, O_RDONLY | O_DIRECTORY) {
-        case .success(let fd): directory = fd
-        case .failure(let error):
-            throw KeysError(.credentialsFileUnusable, "cannot open \(directoryPath): \(String(cString: strerror(error.code)))")
-        }
-        defer { close(directory) }
-        let backupName = name + ".stscache-backup"
+    /// Keeps the backup (`<name>.stscache-backup-<stamp>`, 0600, without the secret), then
+    /// replaces the file with the edited one, unless it changed since `snapshot` was read;
+    /// older backups still holding the secret are deleted (`AWSFileWriter.replace`).
+    package static func replace(_ snapshot: AWSFileWriter.Snapshot, with edit: CredentialsFileEdit, profile: String,
+                                stamp: String) throws(KeysError) -> AWSFileWriter.Replaced {
+        let backup = AWSFileWriter.Backup(stamp: stamp, bytes: edit.backup, removedSecrets: [Array(edit.secretAccessKey.utf8)])
         do {
-            try FileSystem.writeAtomically(directory: directory, directoryPath: directoryPath, finalName: backupName,
-                                           temporaryStem: backupName, bytes: edit.backup) { temporary in
-                renameat(directory, temporary, directory, backupName) == 0 ? .success(()) : .failure(Errno(errno))
-            }
-            try FileSystem.writeAtomically(directory: directory, directoryPath: directoryPath, finalName: name,
-                                           temporaryStem: name, bytes: edit.edited) { temporary -> Result<Void, Errno> in
-                // Someone (an editor, `aws configure`) changed the file since we read it:
-                // replacing it would lose their change.
-                guard (try? read(path)) == original else { return .failure(Errno(EAGAIN)) }
-                return renameat(directory, temporary, directory, name) == 0 ? .success(()) : .failure(Errno(errno))
-            }
-        } catch where error.errno == EAGAIN {
+            return try AWSFileWriter.replace(snapshot, with: edit.edited, backup: backup)
+        } catch where error.kind == .changedUnderneath {
             throw KeysError(.credentialsFileChanged,
-                            "\(path) changed while stscache was importing from it, so it was left as it is; the keys are in "
-                                + "the store now: run 'stscache keys import' again to remove them from the file")
+                            "\(snapshot.path) changed while stscache was importing from it, so nothing was written to it; "
+                                + "the keys are in the store now: run 'stscache keys import \(profile)' again to remove them "
+                                + "from the file")
         } catch {
-            throw KeysError(.credentialsFileUnusable,
-                            "\(error.operation) \(error.path) failed: \(String(cString: strerror(error.errno)))")
+            throw KeysError(.credentialsFileUnusable, error.message)
         }
-        return directoryPath + "/" + backupName
     }
 }

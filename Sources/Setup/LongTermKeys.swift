@@ -88,6 +88,8 @@ package struct LongTermKeys {
     package struct Imported {
         package var accessKeyId: String
         package var backupPath: String
+        /// Older backups of the credentials file deleted because they still held the secret.
+        package var deletedBackups: [String]
         package var identity: CallerIdentity
     }
 
@@ -97,8 +99,8 @@ package struct LongTermKeys {
     package func importPlaintext(profile: String) throws -> Imported {
         try Self.checkProfileName(profile)
         let path = context.credentialsFilePath
-        let original = try CredentialsFileEdit.read(path)
-        guard let edit = try CredentialsFileEdit.removingKeys(of: profile, from: original, path: path) else {
+        let snapshot = try CredentialsFileEdit.read(path)
+        guard let edit = try CredentialsFileEdit.removingKeys(of: profile, from: snapshot.bytes, path: path) else {
             if files.config?.section(named: "profile \(profile)")?["aws_access_key_id"] != nil
                 || (profile == "default" && files.config?.section(named: "default")?["aws_access_key_id"] != nil) {
                 throw KeysError(
@@ -119,8 +121,10 @@ package struct LongTermKeys {
             records.append(StoredAccessKey(profile: profile, accessKeyId: keys.accessKeyId,
                                            secretAccessKey: keys.secretAccessKey, addedAt: context.now()))
         }
-        let backup = try CredentialsFileEdit.replace(path, original: original, with: edit)
-        return Imported(accessKeyId: keys.accessKeyId, backupPath: backup, identity: identity)
+        let replaced = try CredentialsFileEdit.replace(snapshot, with: edit, profile: profile,
+                                                       stamp: AWSFileWriter.stamp(Timestamps.formatRFC3339(context.now())))
+        return Imported(accessKeyId: keys.accessKeyId, backupPath: replaced.backupPath ?? "",
+                        deletedBackups: replaced.deletedBackups, identity: identity)
     }
 
     // MARK: rotate

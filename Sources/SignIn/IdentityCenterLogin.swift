@@ -405,21 +405,3 @@ package struct IdentityCenterLogin {
                 + (type.map { " (\($0))" } ?? "") + "; check AWS_ENDPOINT_URL_SSO_OIDC and the start URL.")
     }
 }
-
-extension IdentityCenterTokenFiles {
-    /// `~/.aws/sso/cache`, 0700 like the CLI's, when it does not exist yet.
-    package func createDirectory() throws(IdentityCenterError) {
-        var path = ""
-        for part in directory.split(separator: "/") {
-            path += "/" + part
-            if mkdir(path, 0o700) != 0 && errno != EEXIST {
-                throw IdentityCenterError(.tokenWriteFailed, "cannot create \(path): \(String(cString: strerror(errno))).")
-            }
-        }
-    }
-
-    /// Writes a token or registration file (0600, atomically) with these members.
-    package func write(members: [String: JSONObjectFields.Value], name: String) throws(IdentityCenterError) {
-        try write(bytes: IdentityCenterToken.encode(members), name: name)
-    }
-}

@@ -123,7 +123,9 @@ struct KeysImportCommand: ContextualCommand {
             credentials file (the section header too when nothing else is left in it); comments \
             and other sections are kept byte for byte. The file is replaced atomically, and not \
             at all if it changed meanwhile; the previous version is kept as \
-            credentials.stscache-backup, with the secret's line replaced by a comment.
+            credentials.stscache-backup-<UTC time> (0600), with the secret's line replaced by a \
+            comment, and older backups that still hold the secret are deleted. A credentials file \
+            that is a symbolic link stays one (the file it points at is edited) and keeps its mode.
             """)
 
     @Argument(help: "The profile ([PROFILE] in the credentials file).")
@@ -136,6 +138,9 @@ struct KeysImportCommand: ContextualCommand {
         let imported = try keys.importPlaintext(profile: profile)
         context.output.stdout("stored \(imported.accessKeyId) for profile \(oneLine(profile)) (\(imported.identity.arn)) and "
                               + "removed it from \(context.credentialsFilePath); backup: \(imported.backupPath)\n")
+        for deleted in imported.deletedBackups {
+            context.output.stdout("deleted \(deleted): an older backup that still held the secret\n")
+        }
     }
 }
 

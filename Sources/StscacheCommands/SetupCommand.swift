@@ -67,7 +67,7 @@ struct SetupCommand: ContextualCommand {
                                                         maskedKeys: DelegationSetup.secretKeys))
             return
         }
-        let stamp = ConfigFileUpdate.stamp(Timestamps.formatRFC3339(context.now()))
+        let stamp = AWSFileWriter.stamp(Timestamps.formatRFC3339(context.now()))
         let backup = try ConfigFileUpdate.replace(snapshot, with: plan.bytes, stamp: stamp)
         for pair in plan.pairs {
             context.output.stdout("Set up \(pair.profile) -> \(pair.roleProfile) in \(path).\n")

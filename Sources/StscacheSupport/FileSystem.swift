@@ -81,6 +81,85 @@ package enum FileSystem {
         }
     }
 
+    /// Creates `directory/name` holding `bytes` (0600) unless the name is taken: a finished temp
+    /// file is linked onto it, so the file is never seen half-written and, of writers racing for
+    /// the name, the first wins. False when the name exists (the temp file is removed either way).
+    package static func createExclusively(directory: Int32, directoryPath: String, name: String,
+                                          bytes: [UInt8]) throws(WriteFailure) -> Bool {
+        try writeAtomically(
+            directory: directory, directoryPath: directoryPath, finalName: name, temporaryStem: name, bytes: bytes
+        ) { temporaryName -> Result<Bool, Errno> in
+            let linked = linkat(directory, temporaryName, directory, name, 0) == 0
+            let code = errno
+            unlinkat(directory, temporaryName, 0)
+            if linked { return .success(true) }
+            return code == EEXIST ? .success(false) : .failure(Errno(code))
+        }
+    }
+
+    /// The names in the open directory `fd` (no `.` or `..`), read through a duplicate
+    /// descriptor so `fd` stays usable.
+    package static func entryNames(of fd: Int32) -> Result<[String], Errno> {
+        let copy = dup(fd)
+        guard copy >= 0 else { return .failure(Errno(errno)) }
+        guard let stream = fdopendir(copy) else {
+            let code = errno
+            close(copy)
+            return .failure(Errno(code))
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
+    /// Why `openPrivateFile` gave no descriptor.
+    package enum PrivateFileFailure: Error, Equatable {
+        case missing
+        /// What is wrong, as the words after the path: "is a symbolic link".
+        case insecure(reason: String)
+        case failed(operation: String, errno: Int32)
+    }
+
+    /// Opens `name` in `directory` for reading a file only its owner may see (the cache key, the
+    /// key store): never through a symbolic link (`O_NOFOLLOW`: ELOOP), never hanging on a FIFO
+    /// (`O_NONBLOCK`), and only a regular file of ours with no group or other bits: anything else
+    /// could be someone else's planted or readable copy. The caller closes the descriptor.
+    package static func openPrivateFile(at directory: Int32, _ name: String) -> Result<(fd: Int32, info: stat), PrivateFileFailure> {
+        let fd: Int32
+        switch open(at: directory, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
+        case .success(let opened): fd = opened
+        case .failure(let error):
+            if error.code == ENOENT { return .failure(.missing) }
+            if error.code == ELOOP { return .failure(.insecure(reason: "is a symbolic link")) }
+            return .failure(.failed(operation: "opening", errno: error.code))
+        }
+        let reason: String
+        switch status(of: fd) {
+        case .failure(let error):
+            close(fd)
+            return .failure(.failed(operation: "checking", errno: error.code))
+        case .success(let info):
+            if !info.isRegularFile {
+                reason = "is not a regular file"
+            } else if UInt32(info.st_uid) != currentUID {
+                reason = "is owned by uid \(info.st_uid), not by you"
+            } else if info.permissionBits & 0o077 != 0 {
+                reason = "has mode \(octal(info.permissionBits)) (group or others can reach it)"
+            } else {
+                return .success((fd, info))
+            }
+        }
+        close(fd)
+        return .failure(.insecure(reason: reason))
+    }
+
     /// The signals that ask a process to stop (terminal keys, `kill`, a closed terminal).
     package static let terminationSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
@@ -144,6 +223,12 @@ package struct Errno: Error, Equatable {
     package init(_ code: Int32) { self.code = code }
 }
 
+
+/// `0755`-style rendering of permission bits, for messages.
+package func octal(_ mode: UInt32) -> String {
+    let digits = String(mode & 0o7777, radix: 8)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}
 
 extension stat {
     package var permissionBits: UInt32 { UInt32(st_mode) & 0o7777 }

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import CredentialCache
+import StscacheSupport
 import TestSupport
 
 /// Each test uses its own key description, so the user's real stscache key is never touched.

@@ -323,8 +323,10 @@ struct IdentityCenterSourceTests {
             members += ["\"clientId\": \"client-1\"", "\"clientSecret\": \"client-secret-1\"", "\"refreshToken\": \"refresh-1\"",
                         "\"registrationExpiresAt\": \"\(Timestamps.formatRFC3339(now + 86400 * 30))\""]
         }
-        try Data(("{" + members.joined(separator: ", ") + "}").utf8)
-            .write(to: URL(fileURLWithPath: directory + "/" + IdentityCenterToken.fileName(forKey: key)))
+        let path = directory + "/" + IdentityCenterToken.fileName(forKey: key)
+        try Data(("{" + members.joined(separator: ", ") + "}").utf8).write(to: URL(fileURLWithPath: path))
+        // As the CLI writes it (a refresh keeps the file's mode).
+        chmod(path, 0o600)
     }
 
     static func tokenFile(_ fixture: SourcesFixture, key: String = "corp") -> String {
@@ -396,6 +398,41 @@ struct IdentityCenterSourceTests {
         let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
         #expect(mode == 0o600)
         #expect(!fixture.output.stderr.contains("token-2") && !fixture.output.stderr.contains("refresh-"))
+    }
+
+    @Test("a refresh keeps the token file's mode, and a link to it stays a link")
+    func refreshKeepsModeAndLink() throws {
+        let fixture = try SourcesFixture(environment: Self.environment, route: Self.route(validToken: "token-2"))
+        try Self.writeToken(fixture, expiresIn: 300)
+        let link = Self.tokenFile(fixture)
+        let target = fixture.path + "/dotfiles-token.json"
+        #expect(rename(link, target) == 0 && symlink(target, link) == 0 && chmod(target, 0o640) == 0)
+        _ = try fixture.broker().credentials(for: Self.role())
+        let written = try IdentityCenterToken.parse(Array(try Data(contentsOf: URL(fileURLWithPath: target)))).get()
+        #expect(written.accessToken == "token-2")
+        #expect(try FileSystem.linkStatus(link).get().isSymlink)
+        #expect(try FileSystem.linkStatus(target).get().permissionBits == 0o640)
+    }
+
+    @Test("a token file rewritten during the refresh (a login meanwhile) keeps the login's token; the refreshed one is used")
+    func refreshLosesToALogin() throws {
+        final class Box { var path = "" }
+        let box = Box()
+        let login = #"{"accessToken": "token-login", "expiresAt": "2030-01-01T00:00:00Z"}"#
+        let refresh = Self.route(validToken: "token-2")
+        let fixture = try SourcesFixture(environment: Self.environment) { request in
+            if request.url == Self.oidc + "/token" {
+                try? Data(login.utf8).write(to: URL(fileURLWithPath: box.path))
+            }
+            return refresh(request)
+        }
+        box.path = Self.tokenFile(fixture)
+        try Self.writeToken(fixture, expiresIn: 300)
+        let credentials = try fixture.broker().credentials(for: Self.role())
+        #expect(credentials.accessKeyId == "ASIAPORTALEXAMPLE1")
+        #expect(try String(contentsOfFile: box.path, encoding: .utf8) == login)
+        #expect(fixture.output.stderr.contains("changed while stscache refreshed the token"))
+        #expect(!fixture.output.stderr.contains("token-2") && !fixture.output.stderr.contains("token-login"))
     }
 
     @Test("a legacy profile's token is never refreshed: expired means the login command")

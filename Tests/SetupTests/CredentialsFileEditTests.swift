@@ -68,22 +68,69 @@ struct CredentialsFileEditTests {
         }
     }
 
-    @Test("replace writes a 0600 backup without the secret, and refuses a file that changed meanwhile")
+    @Test("replace writes a 0600 stamped backup without the secret, and refuses a file that changed meanwhile")
     func replaceRefusesChangedFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.sub("credentials")
         try original.write(toFile: path, atomically: false, encoding: .utf8)
-        let bytes = try CredentialsFileEdit.read(path)
-        let edit = try #require(try CredentialsFileEdit.removingKeys(of: "base", from: bytes, path: path))
+        let snapshot = try CredentialsFileEdit.read(path)
+        let edit = try #require(try CredentialsFileEdit.removingKeys(of: "base", from: snapshot.bytes, path: path))
         try (original + "\n[new]\n").write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(throws: KeysError.self) { _ = try CredentialsFileEdit.replace(path, original: bytes, with: edit) }
+        do {
+            _ = try CredentialsFileEdit.replace(snapshot, with: edit, profile: "base", stamp: "20261201T000000Z")
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.code == .credentialsFileChanged)
+            #expect(error.message.contains("run 'stscache keys import base' again"))
+        }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == original + "\n[new]\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["credentials"])
         // Control: unchanged, it is replaced.
         try original.write(toFile: path, atomically: false, encoding: .utf8)
-        let backup = try CredentialsFileEdit.replace(path, original: bytes, with: edit)
+        let fresh = try CredentialsFileEdit.read(path)
+        let replaced = try CredentialsFileEdit.replace(fresh, with: edit, profile: "base", stamp: "20261201T000000Z")
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == edit.edited)
+        let backup = try #require(replaced.backupPath)
+        #expect(backup == directory.sub("credentials.stscache-backup-20261201T000000Z"))
         #expect(!(try String(contentsOfFile: backup, encoding: .utf8)).contains("base/secret+value"))
         var info = stat()
         #expect(stat(backup, &info) == 0 && info.st_mode & 0o777 == 0o600)
+    }
+
+    @Test("a credentials file that is a symbolic link stays one and keeps its mode (both changed: it was refused, and made 0600)")
+    func linkAndModeKept() throws {
+        let directory = try TemporaryDirectory()
+        let target = directory.sub("dotfiles-credentials")
+        let link = directory.sub("credentials")
+        try original.write(toFile: target, atomically: false, encoding: .utf8)
+        chmod(target, 0o640)
+        symlink(target, link)
+        let snapshot = try CredentialsFileEdit.read(link)
+        let edit = try #require(try CredentialsFileEdit.removingKeys(of: "base", from: snapshot.bytes, path: link))
+        let replaced = try CredentialsFileEdit.replace(snapshot, with: edit, profile: "base", stamp: "20261201T000000Z")
+        var info = stat()
+        #expect(lstat(link, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK)
+        #expect(stat(target, &info) == 0 && info.st_mode & 0o777 == 0o640)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: target))) == edit.edited)
+        #expect(replaced.backupPath == target + ".stscache-backup-20261201T000000Z")
+    }
+
+    @Test("importing one profile, then another: no backup is left holding the second one's secret")
+    func noBackupKeepsALaterImportsSecret() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.sub("credentials")
+        try original.write(toFile: path, atomically: false, encoding: .utf8)
+        for (profile, stamp) in [("base", "20261201T000000Z"), ("other", "20261202T000000Z")] {
+            let snapshot = try CredentialsFileEdit.read(path)
+            let edit = try #require(try CredentialsFileEdit.removingKeys(of: profile, from: snapshot.bytes, path: path))
+            _ = try CredentialsFileEdit.replace(snapshot, with: edit, profile: profile, stamp: stamp)
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(left == ["credentials", "credentials.stscache-backup-20261202T000000Z"])
+        for name in left {
+            let text = try String(contentsOfFile: directory.sub(name), encoding: .utf8)
+            #expect(!text.contains("base/secret+value") && !text.contains("other/secret"), "\(name)")
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("last/secret"))
     }
 }

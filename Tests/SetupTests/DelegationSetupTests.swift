@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 import AWSConfig
+import StscacheSupport
 @testable import Credentials
 import TestSupport
 @testable import Setup
@@ -422,6 +423,6 @@ struct ConfigFileUpdateTests {
 
     @Test("backup stamps sort as they read")
     func stamp() {
-        #expect(ConfigFileUpdate.stamp("2026-12-01T21:45:07Z") == "20261201T214507Z")
+        #expect(AWSFileWriter.stamp("2026-12-01T21:45:07Z") == "20261201T214507Z")
     }
 }

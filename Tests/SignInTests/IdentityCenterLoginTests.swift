@@ -90,6 +90,20 @@ struct IdentityCenterLoginTests {
         #expect(token.expiresAt == SourcesFixture.now + 28800)
         #expect(token.canRefresh(now: SourcesFixture.now))
         #expect(fixture.transport.requests.filter { $0.url.hasSuffix("/token") }.count == 3)
+        // As the CLI writes them: 0600 files in a 0700 directory, its members, its timestamps.
+        let cache = fixture.path + "/.aws/sso/cache"
+        #expect(try FileSystem.linkStatus(cache).get().permissionBits == 0o700)
+        let written = try FileManager.default.contentsOfDirectory(atPath: cache).sorted()
+        #expect(written.count == 2 && written.allSatisfy { $0.hasSuffix(".json") && !$0.hasPrefix(".") })
+        for name in written {
+            #expect(try FileSystem.linkStatus(cache + "/" + name).get().permissionBits == 0o600, "\(name)")
+        }
+        let members = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: tokenPath)))
+            as? [String: String])
+        #expect(Set(members.keys) == ["startUrl", "region", "accessToken", "expiresAt", "clientId", "clientSecret",
+                                      "registrationExpiresAt", "refreshToken"])
+        #expect(members["expiresAt"] == Timestamps.formatRFC3339(SourcesFixture.now + 28800))
+        #expect(members["expiresAt"]?.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"#, options: .regularExpression) != nil)
     }
 
     @Test("a hostile device authorization (escape in the code, http URL) is refused before anything is shown")

@@ -224,8 +224,9 @@ def test_import_moves_keys_out_of_a_commented_credentials_file(moto, home, base_
         f"aws_secret_access_key = {base_user.secret_access_key}\n", ""
     ).replace("[base]\n", "")
     assert path.read_text() == expected
-    backup = path.with_name("credentials.stscache-backup")
-    assert backup.exists() and oct(backup.stat().st_mode & 0o777) == "0o600"
+    [backup] = path.parent.glob("credentials.stscache-backup-*")
+    assert f"backup: {backup}" in result.stdout
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
     assert "# written by hand" in backup.read_text() and other in backup.read_text()
     assert [r[:2] for r in stored_rows(home)] == [["base", base_user.access_key_id]]
 

@@ -15,8 +15,8 @@ import SigV4
 import StscacheSupport
 
 /// The AWS CLI's Identity Center token cache, `~/.aws/sso/cache`: read as botocore's
-/// `SSOTokenLoader` reads it, written back (after a refresh) as its `SSOTokenProvider` does,
-/// through the one atomic writer (a 0600 temp file renamed over the old one).
+/// `SSOTokenLoader` reads it, written (after a refresh, at login) as its `SSOTokenProvider`
+/// does, through the one writer of the user's AWS files (`AWSFileWriter`).
 package struct IdentityCenterTokenFiles {
     package var directory: String
 
@@ -34,14 +34,41 @@ package struct IdentityCenterTokenFiles {
         let bytes: [UInt8]
         switch BoundedRead.regularFile(atPath: path, limit: IdentityCenterToken.sizeLimit) {
         case .success(let read): bytes = read
-        case .failure(.missing):
-            throw IdentityCenterError(
-                .notLoggedIn,
-                "no IAM Identity Center login for \(IdentityCenterService.describe(settings)) (no token in \(path)); "
-                    + "run: \(settings.loginCommand)")
+        case .failure(.missing): throw Self.notLoggedIn(settings, path)
         case .failure(let failure):
             throw IdentityCenterError(.invalidTokenFile, "cannot read the Identity Center token file \(path): \(failure.reason).")
         }
+        return try Self.parse(bytes, settings, path)
+    }
+
+    /// The token with the snapshot of its file, for a refresh: the refreshed token replaces
+    /// the file only while it is still this version (a login meanwhile wins).
+    package func readForRefresh(_ settings: IdentityCenterSettings) throws(IdentityCenterError)
+        -> (token: IdentityCenterToken, file: AWSFileWriter.Snapshot)
+    {
+        let path = path(for: settings)
+        let file: AWSFileWriter.Snapshot
+        do {
+            // Not `requiringEditable`: a token in a file stscache may not rewrite is still used.
+            file = try AWSFileWriter.read(path, limit: IdentityCenterToken.sizeLimit, requiringEditable: false)
+        } catch where error.kind == .missing {
+            throw Self.notLoggedIn(settings, path)
+        } catch {
+            throw IdentityCenterError(.invalidTokenFile, "cannot read the Identity Center token file: \(error.message)")
+        }
+        return (try Self.parse(file.bytes, settings, path), file)
+    }
+
+    private static func notLoggedIn(_ settings: IdentityCenterSettings, _ path: String) -> IdentityCenterError {
+        IdentityCenterError(
+            .notLoggedIn,
+            "no IAM Identity Center login for \(IdentityCenterService.describe(settings)) (no token in \(path)); "
+                + "run: \(settings.loginCommand)")
+    }
+
+    private static func parse(_ bytes: [UInt8], _ settings: IdentityCenterSettings, _ path: String)
+        throws(IdentityCenterError) -> IdentityCenterToken
+    {
         switch IdentityCenterToken.parse(bytes) {
         case .success(let token): return token
         case .failure(let invalid):
@@ -52,32 +79,39 @@ package struct IdentityCenterTokenFiles {
         }
     }
 
-    /// Replaces the token file atomically; mode 0600 like the CLI's.
-    package func write(_ token: IdentityCenterToken, for settings: IdentityCenterSettings) throws(IdentityCenterError) {
-        try write(bytes: token.encoded(), name: IdentityCenterToken.fileName(forKey: settings.tokenCacheKeyInput))
-    }
-
-    /// Replaces `name` in the token directory atomically (0600 temp file, fsync, rename).
-    package func write(bytes: [UInt8], name: String) throws(IdentityCenterError) {
-        let fd: Int32
-        switch FileSystem.open(at: AT_FDCWD, directory, O_RDONLY | O_DIRECTORY) {
-        case .success(let opened): fd = opened
-        case .failure(let error):
-            throw IdentityCenterError(.tokenWriteFailed, "cannot open \(directory): \(String(cString: strerror(error.code))).")
-        }
-        defer { close(fd) }
+    /// Replaces the token file read as `file` with `token`, keeping its mode; refused when the
+    /// file changed since (another login or refresh wrote it: its token wins).
+    package func write(_ token: IdentityCenterToken, replacing file: AWSFileWriter.Snapshot) throws(IdentityCenterError) {
         do {
-            try FileSystem.writeAtomically(
-                directory: fd, directoryPath: directory, finalName: name, temporaryStem: "stscache-" + name,
-                bytes: bytes
-            ) { temporaryName in
-                renameat(fd, temporaryName, fd, name) == 0 ? .success(()) : .failure(Errno(errno))
-            }
-        } catch {
+            _ = try AWSFileWriter.replace(file, with: token.encoded())
+        } catch where error.kind == .changedUnderneath {
             throw IdentityCenterError(
                 .tokenWriteFailed,
-                "cannot write the Identity Center token file \(error.path) (\(error.operation): "
-                    + "\(String(cString: strerror(error.errno)))).")
+                "the Identity Center token file \(file.path) changed while stscache refreshed the token, so the refreshed "
+                    + "token was not written and the file's own is kept; run the command again to use it.")
+        } catch {
+            throw IdentityCenterError(.tokenWriteFailed, "cannot write the Identity Center token file: \(error.message)")
+        }
+    }
+
+    /// `~/.aws/sso/cache`, 0700 like the CLI's, when it does not exist yet.
+    package func createDirectory() throws(IdentityCenterError) {
+        var path = ""
+        for part in directory.split(separator: "/") {
+            path += "/" + part
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
+                throw IdentityCenterError(.tokenWriteFailed, "cannot create \(path): \(String(cString: strerror(errno))).")
+            }
+        }
+    }
+
+    /// Writes a token or registration file with these members, whatever it held: a new file is
+    /// 0600 like the CLI's, an existing one keeps its mode.
+    package func write(members: [String: JSONObjectFields.Value], name: String) throws(IdentityCenterError) {
+        do {
+            try AWSFileWriter.write(IdentityCenterToken.encode(members), to: directory + "/" + name)
+        } catch {
+            throw IdentityCenterError(.tokenWriteFailed, "cannot write the Identity Center token file: \(error.message)")
         }
     }
 }
@@ -125,7 +159,7 @@ extension CredentialBroker {
         }
         return try cache.withEntryLock(lockKey, timeout: self.settings.get().lockTimeout, whileWaiting: whileWaiting) {
             // Another process may have refreshed it while we waited for the lock.
-            let current = try files.read(settings)
+            let (current, file) = try files.readForRefresh(settings)
             if let token = try usable(current) { return token }
             let refreshed: IdentityCenterService.RefreshedToken
             do {
@@ -142,7 +176,7 @@ extension CredentialBroker {
             let updated = current.refreshed(accessToken: refreshed.accessToken, expiresIn: refreshed.expiresIn,
                                             refreshToken: refreshed.refreshToken, now: context.now())
             do {
-                try files.write(updated, for: settings)
+                try files.write(updated, replacing: file)
             } catch {
                 // The token is good; the next run refreshes again.
                 context.output.stderr("stscache: warning: \(describe(error))\n")
