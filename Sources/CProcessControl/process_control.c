@@ -46,12 +46,15 @@ int stscache_set_core_limit(pid_t pid, stscache_core_limit limit) {
 #endif
 }
 
-int stscache_accept_cloexec(int listener) {
+int stscache_accept_cloexec(int listener, int nonblocking) {
 #if defined(__linux__)
-    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
 #else
     int fd = accept(listener, NULL, NULL);
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        if (nonblocking) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
     return fd;
 #endif
 }

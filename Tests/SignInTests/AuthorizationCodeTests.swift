@@ -181,6 +181,34 @@ struct AuthorizationCodeTests {
         #expect(fixture.transport.requests.filter { $0.url.hasSuffix("/client/register") }.count == 1)
     }
 
+    @Test("20 connections that sent one byte and went silent delay neither a stray request nor the redirect that ends the wait")
+    func redirectUnderSlowClients() throws {
+        let flow = AuthorizationCode(verifier: "v", state: "s3cr3t")
+        let outcome = Locked<AuthorizationCode.Outcome?>(nil)
+        // The handler login's RedirectWait gives the server.
+        let server = try EndpointServer(purpose: "the sign-in redirect") { request in
+            let (reply, received) = flow.callback(request)
+            if let received { outcome.value = received }
+            return reply
+        }
+        let running = try server.startThread(until: monotonicSeconds() + 10)
+        let slow = SlowClients(port: server.port, count: 20)
+        defer { slow.closeAll() }
+        for attempt in 1...5 {
+            let state = attempt < 5 ? "guessed" : "s3cr3t"
+            let (page, seconds) = timedLoopbackExchange(
+                port: server.port, "GET /oauth/callback?code=the-code&state=\(state) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                timeout: 1.5)
+            #expect(page.hasPrefix(attempt < 5 ? "HTTP/1.1 400 " : "HTTP/1.1 200 "), "request \(attempt): \(page.prefix(60))")
+            #expect(seconds < 1, "request \(attempt) took \(seconds) s")
+        }
+        // The page that said stop ended serving at once, slow connections or not.
+        let waited = monotonicSeconds()
+        running.wait()
+        #expect(monotonicSeconds() - waited < 1)
+        #expect(outcome.value == .code("the-code"))
+    }
+
     @Test("a refused sign-in fails with the refusal's name, and no CreateToken is sent")
     func refused() throws {
         let oidc = "http://127.0.0.1:4002"

@@ -119,3 +119,79 @@ def test_exec_server_with_an_unknown_profile_fails_before_starting_anything(home
     result = stscache(home, "exec", "--server", "--profile", "nope", "--", "touch", str(marker))
     assert result.returncode != 0 and result.stdout == "" and result.stderr.startswith("stscache: "), result
     assert "nope" in result.stderr and not marker.exists()
+
+
+# The starvation attack on the endpoint (docs/SECURITY.md): its port is in /proc/net/tcp for every
+# local user, and a server that reads one connection at a time is held by anyone who connects and
+# sends one byte. The child plays both parts: it keeps 20 such connections open (a dropped one is
+# replaced at once, as an attacker would), and meanwhile fetches the role's credentials five times
+# through botocore's container provider (boto3's own, 2 s timeout, 3 attempts), then calls STS
+# through boto3. Then it stops replacing them and sees each of the last 20 answered 408 at its
+# deadline.
+STARVED = r"""
+import json, os, select, socket, sys, time, urllib.parse
+import boto3
+from botocore.credentials import ContainerProvider
+port = urllib.parse.urlsplit(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]).port
+slow, dropped = [], 0
+def hold():
+    global dropped
+    if slow:
+        readable, _, _ = select.select(slow, [], [], 0)
+        for sock in readable:
+            slow.remove(sock)
+            sock.close()
+            dropped += 1
+    for _ in range(20 - len(slow)):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+            sock.sendall(b"G")
+            slow.append(sock)
+        except OSError:
+            pass  # a server whose queue is full leaves the connect hanging: that one is not held
+hold()
+fetches = []
+provider = ContainerProvider()
+for attempt in range(5):
+    hold()
+    started = time.monotonic()
+    try:
+        provider.load().get_frozen_credentials()
+        fetches.append({"seconds": time.monotonic() - started, "error": None})
+    except Exception as error:
+        fetches.append({"seconds": time.monotonic() - started, "error": str(error)})
+hold()
+try:
+    session = boto3.Session()
+    arn = session.client("sts").get_caller_identity()["Arn"]
+    method = session.get_credentials().method
+except Exception as error:
+    arn, method = str(error), None
+last, opened = list(slow), time.monotonic()
+answers = []
+for sock in last:
+    sock.settimeout(max(0.1, opened + 4 - time.monotonic()))
+    try:
+        answers.append(sock.recv(4096).decode(errors="replace").split("\r\n")[0])
+    except OSError as error:
+        answers.append(type(error).__name__)
+waited = time.monotonic() - opened
+print(json.dumps({"fetches": fetches, "arn": arn, "method": method, "dropped": dropped, "answers": answers,
+                  "waited": waited}))
+"""
+
+
+def test_twenty_slow_connections_do_not_starve_the_child(home: TempHome, moto: MotoServer, prod: str):
+    result = stscache(home, "exec", "--server", "--profile", "prod", "--", str(VENV_PYTHON), "-c", STARVED,
+                      env={"AWS_ENDPOINT_URL": moto.endpoint})
+    assert result.ok, result
+    report = json.loads(result.stdout)
+    seconds = [round(fetch["seconds"], 3) for fetch in report["fetches"]]
+    print(f"\ncredential fetches under 20 slow connections (s): {seconds}")
+    assert all(fetch["error"] is None for fetch in report["fetches"]), report["fetches"]
+    assert all(fetch["seconds"] < 1 for fetch in report["fetches"]), seconds
+    assert report["method"] == "container-role" and report["arn"] == assumed_arn(prod, "alice"), report
+    # The slow connections were real: left alone, each got 408 at its two-second deadline.
+    assert report["answers"] == ["HTTP/1.1 408 Request Timeout"] * 20, report
+    assert report["waited"] < 3.5, report
+    assert moto.assume_role_count(prod) == 1

@@ -26,8 +26,9 @@ int stscache_set_core_limit(pid_t pid, stscache_core_limit limit);
 
 /// accept(2) with the new descriptor close-on-exec from the start (accept4 and SOCK_CLOEXEC are
 /// GNU extensions Glibc's Swift module does not expose), so a program spawned by another thread
-/// at that instant cannot inherit the connection. Returns the descriptor, or -1 with errno set.
-int stscache_accept_cloexec(int listener);
+/// at that instant cannot inherit the connection; non-blocking too when `nonblocking` is not 0
+/// (the endpoint's poll loop). Returns the descriptor, or -1 with errno set.
+int stscache_accept_cloexec(int listener, int nonblocking);
 
 /// The agent's sleep: a CLOCK_REALTIME timerfd (close-on-exec, non-blocking). Timerfd and
 /// signalfd are Linux calls Glibc's Swift module does not expose. Returns -1 with errno set.
