@@ -23,7 +23,8 @@ struct AgentCommand: ParsableCommand {
         discussion: """
             Runs in the foreground until SIGTERM or SIGINT (config-examples/stscache-agent.service \
             runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
-            --lead before the callers' refresh window opens, through the same cache entries and \
+            --lead (at most a quarter of the session's lifetime) before the callers' refresh window \
+            opens, through the same cache entries and \
             locks as every caller. It never asks for an MFA code: a session that needs one is left \
             for the next caller at a terminal (see `stscache agent status` and `stscache list`). \
             SIGHUP re-reads the config; config and cache changes are also seen by themselves.
@@ -39,7 +40,7 @@ struct AgentRunCommand: ContextualCommand {
     @Option(name: .long, help: "Keep sessions used within this long warm, e.g. 12h, 30m (default 12h).")
     var keepFor: String?
 
-    @Option(name: .long, help: "Refresh this long before the callers' refresh window opens (default 5m).")
+    @Option(name: .long, help: "Refresh this long before the callers' refresh window opens, at most a quarter of the session's lifetime (default 5m).")
     var lead: String?
 
     @Option(name: .long, help: "The callers' refresh window, if not STSCACHE_REFRESH_WINDOW's (default 15m).")
