@@ -54,8 +54,7 @@ let package = Package(
         // Center sessions, role lookup, network settings, the world a command runs in (Context).
         .target(
             name: "Credentials",
-            dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
-                           "CProcessControl"],
+            dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"],
             swiftSettings: strict),
         // The local container-credentials endpoint (exec --server) and the loopback HTTP server it
         // shares with login's redirect: knows nothing of sessions, the cache or the config.

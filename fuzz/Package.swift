@@ -63,8 +63,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "CKeyring"),
         .target(name: "Credentials",
-                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport",
-                               "CProcessControl"]),
+                dependencies: ["AWSConfig", "SigV4", "STS", "Transport", "CredentialCache", "OpenSSLCrypto", "StscacheSupport"]),
         // session-display reaches PromptCommand and ListCommand (internal) through @testable import:
         .target(name: "LocalEndpoint", dependencies: ["SigV4", "OpenSSLCrypto", "StscacheSupport", "CProcessControl"]),
         .target(name: "KeepWarm",

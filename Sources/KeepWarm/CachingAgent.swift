@@ -13,7 +13,6 @@ import AWSConfig
 import CredentialCache
 import StscacheSupport
 import Credentials
-import Setup
 
 /// `stscache agent`: keeps the sessions callers used lately warm, so no caller waits for STS.
 ///
