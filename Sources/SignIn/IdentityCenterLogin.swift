@@ -187,6 +187,12 @@ package struct IdentityCenterLogin {
         let base = try IdentityCenterService.oidcBase(target.asSettings)
         let files = IdentityCenterTokenFiles(homeDirectory: context.homeDirectory)
         try files.createDirectory()
+        // The cache's policy before anything is sent: a token or registration file (or the
+        // directory) a login would write into or reuse, but that someone else may have put there.
+        let login = target.asSettings.loginCommand
+        _ = try files.readChecked(IdentityCenterToken.fileName(forKey: target.asSettings.tokenCacheKeyInput), kind: .token,
+                                  login: login)
+        _ = try files.readChecked(Self.registrationFileName(target), kind: .registration, login: login)
         switch flow {
         case .deviceCode: try deviceCode(target, base: base, files: files, show: show)
         case .authorizationCode: try authorizationCode(target, base: base, files: files, show: show)
@@ -332,7 +338,7 @@ package struct IdentityCenterLogin {
         -> Registration
     {
         let name = Self.registrationFileName(target)
-        if case .success(let bytes) = BoundedRead.regularFile(atPath: files.directory + "/" + name, limit: 64 * 1024),
+        if let bytes = try files.readChecked(name, kind: .registration, login: target.asSettings.loginCommand)?.bytes,
            let cached = JSONObjectFields.parse(bytes), let id = cached.string("clientId"), IdentityCenterToken.isHeaderSafe(id),
            let secret = cached.string("clientSecret"), IdentityCenterToken.isHeaderSafe(secret),
            let expires = cached.string("expiresAt").flatMap(IdentityCenterToken.parseTimestamp),

@@ -160,6 +160,39 @@ package enum FileSystem {
         return .failure(.insecure(reason: reason))
     }
 
+    /// True when `gid` is the user's private group (Debian's and Fedora's user private groups):
+    /// the user's primary group, named as the user, with no other member. Under the umask of 002
+    /// those systems give users, the AWS CLI's `os.makedirs` makes its cache directory 0775;
+    /// group write then lets in nobody but the user (the rule of Debian's OpenSSH for ~/.ssh).
+    package static func isUserPrivateGroup(_ gid: UInt32) -> Bool {
+        var capacity = 16 * 1024
+        while capacity <= 1 << 20 {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            // Both entries' strings live in `buffer`, so everything is read inside this closure.
+            let answer = buffer.withUnsafeMutableBufferPointer { raw -> Bool? in
+                let half = capacity / 2
+                var user = passwd()
+                var userFound: UnsafeMutablePointer<passwd>?
+                var entry = group()
+                var entryFound: UnsafeMutablePointer<group>?
+                let userResult = getpwuid_r(geteuid(), &user, raw.baseAddress!, half, &userFound)
+                let groupResult = getgrgid_r(gid_t(gid), &entry, raw.baseAddress! + half, half, &entryFound)
+                if userResult == ERANGE || groupResult == ERANGE { return nil }
+                guard userResult == 0, groupResult == 0, userFound != nil, entryFound != nil, UInt32(user.pw_gid) == gid,
+                      let userName = user.pw_name, let groupName = entry.gr_name, strcmp(userName, groupName) == 0,
+                      var member = entry.gr_mem else { return false }
+                while let name = member.pointee {
+                    if strcmp(name, userName) != 0 { return false }
+                    member += 1
+                }
+                return true
+            }
+            if let answer { return answer }
+            capacity *= 4
+        }
+        return false
+    }
+
     /// The signals that ask a process to stop (terminal keys, `kill`, a closed terminal).
     package static let terminationSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 

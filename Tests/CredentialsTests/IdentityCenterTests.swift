@@ -406,12 +406,13 @@ struct IdentityCenterSourceTests {
         try Self.writeToken(fixture, expiresIn: 300)
         let link = Self.tokenFile(fixture)
         let target = fixture.path + "/dotfiles-token.json"
-        #expect(rename(link, target) == 0 && symlink(target, link) == 0 && chmod(target, 0o640) == 0)
+        // 0400: a private mode other than the CLI's (group or other bits are refused before a refresh).
+        #expect(rename(link, target) == 0 && symlink(target, link) == 0 && chmod(target, 0o400) == 0)
         _ = try fixture.broker().credentials(for: Self.role())
         let written = try IdentityCenterToken.parse(Array(try Data(contentsOf: URL(fileURLWithPath: target)))).get()
         #expect(written.accessToken == "token-2")
         #expect(try FileSystem.linkStatus(link).get().isSymlink)
-        #expect(try FileSystem.linkStatus(target).get().permissionBits == 0o640)
+        #expect(try FileSystem.linkStatus(target).get().permissionBits == 0o400)
     }
 
     @Test("a token file rewritten during the refresh (a login meanwhile) keeps the login's token; the refreshed one is used")
@@ -518,5 +519,155 @@ struct IdentityCenterSourceTests {
         try Self.writeToken(notJSON, expiresIn: 3600)
         let shape = try #require(throws: IdentityCenterError.self) { _ = try notJSON.broker().credentials(for: Self.role()) }
         #expect(shape.code == .badResponse)
+    }
+}
+
+/// The token cache is checked like the key store before a token is sent: another user's file, a
+/// file or directory others can write, a link anywhere but to the user's own private file, are
+/// each refused with the file named and the fix, and the portal sees nothing.
+@Suite("IAM Identity Center: token files are checked like keys")
+struct IdentityCenterTokenCacheTests {
+    typealias Source = IdentityCenterSourceTests
+    static let otherUID: uid_t = 65534
+
+    /// A valid token as the CLI leaves it: 0600, in a 0755 cache directory (umask 022).
+    static func fixture() throws -> SourcesFixture {
+        let fixture = try SourcesFixture(environment: Source.environment, route: Source.route())
+        try Source.writeToken(fixture, expiresIn: 3600)
+        return fixture
+    }
+
+    static func cache(_ fixture: SourcesFixture) -> String { fixture.path + "/.aws/sso/cache" }
+
+    /// Refused with the cache's code, the message holding every needle and never the token, and
+    /// no request made.
+    @discardableResult
+    static func expectRefused(_ fixture: SourcesFixture, _ needles: String...,
+                              sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        let error = #expect(throws: IdentityCenterError.self, sourceLocation: sourceLocation) {
+            _ = try fixture.broker().credentials(for: Source.role())
+        }
+        #expect(error?.code == .insecureTokenCache, sourceLocation: sourceLocation)
+        for needle in needles {
+            #expect(error?.message.contains(needle) == true, "\(error?.message ?? "")", sourceLocation: sourceLocation)
+        }
+        #expect(error?.message.contains("token-1") == false, sourceLocation: sourceLocation)
+        #expect(fixture.transport.requests.isEmpty, sourceLocation: sourceLocation)
+        return error?.message
+    }
+
+    /// The portal's credentials, with the token sent: what the fix must lead to.
+    static func expectServed(_ fixture: SourcesFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let credentials = try fixture.broker().credentials(for: Source.role())
+        #expect(credentials.accessKeyId == "ASIAPORTALEXAMPLE1", sourceLocation: sourceLocation)
+        #expect(fixture.transport.requests.count == 1, sourceLocation: sourceLocation)
+    }
+
+    @Test("another user's token file is refused: named, 'remove it', nothing sent")
+    func otherUsersFile() throws {
+        let fixture = try Self.fixture()
+        let file = Source.tokenFile(fixture)
+        #expect(chown(file, Self.otherUID, gid_t(Self.otherUID)) == 0)
+        Self.expectRefused(fixture, file, "owned by uid 65534", "remove it, then run: stscache login --sso-session corp")
+        #expect(chown(file, geteuid(), getegid()) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("a token file others or the group can write (0666, 0620) is refused; chmod 600 fixes it", arguments: [0o666, 0o620])
+    func writableFile(mode: Int) throws {
+        let fixture = try Self.fixture()
+        let file = Source.tokenFile(fixture)
+        #expect(chmod(file, mode_t(mode)) == 0)
+        Self.expectRefused(fixture, file, "has mode \(octal(UInt32(mode)))", "can write it", "chmod 600 \(file)",
+                           "otherwise remove it, then run: stscache login --sso-session corp")
+        #expect(chmod(file, 0o600) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("a token file the group can read (0640) is refused: a bearer token is kept like a key")
+    func readableFile() throws {
+        let fixture = try Self.fixture()
+        let file = Source.tokenFile(fixture)
+        #expect(chmod(file, 0o640) == 0)
+        Self.expectRefused(fixture, file, "has mode 0640", "can read it", "run: chmod 600 \(file)")
+        #expect(chmod(file, 0o600) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("a cache directory others can write (0777, 0703) is refused, naming it and chmod 700", arguments: [0o777, 0o703])
+    func directoryWritableByOthers(mode: Int) throws {
+        let fixture = try Self.fixture()
+        let cache = Self.cache(fixture)
+        #expect(chmod(cache, mode_t(mode)) == 0)
+        Self.expectRefused(fixture, "the Identity Center token cache \(cache) has mode \(octal(UInt32(mode)))",
+                           Source.tokenFile(fixture), "chmod 700 \(cache)")
+        #expect(chmod(cache, 0o700) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("a group-writable cache directory passes only when the group is the user's private group (umask 002)")
+    func directoryWritableByGroup() throws {
+        let fixture = try Self.fixture()
+        let cache = Self.cache(fixture)
+        #expect(chmod(cache, 0o775) == 0 && chown(cache, geteuid(), gid_t(Self.otherUID)) == 0)
+        Self.expectRefused(fixture, cache, "has mode 0775", "chmod 700 \(cache)")
+        #expect(chown(cache, geteuid(), getegid()) == 0)
+        if FileSystem.isUserPrivateGroup(UInt32(getegid())) {
+            try Self.expectServed(fixture)
+        } else {
+            Self.expectRefused(fixture, cache, "has mode 0775")
+        }
+    }
+
+    @Test("another user's cache directory is refused, naming it")
+    func otherUsersDirectory() throws {
+        let fixture = try Self.fixture()
+        let cache = Self.cache(fixture)
+        #expect(chown(cache, Self.otherUID, gid_t(Self.otherUID)) == 0)
+        Self.expectRefused(fixture, "the Identity Center token cache \(cache) is owned by uid 65534", "move it away")
+        #expect(chown(cache, geteuid(), getegid()) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("a link is followed only to the user's own private file in a directory only the user can write")
+    func symbolicLinks() throws {
+        let fixture = try Self.fixture()
+        let link = Source.tokenFile(fixture)
+        let target = fixture.path + "/token.json"
+        #expect(rename(link, target) == 0 && symlink(target, link) == 0)
+
+        // To another user's file.
+        #expect(chown(target, Self.otherUID, gid_t(Self.otherUID)) == 0)
+        Self.expectRefused(fixture, "\(link) (a symbolic link to \(target)) is owned by uid 65534", "remove it")
+        #expect(chown(target, geteuid(), getegid()) == 0)
+
+        // To a file others can write.
+        #expect(chmod(target, 0o666) == 0)
+        Self.expectRefused(fixture, link, "has mode 0666", "chmod 600 \(target)")
+        #expect(chmod(target, 0o600) == 0)
+
+        // To the user's 0600 file in a directory anyone can write (it could be swapped).
+        let shared = fixture.path + "/shared"
+        #expect(mkdir(shared, 0o777) == 0 && chmod(shared, 0o777) == 0 && rename(target, shared + "/token.json") == 0)
+        #expect(unlink(link) == 0 && symlink(shared + "/token.json", link) == 0)
+        Self.expectRefused(fixture, "the directory \(shared) that the Identity Center token file \(link) leads into",
+                           "has mode 0777", "remove the link, then run: stscache login --sso-session corp")
+
+        // To nothing.
+        #expect(unlink(link) == 0 && symlink(fixture.path + "/missing.json", link) == 0)
+        Self.expectRefused(fixture, link, "is a symbolic link to nothing")
+
+        // To the user's own 0600 file in a private directory: the writer's link rule, on read too.
+        #expect(unlink(link) == 0 && rename(shared + "/token.json", target) == 0 && symlink(target, link) == 0)
+        try Self.expectServed(fixture)
+    }
+
+    @Test("the CLI's own files work: 0600 in a 0700 or 0755 directory of the user's")
+    func clisFiles() throws {
+        for mode in [0o700, 0o755] as [mode_t] {
+            let fixture = try Self.fixture()
+            #expect(chmod(Self.cache(fixture), mode) == 0)
+            try Self.expectServed(fixture)
+        }
     }
 }

@@ -258,6 +258,7 @@ struct AuthorizationCodeTests {
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         try Data(#"{"clientId": "code-client", "clientSecret": "x", "expiresAt": "2030-01-01T00:00:00Z", "scopes": ["sso:account:access"], "grantTypes": ["authorization_code", "refresh_token"]}"#.utf8)
             .write(to: URL(fileURLWithPath: cache + "/" + IdentityCenterLogin.registrationFileName(target)))
+        chmod(cache + "/" + IdentityCenterLogin.registrationFileName(target), 0o600)  // as the CLI writes it
         try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { _, _ in }
         let registers = fixture.transport.requests.filter { $0.url.hasSuffix("/client/register") }
         #expect(registers.count == 1)

@@ -128,4 +128,64 @@ struct IdentityCenterLoginTests {
             #expect(!shown)
         }
     }
+
+    /// An OIDC that would register a client and approve the device at once.
+    static func approvingOIDC(_ oidc: String) -> RoutedTransport.Route {
+        { request in
+            switch request.url {
+            case oidc + "/client/register":
+                return STSAnswers.json(200, #"{"clientId": "cid", "clientSecret": "cs", "clientSecretExpiresAt": 1900000000}"#)
+            case oidc + "/device_authorization":
+                return STSAnswers.json(200, #"{"deviceCode": "dc", "userCode": "ABCD", "verificationUri": "https://d/", "interval": 1}"#)
+            default:
+                return STSAnswers.json(200, #"{"accessToken": "at", "expiresIn": 28800, "refreshToken": "rt"}"#)
+            }
+        }
+    }
+
+    @Test("a client registration file others could write is refused before anything is sent; chmod 600 fixes it")
+    func plantedRegistration() throws {
+        let oidc = "http://127.0.0.1:4002"
+        let fixture = try SourcesFixture(environment: ["AWS_ENDPOINT_URL_SSO_OIDC": oidc], route: Self.approvingOIDC(oidc))
+        let target = try IdentityCenterLogin.target(files: try loadFiles(config: Self.config), environment: fixture.environment,
+                                                    sessionName: "corp", profile: nil)
+        let cache = fixture.path + "/.aws/sso/cache"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let file = cache + "/" + IdentityCenterLogin.registrationFileName(target)
+        try Data(#"{"clientId": "planted", "clientSecret": "x", "expiresAt": "2030-01-01T00:00:00Z"}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        #expect(chmod(file, 0o666) == 0)
+        let error = #expect(throws: IdentityCenterError.self) {
+            try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { _, _ in }
+        }
+        #expect(error?.code == .insecureTokenCache)
+        #expect(error?.message.contains("the Identity Center client registration file \(file) has mode 0666") == true)
+        #expect(error?.message.contains("chmod 600 \(file)") == true)
+        #expect(fixture.transport.requests.isEmpty)
+
+        #expect(chmod(file, 0o600) == 0)
+        try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { _, _ in }
+        let start = try #require(fixture.transport.requests.first)
+        #expect(start.url.hasSuffix("/device_authorization") && String(decoding: start.body, as: UTF8.self).contains("planted"))
+    }
+
+    @Test("a login over another user's token file is refused before anything is sent")
+    func otherUsersTokenFile() throws {
+        let oidc = "http://127.0.0.1:4002"
+        let fixture = try SourcesFixture(environment: ["AWS_ENDPOINT_URL_SSO_OIDC": oidc], route: Self.approvingOIDC(oidc))
+        let target = try IdentityCenterLogin.target(files: try loadFiles(config: Self.config), environment: fixture.environment,
+                                                    sessionName: "corp", profile: nil)
+        let cache = fixture.path + "/.aws/sso/cache"
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let file = cache + "/" + IdentityCenterToken.fileName(forKey: "corp")
+        try Data(#"{"accessToken": "theirs", "expiresAt": "2030-01-01T00:00:00Z"}"#.utf8).write(to: URL(fileURLWithPath: file))
+        #expect(chmod(file, 0o600) == 0 && chown(file, 65534, 65534) == 0)
+        let error = #expect(throws: IdentityCenterError.self) {
+            try IdentityCenterLogin(context: fixture.context()).run(target, flow: .deviceCode) { _, _ in }
+        }
+        #expect(error?.code == .insecureTokenCache)
+        #expect(error?.message.contains("\(file) is owned by uid 65534") == true)
+        #expect(error?.message.contains("remove it") == true)
+        #expect(fixture.transport.requests.isEmpty)
+    }
 }

@@ -310,6 +310,24 @@ def test_hostile_token_file_and_endpoints_are_refused_before_anything_is_sent(
     assert sso.calls("all") == []
 
 
+@pytest.mark.security
+def test_a_token_file_others_can_write_is_refused_before_anything_is_sent(sso_home: TempHome, sso: FakeIdentityCenter):
+    """A 0666 token file may hold someone else's token (their session, served as the user's): it
+    is refused with one line naming the file and the fix, and the portal sees nothing."""
+    botocore_login(sso_home, sso, expires_in=3600)
+    path = next(token_dir(sso_home).glob("*.json"))
+    assert path.stat().st_mode & 0o777 == 0o600  # as botocore writes it
+    path.chmod(0o666)
+    refused = sso_home.stscache("dev-sso")
+    assert_clean_failure(refused, f"the Identity Center token file {path} has mode 0666", f"chmod 600 {path}",
+                         "aws sso login --sso-session corp")
+    assert sso.calls("all") == []
+
+    path.chmod(0o600)
+    assert sso_home.stscache("dev-sso").ok
+    assert len(sso.calls("GetRoleCredentials")) == 1
+
+
 def test_conflicting_sso_session_is_a_config_error(sso_home: TempHome, sso: FakeIdentityCenter):
     sso_home.config["profile dev-sso"]["sso_start_url"] = "https://other.awsapps.com/start"
     sso_home.write()

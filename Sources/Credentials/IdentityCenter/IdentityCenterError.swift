@@ -16,6 +16,9 @@ package enum IdentityCenterErrorCode: String, ErrorCode {
     case noAccess = "no-access"
     /// The token file exists but is not one botocore wrote.
     case invalidTokenFile = "invalid-token-file"
+    /// A token or client registration file, or the cache directory, is another user's, open to
+    /// group or others, or a link to such: someone else may have put it there, so it is not used.
+    case insecureTokenCache = "insecure-token-cache"
     /// `AWS_ENDPOINT_URL_SSO` / `_SSO_OIDC` is not https (or http to this machine), or the
     /// `sso_region` that names the standard hosts is not a region name.
     case insecureEndpoint = "insecure-endpoint"

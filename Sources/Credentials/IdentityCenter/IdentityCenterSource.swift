@@ -25,20 +25,17 @@ package struct IdentityCenterTokenFiles {
     }
 
     package func path(for settings: IdentityCenterSettings) -> String {
-        directory + "/" + IdentityCenterToken.fileName(forKey: settings.tokenCacheKeyInput)
+        directory + "/" + name(for: settings)
     }
 
-    /// The token, or the error that says to log in (no file) or what is wrong with the file.
+    /// The token, or the error that says to log in (no file) or what is wrong with the file
+    /// (including what the cache's policy refuses: see `readChecked`).
     package func read(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> IdentityCenterToken {
         let path = path(for: settings)
-        let bytes: [UInt8]
-        switch BoundedRead.regularFile(atPath: path, limit: IdentityCenterToken.sizeLimit) {
-        case .success(let read): bytes = read
-        case .failure(.missing): throw Self.notLoggedIn(settings, path)
-        case .failure(let failure):
-            throw IdentityCenterError(.invalidTokenFile, "cannot read the Identity Center token file \(path): \(failure.reason).")
+        guard let file = try readChecked(name(for: settings), kind: .token, login: settings.loginCommand) else {
+            throw Self.notLoggedIn(settings, path)
         }
-        return try Self.parse(bytes, settings, path)
+        return try Self.parse(file.bytes, settings, path)
     }
 
     /// The token with the snapshot of its file, for a refresh: the refreshed token replaces
@@ -47,6 +44,10 @@ package struct IdentityCenterTokenFiles {
         -> (token: IdentityCenterToken, file: AWSFileWriter.Snapshot)
     {
         let path = path(for: settings)
+        // The policy first; then the writer's snapshot, which must be of the file it accepted.
+        guard let checked = try readChecked(name(for: settings), kind: .token, login: settings.loginCommand) else {
+            throw Self.notLoggedIn(settings, path)
+        }
         let file: AWSFileWriter.Snapshot
         do {
             // Not `requiringEditable`: a token in a file stscache may not rewrite is still used.
@@ -56,7 +57,17 @@ package struct IdentityCenterTokenFiles {
         } catch {
             throw IdentityCenterError(.invalidTokenFile, "cannot read the Identity Center token file: \(error.message)")
         }
+        guard file.realPath == checked.realPath, file.identity.device == checked.device,
+              file.identity.inode == checked.inode, file.identity.owner == FileSystem.currentUID,
+              file.identity.mode & 0o077 == 0 else {
+            throw IdentityCenterError(.invalidTokenFile, "the Identity Center token file \(path) changed while stscache "
+                + "read it; run the command again.")
+        }
         return (try Self.parse(file.bytes, settings, path), file)
+    }
+
+    private func name(for settings: IdentityCenterSettings) -> String {
+        IdentityCenterToken.fileName(forKey: settings.tokenCacheKeyInput)
     }
 
     private static func notLoggedIn(_ settings: IdentityCenterSettings, _ path: String) -> IdentityCenterError {
