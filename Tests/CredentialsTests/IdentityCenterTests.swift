@@ -314,7 +314,8 @@ struct IdentityCenterSourceTests {
 
     static func writeToken(_ fixture: SourcesFixture, expiresIn: Double, key: String = "corp", refreshable: Bool = true) throws {
         let directory = fixture.path + "/.aws/sso/cache"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])  // whatever the umask
         var members = [
             "\"startUrl\": \"https://corp.awsapps.com/start\"", "\"region\": \"eu-west-1\"", "\"accessToken\": \"token-1\"",
             "\"expiresAt\": \"\(Timestamps.formatRFC3339(now + expiresIn))\"",

@@ -255,7 +255,8 @@ struct AuthorizationCodeTests {
         let target = try IdentityCenterLogin.target(files: try loadFiles(config: Self.config), environment: fixture.environment,
                                                     sessionName: "corp", profile: nil)
         let cache = fixture.path + "/.aws/sso/cache"
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])  // whatever the umask
         try Data(#"{"clientId": "code-client", "clientSecret": "x", "expiresAt": "2030-01-01T00:00:00Z", "scopes": ["sso:account:access"], "grantTypes": ["authorization_code", "refresh_token"]}"#.utf8)
             .write(to: URL(fileURLWithPath: cache + "/" + IdentityCenterLogin.registrationFileName(target)))
         chmod(cache + "/" + IdentityCenterLogin.registrationFileName(target), 0o600)  // as the CLI writes it

@@ -150,7 +150,8 @@ struct IdentityCenterLoginTests {
         let target = try IdentityCenterLogin.target(files: try loadFiles(config: Self.config), environment: fixture.environment,
                                                     sessionName: "corp", profile: nil)
         let cache = fixture.path + "/.aws/sso/cache"
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])  // whatever the umask
         let file = cache + "/" + IdentityCenterLogin.registrationFileName(target)
         try Data(#"{"clientId": "planted", "clientSecret": "x", "expiresAt": "2030-01-01T00:00:00Z"}"#.utf8)
             .write(to: URL(fileURLWithPath: file))
@@ -176,7 +177,8 @@ struct IdentityCenterLoginTests {
         let target = try IdentityCenterLogin.target(files: try loadFiles(config: Self.config), environment: fixture.environment,
                                                     sessionName: "corp", profile: nil)
         let cache = fixture.path + "/.aws/sso/cache"
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])  // whatever the umask
         let file = cache + "/" + IdentityCenterToken.fileName(forKey: "corp")
         try Data(#"{"accessToken": "theirs", "expiresAt": "2030-01-01T00:00:00Z"}"#.utf8).write(to: URL(fileURLWithPath: file))
         #expect(chmod(file, 0o600) == 0 && chown(file, 65534, 65534) == 0)
