@@ -212,6 +212,7 @@ def test_in_the_defaults_proportions_no_caller_waits(make_agent_stage):
 
     assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
     slowest = max(r.elapsed for r in results)
+    print(f"defaults' proportions, {len(results)} callers: max {slowest:.3f} s (STS takes {STS_DELAY} s)")
     assert slowest < STS_DELAY - 0.5, f"a caller waited for STS ({slowest:.2f} s; STS takes {STS_DELAY} s)\n{stage.log()}"
     refreshes = stage.log().count("refreshed prod-role")
     assert refreshes >= 2, f"two refreshes in 80 s\n{stage.log()}"
@@ -394,6 +395,7 @@ def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(m
         path.write_bytes(b"STSCACHE" + os.urandom(200))
     time.sleep(2)
     spent = cpu_seconds(agent.pid) - before
+    print(f"1,000 junk entries: {spent:.2f} s of the agent's CPU")
     assert spent < 1.0, f"1,000 junk entries cost the agent {spent:.2f} s of CPU"
     assert stage.status()["sessions"][0]["profile"] == "prod-role", "the real session is still tracked"
 
@@ -420,6 +422,7 @@ def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(m
         stop.set()
         for thread in threads:
             thread.join()
+    print(f"SIGTERM during a create/unlink storm: stopped in {stopped:.3f} s")
     assert stopped < 1.0, f"SIGTERM took {stopped:.2f} s during the storm"
     assert agent.returncode == 0
 
