@@ -33,7 +33,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("cache-entry", "FuzzCacheEntry", ["CredentialCache"]),
     fuzzer("access-key-store", "FuzzAccessKeyStore", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
-    fuzzer("endpoint-request", "FuzzEndpointRequest", ["LocalEndpoint", "SignIn"]),
+    fuzzer("endpoint-request", "FuzzEndpointRequest", ["Credentials", "LocalEndpoint", "SignIn"]),
 ]
 
 let package = Package(

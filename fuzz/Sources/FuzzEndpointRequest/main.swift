@@ -7,6 +7,7 @@
 // Each accepted request also goes to `stscache login`'s redirect handler: an outcome only with
 // this login's state, a code only when it is header-safe, a page that never echoes the code, and
 // only the statuses the handler uses.
+import Credentials  // IdentityCenterToken: what the redirect's code may hold
 import LocalEndpoint
 import SignIn
 import FuzzSupport
