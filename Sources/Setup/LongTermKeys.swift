@@ -140,7 +140,8 @@ package struct LongTermKeys {
     /// IAM CreateAccessKey, wait until the new key works, store it, IAM DeleteAccessKey of the
     /// old one. Every step is recorded in the store before the call it prepares, so an
     /// interrupted rotation is finished by running this again, and the old key is deleted only
-    /// once the new one is stored and works (docs/DESIGN.md, "Long-term keys").
+    /// once the new one is stored and works as the same user. A rerun deletes no key it did not
+    /// record (docs/DESIGN.md, "Long-term keys").
     package func rotate(profile: String) throws -> Rotation {
         guard var encryptionKey = try stored.existingEncryptionKey() else {
             throw KeysError(.notStored, "profile \"\(profile)\" has no keys in stscache's store; add them with 'stscache keys add \(profile)'")
@@ -193,17 +194,20 @@ package struct LongTermKeys {
                     record.rotation = .created(accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey)
                     try save(record)
                 case .creating(_, let existingKeyIds)?:
-                    // Interrupted around CreateAccessKey: a key made then has a secret nobody
-                    // kept. Delete it and start again.
+                    // Interrupted around CreateAccessKey, before its answer was recorded. A key
+                    // IAM has now that was not there before may be the one that call made (its
+                    // secret lost with the answer), or one a person made since: nothing tells
+                    // them apart, so it is never deleted here, only named.
                     let iam = try iam(current)
                     let keys = try iamClient(endpoints).listAccessKeys(userName: iam.userName, credentials: iam.credentials,
                                                                       endpoint: endpoints.iam)
-                    for orphan in keys where !existingKeyIds.contains(orphan.accessKeyId) && orphan.accessKeyId != current.accessKeyId {
-                        try deleteKey(orphan.accessKeyId, signedWith: iam, endpoints: endpoints)
+                    let unrecorded = keys.map(\.accessKeyId).filter { !existingKeyIds.contains($0) && $0 != current.accessKeyId }
+                    guard unrecorded.isEmpty else {
+                        throw Self.unrecordedKeys(unrecorded, profile: profile, current: current.accessKeyId)
                     }
+                    // CreateAccessKey made nothing: the loop starts the rotation afresh.
                     record.rotation = nil
                     try save(record)
-                    // The loop starts the rotation afresh.
                     continue
                 case .created(let newId, let newSecret)?:
                     let new = AWSCredentials(accessKeyId: newId, secretAccessKey: newSecret)
@@ -221,6 +225,20 @@ package struct LongTermKeys {
                 }
             }
         }
+    }
+
+    /// Why a rerun of a rotation interrupted around CreateAccessKey stops: keys it did not record.
+    static func unrecordedKeys(_ ids: [String], profile: String, current: String) -> KeysError {
+        let list = ids.joined(separator: ", ")
+        let one = ids.count == 1
+        return KeysError(
+            .unrecordedKey,
+            "the IAM user of profile \"\(profile)\" has \(one ? "a key" : "keys") (\(list)) that stscache has no record of "
+                + "making: the interrupted rotation's CreateAccessKey may have made \(one ? "it" : "one") (IAM's answer, "
+                + "with the secret, was lost), or someone made \(one ? "it" : "them") since. stscache deletes only keys it "
+                + "recorded, so \(one ? "it was" : "they were") left alone and no new key can be made beside \(current) "
+                + "(IAM allows two). If you did not make \(list), delete \(one ? "it" : "them") (IAM console, or 'aws iam "
+                + "delete-access-key --user-name USER --access-key-id ID') and run 'stscache keys rotate \(profile)' again")
     }
 
     /// DeleteAccessKey; a key already gone is what we wanted.

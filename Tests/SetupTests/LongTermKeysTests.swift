@@ -191,15 +191,37 @@ struct LongTermKeysTests {
         #expect(try setup.record()?.rotation == nil)
     }
 
-    @Test("a rerun after a run lost the answer to CreateAccessKey deletes that key and rotates again")
-    func orphanDeleted() throws {
-        let user = FakeIAMUser(keys: [oldId: oldSecret, "AKIAORPHAN000000000": "lost"])
+    /// Interrupted around CreateAccessKey, the run recorded no new key; since then a person made
+    /// one by hand. It looks exactly like a key the lost call made, so it is never deleted.
+    @Test("a key made by hand between the interruption and the rerun survives the rerun, which names it")
+    func handMadeKeySurvives() throws {
+        let handMade = "AKIAHANDMADE0000000"
+        let user = FakeIAMUser(keys: [oldId: oldSecret, handMade: "a person's secret"])
+        let creating = RotationState.creating(startedAt: SourcesFixture.now, existingKeyIds: [oldId])
+        let setup = try Setup(user: user, rotation: creating)
+        do {
+            _ = try setup.keys.rotate(profile: "base")
+            Issue.record("expected unrecorded-key")
+        } catch let error as KeysError {
+            #expect(error.code == .unrecordedKey && error.message.contains(handMade), "\(error.message)")
+        }
+        #expect(!user.actions.contains("DeleteAccessKey") && !user.actions.contains("CreateAccessKey"))
+        #expect(Set(user.keys.keys) == [oldId, handMade])
+        let stored = try #require(try setup.record())
+        #expect(stored.accessKeyId == oldId && stored.rotation == creating, "the rotation stays unfinished")
+        // Had the lost call made it, its owner deletes it (as the message says), and the rerun finishes.
+        user.keys[handMade] = nil
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(rotation.resumed && Array(user.keys.keys) == [rotation.newAccessKeyId])
+        #expect(try setup.record()?.accessKeyId == rotation.newAccessKeyId)
+    }
+
+    @Test("a rerun after a run stopped before CreateAccessKey made anything starts the rotation again")
+    func nothingCreated() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
         let setup = try Setup(user: user, rotation: .creating(startedAt: SourcesFixture.now, existingKeyIds: [oldId]))
         let rotation = try setup.keys.rotate(profile: "base")
-        #expect(rotation.resumed)
-        #expect(user.calls.first { $0.action == "DeleteAccessKey" }?.target == "AKIAORPHAN000000000")
-        #expect(Array(user.keys.keys) == [rotation.newAccessKeyId])
-        #expect(try setup.record()?.accessKeyId == rotation.newAccessKeyId)
+        #expect(rotation.resumed && user.created == 1 && Array(user.keys.keys) == [rotation.newAccessKeyId])
     }
 
     @Test("add checks the keys with STS first and stores nothing STS refuses; keys in the files are refused")
