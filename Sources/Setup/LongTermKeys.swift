@@ -211,7 +211,8 @@ package struct LongTermKeys {
                     continue
                 case .created(let newId, let newSecret)?:
                     let new = AWSCredentials(accessKeyId: newId, secretAccessKey: newSecret)
-                    try waitUntilWorking(new, like: current, profile: profile, endpoints: endpoints)
+                    // `retiring`, whose rerun deletes the old key unchecked, is saved only after this.
+                    try confirmNewKey(new, replacing: current, profile: profile, endpoints: endpoints)
                     record.rotation = .retiring(oldAccessKeyId: record.accessKeyId)
                     record.accessKeyId = newId
                     record.secretAccessKey = newSecret
@@ -278,23 +279,44 @@ package struct LongTermKeys {
         return IAMSigner(credentials: session.credentials, userName: userName)
     }
 
-    /// A few signed GetCallerIdentity calls with the new key, until one succeeds and names the
-    /// same user as the old key; bounded (`newKeyWait`).
-    private func waitUntilWorking(_ new: AWSCredentials, like current: AWSCredentials, profile: String,
-                                  endpoints: Endpoints) throws {
-        let expected = try? stsClient(endpoints).getCallerIdentity(credentials: current, endpoint: endpoints.sts).arn
+    /// The new key works and belongs to the old key's IAM user, or this throws: the old key is
+    /// deleted only after it. The user is the old key's GetCallerIdentity; when the old key does
+    /// not answer (deleted or deactivated meanwhile, STS unreachable), IAM listing the old key
+    /// among the new key's user's keys; never neither.
+    private func confirmNewKey(_ new: AWSCredentials, replacing current: AWSCredentials, profile: String,
+                               endpoints: Endpoints) throws {
+        // The old key first: the e2e tests stop a rotation at the new key's first call.
+        let expected = Result { try stsClient(endpoints).getCallerIdentity(credentials: current, endpoint: endpoints.sts).arn }
+        let identity = try waitUntilWorking(new, profile: profile, endpoints: endpoints)
+        switch expected {
+        case .success(let arn):
+            guard identity.arn == arn else {
+                throw KeysError(
+                    .rotationFailed,
+                    "the new key for \"\(profile)\" belongs to \(identity.arn), not to \(arn); nothing was deleted")
+            }
+        case .failure(let error):
+            let listed = try? iamClient(endpoints).listAccessKeys(credentials: new, endpoint: endpoints.iam)
+            guard let listed, listed.contains(where: { $0.accessKeyId == current.accessKeyId }) else {
+                throw KeysError(
+                    .rotationFailed,
+                    "could not confirm that the new key \(new.accessKeyId) for \"\(profile)\" belongs to the IAM user of the "
+                        + "old key \(current.accessKeyId): the old key's GetCallerIdentity failed (\(describe(error))) and IAM "
+                        + "did not list it among the keys of \(identity.arn). Nothing was deleted and the old key stays the "
+                        + "stored one: run 'stscache keys rotate \(profile)' again once the old key answers. If it no longer "
+                        + "exists in IAM, delete \(new.accessKeyId) too and add a working key with 'stscache keys add "
+                        + "\(profile) --replace'")
+            }
+        }
+    }
+
+    /// A few signed GetCallerIdentity calls with the new key, until one succeeds; bounded
+    /// (`newKeyWait`): IAM takes a moment to make a new key work everywhere.
+    private func waitUntilWorking(_ new: AWSCredentials, profile: String, endpoints: Endpoints) throws -> CallerIdentity {
         var lastError: (any Error)?
         for attempt in 1...newKeyWait.attempts {
             do {
-                let identity = try stsClient(endpoints).getCallerIdentity(credentials: new, endpoint: endpoints.sts)
-                if let expected, identity.arn != expected {
-                    throw KeysError(
-                        .rotationFailed,
-                        "the new key for \"\(profile)\" belongs to \(identity.arn), not to \(expected); nothing was deleted")
-                }
-                return
-            } catch let error as KeysError {
-                throw error
+                return try stsClient(endpoints).getCallerIdentity(credentials: new, endpoint: endpoints.sts)
             } catch {
                 lastError = error
                 if attempt < newKeyWait.attempts { context.sleep(newKeyWait.interval) }
