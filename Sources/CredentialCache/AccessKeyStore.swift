@@ -42,8 +42,8 @@ public struct StoredAccessKey: Sendable, Equatable, CustomStringConvertible {
 /// IAM call it prepares, so a rerun knows which keys exist (docs/DESIGN.md, "Long-term keys").
 public enum RotationState: Sendable, Equatable, CustomStringConvertible {
     /// CreateAccessKey is about to be called; `existingKeyIds` are the user's keys before it.
-    /// A key that is not among them afterwards was made by this rotation, and its secret was
-    /// lost with the interrupted run: the rerun deletes it and starts again.
+    /// A key that is not among them afterwards may have been made by this rotation (its answer
+    /// lost with the interrupted run) or by a person since: the rerun names it and leaves it.
     case creating(startedAt: Date, existingKeyIds: [String])
     /// The new key exists and is recorded here; it is not yet known to work.
     case created(accessKeyId: String, secretAccessKey: String)

@@ -81,6 +81,8 @@ package enum KeysErrorCode: String, ErrorCode {
     case credentialsFileUnusable = "credentials-file-unusable"
     case rotationFailed = "rotation-failed"
     case tooManyKeys = "too-many-keys"
+    /// A rerun of an interrupted rotation found a key it has no record of making: left alone.
+    case unrecordedKey = "unrecorded-key"
     case storeKeyMissing = "store-key-missing"
 }
 

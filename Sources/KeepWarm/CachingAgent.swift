@@ -78,7 +78,7 @@ package final class CachingAgent {
     private let lockFD: Int32
     private let signals: Int32
     private let inotify: Int32
-    private let timer: Int32
+    private let timer: any WakeTimer
     private var cacheWatch: Int32 = -1
     private var configWatches: [Int32: Set<String>] = [:]
     private let startedAt: Date
@@ -97,7 +97,8 @@ package final class CachingAgent {
     private var persistedUse: [String: Date] = [:]
     private var stateChanged = true
 
-    package init(context: Context, settings: Settings) throws {
+    /// `timer`: the real one (`RealtimeTimer`) unless a test brings its own.
+    package init(context: Context, settings: Settings, timer: (any WakeTimer)? = nil) throws {
         self.context = context
         self.settings = settings
         cache = try CredentialCache.open(environment: context.environment, home: context.homeDirectory)
@@ -117,14 +118,13 @@ package final class CachingAgent {
         guard signals >= 0 else { throw setupFailure("watch signals") }
         inotify = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         guard inotify >= 0 else { throw setupFailure("start inotify") }
-        timer = stscache_realtime_timer_create()
-        guard timer >= 0 else { throw setupFailure("create a timer") }
+        guard let timer = timer ?? RealtimeTimer() else { throw setupFailure("create a timer") }
+        self.timer = timer
         startedAt = context.now()
     }
 
     deinit {
         for refresh in running.values { close(refresh.stderr) }
-        close(timer)
         close(inotify)
         close(signals)
         close(lockFD)
@@ -134,6 +134,24 @@ package final class CachingAgent {
 
     /// Runs until SIGTERM or SIGINT; returns the exit status.
     package func run() -> Int32 {
+        begin()
+        while true {
+            var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: timer.descriptor, events: Int16(POLLIN), revents: 0)]
+            fds += running.values.map { pollfd(fd: $0.stderr, events: Int16(POLLIN), revents: 0) }
+            let timeout = reloadDue.map { Int32(max(0, ($0 - monotonicSeconds()) * 1000).rounded(.up)) } ?? -1
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR {
+                log("poll failed: \(String(cString: strerror(errno))); stopping")
+                return 1
+            }
+            if let status = turn(timerReadable: fds[2].revents != 0) { return status }
+        }
+    }
+
+    /// What the agent knows before its first sleep: the files watched, the last agent's record of
+    /// use, the config; then the first plan.
+    func begin() {
         watchFiles()
         if let previous = AgentState.load(from: cache).state {
             for record in previous.sessions { lastUsed[record.stem] = Date(timeIntervalSince1970: record.lastUsed) }
@@ -143,47 +161,49 @@ package final class CachingAgent {
         log("watching \(cache.directory.path): sessions used in the last \(Self.duration(settings.plan.keepFor)) are "
             + "refreshed \(Self.duration(settings.plan.lead)) before the callers' "
             + "\(Self.duration(settings.plan.callers.window)) window")
+        plan()
+    }
+
+    /// One turn of the loop once `poll` returned: takes in whatever woke it, then plans again
+    /// from `context.now()`. Returns the exit status when the agent is to stop.
+    func turn(timerReadable: Bool) -> Int32? {
+        // Always inotify first: an access queued by a child must be seen before it is reaped.
+        drainInotify()
+        for refresh in running.values { readOutput(of: refresh.stderr) }
+        if let due = reloadDue, monotonicSeconds() >= due { reloadConfig(reason: reloadReason) }
+        if timerReadable {
+            // A set clock makes every planned moment suspect, and the read that reports it
+            // swallows an expiry that came with it: the plan below is made from the new time.
+            if timer.read() == .clockChanged { log("the clock changed: re-planning") }
+            killOverdueRefreshes()
+        }
         while true {
-            startDueRefreshes()
-            armTimer()
-            persistIfChanged()
-            var fds = [pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: timer, events: Int16(POLLIN), revents: 0)]
-            fds += running.values.map { pollfd(fd: $0.stderr, events: Int16(POLLIN), revents: 0) }
-            let timeout = reloadDue.map { Int32(max(0, ($0 - monotonicSeconds()) * 1000).rounded(.up)) } ?? -1
-            if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR {
-                log("poll failed: \(String(cString: strerror(errno))); stopping")
-                return 1
-            }
-            // Always inotify first: an access queued by a child must be seen before it is reaped.
-            drainInotify()
-            for refresh in running.values { readOutput(of: refresh.stderr) }
-            if let due = reloadDue, monotonicSeconds() >= due { reloadConfig(reason: reloadReason) }
-            if fds[2].revents != 0 {
-                if stscache_realtime_timer_read(timer) == ECANCELED {
-                    log("the clock changed: re-planning")
-                }
-                killOverdueRefreshes()
-            }
-            while true {
-                let signal = stscache_signal_fd_read(signals)
-                if signal <= 0 { break }
-                switch signal {
-                case SIGTERM, SIGINT:
-                    log("stopping (\(signal == SIGTERM ? "SIGTERM" : "SIGINT"))")
-                    stateChanged = true
-                    persistIfChanged()
-                    return 0
-                case SIGHUP:
-                    reloadConfig(reason: "SIGHUP")
-                case SIGCHLD:
-                    reapChildren()
-                default:
-                    break
-                }
+            let signal = stscache_signal_fd_read(signals)
+            if signal <= 0 { break }
+            switch signal {
+            case SIGTERM, SIGINT:
+                log("stopping (\(signal == SIGTERM ? "SIGTERM" : "SIGINT"))")
+                stateChanged = true
+                persistIfChanged()
+                return 0
+            case SIGHUP:
+                reloadConfig(reason: "SIGHUP")
+            case SIGCHLD:
+                reapChildren()
+            default:
+                break
             }
         }
+        plan()
+        return nil
+    }
+
+    /// Starts the refreshes that are due, arms the timer for the next moment anything is, and
+    /// saves the state if it changed: all from `context.now()`.
+    private func plan() {
+        startDueRefreshes()
+        armTimer()
+        persistIfChanged()
     }
 
     // MARK: Files
@@ -546,14 +566,9 @@ package final class CachingAgent {
             let at = now.addingTimeInterval(max(0, overdue - monotonicSeconds()) + 0.1)
             wake = min(wake ?? at, at)
         }
-        // Idle sessions are not planned: one becomes kept again only through a use, which wakes us.
-        guard let wake else {
-            _ = stscache_realtime_timer_arm(timer, -1, 0)
-            return
-        }
-        let seconds = max(wake.timeIntervalSince1970, 0)
-        let whole = seconds.rounded(.down)
-        _ = stscache_realtime_timer_arm(timer, Int64(whole), Int((seconds - whole) * 1e9))
+        // Idle sessions are not planned (nil disarms): one becomes kept again only through a
+        // use, which wakes us.
+        timer.arm(at: wake)
     }
 
     // MARK: State and log

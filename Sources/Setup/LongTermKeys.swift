@@ -140,7 +140,8 @@ package struct LongTermKeys {
     /// IAM CreateAccessKey, wait until the new key works, store it, IAM DeleteAccessKey of the
     /// old one. Every step is recorded in the store before the call it prepares, so an
     /// interrupted rotation is finished by running this again, and the old key is deleted only
-    /// once the new one is stored and works (docs/DESIGN.md, "Long-term keys").
+    /// once the new one is stored and works as the same user. A rerun deletes no key it did not
+    /// record (docs/DESIGN.md, "Long-term keys").
     package func rotate(profile: String) throws -> Rotation {
         guard var encryptionKey = try stored.existingEncryptionKey() else {
             throw KeysError(.notStored, "profile \"\(profile)\" has no keys in stscache's store; add them with 'stscache keys add \(profile)'")
@@ -193,21 +194,25 @@ package struct LongTermKeys {
                     record.rotation = .created(accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey)
                     try save(record)
                 case .creating(_, let existingKeyIds)?:
-                    // Interrupted around CreateAccessKey: a key made then has a secret nobody
-                    // kept. Delete it and start again.
+                    // Interrupted around CreateAccessKey, before its answer was recorded. A key
+                    // IAM has now that was not there before may be the one that call made (its
+                    // secret lost with the answer), or one a person made since: nothing tells
+                    // them apart, so it is never deleted here, only named.
                     let iam = try iam(current)
                     let keys = try iamClient(endpoints).listAccessKeys(userName: iam.userName, credentials: iam.credentials,
                                                                       endpoint: endpoints.iam)
-                    for orphan in keys where !existingKeyIds.contains(orphan.accessKeyId) && orphan.accessKeyId != current.accessKeyId {
-                        try deleteKey(orphan.accessKeyId, signedWith: iam, endpoints: endpoints)
+                    let unrecorded = keys.map(\.accessKeyId).filter { !existingKeyIds.contains($0) && $0 != current.accessKeyId }
+                    guard unrecorded.isEmpty else {
+                        throw Self.unrecordedKeys(unrecorded, profile: profile, current: current.accessKeyId)
                     }
+                    // CreateAccessKey made nothing: the loop starts the rotation afresh.
                     record.rotation = nil
                     try save(record)
-                    // The loop starts the rotation afresh.
                     continue
                 case .created(let newId, let newSecret)?:
                     let new = AWSCredentials(accessKeyId: newId, secretAccessKey: newSecret)
-                    try waitUntilWorking(new, like: current, profile: profile, endpoints: endpoints)
+                    // `retiring`, whose rerun deletes the old key unchecked, is saved only after this.
+                    try confirmNewKey(new, replacing: current, profile: profile, endpoints: endpoints)
                     record.rotation = .retiring(oldAccessKeyId: record.accessKeyId)
                     record.accessKeyId = newId
                     record.secretAccessKey = newSecret
@@ -221,6 +226,20 @@ package struct LongTermKeys {
                 }
             }
         }
+    }
+
+    /// Why a rerun of a rotation interrupted around CreateAccessKey stops: keys it did not record.
+    static func unrecordedKeys(_ ids: [String], profile: String, current: String) -> KeysError {
+        let list = ids.joined(separator: ", ")
+        let one = ids.count == 1
+        return KeysError(
+            .unrecordedKey,
+            "the IAM user of profile \"\(profile)\" has \(one ? "a key" : "keys") (\(list)) that stscache has no record of "
+                + "making: the interrupted rotation's CreateAccessKey may have made \(one ? "it" : "one") (IAM's answer, "
+                + "with the secret, was lost), or someone made \(one ? "it" : "them") since. stscache deletes only keys it "
+                + "recorded, so \(one ? "it was" : "they were") left alone and no new key can be made beside \(current) "
+                + "(IAM allows two). If you did not make \(list), delete \(one ? "it" : "them") (IAM console, or 'aws iam "
+                + "delete-access-key --user-name USER --access-key-id ID') and run 'stscache keys rotate \(profile)' again")
     }
 
     /// DeleteAccessKey; a key already gone is what we wanted.
@@ -260,23 +279,44 @@ package struct LongTermKeys {
         return IAMSigner(credentials: session.credentials, userName: userName)
     }
 
-    /// A few signed GetCallerIdentity calls with the new key, until one succeeds and names the
-    /// same user as the old key; bounded (`newKeyWait`).
-    private func waitUntilWorking(_ new: AWSCredentials, like current: AWSCredentials, profile: String,
-                                  endpoints: Endpoints) throws {
-        let expected = try? stsClient(endpoints).getCallerIdentity(credentials: current, endpoint: endpoints.sts).arn
+    /// The new key works and belongs to the old key's IAM user, or this throws: the old key is
+    /// deleted only after it. The user is the old key's GetCallerIdentity; when the old key does
+    /// not answer (deleted or deactivated meanwhile, STS unreachable), IAM listing the old key
+    /// among the new key's user's keys; never neither.
+    private func confirmNewKey(_ new: AWSCredentials, replacing current: AWSCredentials, profile: String,
+                               endpoints: Endpoints) throws {
+        // The old key first: the e2e tests stop a rotation at the new key's first call.
+        let expected = Result { try stsClient(endpoints).getCallerIdentity(credentials: current, endpoint: endpoints.sts).arn }
+        let identity = try waitUntilWorking(new, profile: profile, endpoints: endpoints)
+        switch expected {
+        case .success(let arn):
+            guard identity.arn == arn else {
+                throw KeysError(
+                    .rotationFailed,
+                    "the new key for \"\(profile)\" belongs to \(identity.arn), not to \(arn); nothing was deleted")
+            }
+        case .failure(let error):
+            let listed = try? iamClient(endpoints).listAccessKeys(credentials: new, endpoint: endpoints.iam)
+            guard let listed, listed.contains(where: { $0.accessKeyId == current.accessKeyId }) else {
+                throw KeysError(
+                    .rotationFailed,
+                    "could not confirm that the new key \(new.accessKeyId) for \"\(profile)\" belongs to the IAM user of the "
+                        + "old key \(current.accessKeyId): the old key's GetCallerIdentity failed (\(describe(error))) and IAM "
+                        + "did not list it among the keys of \(identity.arn). Nothing was deleted and the old key stays the "
+                        + "stored one: run 'stscache keys rotate \(profile)' again once the old key answers. If it no longer "
+                        + "exists in IAM, delete \(new.accessKeyId) too and add a working key with 'stscache keys add "
+                        + "\(profile) --replace'")
+            }
+        }
+    }
+
+    /// A few signed GetCallerIdentity calls with the new key, until one succeeds; bounded
+    /// (`newKeyWait`): IAM takes a moment to make a new key work everywhere.
+    private func waitUntilWorking(_ new: AWSCredentials, profile: String, endpoints: Endpoints) throws -> CallerIdentity {
         var lastError: (any Error)?
         for attempt in 1...newKeyWait.attempts {
             do {
-                let identity = try stsClient(endpoints).getCallerIdentity(credentials: new, endpoint: endpoints.sts)
-                if let expected, identity.arn != expected {
-                    throw KeysError(
-                        .rotationFailed,
-                        "the new key for \"\(profile)\" belongs to \(identity.arn), not to \(expected); nothing was deleted")
-                }
-                return
-            } catch let error as KeysError {
-                throw error
+                return try stsClient(endpoints).getCallerIdentity(credentials: new, endpoint: endpoints.sts)
             } catch {
                 lastError = error
                 if attempt < newKeyWait.attempts { context.sleep(newKeyWait.interval) }

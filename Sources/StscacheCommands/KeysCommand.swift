@@ -151,7 +151,8 @@ struct KeysRotateCommand: ContextualCommand {
         discussion: """
             Each step is recorded before the call it prepares, so an interrupted rotation is \
             finished by running this again; the old key is deleted only once the new one is \
-            stored and works. IAM calls go to AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the \
+            stored and works as the same user, and a key stscache did not record is never \
+            deleted. IAM calls go to AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the \
             profile's endpoint_url, else IAM's global endpoint. The IAM user may have at most \
             one other key (IAM allows two). With mfa_serial on the profile, the IAM calls are \
             signed with an MFA session of the key (mfa_process, STSCACHE_MFA_TOKEN or the terminal).

@@ -20,6 +20,10 @@ private final class FakeIAMUser: @unchecked Sendable {
     /// IAM calls only from an MFA session (GetSessionToken with a code), naming the user.
     var requireMFA = false
     var sessions: Set<String> = []
+    /// Keys whose GetCallerIdentity is refused (deactivated meanwhile, say); other calls work.
+    var identityRefused: Set<String> = []
+    /// Another IAM user's keys, mallory's: the calls they sign see only her keys.
+    var strangers: [String: String] = [:]
 
     init(keys: [String: String]) { self.keys = keys }
 
@@ -45,21 +49,26 @@ private final class FakeIAMUser: @unchecked Sendable {
                 return STSAnswers.ok(STSAnswers.credentialsXML(action: "GetSessionToken", keyId: "ASIASESSION0000001",
                                                                expiration: SourcesFixture.now + 900))
             }
-            guard keys[signer] != nil || sessions.contains(signer) else {
+            guard keys[signer] != nil || sessions.contains(signer) || strangers[signer] != nil else {
                 return STSAnswers.error(403, code: "InvalidClientTokenId", message: "The security token included in the request is invalid")
             }
             if let left = notYetWorking[signer], left > 0, action == "GetCallerIdentity" {
                 notYetWorking[signer] = left - 1
                 return STSAnswers.error(403, code: "InvalidClientTokenId", message: "not yet")
             }
-            let user = "arn:aws:iam::123456789012:user/alice"
+            if identityRefused.contains(signer), action == "GetCallerIdentity" {
+                return STSAnswers.error(403, code: "InvalidClientTokenId", message: "refused")
+            }
+            let stranger = strangers[signer] != nil
+            let user = stranger ? "arn:aws:iam::123456789012:user/mallory" : "arn:aws:iam::123456789012:user/alice"
             switch action {
             case "GetCallerIdentity":
                 return STSAnswers.ok("<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>\(user)</Arn><UserId>AIDA1</UserId>"
                     + "<Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
             case "ListAccessKeys":
-                let members = keys.keys.sorted().map {
-                    "<member><UserName>alice</UserName><AccessKeyId>\($0)</AccessKeyId><Status>Active</Status></member>"
+                let members = (stranger ? strangers : keys).keys.sorted().map {
+                    "<member><UserName>\(stranger ? "mallory" : "alice")</UserName><AccessKeyId>\($0)</AccessKeyId>"
+                        + "<Status>Active</Status></member>"
                 }.joined()
                 return STSAnswers.ok("<ListAccessKeysResponse><ListAccessKeysResult><AccessKeyMetadata>\(members)</AccessKeyMetadata>"
                     + "<IsTruncated>false</IsTruncated></ListAccessKeysResult></ListAccessKeysResponse>")
@@ -72,7 +81,9 @@ private final class FakeIAMUser: @unchecked Sendable {
                     + "<AccessKeyId>\(id)</AccessKeyId><Status>Active</Status><SecretAccessKey>new/secret+\(created)"
                     + "</SecretAccessKey></AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>")
             case "DeleteAccessKey":
-                guard let target = form["AccessKeyId"], keys.removeValue(forKey: target) != nil else {
+                // Without UserName, IAM deletes only among the signer's own user's keys.
+                guard let target = form["AccessKeyId"],
+                      (stranger ? strangers.removeValue(forKey: target) : keys.removeValue(forKey: target)) != nil else {
                     return STSAnswers.error(404, code: "NoSuchEntity", message: "no such key")
                 }
                 return STSAnswers.ok("<DeleteAccessKeyResponse><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DeleteAccessKeyResponse>")
@@ -191,15 +202,69 @@ struct LongTermKeysTests {
         #expect(try setup.record()?.rotation == nil)
     }
 
-    @Test("a rerun after a run lost the answer to CreateAccessKey deletes that key and rotates again")
-    func orphanDeleted() throws {
-        let user = FakeIAMUser(keys: [oldId: oldSecret, "AKIAORPHAN000000000": "lost"])
+    /// Interrupted around CreateAccessKey, the run recorded no new key; since then a person made
+    /// one by hand. It looks exactly like a key the lost call made, so it is never deleted.
+    @Test("a key made by hand between the interruption and the rerun survives the rerun, which names it")
+    func handMadeKeySurvives() throws {
+        let handMade = "AKIAHANDMADE0000000"
+        let user = FakeIAMUser(keys: [oldId: oldSecret, handMade: "a person's secret"])
+        let creating = RotationState.creating(startedAt: SourcesFixture.now, existingKeyIds: [oldId])
+        let setup = try Setup(user: user, rotation: creating)
+        do {
+            _ = try setup.keys.rotate(profile: "base")
+            Issue.record("expected unrecorded-key")
+        } catch let error as KeysError {
+            #expect(error.code == .unrecordedKey && error.message.contains(handMade), "\(error.message)")
+        }
+        #expect(!user.actions.contains("DeleteAccessKey") && !user.actions.contains("CreateAccessKey"))
+        #expect(Set(user.keys.keys) == [oldId, handMade])
+        let stored = try #require(try setup.record())
+        #expect(stored.accessKeyId == oldId && stored.rotation == creating, "the rotation stays unfinished")
+        // Had the lost call made it, its owner deletes it (as the message says), and the rerun finishes.
+        user.keys[handMade] = nil
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(rotation.resumed && Array(user.keys.keys) == [rotation.newAccessKeyId])
+        #expect(try setup.record()?.accessKeyId == rotation.newAccessKeyId)
+    }
+
+    @Test("a rerun after a run stopped before CreateAccessKey made anything starts the rotation again")
+    func nothingCreated() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
         let setup = try Setup(user: user, rotation: .creating(startedAt: SourcesFixture.now, existingKeyIds: [oldId]))
         let rotation = try setup.keys.rotate(profile: "base")
-        #expect(rotation.resumed)
-        #expect(user.calls.first { $0.action == "DeleteAccessKey" }?.target == "AKIAORPHAN000000000")
-        #expect(Array(user.keys.keys) == [rotation.newAccessKeyId])
-        #expect(try setup.record()?.accessKeyId == rotation.newAccessKeyId)
+        #expect(rotation.resumed && user.created == 1 && Array(user.keys.keys) == [rotation.newAccessKeyId])
+    }
+
+    /// The recorded new key answers as another user (a misdirected IAM endpoint, say) while the
+    /// old key's GetCallerIdentity fails: the user is not confirmed, so nothing may be deleted.
+    @Test("a failing GetCallerIdentity on the old key does not let the rerun delete anything unconfirmed")
+    func unconfirmedUserDeletesNothing() throws {
+        let user = FakeIAMUser(keys: [oldId: oldSecret])
+        user.identityRefused = [oldId]
+        user.strangers = ["AKIAMALLORY00000001": "mallory/secret"]
+        let created = RotationState.created(accessKeyId: "AKIAMALLORY00000001", secretAccessKey: "mallory/secret")
+        let setup = try Setup(user: user, rotation: created)
+        do {
+            _ = try setup.keys.rotate(profile: "base")
+            Issue.record("expected rotation-failed")
+        } catch let error as KeysError {
+            #expect(error.code == .rotationFailed && error.message.contains("could not confirm"), "\(error.message)")
+        }
+        #expect(!user.actions.contains("DeleteAccessKey"))
+        #expect(user.keys[oldId] != nil && user.strangers["AKIAMALLORY00000001"] != nil)
+        let stored = try #require(try setup.record())
+        #expect(stored.accessKeyId == oldId && stored.rotation == created)
+    }
+
+    @Test("when the old key's GetCallerIdentity fails, IAM listing it among the new key's user's keys confirms the user")
+    func userConfirmedThroughIAM() throws {
+        let newId = "AKIANEWKEY000000001"
+        let user = FakeIAMUser(keys: [oldId: oldSecret, newId: "new/secret+1"])
+        user.identityRefused = [oldId]
+        let setup = try Setup(user: user, rotation: .created(accessKeyId: newId, secretAccessKey: "new/secret+1"))
+        let rotation = try setup.keys.rotate(profile: "base")
+        #expect(rotation.resumed && Array(user.keys.keys) == [newId])
+        #expect(user.calls.first { $0.action == "ListAccessKeys" }?.signer == newId)
     }
 
     @Test("add checks the keys with STS first and stores nothing STS refuses; keys in the files are refused")

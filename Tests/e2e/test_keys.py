@@ -330,6 +330,18 @@ def test_kill_during_a_rotation_then_a_rerun_leaves_exactly_one_working_key_stor
         proxy.stall(None)
         rerun = subprocess.run([str(home.stscache_bin), "keys", "rotate", "base"], env=env, capture_output=True,
                                text=True, timeout=120)
+        if (action, forward_first) == ("CreateAccessKey", True):
+            # The lost answer's key is in IAM with no record of it: the rerun cannot tell it from
+            # a key a person made meanwhile, so it names it, leaves it and stops. Its owner
+            # deletes it, as the message says, and the next rerun finishes.
+            (unrecorded,) = [k for k in user_keys(moto, user) if k != user.access_key_id]
+            assert_clean_failure(run_result(rerun), unrecorded, "left alone")
+            assert sorted(user_keys(moto, user)) == sorted([user.access_key_id, unrecorded])
+            (waiting_row,) = stored_rows(home)
+            assert waiting_row[1] == user.access_key_id and waiting_row[4].startswith("rotation unfinished"), waiting_row
+            moto.client("iam").delete_access_key(UserName=user.user_name, AccessKeyId=unrecorded)
+            rerun = subprocess.run([str(home.stscache_bin), "keys", "rotate", "base"], env=env, capture_output=True,
+                                   text=True, timeout=120)
         assert rerun.returncode == 0, rerun
         assert ("interrupted rotation was finished" in rerun.stdout) == interrupted, rerun
         (row,) = stored_rows(home)
