@@ -263,7 +263,9 @@ def test_sts_down_for_a_cycle_callers_are_served_and_the_agent_retries(make_agen
     assert "refresh of prod-role failed" in stage.log(), stage.log()
     status = stage.status()
     session = status["sessions"][0]
-    assert session["state"] == "failing" and session["failures"] >= 1, status
+    # "refreshing" when the look lands on one of the agent's jittered retries (it keeps the count
+    # and the last error until the retry ends).
+    assert session["state"] in ("failing", "refreshing") and session["failures"] >= 1, status
     assert "503" in (session["lastError"] or "") or "ServiceUnavailable" in (session["lastError"] or ""), status
     assert SOURCE.secret_access_key not in stage.log()
     # STS is back: the agent's next retry (or a caller) gets a new session and the state clears.
