@@ -73,13 +73,13 @@ let package = Package(
             dependencies: ["Credentials", "LocalEndpoint", "AWSConfig", "CredentialCache", "SigV4", "STS", "Transport",
                            "OpenSSLCrypto", "StscacheSupport"],
             swiftSettings: strict),
-        // Changing the user's AWS files and keys: setup, doctor, keys (import, rotate); never on a hit.
+        // Changing the user's AWS config and keys: setup, doctor, keys (import, rotate); never on a hit.
         .target(
             name: "Setup",
             dependencies: ["Credentials", "AWSConfig", "CredentialCache", "SigV4", "STS", "StscacheSupport"],
             swiftSettings: strict),
-        // The lowest module: the error protocol, text, clocks, bounded reads, atomic writes,
-        // process spawning.
+        // The lowest module: the error protocol and CodedError, text, clocks, bounded reads, the
+        // atomic writer and the one writer of the user's AWS files, process spawning.
         .target(name: "StscacheSupport", dependencies: ["CProcessControl"], swiftSettings: strict),
         // Pure: INI reader and botocore-compatible profile resolution.
         .target(name: "AWSConfig", dependencies: ["StscacheSupport"], swiftSettings: strict),
@@ -101,8 +101,8 @@ let package = Package(
         .target(name: "CredentialCache", dependencies: ["OpenSSLCrypto", "CKeyring", "StscacheSupport"], swiftSettings: strict),
         // Linux kernel user keyring through raw add_key/keyctl syscalls (no libkeyutils).
         .target(name: "CKeyring"),
-        // prctl(PR_SET_DUMPABLE) and the core-file limit (prctl is variadic: Swift cannot call it);
-        // accept4 with SOCK_CLOEXEC for the credentials endpoint.
+        // What Glibc's Swift module lacks: prctl and prlimit (the core-dump guard), accept4 (the
+        // endpoint), timerfd, signalfd and POSIX_SPAWN_SETSID (the agent), exec's signal forwarder.
         .target(name: "CProcessControl"),
         // Micro-benchmark of the in-process pieces (config parse, entry decrypt, signing), run by
         // bench/run; not a test.
