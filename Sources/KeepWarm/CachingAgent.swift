@@ -56,7 +56,8 @@ package final class CachingAgent {
         var key: CacheKey
         var profile: String
         var profiles: [String]
-        var roleArn: String
+        /// The config's role (never an entry header's: headers are read without the key).
+        var roleArn: String { key.roleArn }
         var condition: AgentState.Condition = .warm
         var failures = 0
         var lastError: String?
@@ -90,7 +91,7 @@ package final class CachingAgent {
     private var reachable: [String: (reach: RoleLookup.Reach, profile: String)] = [:]
     /// When to re-read the config: a change is acted on once, a moment after it (an editor's
     /// save is several events), never once per event.
-    private var reloadDue: Double?
+    private var pendingReload: (due: Double, reason: String)?
     /// Last use by stem, also for entries the config does not reach (yet).
     private var lastUsed: [String: Date] = [:]
     private var running: [pid_t: Refresh] = [:]
@@ -140,7 +141,7 @@ package final class CachingAgent {
                        pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: timer.descriptor, events: Int16(POLLIN), revents: 0)]
             fds += running.values.map { pollfd(fd: $0.stderr, events: Int16(POLLIN), revents: 0) }
-            let timeout = reloadDue.map { Int32(max(0, ($0 - monotonicSeconds()) * 1000).rounded(.up)) } ?? -1
+            let timeout = pendingReload.map { Int32(max(0, ($0.due - monotonicSeconds()) * 1000).rounded(.up)) } ?? -1
             if poll(&fds, nfds_t(fds.count), timeout) < 0 && errno != EINTR {
                 log("poll failed: \(String(cString: strerror(errno))); stopping")
                 return 1
@@ -170,7 +171,7 @@ package final class CachingAgent {
         // Always inotify first: an access queued by a child must be seen before it is reaped.
         drainInotify()
         for refresh in running.values { readOutput(of: refresh.stderr) }
-        if let due = reloadDue, monotonicSeconds() >= due { reloadConfig(reason: reloadReason) }
+        if let pending = pendingReload, monotonicSeconds() >= pending.due { reloadConfig(reason: pending.reason) }
         if timerReadable {
             // A set clock makes every planned moment suspect, and the read that reports it
             // swallows an expiry that came with it: the plan below is made from the new time.
@@ -269,9 +270,8 @@ package final class CachingAgent {
             }
         }
         if overflow || configChanged {
-            if reloadDue == nil {
-                reloadDue = monotonicSeconds() + Self.reloadDelay
-                reloadReason = overflow ? "missed file events" : "the config changed"
+            if pendingReload == nil {
+                pendingReload = (monotonicSeconds() + Self.reloadDelay, overflow ? "missed file events" : "the config changed")
             }
         }
         for stem in changedStems { entryChanged(stem) }
@@ -279,7 +279,6 @@ package final class CachingAgent {
 
     private static let maximumReads = 16
     private static let reloadDelay = 0.2
-    private var reloadReason = ""
 
     private func noteUse(_ stem: String) {
         // Reads by our own refresh are not use.
@@ -330,7 +329,7 @@ package final class CachingAgent {
     /// of those entries (never a listing of the directory, which anyone able to write to it
     /// could fill).
     private func reloadConfig(reason: String?) {
-        reloadDue = nil
+        pendingReload = nil
         let lookup: RoleLookup
         do {
             let files = try ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
@@ -371,11 +370,10 @@ package final class CachingAgent {
         let used = lastUsed[stem] ?? header.issuedAt
         var session = tracked[stem] ?? Tracked(
             session: KeepWarmPlan.Session(stem: stem, issuedAt: header.issuedAt, expiration: header.expiration, lastUsed: used),
-            key: reach.key, profile: profile, profiles: reach.profiles, roleArn: reach.key.roleArn)
+            key: reach.key, profile: profile, profiles: reach.profiles)
         session.key = reach.key
         session.profile = profile
         session.profiles = reach.profiles
-        session.roleArn = reach.key.roleArn
         session.session.issuedAt = header.issuedAt
         session.session.expiration = header.expiration
         session.session.lastUsed = max(session.session.lastUsed, used)

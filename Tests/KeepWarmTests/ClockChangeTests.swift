@@ -6,16 +6,6 @@ import CredentialCache
 import TestSupport
 @testable import KeepWarm
 
-/// A wall clock the test sets, as `date -s` would set the machine's.
-private final class SettableClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-    init(_ start: Date) { current = start }
-    var now: Date {
-        get { lock.withLock { current } }
-        set { lock.withLock { current = newValue } }
-    }
-}
 
 /// The agent's timer, as the test drives it: records every arming, and reports what the test
 /// says woke it.
@@ -43,12 +33,12 @@ struct ClockChangeTests {
         try Data("[profile base]\nregion = us-east-1\n[profile prod-role]\nrole_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = base\n".utf8)
             .write(to: URL(fileURLWithPath: config))
         try Data(baseKeysCredentials.utf8).write(to: URL(fileURLWithPath: credentials))
-        let clock = SettableClock(Self.issued.addingTimeInterval(60))
+        let clock = Locked(Self.issued.addingTimeInterval(60))  // the wall clock, set as `date -s` would
         let output = CapturedOutput()
         let context = Context(
             environment: ["AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": credentials,
                           "STSCACHE_CACHE_DIR": home.sub("cache")],
-            now: { clock.now }, homeDirectory: home.path, userName: "alice",
+            now: { clock.value }, homeDirectory: home.path, userName: "alice",
             makeTransport: { NetworkForbidden() }, output: output.sinks(), sleep: { _ in })
 
         // One hour's session, issued at `issued`, refreshed by the plan at issued + 2405 s.
@@ -72,19 +62,19 @@ struct ClockChangeTests {
 
             // The clock is set 2500 s on: past the refresh time. The expiry came with the step, so
             // the timer reports only that the clock was set.
-            clock.now = Self.issued.addingTimeInterval(2500)
+            clock.value = Self.issued.addingTimeInterval(2500)
             timer.nextEvent = .clockChanged
             #expect(agent.turn(timerReadable: true) == nil)
             #expect(output.stderr.contains("stscache agent: the clock changed: re-planning"))
             #expect(output.stderr.contains("cannot start a refresh of prod-role"), "the refresh due at the new time was started")
             let retry = try #require(timer.armed.last ?? nil, "the timer is armed again")
             // The first retry waits 5 to 30 s after the failure, at the new time.
-            #expect(retry >= clock.now.addingTimeInterval(5) && retry <= clock.now.addingTimeInterval(30), "\(retry)")
+            #expect(retry >= clock.value.addingTimeInterval(5) && retry <= clock.value.addingTimeInterval(30), "\(retry)")
 
             // Set on again, past the 12 hours a session is kept after its last use: nothing is left to
             // plan, so the timer is disarmed rather than left at a moment planned from the old time.
             let armings = timer.armed.count
-            clock.now = Self.issued.addingTimeInterval(13 * 3600)
+            clock.value = Self.issued.addingTimeInterval(13 * 3600)
             #expect(agent.turn(timerReadable: true) == nil)
             #expect(timer.armed.count == armings + 1 && timer.armed.last == .some(nil))
             #expect(AgentState.load(from: cache).state?.sessions.map(\.condition) == [.idle])

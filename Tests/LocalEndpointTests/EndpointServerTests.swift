@@ -221,13 +221,3 @@ final class FloodState: @unchecked Sendable {
     func stop() { lock.withLock { ended = true } }
 }
 
-/// A value written by one thread and read by another.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}

@@ -270,13 +270,3 @@ struct AuthorizationCodeTests {
     }
 }
 
-/// A value shared with a fake's route (called on the caller's thread).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}

@@ -6,6 +6,17 @@ import Transport
 /// The fixed "now" of the tests that need one: 2030-03-17T17:46:40Z.
 public let testNow = Date(timeIntervalSince1970: 1_900_000_000)
 
+/// A value one thread writes and another reads (a fake's route, a server thread, a test's clock).
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    public init(_ value: Value) { stored = value }
+    public var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
 /// What the code under test wrote, captured from a context's sinks.
 public final class CapturedOutput: @unchecked Sendable {
     private let lock = NSLock()
