@@ -53,6 +53,7 @@ struct ErrorProtocolTests {
         }
         thrown { _ = try ConsoleSignIn.checkDestination("javascript:alert(1)") }
         thrown { _ = try BrowserLaunch.opener(environment: ["BROWSER": "'unterminated"], fallback: "--no-browser") }
+        thrown { _ = try LoginSessionSignIn.Authorization(verifier: "v", state: "s").pastedCode("") }
         return errors
     }
 
