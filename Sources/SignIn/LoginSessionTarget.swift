@@ -17,6 +17,11 @@ package struct LoginSessionTarget: Equatable {
     /// `https://<region>.signin.aws.amazon.com` (by partition), or the configured endpoint's
     /// `scheme://authority`, as the CLI takes the authorize URL's base from the token call's URL.
     package var base: String
+    /// `AWS_ENDPOINT_URL_SIGNIN`, the profile's `[services]` `signin` `endpoint_url`,
+    /// `AWS_ENDPOINT_URL` or `endpoint_url`: where the token call goes, when set.
+    package var configuredEndpoint: String?
+    /// `AWS_CA_BUNDLE`, else the profile's `ca_bundle`, for the token call.
+    package var caBundle: String?
 
     /// What a profile is to `stscache login`.
     package enum Kind: Equatable {
@@ -56,8 +61,8 @@ package struct LoginSessionTarget: Equatable {
                 + "from \"\(name)\" first.")
         }
         func env(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
-        let configured = profile?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION")
-        guard let region = flag.flatMap({ $0.isEmpty ? nil : $0 }) ?? configured else {
+        let configuredRegion = profile?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION")
+        guard let region = flag.flatMap({ $0.isEmpty ? nil : $0 }) ?? configuredRegion else {
             throw LoginFlowError(.profileUnusable, "profile \"\(name)\" has no region; give --region REGION (it is saved in the "
                 + "profile, as aws login saves the region it asks for).")
         }
@@ -70,11 +75,11 @@ package struct LoginSessionTarget: Equatable {
             throw LoginFlowError(.profileUnusable, "login_session in profile \"\(name)\" is not the ARN of an IAM identity; "
                 + "fix or remove it, then run stscache login --profile \(name) again.")
         }
+        let configured = configuredEndpoint(files: files, profile: profile, environment: environment)
         return LoginSessionTarget(
             profile: name, region: region, regionToSave: profile?.string("region") == nil && flag != nil ? region : nil,
-            existingSession: existing,
-            base: try signInBase(region: region, configured: configuredEndpoint(files: files, profile: profile,
-                                                                                environment: environment)))
+            existingSession: existing, base: try signInBase(region: region, configured: configured),
+            configuredEndpoint: configured, caBundle: env("AWS_CA_BUNDLE") ?? profile?.string("ca_bundle"))
     }
 
     /// `AWS_ENDPOINT_URL_SIGNIN` > the profile's `[services x]` `signin` `endpoint_url` >
