@@ -182,7 +182,8 @@ package struct CredentialBroker {
         switch source {
         case .staticKeys(_, let keys), .environment(let keys): return (keys.accessKeyId, keys.secretAccessKey)
         case .role(let role): return principalKeys(role.source)
-        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys, .identityCenter: return nil
+        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys, .identityCenter,
+             .loginSession: return nil
         }
     }
 
@@ -223,6 +224,8 @@ package struct CredentialBroker {
         // The login: two start URLs (or sso-sessions, which may be two identities) never share.
         case .identityCenter(let settings):
             return "identity-center:" + settings.startURL + "\n" + (settings.sessionName.map { "session:" + $0 } ?? "legacy")
+        // The signed-in identity (the file is named after it).
+        case .loginSession(let settings): return "login-session:" + settings.session
         }
     }
 

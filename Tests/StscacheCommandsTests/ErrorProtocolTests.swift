@@ -40,6 +40,7 @@ struct ErrorProtocolTests {
             KeysError.notStored(profile: "base", roleProfile: "prod-role"),
             SetupError(.nameTaken, "profile \"prod-role\" already exists; remove it or rename it, then run setup again"),
             IdentityCenterError(.notLoggedIn, "not signed in to https://example.awsapps.com/start; run 'stscache login'"),
+            LoginSessionError(.loginExpired, "AWS Sign-In ended the aws login session of profile \"console\"; sign in again"),
             CachingAgent.Failure(.alreadyRunning, "an agent already runs on the cache /tmp/cache (pid 42)"),
             EndpointServer.Failure(.socket, "could not listen on 127.0.0.1 for the local credentials endpoint"),
         ]
