@@ -169,7 +169,7 @@ package enum LoginSessionSignIn {
         }
         let parts = idToken.split(separator: ".", omittingEmptySubsequences: false)
         guard idToken.utf8.count <= 16384, parts.count == 3,
-              let payload = base64URLDecode(String(parts[1])), let claims = JSONObjectFields.parse(payload)
+              let payload = Base64URL.decode(String(parts[1])), let claims = JSONObjectFields.parse(payload)
         else { throw bad("that is not a JSON Web Token") }
         guard let subject = claims.string("sub") else { throw bad("without a subject") }
         guard let identity = parseIdentityARN(subject) else {
@@ -211,19 +211,5 @@ package enum LoginSessionSignIn {
     private static func isARNResourceByte(_ byte: UInt8) -> Bool {
         (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
             || "_+=,.@-/".utf8.contains(byte)
-    }
-
-    /// Base64url without padding (JWT parts).
-    static func base64URLDecode(_ text: String) -> [UInt8]? {
-        var standard = ""
-        for character in text {
-            switch character {
-            case "-": standard.append("+")
-            case "_": standard.append("/")
-            case "+", "/", "=": return nil
-            default: standard.append(character)
-            }
-        }
-        return Authorization.base64Decode(standard)
     }
 }

@@ -96,36 +96,21 @@ package struct LoginSessionTarget: Equatable {
         return env("AWS_ENDPOINT_URL") ?? profile?.string("endpoint_url")
     }
 
-    /// The base the authorize URL and the token call share. A configured endpoint must be https,
-    /// or http to this machine: the code, the verifier and the new session cross it.
+    /// The base of the authorize URL: the token call's endpoint (`SignInTokenClient.endpoint`,
+    /// the service's rules, a configured endpoint checked there) as `scheme://authority`, as the
+    /// CLI takes it from the token call's URL (`get_base_sign_in_uri`).
     static func signInBase(region: String, configured: String?) throws(LoginFlowError) -> String {
-        guard let url = configured else {
-            let host: String
-            switch STSEndpoint.partition(ofRegion: region) {
-            case "aws-cn": host = "signin.amazonaws.cn"
-            case "aws-us-gov": host = "signin.amazonaws-us-gov.com"
-            case "aws-iso": host = "signin.c2shome.ic.gov"
-            case "aws-iso-b": host = "signin.sc2shome.sgov.gov"
-            case "aws-iso-f": host = "signin.csphome.hci.ic.gov"
-            case "aws-iso-e": host = "signin.csphome.adc-e.uk"
-            case "aws-eusc": host = "signin.amazonaws-eusc.eu"
-            default: host = "signin.aws.amazon.com"
-            }
-            return "https://\(region).\(host)"
+        let endpoint: String
+        do {
+            endpoint = try SignInTokenClient.endpoint(region: region, configured: configured)
+        } catch {
+            throw LoginFlowError(.profileUnusable, error.message)
         }
-        let lower = url.lowercased()
-        let host = ContainerCredentialsSource.host(of: url)
-        let loopbackHTTP = lower.hasPrefix("http://")
-            && host.map { $0.lowercased() == "localhost" || ContainerCredentialsSource.isLoopback($0) } == true
-        guard (lower.hasPrefix("https://") && host != nil) || loopbackHTTP, !url.contains("@"),
-              !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
-        else {
-            throw LoginFlowError(.profileUnusable, "the Sign-In endpoint \(ContainerCredentialsSource.redactQuery(url)) is not "
-                + "an https URL (plain http only to 127.0.0.1, ::1 or localhost): the sign-in's code and the new session "
-                + "travel on it; fix AWS_ENDPOINT_URL_SIGNIN or the profile's endpoint_url.")
+        let scheme = endpoint.lowercased().hasPrefix("https://") ? "https://" : "http://"
+        guard !endpoint.contains("@") else {
+            throw LoginFlowError(.profileUnusable, "the AWS Sign-In endpoint must not hold user information; fix "
+                + "AWS_ENDPOINT_URL_SIGNIN or the profile's endpoint_url.")
         }
-        let scheme = lower.hasPrefix("https://") ? "https://" : "http://"
-        let authority = url.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return scheme + authority
+        return scheme + endpoint.dropFirst(scheme.count).prefix { $0 != "/" }
     }
 }

@@ -230,10 +230,14 @@ struct LoginSessionTargetTests {
         #expect(try base("console", ["AWS_ENDPOINT_URL": "http://localhost:5000"]) == "http://localhost:5000")
         #expect(try base("custom", ["AWS_ENDPOINT_URL_SIGNIN": "https://signin.example.com",
                                     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"]) == "https://us-west-2.signin.aws.amazon.com")
-        for url in ["http://signin.example.com", "ftp://127.0.0.1", "https://user@signin.example.com", "https://a b"] {
+        for url in ["http://signin.example.com", "ftp://127.0.0.1", "https://a b", "http://127.0.0.1.evil.example"] {
             let error = #expect(throws: LoginFlowError.self) { try base("console", ["AWS_ENDPOINT_URL_SIGNIN": url]) }
             #expect(error?.message.contains("not an https URL") == true, "\(url)")
         }
+        let userInfo = #expect(throws: LoginFlowError.self) {
+            try base("console", ["AWS_ENDPOINT_URL_SIGNIN": "https://user@signin.example.com"])
+        }
+        #expect(userInfo?.message.contains("user information") == true)
     }
 
     @Test("login_session is added to the profile's section, every other byte kept; a missing section or file is made")
@@ -261,5 +265,177 @@ struct LoginSessionTargetTests {
         var info = stat()
         #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
         #expect(stat(directory.sub("aws"), &info) == 0 && info.st_mode & 0o777 == 0o700)
+    }
+}
+
+@Suite("aws login profiles: stscache login against a fake Sign-In")
+struct LoginSessionLoginTests {
+    static let base = "http://127.0.0.1:4003"
+    static let arn = "arn:aws:iam::123456789012:user/alice"
+
+    /// A Sign-In token endpoint that fails closed: CreateOAuth2Token only with the grant, the
+    /// client id, the redirect, a verifier whose S256 is the challenge the URL showed, and a DPoP
+    /// proof signed by the key in its header for this URL.
+    final class FakeToken: @unchecked Sendable {
+        let challenges = Locked<[String]>([])
+        let keys = Locked<[String]>([])
+        var subject = LoginSessionLoginTests.arn
+
+        func answer(_ request: HTTPRequest) -> Result<HTTPResponse, TransportError>? {
+            guard request.url == LoginSessionLoginTests.base + "/v1/token" else { return nil }
+            let refuse = STSAnswers.json(400, #"{"error": "INVALID_REQUEST", "message": "no"}"#)
+            guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: String],
+                  body["grantType"] == "authorization_code", body["code"] == "the-code",
+                  let verifier = body["codeVerifier"], challenges.value.last == AuthorizationCode.challenge(for: verifier),
+                  let proof = request.headers.first(where: { $0.name == "DPoP" })?.value
+            else { return refuse }
+            let parts = proof.split(separator: ".").map(String.init)
+            guard parts.count == 3, let header = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
+                  let signature = Base64URL.decode(parts[2]),
+                  let jose = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
+                  let jwk = jose["jwk"] as? [String: String], let x = jwk["x"].flatMap(Base64URL.decode),
+                  let y = jwk["y"].flatMap(Base64URL.decode),
+                  ES256.verify(x: x, y: y, message: Array((parts[0] + "." + parts[1]).utf8), signature: signature),
+                  let claims = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+                  claims["htu"] as? String == request.url, claims["htm"] as? String == "POST"
+            else { return refuse }
+            keys.value.append((jwk["x"] ?? "") + "." + (jwk["y"] ?? ""))
+            let idToken = LoginSessionSignInTests.idToken(#"{"sub":"\#(subject)"}"#)
+            return STSAnswers.json(200, #"{"accessToken":{"accessKeyId":"ASIALOGINFLOW0001","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","sessionToken":"IQoJb3JpZ2luX2VjEXAMPLETOKEN"},"tokenType":"aws_sigv4","expiresIn":900,"refreshToken":"rt-new","idToken":"\#(idToken)"}"#)
+        }
+    }
+
+    static func fixture(_ fake: FakeToken, config: String = "[profile console]\nregion = us-east-1\n") throws -> SourcesFixture {
+        let fixture = try SourcesFixture(environment: ["AWS_ENDPOINT_URL_SIGNIN": base]) { fake.answer($0) }
+        try FileManager.default.createDirectory(atPath: fixture.path + "/.aws", withIntermediateDirectories: true)
+        _ = try fixture.write(".aws/config", config)
+        return fixture
+    }
+
+    static func target(_ fixture: SourcesFixture) throws -> LoginSessionTarget {
+        let files = try ConfigFiles.load(configPath: fixture.path + "/.aws/config", credentialsPath: fixture.path + "/none")
+        return try LoginSessionTarget.resolve(files: files, environment: fixture.environment, profile: "console", region: nil)
+    }
+
+    static func sessionPath(_ fixture: SourcesFixture) -> String {
+        fixture.path + "/.aws/login/cache/" + LoginSessionFile.fileName(forSession: arn)
+    }
+
+    @Test("same device: the browser's redirect, CreateOAuth2Token with the verifier and a proof of a new key, the CLI's file")
+    func sameDevice() throws {
+        let fake = FakeToken()
+        let fixture = try Self.fixture(fake)
+        let browser = AuthorizationCodeTests.Browser()
+        let identity = try LoginSessionLogin(context: fixture.context()).run(
+            try Self.target(fixture), device: .same,
+            show: { url in
+                #expect(url.hasPrefix(Self.base + "/v1/authorize?response_type=code&client_id=arn%3Aaws%3Asignin"))
+                fake.challenges.value.append(URLComponents(string: url)?.queryItems?.first { $0.name == "code_challenge" }?.value ?? "")
+                browser.open(url, strays: [(code: "forged", state: "guessed", path: "/oauth/callback")], code: "the-code")
+            }, pastedCode: { () throws(LoginFlowError) -> String in Issue.record("no paste on the same device"); return "" })
+        while !(browser.thread?.isFinished ?? true) { usleep(1000) }
+        #expect(identity == .init(arn: Self.arn, accountId: "123456789012"))
+        #expect(browser.pages.first?.hasPrefix("HTTP/1.1 400") == true)
+
+        let path = Self.sessionPath(fixture)
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        let file = try LoginSessionFile.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path)))).get()
+        #expect(file.clientId == "arn:aws:signin:::devtools/same-device" && file.refreshToken == "rt-new")
+        #expect(file.accountId == "123456789012" && file.signInRegion == "us-east-1")
+        #expect(file.credentials.expiration == SourcesFixture.now.addingTimeInterval(900))
+        // The key in the file is the one the proof was signed with.
+        let key = try #require(file.signingKey())
+        let (x, y) = key.publicCoordinates
+        #expect(fake.keys.value == [Base64URL.encode(x) + "." + Base64URL.encode(y)])
+        #expect(try String(contentsOfFile: fixture.path + "/.aws/config", encoding: .utf8)
+            == "[profile console]\nregion = us-east-1\nlogin_session = \(Self.arn)\n")
+
+        // A second login makes a new key.
+        let again = AuthorizationCodeTests.Browser()
+        _ = try LoginSessionLogin(context: fixture.context()).run(try Self.target(fixture), device: .same, show: { url in
+            fake.challenges.value.append(URLComponents(string: url)?.queryItems?.first { $0.name == "code_challenge" }?.value ?? "")
+            again.open(url, strays: [], code: "the-code")
+        }, pastedCode: { () throws(LoginFlowError) -> String in "" })
+        while !(again.thread?.isFinished ?? true) { usleep(1000) }
+        #expect(Set(fake.keys.value).count == 2)
+    }
+
+    @Test("another device: the pasted code with this sign-in's state; another state sends nothing and writes nothing")
+    func crossDevice() throws {
+        let fake = FakeToken()
+        let fixture = try Self.fixture(fake)
+        var state = ""
+        let show = { (url: String) in
+            #expect(url.contains("client_id=arn%3Aaws%3Asignin%3A%3A%3Adevtools%2Fcross-device"))
+            #expect(url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A4003%2Fv1%2Fsessions%2Fconfirmation"))
+            let items = URLComponents(string: url)?.queryItems ?? []
+            fake.challenges.value.append(items.first { $0.name == "code_challenge" }?.value ?? "")
+            state = items.first { $0.name == "state" }?.value ?? ""
+        }
+        let error = #expect(throws: LoginFlowError.self) {
+            try LoginSessionLogin(context: fixture.context()).run(try Self.target(fixture), device: .cross, show: show,
+                pastedCode: { () throws(LoginFlowError) -> String in
+                    LoginSessionSignInTests.pasted("state=5a0c6f0e-0000-4000-8000-000000000000&code=the-code") })
+        }
+        #expect(error?.message.contains("another sign-in") == true)
+        #expect(fixture.transport.requests.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: Self.sessionPath(fixture)))
+
+        _ = try LoginSessionLogin(context: fixture.context()).run(try Self.target(fixture), device: .cross, show: show,
+            pastedCode: { () throws(LoginFlowError) -> String in LoginSessionSignInTests.pasted("state=\(state)&code=the-code") })
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(fixture.transport.requests[0].body)) as? [String: String])
+        #expect(body["redirectUri"] == Self.base + "/v1/sessions/confirmation")
+        #expect(body["clientId"] == "arn:aws:signin:::devtools/cross-device")
+        #expect(FileManager.default.fileExists(atPath: Self.sessionPath(fixture)))
+    }
+
+    @Test("an id token naming something else, or another identity than the profile's, saves nothing")
+    func refusedIdentities() throws {
+        for (subject, config, phrase) in [
+            ("arn:aws:iam::123456789012:user/alice\\nregion = evil", "[profile console]\nregion = us-east-1\n", "not the ARN"),
+            ("arn:aws:iam::123456789012:user/bob", "[profile console]\nregion = us-east-1\nlogin_session = \(Self.arn)\n",
+             "has login_session = \(Self.arn)"),
+        ] {
+            let fake = FakeToken()
+            fake.subject = subject
+            let fixture = try Self.fixture(fake, config: config)
+            var state = ""
+            let error = #expect(throws: LoginFlowError.self) {
+                try LoginSessionLogin(context: fixture.context()).run(try Self.target(fixture), device: .cross, show: { url in
+                    let items = URLComponents(string: url)?.queryItems ?? []
+                    fake.challenges.value.append(items.first { $0.name == "code_challenge" }?.value ?? "")
+                    state = items.first { $0.name == "state" }?.value ?? ""
+                }, pastedCode: { () throws(LoginFlowError) -> String in LoginSessionSignInTests.pasted("state=\(state)&code=the-code") })
+            }
+            #expect(error?.message.contains(phrase) == true, "\(error?.message ?? "")")
+            #expect(error?.message.contains("evil") == false)
+            #expect(fixture.transport.requests.count == 1)
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: fixture.path + "/.aws/login/cache")) ?? [] == [])
+            #expect(try String(contentsOfFile: fixture.path + "/.aws/config", encoding: .utf8) == config)
+        }
+    }
+
+    @Test("Sign-In's refusals of the code name the fix")
+    func refusals() {
+        func refused(_ error: String) -> String {
+            LoginSessionLogin.failure(SignInTokenClient.Refused(status: 400, errorType: "AccessDeniedException", error: error)).message
+        }
+        #expect(refused("AUTHCODE_EXPIRED").contains("expired before it was used"))
+        #expect(refused("INSUFFICIENT_PERMISSIONS").contains("SignInLocalDevelopmentAccess"))
+        #expect(refused("OTHER").contains("refused the sign-in's code (AccessDeniedException, OTHER)"))
+    }
+
+    @Test("STSCACHE_NONINTERACTIVE=1 refuses before anything is shown or sent")
+    func nonInteractive() throws {
+        let fake = FakeToken()
+        let fixture = try Self.fixture(fake)
+        fixture.environment["STSCACHE_NONINTERACTIVE"] = "1"
+        let error = #expect(throws: LoginFlowError.self) {
+            try LoginSessionLogin(context: fixture.context()).run(try Self.target(fixture), device: .same,
+                show: { _ in Issue.record("shown") }, pastedCode: { () throws(LoginFlowError) -> String in "" })
+        }
+        #expect(error?.code == .noPerson)
+        #expect(fixture.transport.requests.isEmpty)
     }
 }
