@@ -33,6 +33,7 @@ public struct ProfileResolver: Sendable {
         guard let roleArn = profile.string("role_arn") else {
             // botocore's AssumeRoleProvider comes before its SSOProvider: role_arn wins.
             if let identityCenter = try identityCenterRole(profile) { return identityCenter }
+            if let login = try loginSessionRole(profile) { return login }
             var message = "\(profile.location): \(describe(profile)) has no role_arn, so there is no role to assume; "
                 + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)."
             if let target = profile.string("credential_process").flatMap(policy.delegatedProfile) {
@@ -192,8 +193,11 @@ public struct ProfileResolver: Sendable {
     private func sourceCredentials(_ source: Profile, for profile: Profile,
                                    visited: [String]) throws(ConfigError) -> CredentialSource {
         if hasStaticKeyMarker(source) {
-            // botocore tries the credentials file's keys, then credential_process, then the
-            // config file's keys.
+            // botocore tries the credentials file's keys, then an `aws login` session, then
+            // credential_process, then the config file's keys.
+            if !keysComeFromCredentialsFile(source), let login = try loginSessionRole(source) {
+                return .role(login)
+            }
             if let command = source.string("credential_process"), !keysComeFromCredentialsFile(source) {
                 return try processSource(source, command: command, visited: visited)
             }
@@ -206,6 +210,9 @@ public struct ProfileResolver: Sendable {
         // botocore's profile chain for a source profile tries SSO before credential_process.
         if let identityCenter = try identityCenterRole(source) {
             return .role(identityCenter)
+        }
+        if let login = try loginSessionRole(source) {
+            return .role(login)
         }
         if let command = source.string("credential_process") {
             return try processSource(source, command: command, visited: visited)

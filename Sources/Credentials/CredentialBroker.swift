@@ -43,6 +43,10 @@ package struct CredentialBroker {
         // A credential_process helper up the process tree is resolving this profile: calling
         // it again would loop.
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
+        // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
+        if case .loginSession(let settings) = role.source {
+            return try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials
+        }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
             policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
