@@ -270,8 +270,13 @@ def test_a_redirect_with_another_state_is_refused_and_leaves_no_file(login_home:
     config_before = (login_home.root / ".aws" / "config").read_bytes()
     process = start_login(login_home, "--profile", "console", "--no-browser")
     first = process.stderr.readline()
+    url = url_in(first)
+    port = urllib.parse.urlsplit(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]).port
+    state = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0]
+    # Another path, even with the right state, is not the redirect.
+    assert browse(f"http://127.0.0.1:{port}/callback?code=forged&state={state}")[0] == 404
     signin.state_override = "guessed"
-    status, page = browse(url_in(first))
+    status, page = browse(url)
     assert status == 400 and "code-" not in page
     assert process.poll() is None  # a forged redirect does not end the login; it waits for the real one
     process.send_signal(signal.SIGTERM)
@@ -304,6 +309,28 @@ def test_a_profile_with_other_credentials_is_refused_before_any_sign_in(login_ho
     [line] = result.stderr.splitlines()
     assert line.startswith("stscache: ") and "Assume Role credentials" in line and "--profile NEW" in line
     assert signin.seen == []
+
+
+def test_login_through_the_browser_it_opens(login_home: TempHome, signin: FakeSignIn, tmp_path: Path):
+    """BROWSER is a headless browser: it reads the private page stscache hands it, follows its
+    redirect to Sign-In and from there Sign-In's redirect back to stscache."""
+    browser = tmp_path / "headless-browser"
+    log = tmp_path / "browser.log"
+    browser.write_text(f"""#!{VENV_PYTHON}
+import html, re, sys, urllib.request
+page = open(sys.argv[1].removeprefix("file://")).read()
+url = html.unescape(re.search(r'url=([^"]+)"', page).group(1))
+with open({str(log)!r}, "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+with urllib.request.build_opener(urllib.request.ProxyHandler({{}})).open(url, timeout=20) as answer:
+    assert answer.status == 200
+""")
+    browser.chmod(0o755)
+    result = run([str(login_home.stscache_bin), "login", "--profile", "console"], login_home.env({"BROWSER": str(browser)}))
+    assert result.ok, result
+    [opened] = log.read_text().splitlines()
+    assert opened.startswith("file://") and "authorize" not in opened  # the URL never in the browser's argv
+    assert session_file(login_home, signin.identity_arn).exists()
 
 
 def test_a_new_profile_gets_login_session_and_the_region_given(login_home: TempHome, signin: FakeSignIn):
