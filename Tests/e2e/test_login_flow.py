@@ -308,6 +308,11 @@ def test_a_profile_with_other_credentials_is_refused_before_any_sign_in(login_ho
     assert result.returncode == 1 and result.stdout == "", result
     [line] = result.stderr.splitlines()
     assert line.startswith("stscache: ") and "Assume Role credentials" in line and "--profile NEW" in line
+    # --sso-session stays Identity Center's; the two flows' options do not mix.
+    for args in (["--sso-session", "corp", "--remote"], ["--profile", "console", "--remote", "--device-code"]):
+        mixed = run([str(login_home.stscache_bin), "login", *args], login_home.env())
+        assert mixed.returncode == 64 and mixed.stdout == "", mixed
+        assert len(mixed.stderr.strip().splitlines()) == 1 and mixed.stderr.startswith("stscache: "), mixed
     assert signin.seen == []
 
 
