@@ -21,10 +21,11 @@ struct LoginCommand: ContextualCommand {
             agent never sign in: they say to run this.
             """)
 
-    @Option(name: .long, help: "The [sso-session NAME] to sign in to.")
+    @Option(name: .long, help: "The [sso-session NAME] to sign in to.", completion: .ssoSessionNames)
     var ssoSession: String?
 
-    @Option(name: .long, help: "A profile whose sso_session (or legacy sso_start_url) to sign in to.")
+    @Option(name: .long, help: "A profile whose sso_session (or legacy sso_start_url) to sign in to.",
+            completion: .profileNames)
     var profile: String?
 
     @Flag(name: [.customLong("device-code"), .customLong("use-device-code")],
