@@ -172,11 +172,16 @@ package enum DelegationSetup {
         try checkNames(name, roleName: roleName, profile: profile, files: files)
     }
 
-    /// A near name (a typo's fix), else the profiles setup could take, else what it needs.
+    /// A near name (a typo's fix), else the profiles setup could take (roles nobody hands to
+    /// stscache or uses as a source, as doctor's cli-resolves-role), else what it needs.
     private static func unknownProfileFix(_ name: String, files: ConfigFiles) -> String {
         if let near = files.profileSuggestion(for: name) { return "did you mean \"\(near)\"?" }
+        let used = Set(files.profileNames.flatMap { other in
+            [files.delegatedProfile(forProfile: other), files.profile(named: other)?.string("source_profile")].compactMap { $0 }
+        })
         let candidates = files.profileNames.filter { candidate in
-            guard let profile = files.profile(named: candidate), profile.string("credential_process") == nil else { return false }
+            guard !used.contains(candidate), let profile = files.profile(named: candidate),
+                  profile.string("credential_process") == nil else { return false }
             return profile.string("role_arn") != nil || profile.string("sso_account_id") != nil
         }
         if candidates.isEmpty {
