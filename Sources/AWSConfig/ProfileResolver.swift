@@ -274,10 +274,10 @@ public struct ProfileResolver: Sendable {
     /// the way here would loop (each run starting the next); refuse it before anything runs.
     private func processSource(_ source: Profile, command: String, visited: [String]) throws(ConfigError) -> CredentialSource {
         // The run resolves `target` as `resolve` does: following its delegations.
-        if let target = policy.delegatedProfile(command),
-           let reached = delegationChain(from: target).firstIndex(where: visited.contains) {
+        if let target = policy.delegatedProfile(command), case let chain = delegationChain(from: target),
+           let reached = chain.firstIndex(where: visited.contains) {
             let at = source["credential_process"]?.location ?? source.location
-            let cycle = (visited + delegationChain(from: target).prefix(through: reached)).joined(separator: " -> ")
+            let cycle = (visited + chain.prefix(through: reached)).joined(separator: " -> ")
             throw ConfigError(
                 .sourceCycle,
                 "\(at): the credential_process of \(describe(source)) runs \(policy.programName) for profile \"\(target)\", which "
@@ -292,7 +292,7 @@ public struct ProfileResolver: Sendable {
     /// with a role or a repeat.
     private func delegationChain(from name: String) -> [String] {
         var chain = [name]
-        while let profile = files.profile(named: chain[chain.count - 1]), profile["role_arn"] == nil,
+        while let profile = files.profile(named: chain[chain.count - 1]), profile.string("role_arn") == nil,
               let next = profile.string("credential_process").flatMap(policy.delegatedProfile), !chain.contains(next) {
             chain.append(next)
         }
