@@ -68,7 +68,9 @@ package struct IdentityCenterLogin {
         var section: Profile?
         if let profile {
             guard let found = files.profile(named: profile) else {
-                throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
+                throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); "
+                    + (files.profileSuggestion(for: profile).map { "did you mean \"\($0)\"?" }
+                        ?? "give --sso-session or another profile."))
             }
             section = found
             if let session = found.string("sso_session") {
@@ -82,7 +84,9 @@ package struct IdentityCenterLogin {
         let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
-                throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
+                throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; "
+                    + (NameSuggestion.closest(to: name, among: files.ssoSessionNames).map { "did you mean \"\($0)\"?" }
+                        ?? "add one with sso_start_url and sso_region."))
             }
             guard let startURL = section["sso_start_url"]?.text, !startURL.isEmpty,
                   let region = section["sso_region"]?.text, !region.isEmpty else {

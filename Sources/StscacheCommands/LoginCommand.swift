@@ -32,10 +32,11 @@ struct LoginCommand: ContextualCommand {
             login; login_session (and --region, when the profile has none) is set in the profile.
             """)
 
-    @Option(name: .long, help: "The [sso-session NAME] to sign in to.")
+    @Option(name: .long, help: "The [sso-session NAME] to sign in to.", completion: .ssoSessionNames)
     var ssoSession: String?
 
-    @Option(name: .long, help: "A profile whose sso_session (or legacy sso_start_url) to sign in to.")
+    @Option(name: .long, help: "A profile whose sso_session (or legacy sso_start_url) to sign in to.",
+            completion: .profileNames)
     var profile: String?
 
     @Flag(name: [.customLong("device-code"), .customLong("use-device-code")],
