@@ -30,7 +30,7 @@ struct PromptCommand: ContextualCommand {
     @Option(name: .long, help: "Profile to show (default: $AWS_PROFILE, else the profile of 'stscache exec', else default).")
     var profile: String?
 
-    @Option(name: .long, help: "Template, e.g. '{profile} {remaining}' (the default). See the placeholders below.")
+    @Option(name: .long, help: "Template, e.g. '{profile} {remaining}' (the default): {profile} {role_arn} {session} {remaining} {seconds} {expires} {state}, as the description explains.")
     var format: String?
 
     @Flag(name: .long, help: "Say on stderr why nothing was printed.")
