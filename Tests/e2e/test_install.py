@@ -27,7 +27,7 @@ VERSION = REPO_ROOT / "scripts" / "version"
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec", "agent", "agent.run", "agent.status",
                "setup", "console", "doctor", "login", "keys", "keys.add", "keys.list", "keys.remove", "keys.import",
-               "keys.rotate"]
+               "keys.export", "keys.rotate"]
 
 # What an install puts under PREFIX (man pages for the subcommands are checked separately).
 EXPECTED = {
@@ -278,7 +278,9 @@ def test_the_man_pages_have_files_environment_and_examples(prefix: Path):
 def test_install_says_what_next_and_uninstall_keeps_the_cli_working(tmp_path: Path, stscache_bin: Path,
                                                                     moto: MotoServer, base_user: AccessKey):
     prefix = tmp_path / "prefix"
-    installed = install(stscache_bin, prefix, env={"PATH": "/usr/bin:/bin"})
+    # PATH without the prefix (but with swift, which builds the man page generator).
+    tools = os.path.dirname(require_tool("swift", "the Swift toolchain"))
+    installed = install(stscache_bin, prefix, env={"PATH": f"{tools}:/usr/bin:/bin"})
     assert installed.ok, installed
     # Next steps (issue 23: it ended with "installed"), and no build noise that reads like a failure.
     assert "Next steps:" in installed.stderr, installed
@@ -287,7 +289,7 @@ def test_install_says_what_next_and_uninstall_keeps_the_cli_working(tmp_path: Pa
     assert "stscache setup --profile NAME" in installed.stderr, installed
     assert "stscache agent --install-unit" in installed.stderr, installed
     assert "warning" not in installed.stderr.lower() and "deprecated" not in installed.stderr, installed
-    on_path = install(stscache_bin, prefix, env={"PATH": f"{prefix}/bin:/usr/bin:/bin"})
+    on_path = install(stscache_bin, prefix, env={"PATH": f"{prefix}/bin:{tools}:/usr/bin:/bin"})
     assert on_path.ok and "not on your PATH" not in on_path.stderr, on_path
 
     # The user's step: setup with the installed binary, then the AWS CLI through it.
