@@ -185,7 +185,7 @@ def test_add_from_stdin_checks_the_keys_first_and_never_stores_refused_ones(moto
     assert_clean_failure(home.stscache("prod-role"), "the key that opens it is gone")
     store_key.write_bytes(saved)
     os.chmod(store_key, 0o600)
-    assert keys(home, "remove", "base").returncode == 0
+    assert keys(home, "remove", "base", "--yes").returncode == 0  # the only copy: --yes (issue 23)
     assert stored_rows(home) == []
 
 
