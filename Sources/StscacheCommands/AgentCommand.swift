@@ -21,8 +21,8 @@ struct AgentCommand: ParsableCommand {
         commandName: "agent",
         abstract: "Keep recently used sessions warm so no caller waits for STS.",
         discussion: """
-            Runs in the foreground until SIGTERM or SIGINT (config-examples/stscache-agent.service \
-            runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
+            Runs in the foreground until SIGTERM or SIGINT (the stscache-agent.service user unit \
+            the install puts in place, or --install-unit writes, runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
             --lead (at most a quarter of the session's lifetime) before the callers' refresh window \
             opens, through the same cache entries and \
             locks as every caller. It never asks for an MFA code: a session that needs one is left \
