@@ -311,7 +311,7 @@ def test_install_says_what_next_and_uninstall_keeps_the_cli_working(tmp_path: Pa
     assert "--force" in refused.stderr, refused
     assert binary.is_file()
     forced = uninstall(prefix, "--force", "--dry-run", env=user_env)
-    assert forced.ok and "warning: profiles dev" in forced.stderr, forced
+    assert forced.ok and "warning: profile dev in" in forced.stderr, forced
     assert binary.is_file()
 
     assert run([str(binary), "setup", "--undo", "--profile", "dev"], home.env()).ok
