@@ -185,6 +185,46 @@ public struct ConfigTextEdit: Sendable {
 
     public var isEmpty: Bool { removed.isEmpty && insertions.values.allSatisfy(\.isEmpty) }
 
+    /// The edit that turns `text` into `newBytes`, line by line (a longest common subsequence of
+    /// the lines' text), for showing a whole-file change as a diff. A file too large for the
+    /// table is shown as every line removed and added.
+    public static func replacing(_ text: ConfigText, with newBytes: [UInt8]) -> ConfigTextEdit {
+        let new = ConfigText(newBytes)
+        let old = text.lines.indices.map { text.content(of: $0) }
+        let added = new.lines.indices.map { new.content(of: $0) }
+        var edit = ConfigTextEdit()
+        guard old.count * added.count <= 4_000_000 else {
+            if !old.isEmpty { edit.remove(0...(old.count - 1)) }
+            edit.insert(added, before: old.count)
+            return edit
+        }
+        // lengths[i][j]: the longest common subsequence of old[i...] and added[j...].
+        let width = added.count + 1
+        var lengths = [Int](repeating: 0, count: (old.count + 1) * width)
+        for i in stride(from: old.count - 1, through: 0, by: -1) {
+            for j in stride(from: added.count - 1, through: 0, by: -1) {
+                lengths[i * width + j] = old[i] == added[j]
+                    ? lengths[(i + 1) * width + j + 1] + 1
+                    : max(lengths[(i + 1) * width + j], lengths[i * width + j + 1])
+            }
+        }
+        var i = 0
+        var j = 0
+        while i < old.count || j < added.count {
+            if i < old.count, j < added.count, old[i] == added[j] {
+                i += 1
+                j += 1
+            } else if j < added.count, i == old.count || lengths[i * width + j + 1] >= lengths[(i + 1) * width + j] {
+                edit.insert([added[j]], before: i)
+                j += 1
+            } else {
+                edit.remove(i...i)
+                i += 1
+            }
+        }
+        return edit
+    }
+
     /// The edited file. New lines end with the file's usual line ending; when the file's last
     /// line has none and lines are added after it, one is added to it first.
     public func apply(to text: ConfigText) -> [UInt8] {
@@ -234,10 +274,16 @@ public struct ConfigTextEdit: Sendable {
         var rows: [Row] = []
         var old = 0
         var new = 0
+        // An added line that sets a masked key is masked too (an undo may put one back).
+        func maskedAdded(_ line: String) -> String {
+            guard let cut = line.firstIndex(where: { $0 == "=" || $0 == ":" }), !line.hasPrefix(" "), !line.hasPrefix("\t"),
+                  maskedKeys.contains(line[..<cut].trimmingWhitespace().lowercased()) else { return line }
+            return line[..<cut] + String(line[cut]) + " ****"
+        }
         func added(_ index: Int) {
             for line in insertions[index] ?? [] {
                 new += 1
-                rows.append(Row(tag: .added, old: old, new: new, text: line))
+                rows.append(Row(tag: .added, old: old, new: new, text: maskedAdded(line)))
             }
         }
         for index in text.lines.indices {

@@ -43,6 +43,21 @@ extension CredentialCache {
         removeAbandonedTemporaryFiles(comparedTo: Self.agentStateName)
     }
 
+    /// Removes `agent.json` (`purge --all`: it names profiles and role ARNs). False when there
+    /// was none. A running agent writes it again at its next change.
+    public func removeAgentState() throws(CacheError) -> Bool {
+        if unlinkat(directory.fd, Self.agentStateName, 0) == 0 { return true }
+        let code = errno
+        if code == ENOENT { return false }
+        throw .fileOperationFailed(path: directory.pathOf(Self.agentStateName), operation: "removing", errno: code)
+    }
+
+    /// Whether `agent.json` exists.
+    public func hasAgentState() -> Bool {
+        var info = stat()
+        return fstatat(directory.fd, Self.agentStateName, &info, AT_SYMLINK_NOFOLLOW) == 0
+    }
+
     /// What `lockAgent` found.
     public enum AgentLock {
         /// This process now holds the lock (keep the descriptor open for as long as it runs).

@@ -120,7 +120,7 @@ public final class CacheDirectory: Sendable {
     }
 
     /// Absolute path of a file inside the directory, for messages.
-    func pathOf(_ name: String) -> String { path + "/" + name }
+    public func pathOf(_ name: String) -> String { path + "/" + name }
 
     /// Names of the directory's entries (no `.`/`..`), read through a duplicate descriptor.
     func fileNames() throws(CacheError) -> [String] {

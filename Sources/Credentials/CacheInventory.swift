@@ -23,6 +23,8 @@ package struct CacheInventory {
     package struct Entry {
         package var listing: CacheListing
         package var profiles: [String]
+        /// The profiles a user selects (`RoleLookup.Reach.shown`).
+        package var shown: [String] = []
         /// Its key, when the config reaches it (the whole request, not only the stem).
         package var key: CacheKey?
     }
@@ -48,7 +50,8 @@ package struct CacheInventory {
         let encryptionKey = verify ? existingKey() : nil
         return try cache.list().map { listing in
             Entry(listing: encryptionKey.map { cache.verify(listing, encryptionKey: $0) } ?? listing,
-                  profiles: reach[listing.stem]?.profiles ?? [], key: reach[listing.stem]?.key)
+                  profiles: reach[listing.stem]?.profiles ?? [], shown: reach[listing.stem]?.shown ?? [],
+                  key: reach[listing.stem]?.key)
         }
     }
 

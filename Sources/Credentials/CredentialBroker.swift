@@ -197,6 +197,7 @@ package struct CredentialBroker {
     package func principalKeys(_ source: CredentialSource) -> (accessKeyId: String, secretAccessKey: String)? {
         switch source {
         case .storedKeys(let profile):
+            // StoredKeys.binding(profile:encryptionKey:) makes the same binding.
             return ("stored-keys:" + AccessKeyStore.defaultPath(environment: context.environment, home: context.homeDirectory),
                     profile)
         case .role(let role): return principalKeys(role.source)
@@ -223,7 +224,9 @@ package struct CredentialBroker {
         case .ec2InstanceMetadata: return "ec2-instance-metadata"
         case .ecsContainer: return "ecs-container"
         case .credentialProcess(let profile, _): return "process:" + profile
-        case .storedKeys(let profile): return "stored:" + profile
+        // The same as the profile's keys in a file: `keys import` and `keys export` move the keys,
+        // not the sessions, which keep their entries (the binding inside tells the two apart).
+        case .storedKeys(let profile): return "profile:" + profile
         case .webIdentity(let tokenFile): return "web-identity:" + tokenFile
         // The login: two start URLs (or sso-sessions, which may be two identities) never share.
         case .identityCenter(let settings):

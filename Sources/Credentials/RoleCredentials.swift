@@ -23,11 +23,22 @@ package struct RoleCredentials {
     /// The broker's network settings, for the command's own calls after the fetch: parsed once
     /// in the run, by whichever needs them first.
     package let settings: LazyNetworkSettings
+    /// The profile is not a role: its long-term keys from stscache's store, handed out as they
+    /// are (aws-vault's `--no-session`). `role` then only names the profile and its region.
+    package var isLongTermKeys = false
 
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let policy = try RefreshWindow.policy(option: refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: verbose)
-        let role = try resources.resolve(profile: profile)
+        // The resolver follows a delegating profile itself; a profile that is neither a role
+        // nor a delegation may still be stored keys, handed out as they are.
+        let role: RoleProfile
+        do {
+            role = try resources.resolve(profile: profile)
+        } catch let error as ConfigError where error.code == .missingRoleArn || error.code == .unknownProfile {
+            guard let direct = try longTermKeys(resources: resources, profile: profile, policy: policy) else { throw error }
+            return direct
+        }
         let broker = resources.broker(policy: policy)
         let key = CredentialBroker.cacheKey(for: role)
         return RoleCredentials(
@@ -40,5 +51,33 @@ package struct RoleCredentials {
                 return policy.effectiveWindow(issuedAt: header?.issuedAt ?? context.now(), expiration: expiration)
             },
             settings: broker.settings)
+    }
+
+    /// A profile with no role whose keys are in stscache's store (and in no file: both places is
+    /// refused when a session is made, and here too): the long-term keys themselves. nil when the
+    /// store has none for it, so the resolver's error stands.
+    private static func longTermKeys(resources: CommandResources, profile: String,
+                                     policy: RefreshPolicy) throws -> RoleCredentials? {
+        let files = resources.files
+        if let existing = files.profile(named: profile),
+           ["credential_process", "sso_session", "sso_start_url", "sso_account_id", "web_identity_token_file",
+            "credential_source", "source_profile"].contains(where: { existing.string($0) != nil }) {
+            return nil
+        }
+        let context = resources.context
+        let broker = resources.broker(policy: policy)
+        let stored = StoredKeys(context: context, cacheKeyStore: resources.keyStore, lockTimeout: try broker.settings.get().lockTimeout)
+        guard (try? stored.store.profileNames())?.contains(profile) == true else { return nil }
+        if let existing = files.profile(named: profile), existing.string("aws_access_key_id") != nil {
+            throw KeysError.storedAndPlaintext(profile: profile, credentialsPath: context.credentialsFilePath)
+        }
+        let keys = try stored.credentials(for: profile, roleProfile: profile)
+        let role = RoleProfile(name: profile, roleArn: "", roleSessionName: "",
+                               region: files.profile(named: profile)?.string("region") ?? "us-east-1",
+                               source: .storedKeys(profile: profile))
+        var fetched = RoleCredentials(files: files, profile: profile, role: role, credentials: keys, policy: policy,
+                                      fetchAgain: { keys }, window: { _ in 0 }, settings: broker.settings)
+        fetched.isLongTermKeys = true
+        return fetched
     }
 }

@@ -43,6 +43,9 @@ package struct RoleLookup {
         package var key: CacheKey
         /// Sorted; both the role profile and the profiles delegating to it.
         package var profiles: [String]
+        /// The profiles a user selects (`prod`), for people: `profiles` less the role halves
+        /// that another of them delegates to (`prod-role`). Sorted.
+        package var shown: [String] = []
     }
 
     /// Every entry the config files can reach, by entry stem. Profiles that do not resolve are
@@ -56,12 +59,18 @@ package struct RoleLookup {
             return role
         }
         var byStem: [String: Reach] = [:]
+        var delegatedTo: [String: Set<String>] = [:]
         for name in files.profileNames {
             guard let target = roleProfileName(for: name), let role = resolved(target) else { continue }
             let key = CredentialBroker.cacheKey(for: role)
             byStem[key.stem, default: Reach(key: key, profiles: [])].profiles.append(name)
+            if target != name { delegatedTo[key.stem, default: []].insert(target) }
         }
-        for stem in byStem.keys { byStem[stem]!.profiles.sort() }
+        for stem in byStem.keys {
+            byStem[stem]!.profiles.sort()
+            let halves = delegatedTo[stem] ?? []
+            byStem[stem]!.shown = byStem[stem]!.profiles.filter { !halves.contains($0) }
+        }
         return byStem
     }
 }

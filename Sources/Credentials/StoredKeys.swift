@@ -61,6 +61,12 @@ package struct StoredKeys {
         return NameSuggestion.closest(to: profile, among: names.profiles + ((try? store.profileNames()) ?? []))
     }
 
+    /// The binding of sessions whose chain starts at `profile`'s stored keys: the store's path
+    /// and the profile, not the keys (a hit must not open the store; `CredentialBroker.principalKeys`).
+    package func binding(profile: String, encryptionKey: [UInt8]) -> [UInt8] {
+        PrincipalBinding.make(accessKeyId: "stored-keys:" + store.path, secretAccessKey: profile, encryptionKey: encryptionKey)
+    }
+
     /// Keys for `profile` in the config files and in the store at once are refused: which copy
     /// is meant is unclear, and the plaintext copy is what the store exists to remove. Only the
     /// store's profile names are read (nothing is decrypted); a store that cannot be read does

@@ -11,8 +11,10 @@ import Credentials
 ///
 /// Each setup leaves two files next to the config file, both 0600:
 /// `<name>.stscache-backup-<UTC stamp>` (the file as it was) and the same name plus `.written`
-/// (what setup wrote). `undo` restores the newest backup only while the file still holds
-/// exactly what setup wrote, so it never throws away an edit made since.
+/// (what setup wrote: the record of which setup this was, docs/setup.md). A whole-file undo
+/// restores the newest backup only while the file still holds exactly what setup wrote, so it
+/// never throws away an edit made since; otherwise the pairs that setup made (the profiles
+/// delegating in `.written` whose role half the backup lacks) are put back one by one.
 package enum ConfigFileUpdate {
     package typealias Snapshot = AWSFileWriter.Snapshot
 
@@ -34,16 +36,49 @@ package enum ConfigFileUpdate {
     /// `beforeReplace` runs after the backups are written, for tests that change the file then.
     ///
     /// - Returns: the backup's path.
-    package static func replace(_ snapshot: Snapshot, with newBytes: [UInt8], stamp: String,
+    /// `keepsWritten: false` for an undo's own backup, which is no setup to undo.
+    package static func replace(_ snapshot: Snapshot, with newBytes: [UInt8], stamp: String, keepsWritten: Bool = true,
                                 beforeReplace: () -> Void = {}) throws(SetupError) -> String {
         do {
             let replaced = try AWSFileWriter.replace(
-                snapshot, with: newBytes, backup: AWSFileWriter.Backup(stamp: stamp, bytes: snapshot.bytes, keepsWritten: true),
+                snapshot, with: newBytes,
+                backup: AWSFileWriter.Backup(stamp: stamp, bytes: snapshot.bytes, keepsWritten: keepsWritten),
                 beforeReplace: beforeReplace)
             return replaced.backupPath ?? ""
         } catch {
             throw setupError(error)
         }
+    }
+
+    /// The newest setup's record: the file before it (`<name>.stscache-backup-<stamp>`) and
+    /// what it wrote (the same name plus `.written`), both 0600 beside the config file.
+    package struct SetupRecord {
+        package var backupPath: String
+        package var before: [UInt8]
+        package var written: [UInt8]
+        package var writtenPath: String { backupPath + AWSFileWriter.writtenSuffix }
+    }
+
+    /// The newest setup's record for the file `snapshot` was read from, or nil when setup has
+    /// not changed it (or every change was undone).
+    package static func newestSetup(of snapshot: Snapshot) throws(SetupError) -> SetupRecord? {
+        let (directoryPath, name) = splitPath(snapshot.realPath)
+        guard let backupName = newestBackup(directoryPath: directoryPath, name: name) else { return nil }
+        let backupPath = directoryPath + "/" + backupName
+        switch (BoundedRead.regularFile(atPath: backupPath, limit: fileLimit),
+                BoundedRead.regularFile(atPath: backupPath + AWSFileWriter.writtenSuffix, limit: fileLimit)) {
+        case (.success(let before), .success(let written)):
+            return SetupRecord(backupPath: backupPath, before: before, written: written)
+        case (.failure(let failure), _), (_, .failure(let failure)):
+            throw SetupError(.fileError, "cannot read the backup \(backupPath): \(failure.reason).")
+        }
+    }
+
+    /// The message for a whole-file undo with nothing to undo.
+    package static func noBackupError(_ path: String) -> SetupError {
+        SetupError(.noBackup, "no setup backup of \(path) to restore; stscache setup has not changed this file (or its "
+            + "changes were undone). To put back one delegating pair made by hand or by an older setup: "
+            + "stscache setup --undo --profile NAME.")
     }
 
     /// What `undo` restored.
@@ -54,37 +89,35 @@ package enum ConfigFileUpdate {
 
     /// Restores the newest backup of the file at `path`, if the file still holds what setup
     /// wrote then; removes that backup pair afterwards (an older one is then the next to undo).
+    /// When the file changed since, `changedSinceSetup` is thrown (the command then undoes the
+    /// setup's pairs one by one instead, `DelegationUndo`).
     package static func undo(_ path: String) throws(SetupError) -> Restored {
         let snapshot = try read(path)
-        let (directoryPath, name) = splitPath(snapshot.realPath)
-        guard let backupName = newestBackup(directoryPath: directoryPath, name: name) else {
-            throw SetupError(.noBackup, "no setup backup of \(path) to restore (\(directoryPath)/\(name)\(backupPrefix)*"
-                + "\(AWSFileWriter.writtenSuffix)); undo restores what stscache setup changed, and it has not changed this file.")
+        guard let record = try newestSetup(of: snapshot) else { throw noBackupError(path) }
+        guard snapshot.bytes == record.written else {
+            throw SetupError(.changedSinceSetup, "\(path) changed since setup wrote it, and restoring \(record.backupPath) "
+                + "would lose that change; nothing was restored. stscache setup --undo --profile NAME puts back one pair "
+                + "and keeps every other edit.")
         }
-        let backupPath = directoryPath + "/" + backupName
-        let writtenPath = backupPath + AWSFileWriter.writtenSuffix
-        let original: [UInt8]
-        let written: [UInt8]
-        switch (BoundedRead.regularFile(atPath: backupPath, limit: fileLimit),
-                BoundedRead.regularFile(atPath: writtenPath, limit: fileLimit)) {
-        case (.success(let backup), .success(let after)):
-            original = backup
-            written = after
-        case (.failure(let failure), _), (_, .failure(let failure)):
-            throw SetupError(.fileError, "cannot read the backup \(backupPath): \(failure.reason).")
-        }
-        guard snapshot.bytes == written else {
-            throw SetupError(.changedSinceSetup, "\(path) changed since setup wrote it, and undo would lose that change; "
-                + "nothing was restored. Compare it with \(backupPath) (the file before setup) and merge by hand.")
-        }
+        return try restore(snapshot, record)
+    }
+
+    /// Replaces the file with the record's `before` bytes and removes the record.
+    package static func restore(_ snapshot: Snapshot, _ record: SetupRecord) throws(SetupError) -> Restored {
         do {
-            _ = try AWSFileWriter.replace(snapshot, with: original)
+            _ = try AWSFileWriter.replace(snapshot, with: record.before)
         } catch {
             throw setupError(error)
         }
-        unlink(writtenPath)
-        unlink(backupPath)
-        return Restored(configPath: path, backupPath: backupPath)
+        unlink(record.writtenPath)
+        unlink(record.backupPath)
+        return Restored(configPath: snapshot.path, backupPath: record.backupPath)
+    }
+
+    /// After that setup's pairs were undone one by one: its `.written` goes, so the next
+    /// whole-file undo looks at the setup before it; the backup stays (the file before setup).
+    package static func retire(_ record: SetupRecord) {
+        unlink(record.writtenPath)
     }
 
     private static var backupPrefix: String { AWSFileWriter.backupMarker + "-" }

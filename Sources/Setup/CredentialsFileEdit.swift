@@ -1,4 +1,5 @@
 import AWSConfig
+import SigV4
 import StscacheSupport
 import Credentials
 
@@ -63,6 +64,42 @@ package struct CredentialsFileEdit: Equatable {
         }
         return CredentialsFileEdit(accessKeyId: accessKeyId, secretAccessKey: secret, edited: edit.apply(to: text),
                                    backup: backup.apply(to: text))
+    }
+
+    /// `keys export`'s edit: `profile`'s two key lines put back into the credentials file, under
+    /// its `[profile]` header when there is one (after the last, the one whose keys count),
+    /// else in a new section at the end. Everything else stays byte for byte. Refused when the
+    /// section already holds keys.
+    package static func addingKeys(_ keys: AWSCredentials, of profile: String, to original: [UInt8],
+                                   path: String) throws(KeysError) -> [UInt8] {
+        let document: INIDocument
+        do {
+            document = try INIDocument.parse(original, path: path)
+        } catch {
+            throw KeysError(.credentialsFileUnusable, "cannot read \(path): \(error.message)")
+        }
+        if let section = document.section(named: profile),
+           let key = (keyNames.sorted() + tokenNames.sorted()).first(where: { section[$0] != nil }) {
+            throw KeysError(.plaintextPresent, "[\(profile)] in \(path) already sets \(key); keys for one profile in both "
+                + "places are refused. Remove those lines first, or keep the stored keys.")
+        }
+        let text = ConfigText(original)
+        var edit = ConfigTextEdit()
+        let lines = ["aws_access_key_id = " + keys.accessKeyId, "aws_secret_access_key = " + keys.secretAccessKey]
+        if let header = text.headerLines(named: profile).last {
+            edit.insert(lines, before: header + 1)
+        } else {
+            let needsBlank = !(text.lines.last.map { $0.kind == .blank } ?? true)
+            edit.insert((needsBlank ? [""] : []) + ["[\(profile)]"] + lines, before: text.lines.count)
+        }
+        let edited = edit.apply(to: text)
+        guard let check = try? INIDocument.parse(edited, path: path),
+              check.section(named: profile)?["aws_access_key_id"]?.text == keys.accessKeyId,
+              check.section(named: profile)?["aws_secret_access_key"]?.text == keys.secretAccessKey else {
+            throw KeysError(.credentialsFileUnusable, "the edit of \(path) would not hold [\(profile)]'s keys as written; "
+                + "nothing was written. Please report this with the file's layout (not its keys).")
+        }
+        return edited
     }
 
     /// Keeps the backup (`<name>.stscache-backup-<stamp>`, 0600, without the secret), then

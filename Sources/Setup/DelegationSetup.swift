@@ -32,6 +32,9 @@ package enum SetupErrorCode: String, ErrorCode {
     case changedSinceSetup = "changed-since-setup"
     /// `--undo`: there is no backup to restore.
     case noBackup = "no-backup"
+    /// `--undo --profile P`: P is not a delegating pair setup could have made, or putting it
+    /// back would change what another profile means.
+    case cannotUndo = "cannot-undo"
     /// Reading or writing a file failed.
     case fileError = "file-error"
 }
@@ -215,7 +218,7 @@ package enum DelegationSetup {
     }
 
     /// The different spellings of the config-file headers that define `name`, in file order.
-    private static func profileHeaderNames(_ name: String, in text: ConfigText) -> [String] {
+    static func profileHeaderNames(_ name: String, in text: ConfigText) -> [String] {
         var names: [String] = []
         for line in text.lines {
             guard case .header(let header) = line.kind, ConfigFiles.profileName(ofConfigSection: header) == name,
@@ -312,17 +315,17 @@ package enum DelegationSetup {
         }
     }
 
-    private static func isRoleKey(_ flattened: String) -> Bool {
+    static func isRoleKey(_ flattened: String) -> Bool {
         roleKeys.contains(String(flattened.prefix { $0 != "." }))
     }
 
-    private static func isSharedKey(_ flattened: String) -> Bool {
+    static func isSharedKey(_ flattened: String) -> Bool {
         sharedKeys.contains(String(flattened.prefix { $0 != "." }))
     }
 
     /// What a set of values means, without where it was written: `key` → text, and
     /// `key.name` → text for a nested block.
-    private static func meaning(_ values: [String: INIValue]?) -> [String: String] {
+    static func meaning(_ values: [String: INIValue]?) -> [String: String] {
         var out: [String: String] = [:]
         for (key, value) in values ?? [:] {
             out[key] = value.text

@@ -3,6 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import AWSConfig
 import CredentialCache
 import SigV4
@@ -82,6 +87,123 @@ package struct LongTermKeys {
         }
     }
 
+    // MARK: export
+
+    /// The stored record of `profile`, or nil.
+    package func record(profile: String) throws -> StoredAccessKey? {
+        try list().first { $0.profile == profile }
+    }
+
+    /// Whether the config files hold keys for `profile` (so the store's copy is not the only one).
+    package func hasPlaintextKeys(_ profile: String) -> Bool { plaintextKeys(of: profile) != nil }
+
+    /// What `exportToCredentialsFile` did.
+    package struct Exported {
+        package var accessKeyId: String
+        /// The credentials file as it was, when it existed.
+        package var backupPath: String?
+    }
+
+    /// `keys import` undone: `profile`'s stored keys written back into the credentials file
+    /// (the file edited like import does, with a backup; made 0600 when missing), then removed
+    /// from the store. Written first, so a failure in between leaves two copies (refused until
+    /// one goes, with the fix), never none.
+    package func exportToCredentialsFile(profile: String) throws -> Exported {
+        try Self.checkProfileName(profile)
+        guard let record = try record(profile: profile) else {
+            throw KeysError(.notStored, "no keys are stored for profile \"\(profile)\"; 'stscache keys list' shows the "
+                + "stored profiles")
+        }
+        if plaintextKeys(of: profile) != nil {
+            throw KeysError(.plaintextPresent, "profile \"\(profile)\" already has keys in \(context.credentialsFilePath) "
+                + "or the config file; keep one copy: remove those lines, or 'stscache keys remove \(profile)'")
+        }
+        let keys = AWSCredentials(accessKeyId: record.accessKeyId, secretAccessKey: record.secretAccessKey)
+        let backupPath = try writeBack(keys, profile: profile)
+        _ = try remove(profile: profile)
+        rebindSessions(of: profile, from: { stored.binding(profile: profile, encryptionKey: $0) },
+                       to: { PrincipalBinding.make(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                                   encryptionKey: $0) })
+        return Exported(accessKeyId: record.accessKeyId, backupPath: backupPath)
+    }
+
+    /// The credentials file with `profile`'s keys added; its backup's path (nil for a new file).
+    private func writeBack(_ keys: AWSCredentials, profile: String) throws -> String? {
+        let path = context.credentialsFilePath
+        let snapshot: AWSFileWriter.Snapshot
+        do {
+            snapshot = try AWSFileWriter.read(path, limit: 64 << 20)
+        } catch where error.kind == .missing {
+            let edited = try CredentialsFileEdit.addingKeys(keys, of: profile, to: [], path: path)
+            let directory = splitPath(path).directory
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw KeysError(.credentialsFileUnusable, "cannot create \(directory): \(String(cString: strerror(errno)))")
+            }
+            do {
+                try AWSFileWriter.write(edited, to: path)
+            } catch {
+                throw KeysError(.credentialsFileUnusable, error.message)
+            }
+            return nil
+        } catch {
+            throw KeysError(.credentialsFileUnusable, error.message)
+        }
+        let edited = try CredentialsFileEdit.addingKeys(keys, of: profile, to: snapshot.bytes, path: path)
+        let stamp = AWSFileWriter.stamp(Timestamps.formatRFC3339(context.now()))
+        do {
+            return try AWSFileWriter.replace(snapshot, with: edited,
+                                             backup: AWSFileWriter.Backup(stamp: stamp, bytes: snapshot.bytes)).backupPath
+        } catch where error.kind == .changedUnderneath {
+            throw KeysError(.credentialsFileChanged, error.message + " The keys are still in the store: run the export again.")
+        } catch {
+            throw KeysError(.credentialsFileUnusable, error.message)
+        }
+    }
+
+    // MARK: sessions across import and export
+
+    /// The cached sessions whose chain starts at `profile`'s keys were bound to those keys as
+    /// they were kept (`from`: the plaintext keys, or the store and profile); the same keys now
+    /// kept the other way get the other binding (`to`), so those sessions stay usable instead of
+    /// every role being assumed again and the old entries lingering unreachable. Each entry is
+    /// re-encrypted under its lock only if it opens with the old binding. Best effort: a session
+    /// not carried over is simply fetched again.
+    @discardableResult
+    package func rebindSessions(of profile: String, from old: ([UInt8]) -> [UInt8], to new: ([UInt8]) -> [UInt8]) -> Int {
+        guard let cache = try? CredentialCache.open(environment: context.environment, home: context.homeDirectory, create: false),
+              var encryptionKey = try? stored.cacheKeyStore.loadKey() else { return 0 }
+        defer { EntryFormat.wipe(&encryptionKey) }
+        func rootedAt(_ source: CredentialSource) -> Bool {
+            switch source {
+            case .staticKeys(let name, _), .storedKeys(let name): return name == profile
+            case .role(let role): return rootedAt(role.source)
+            default: return false
+            }
+        }
+        let resolver = ProfileResolver(files: files, environment: context.environment, policy: context.resolutionPolicy)
+        var keys: [String: CacheKey] = [:]
+        for name in files.profileNames {
+            let target = files.profile(named: name)?.string("role_arn") != nil ? name : files.delegatedProfile(forProfile: name)
+            guard let target, let role = try? resolver.resolve(profile: target), rootedAt(role.source) else { continue }
+            let key = CredentialBroker.cacheKey(for: role)
+            keys[key.stem] = key
+        }
+        let oldBinding = old(encryptionKey)
+        let newBinding = new(encryptionKey)
+        var moved = 0
+        for key in keys.values {
+            let done = try? cache.withEntryLock(key, timeout: settings.lockTimeout) { () -> Bool in
+                guard case .hit(let credentials, let header) = cache.read(key, encryptionKey: encryptionKey, principal: oldBinding)
+                else { return false }
+                try cache.write(credentials, for: key, issuedAt: header.issuedAt, encryptionKey: encryptionKey,
+                                principal: newBinding)
+                return true
+            }
+            if done == true { moved += 1 }
+        }
+        return moved
+    }
+
     // MARK: import
 
     /// What `importPlaintext` did, for the command's output.
@@ -125,6 +247,10 @@ package struct LongTermKeys {
         }
         let replaced = try CredentialsFileEdit.replace(snapshot, with: edit, profile: profile,
                                                        stamp: AWSFileWriter.stamp(Timestamps.formatRFC3339(context.now())))
+        rebindSessions(of: profile,
+                       from: { PrincipalBinding.make(accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+                                                     encryptionKey: $0) },
+                       to: { stored.binding(profile: profile, encryptionKey: $0) })
         return Imported(accessKeyId: keys.accessKeyId, backupPath: replaced.backupPath ?? "",
                         deletedBackups: replaced.deletedBackups, identity: identity)
     }

@@ -21,8 +21,8 @@ struct AgentCommand: ParsableCommand {
         commandName: "agent",
         abstract: "Keep recently used sessions warm so no caller waits for STS.",
         discussion: """
-            Runs in the foreground until SIGTERM or SIGINT (config-examples/stscache-agent.service \
-            runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
+            Runs in the foreground until SIGTERM or SIGINT (the stscache-agent.service user unit \
+            the install puts in place, or --install-unit writes, runs it under systemd --user). Sessions served in the last --keep-for are refreshed \
             --lead (at most a quarter of the session's lifetime) before the callers' refresh window \
             opens, through the same cache entries and \
             locks as every caller. It never asks for an MFA code: a session that needs one is left \
@@ -46,7 +46,14 @@ struct AgentRunCommand: ContextualCommand {
     @Option(name: .long, help: "The callers' refresh window, if not STSCACHE_REFRESH_WINDOW's (default 15m).")
     var refreshWindow: String?
 
+    @Flag(name: .long, help: "Write the systemd user unit (~/.config/systemd/user/stscache-agent.service, ExecStart this binary) and say how to start it; do not run the agent.")
+    var installUnit = false
+
     func run(context: Context) throws {
+        if installUnit {
+            try Self.installUnit(context: context)
+            return
+        }
         func duration(_ text: String?, _ option: String, default value: Double) throws -> Double {
             guard let text else { return value }
             guard let seconds = parseDuration(text), seconds >= 0 else {
@@ -60,6 +67,24 @@ struct AgentRunCommand: ContextualCommand {
         let agent = try CachingAgent(context: context, settings: .init(plan: plan, executable: Self.executablePath()))
         let status = agent.run()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `--install-unit`: for installs that did not put the unit where systemd looks (a binary
+    /// copied by hand, an unusual prefix).
+    static func installUnit(context: Context) throws {
+        guard let executable = ownExecutablePath() else {
+            throw CommandError(.unitFileError, "cannot find this program's own path (/proc/self/exe); is /proc mounted?")
+        }
+        guard let text = AgentUnit.text(executable: executable) else {
+            throw CommandError(.unitFileError, "this binary's path (\(TerminalText.escaped(executable))) has characters a "
+                + "unit's ExecStart would need quoted; install it under a plainer path (scripts/install --prefix ~/.local).")
+        }
+        let directory = AgentUnit.directory(context: context)
+        let outcome = try AgentUnit.install(text: text, directory: directory)
+        let path = directory + "/" + AgentUnit.fileName
+        context.output.stdout((outcome == .written ? "Wrote \(path)" : "\(path) is already this unit")
+            + " (ExecStart=\(executable) agent).\nStart the agent now and at every login:\n"
+            + "  systemctl --user daemon-reload && systemctl --user enable --now stscache-agent\n")
     }
 
     /// This binary, for the refresh children.
@@ -102,7 +127,9 @@ struct AgentStatusCommand: ContextualCommand {
             if let error = record.lastError, record.condition == .failing || record.condition == .needsMFA {
                 condition += ": " + error
             }
-            return [record.profile, record.roleArn, format(record.expiration),
+            // The profiles a user selects (prod), not the role half the agent refreshes (prod-role).
+            let typed = record.profiles.filter { $0 != record.profile }
+            return [typed.isEmpty ? record.profile : typed.joined(separator: ","), record.roleArn, format(record.expiration),
                     record.nextRefresh.map(format) ?? "-", format(record.lastUsed), condition]
                 .map { TerminalText.escaped($0) }
         }

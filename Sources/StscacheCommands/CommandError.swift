@@ -18,6 +18,12 @@ enum CommandErrorCode: String, ErrorCode {
     case spawnFailed = "spawn-failed"
     /// `purge` failed part-way.
     case purgeFailed = "purge-failed"
+    /// `exec --server` on a profile that is long-term keys, not a role.
+    case longTermKeysNotServed = "long-term-keys-not-served"
+    /// `keys remove` of the only copy without a confirmation.
+    case confirmationNeeded = "confirmation-needed"
+    /// `agent --install-unit` could not write the unit (or one that differs is there).
+    case unitFileError = "unit-file-error"
 
     /// A shell's statuses for a command it cannot run, so `exec` can stand in for one.
     var exitStatus: Int32 {

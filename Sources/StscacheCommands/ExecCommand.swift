@@ -67,6 +67,11 @@ struct ExecCommand: ContextualCommand {
         let path = try Self.locate(arguments[0], environment: context.environment)
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
                                                 verbose: cacheOptions.verbose || context.verbose)
+        if server && fetched.isLongTermKeys {
+            throw CommandError(.longTermKeysNotServed, "profile \"\(oneLine(profile))\" is long-term keys from stscache's "
+                + "store, not a role; exec --server serves sessions that expire. Run it without --server (the child gets "
+                + "the keys), or use a role profile whose source_profile is \(oneLine(profile)).")
+        }
         guard server else {
             let status = try ChildProcess.run(path: path, arguments: arguments,
                                               environment: Self.childEnvironment(context.environment, fetched))

@@ -16,14 +16,15 @@ import Setup
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Keep long-term access keys encrypted in stscache's store: add, list, import, rotate, remove.",
+        abstract: "Keep long-term access keys encrypted in stscache's store: add, list, import, export, rotate, remove.",
         discussion: """
             A profile whose keys are stored needs no entry in ~/.aws/credentials: a role \
-            profile's source_profile may name it. Keys for one profile both in the store and in \
-            the config files are refused (run 'stscache keys import PROFILE').
+            profile's source_profile may name it, and `stscache exec --profile P` / `export` hand \
+            them out directly. Keys for one profile both in the store and in the config files are \
+            refused (run 'stscache keys import PROFILE').
             """,
         subcommands: [KeysAddCommand.self, KeysListCommand.self, KeysRemoveCommand.self, KeysImportCommand.self,
-                      KeysRotateCommand.self])
+                      KeysExportCommand.self, KeysRotateCommand.self])
 }
 
 extension LongTermKeys {
@@ -97,15 +98,37 @@ struct KeysListCommand: ContextualCommand {
 struct KeysRemoveCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove",
-        abstract: "Forget a profile's stored keys (the key stays valid in IAM).")
+        abstract: "Forget a profile's stored keys (the key stays valid in IAM).",
+        discussion: """
+            When the store holds the only copy (no keys for the profile in the config files), \
+            asks first on the terminal; without one, refuses unless --yes. \
+            'stscache keys export PROFILE' puts them back into ~/.aws/credentials instead.
+            """)
 
     @Argument(help: "The profile whose stored keys to forget.")
     var profile: String
+
+    @Flag(name: .long, help: "Remove the only copy of the keys without asking.")
+    var yes = false
 
     @OptionGroup var cacheOptions: CacheOptions
 
     func run(context: Context) throws {
         let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        if !yes, !keys.hasPlaintextKeys(profile), let record = try keys.record(profile: profile) {
+            let question = "Profile \(oneLine(profile))'s keys (\(record.accessKeyId)) are only in stscache's store; removing "
+                + "them loses the secret (the key stays valid in IAM). Remove them? [y/N] "
+            guard isatty(0) == 1, let answer = KeysInput.ask(question) else {
+                throw CommandError(.confirmationNeeded, "profile \(oneLine(profile))'s keys (\(record.accessKeyId)) are only in "
+                    + "stscache's store, and removing them loses the secret; save them first with 'stscache keys export "
+                    + "\(ExportCommand.profileWord(profile))' (back into \(context.credentialsFilePath)), or pass --yes to remove "
+                    + "them anyway")
+            }
+            guard ["y", "yes"].contains(answer.lowercased()) else {
+                context.output.stdout("kept the stored keys of profile \(oneLine(profile))\n")
+                return
+            }
+        }
         if try keys.remove(profile: profile) {
             context.output.stdout("removed the stored keys of profile \(oneLine(profile))\n")
         } else {
@@ -141,6 +164,57 @@ struct KeysImportCommand: ContextualCommand {
         for deleted in imported.deletedBackups {
             context.output.stdout("deleted \(deleted): an older backup that still held the secret\n")
         }
+    }
+}
+
+struct KeysExportCommand: ContextualCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Move a profile's stored keys back into ~/.aws/credentials (or print them with --stdout).",
+        discussion: """
+            The inverse of import: the two key lines go back under [PROFILE] in the credentials \
+            file (a new section at its end when there is none; the file is replaced atomically, \
+            with a backup, and made 0600 when missing), then the keys leave the store. The AWS \
+            CLI can use the profile by itself again.
+
+            --stdout prints the section instead ([PROFILE], aws_access_key_id, \
+            aws_secret_access_key) and keeps the store's copy: pipe it into a secrets manager \
+            (pass insert -m, a vault CLI reading stdin), never into a command's arguments. \
+            Refused when stdout is a terminal unless --force, as for 'stscache export': the \
+            secret would stay in its scrollback.
+            """)
+
+    @Argument(help: "The stored profile.")
+    var profile: String
+
+    @Flag(name: .long, help: "Print the keys as a credentials-file section on stdout; keep them in the store.")
+    var stdout = false
+
+    @Flag(name: .long, help: "With --stdout: print even when stdout is a terminal.")
+    var force = false
+
+    @OptionGroup var cacheOptions: CacheOptions
+
+    func run(context: Context) throws {
+        let keys = try LongTermKeys.open(context: context, verbose: cacheOptions.verbose || context.verbose)
+        guard stdout else {
+            let exported = try keys.exportToCredentialsFile(profile: profile)
+            context.output.stdout("wrote \(exported.accessKeyId) for profile \(oneLine(profile)) to "
+                + "\(context.credentialsFilePath) and removed it from stscache's store"
+                + (exported.backupPath.map { "; backup: \($0)" } ?? "") + "\n")
+            return
+        }
+        if context.output.stdoutIsTerminal && !force {
+            throw CommandError(.terminalRefused, "not printing the secret access key to a terminal: it would stay in its "
+                + "scrollback; pipe it into a secrets manager (stscache keys export \(ExportCommand.profileWord(profile)) "
+                + "--stdout | pass insert -m aws/\(ExportCommand.profileWord(profile))) or pass --force")
+        }
+        guard let record = try keys.record(profile: profile) else {
+            throw KeysError(.notStored, "no keys are stored for profile \"\(oneLine(profile))\"; 'stscache keys list' shows "
+                + "the stored profiles")
+        }
+        context.output.stdout("[\(profile)]\naws_access_key_id = \(record.accessKeyId)\n"
+            + "aws_secret_access_key = \(record.secretAccessKey)\n")
     }
 }
 
@@ -225,6 +299,16 @@ enum KeysInput {
         }
         say("\n")
         return AWSCredentials(accessKeyId: id, secretAccessKey: secret)
+    }
+
+    /// `question` on the controlling terminal, and the line typed (nil when there is none).
+    static func ask(_ question: String) -> String? {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var text = question
+        _ = text.withUTF8 { FileSystem.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        return (try? readLine(fd)) ?? ""
     }
 
     /// One line, at most 4 KiB, within `promptTimeout`.

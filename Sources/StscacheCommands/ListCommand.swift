@@ -46,6 +46,8 @@ struct ListCommand: ContextualCommand {
         var verified = false
         /// What the running agent does with it (`AgentState.Condition`), nil without an agent.
         var agent: String?
+        /// The PROFILES column: the profiles a user selects (prod, not prod-role); nil shows `profiles`.
+        var shown: [String]?
     }
 
     func run(context: Context) throws {
@@ -75,6 +77,7 @@ struct ListCommand: ContextualCommand {
             (agent.state?.sessions ?? []).map { ($0.stem, $0.condition.rawValue) }, uniquingKeysWith: { first, _ in first }) : nil
         return try inventory.entries(in: cache, verify: true).map { entry in
             var row = row(entry.listing, profiles: entry.profiles, now: now, policy: policy)
+            row.shown = entry.shown
             if let conditions { row.agent = conditions[entry.listing.stem] ?? "-" }
             return row
         }
@@ -120,7 +123,8 @@ struct ListCommand: ContextualCommand {
         guard let roleArn = row.roleArn, let session = row.sessionName, let expiration = row.expiration else {
             return ([row.file, "-", "-", "-", "-", "unreadable (\(row.problem ?? "unknown"))"] + agent).map { TerminalText.escaped($0) }
         }
-        return ([roleArn, session, row.profiles.isEmpty ? "-" : row.profiles.joined(separator: ","),
+        let profiles = row.shown ?? row.profiles
+        return ([roleArn, session, profiles.isEmpty ? "-" : profiles.joined(separator: ","),
                  Timestamps.formatRFC3339(expiration), SessionDisplay.remaining(row.remainingSeconds ?? 0), row.state] + agent)
             .map { TerminalText.escaped($0) }
     }

@@ -31,7 +31,7 @@ struct PromptCommand: ContextualCommand {
             completion: .profileNames)
     var profile: String?
 
-    @Option(name: .long, help: "Template, e.g. '{profile} {remaining}' (the default). See the placeholders below.")
+    @Option(name: .long, help: "Template, e.g. '{profile} {remaining}' (the default): {profile} {role_arn} {session} {remaining} {seconds} {expires} {state}, as the description explains.")
     var format: String?
 
     @Flag(name: .long, help: "Say on stderr why nothing was printed.")

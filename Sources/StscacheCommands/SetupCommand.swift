@@ -25,24 +25,26 @@ struct SetupCommand: ContextualCommand {
 
             The file is backed up first (<config>.stscache-backup-<UTC time>, mode 0600) and replaced \
             atomically; nothing is written if the file changes while setup runs. --dry-run prints the \
-            change as a diff. --undo restores the newest backup, if the file still holds what setup \
-            wrote.
+            change as a diff. Beside the backup, <backup>.written (0600) keeps what setup wrote: \
+            --undo compares the file with it.
+
+            --undo restores the newest backup when the file still holds exactly what setup wrote; \
+            after later edits it puts back that setup's pairs one by one (their role settings \
+            return to P, P-role goes) and keeps every other edit. --undo --profile P puts back the \
+            pair P alone, whenever it was made. --undo --dry-run prints the change as a diff.
             """)
 
-    @Option(name: .long, help: "A role (or IAM Identity Center) profile to set up; repeat for several.",
+    @Option(name: .long, help: "A role (or IAM Identity Center) profile to set up (with --undo: a pair to put back); repeat for several.",
             completion: .profileNames)
     var profile: [String] = []
 
     @Flag(name: .long, help: "Print the change as a unified diff; write nothing.")
     var dryRun = false
 
-    @Flag(name: .long, help: "Restore the config file from the newest setup backup.")
+    @Flag(name: .long, help: "Undo the newest setup (or, with --profile, the pairs named).")
     var undo = false
 
     func validate() throws {
-        if undo && (!profile.isEmpty || dryRun) {
-            throw ValidationError("--undo restores the whole file; give it without --profile or --dry-run")
-        }
         if !undo && profile.isEmpty {
             throw ValidationError("name a role profile to set up with --profile (or --undo)")
         }
@@ -51,8 +53,7 @@ struct SetupCommand: ContextualCommand {
     func run(context: Context) throws {
         let path = context.configFilePath
         if undo {
-            let restored = try ConfigFileUpdate.undo(path)
-            context.output.stdout("Restored \(restored.configPath) from \(restored.backupPath).\n")
+            try runUndo(context: context)
             return
         }
         let snapshot = try ConfigFileUpdate.read(path)
@@ -74,6 +75,54 @@ struct SetupCommand: ContextualCommand {
             context.output.stdout("Set up \(pair.profile) -> \(pair.roleProfile) in \(path).\n")
         }
         context.output.stdout("Backup: \(backup) (stscache setup --undo restores it).\n")
+    }
+
+    /// `--undo`: the whole newest setup (restored byte for byte while the file is as setup left
+    /// it, pair by pair after later edits), or the pairs `--profile` names.
+    private func runUndo(context: Context) throws {
+        let path = context.configFilePath
+        let snapshot = try ConfigFileUpdate.read(path)
+        let loaded = try ConfigFiles.load(configPath: path, credentialsPath: context.credentialsFilePath)
+        let files = ConfigFiles(config: try INIDocument.parse(snapshot.bytes, path: path), credentials: loaded.credentials,
+                                configPath: path, credentialsPath: context.credentialsFilePath)
+        var record: ConfigFileUpdate.SetupRecord?
+        var names = profile
+        if names.isEmpty {
+            guard let newest = try ConfigFileUpdate.newestSetup(of: snapshot) else { throw ConfigFileUpdate.noBackupError(path) }
+            if snapshot.bytes == newest.written {
+                if dryRun {
+                    let text = ConfigText(snapshot.bytes)
+                    context.output.stdout(ConfigTextEdit.replacing(text, with: newest.before).unifiedDiff(
+                        of: text, oldName: path, newName: path + " (after undo)", maskedKeys: DelegationSetup.secretKeys))
+                    return
+                }
+                let restored = try ConfigFileUpdate.restore(snapshot, newest)
+                context.output.stdout("Restored \(restored.configPath) from \(restored.backupPath).\n")
+                return
+            }
+            // Edited since: that setup's pairs, those still in the file, one by one.
+            let still = Set(DelegationUndo.undoablePairs(in: files))
+            names = DelegationUndo.pairsMade(before: newest.before, written: newest.written, configPath: path)
+                .filter { still.contains($0) }
+            guard !names.isEmpty else {
+                throw SetupError(.changedSinceSetup, "\(path) changed since setup wrote it, and none of the pairs that setup "
+                    + "made is in it any more; nothing to undo. The file before setup is \(newest.backupPath).")
+            }
+            record = newest
+        }
+        let plan = try DelegationUndo.plan(configBytes: snapshot.bytes, files: files, profiles: names)
+        if dryRun {
+            context.output.stdout(plan.edit.unifiedDiff(of: plan.text, oldName: path, newName: path + " (after undo)",
+                                                        maskedKeys: DelegationSetup.secretKeys))
+            return
+        }
+        let stamp = AWSFileWriter.stamp(Timestamps.formatRFC3339(context.now()))
+        let backup = try ConfigFileUpdate.replace(snapshot, with: plan.bytes, stamp: stamp, keepsWritten: false)
+        if let record { ConfigFileUpdate.retire(record) }
+        for pair in plan.pairs {
+            context.output.stdout("Put back \(pair.profile) (its role settings; \(pair.roleProfile) removed) in \(path).\n")
+        }
+        context.output.stdout("Backup of the file before the undo: \(backup).\n")
     }
 
     /// This binary's absolute path, for the `credential_process` line: the kernel's answer, so

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SigV4
 @testable import Credentials
 import TestSupport
 @testable import Setup
@@ -132,5 +133,41 @@ struct CredentialsFileEditTests {
             #expect(!text.contains("base/secret+value") && !text.contains("other/secret"), "\(name)")
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8).contains("last/secret"))
+    }
+}
+
+@Suite("keys export: the keys back into the credentials file")
+struct CredentialsFileAddTests {
+    let keys = AWSCredentials(accessKeyId: "AKIABASE00000000", secretAccessKey: "base/secret+value")
+
+    @Test("under the profile's existing header, everything else byte for byte")
+    func intoSection() throws {
+        let original = "# mine\r\n[other]\r\nregion = x\r\n[base]\r\nregion = eu-west-1\r\n"
+        let edited = String(decoding: try CredentialsFileEdit.addingKeys(keys, of: "base", to: Array(original.utf8), path: "c"),
+                            as: UTF8.self)
+        #expect(edited == "# mine\r\n[other]\r\nregion = x\r\n[base]\r\naws_access_key_id = AKIABASE00000000\r\n"
+            + "aws_secret_access_key = base/secret+value\r\nregion = eu-west-1\r\n")
+    }
+
+    @Test("a new section at the end, after a blank line; an empty file gets just the section")
+    func newSection() throws {
+        let edited = try CredentialsFileEdit.addingKeys(keys, of: "base", to: Array("[other]\nregion = x".utf8), path: "c")
+        #expect(String(decoding: edited, as: UTF8.self)
+            == "[other]\nregion = x\n\n[base]\naws_access_key_id = AKIABASE00000000\naws_secret_access_key = base/secret+value\n")
+        let fresh = try CredentialsFileEdit.addingKeys(keys, of: "base", to: [], path: "c")
+        #expect(String(decoding: fresh, as: UTF8.self)
+            == "[base]\naws_access_key_id = AKIABASE00000000\naws_secret_access_key = base/secret+value\n")
+    }
+
+    @Test("a section that already holds keys is refused, without quoting them")
+    func refusesPresentKeys() throws {
+        do {
+            _ = try CredentialsFileEdit.addingKeys(keys, of: "base", to: Array("[base]\naws_access_key_id = AKIAOTHER\n".utf8),
+                                                   path: "c")
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.code == .plaintextPresent)
+            #expect(!error.message.contains("AKIAOTHER"))
+        }
     }
 }

@@ -72,7 +72,9 @@ struct ListCommandTests {
         let sessionColumn = lines[0].range(of: "SESSION")!.lowerBound.utf16Offset(in: lines[0])
         let prodLine = try #require(lines.first { $0.hasPrefix(prodRoleArn) })
         #expect(prodLine.dropFirst(sessionColumn).hasPrefix("alice"))
-        #expect(prodLine.contains("prod,prod-role"))
+        // The profile a user selects, not the role half it delegates to (issue 23).
+        #expect(prodLine.contains(" prod "))
+        #expect(!prodLine.contains("prod-role"))
         #expect(prodLine.contains("2030-03-17T18:28:40Z"))
         #expect(prodLine.contains("42m"))
         #expect(prodLine.hasSuffix("valid"))
@@ -90,8 +92,8 @@ struct ListCommandTests {
         let lines = result.stdout.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
         #expect(lines.count == 3)
         #expect(lines.allSatisfy { $0.count == 6 })
-        #expect(lines[0].map(String.init) == [devRoleArn, "alice", "default,dev-role", "2030-03-17T17:51:40Z", "5m", "refresh-due"]
-            || lines[1].map(String.init) == [devRoleArn, "alice", "default,dev-role", "2030-03-17T17:51:40Z", "5m", "refresh-due"])
+        #expect(lines[0].map(String.init) == [devRoleArn, "alice", "default", "2030-03-17T17:51:40Z", "5m", "refresh-due"]
+            || lines[1].map(String.init) == [devRoleArn, "alice", "default", "2030-03-17T17:51:40Z", "5m", "refresh-due"])
         #expect(!result.stdout.contains("ROLE"))
     }
 

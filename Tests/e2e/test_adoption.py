@@ -175,18 +175,57 @@ def test_dry_run_prints_the_diff_and_writes_nothing(home: TempHome, moto: MotoSe
     assert copy.read_text() == config.read_text()
 
 
-def test_undo_refuses_a_file_changed_since_setup(home: TempHome, moto: MotoServer, base_user: AccessKey):
-    real_looking_home(home, moto, base_user)
+def test_undo_after_a_later_edit_puts_the_pair_back_and_keeps_the_edit(home: TempHome, moto: MotoServer,
+                                                                         base_user: AccessKey):
+    role, _ = real_looking_home(home, moto, base_user)
     config = home.root / ".aws" / "config"
     assert stscache(home, "setup", "--profile", "prod").returncode == 0
     edited = config.read_text() + "\n[profile added-later]\nregion = eu-west-2\n"
     config.write_text(edited)
 
+    # The preview: the pair's change as a diff, nothing written. (Before issue 23: refused.)
+    preview = stscache(home, "setup", "--undo", "--dry-run")
+    assert preview.returncode == 0, preview
+    assert f"-credential_process = {home.stscache_bin.resolve()} credential-process --profile prod-role" in preview.stdout
+    assert f"+role_arn\t =   {role}" in preview.stdout
+    assert "-[profile prod-role]" in preview.stdout
+    assert "added-later" not in preview.stdout
+    assert config.read_text() == edited
+
+    # (Before issue 23: "changed since setup", nothing restored.)
     result = stscache(home, "setup", "--undo")
 
-    assert_clean_failure(result, "changed since setup")
-    assert config.read_text() == edited
-    assert len(backups(home)) == 2
+    assert result.returncode == 0, result
+    assert result.stderr == ""
+    assert "Put back prod" in result.stdout
+    text = config.read_text()
+    assert "[profile added-later]\nregion = eu-west-2\n" in text
+    assert "prod-role" not in text and "credential_process" not in text
+    # The CLI assumes the role itself again, as before setup.
+    calls = moto.assume_role_count(role)
+    identity = home.aws("sts", "get-caller-identity", "--profile", "prod", "--output", "json")
+    assert identity.ok and identity.json()["Arn"] == assumed_arn(role, "alice"), identity
+    assert moto.assume_role_count(role) == calls + 1
+    # That setup is undone: a second undo has nothing left to do, and says so.
+    assert_clean_failure(stscache(home, "setup", "--undo"), "no setup backup")
+
+
+def test_undo_of_one_profile_leaves_the_others(home: TempHome, moto: MotoServer, base_user: AccessKey):
+    role, _ = real_looking_home(home, moto, base_user)
+    config = home.root / ".aws" / "config"
+    text = config.read_text() + f"\n[profile dev]\nrole_arn = {role}\nsource_profile = base\n"
+    config.write_text(text)
+    assert stscache(home, "setup", "--profile", "prod", "--profile", "dev").returncode == 0
+
+    result = stscache(home, "setup", "--undo", "--profile", "dev")
+
+    assert result.returncode == 0, result
+    after = config.read_text()
+    assert "dev-role" not in after and f"[profile dev]\nrole_arn = {role}\nsource_profile = base\n" in after
+    assert "credential-process --profile prod-role" in after
+    # A name that is no pair is refused with the reason, the file untouched.
+    assert_clean_failure(stscache(home, "setup", "--undo", "--profile", "base"), "does not delegate")
+    assert config.read_text() == after
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -602,6 +603,37 @@ def test_status_of_a_real_session_and_what_counts_as_use(home: TempHome, moto: M
         assert home.aws("sts", "get-caller-identity", "--profile", "prod").ok
         wait_for(lambda: stage.status()["sessions"][0]["state"] == "warm", 5, "the session is warm again")
         text = stage.stscache("agent", "status")
-        assert text.returncode == 0 and "prod-role" in text.stdout and "warm" in text.stdout, text
+        # The profile a user types (issue 23: it showed the role half, prod-role).
+        [row] = [line for line in text.stdout.splitlines() if role in line]
+        assert text.returncode == 0 and row.split()[0] == "prod" and "warm" in row, text
+        assert "prod-role" not in text.stdout, text
+        listed = stage.stscache("list")
+        assert listed.ok and listed.stdout.split("\t")[2] == "prod", listed
     finally:
         stage.stop_agent()
+    # purge --all leaves nothing that names a profile or a role (issue 23: agent.json stayed).
+    agent_json = home.cache_dir / "agent.json"
+    role_name = role.rsplit("/", 1)[1]
+    assert role_name in agent_json.read_text()
+    purged = run([str(home.stscache_bin), "purge", "--all"], home.env())
+    assert purged.ok, purged
+    assert f"removed the agent's record {agent_json}" in purged.stdout, purged
+    assert not agent_json.exists()
+    assert not [p for p in files_under(home.cache_dir) if p.is_file() and role_name.encode() in p.read_bytes()]
+
+
+def test_install_unit_writes_the_user_unit_with_this_binary(home: TempHome):
+    result = run([str(home.stscache_bin), "agent", "--install-unit"], home.env())
+
+    assert result.ok, result
+    assert result.stderr == ""
+    unit = home.root / ".config" / "systemd" / "user" / "stscache-agent.service"
+    assert f"Wrote {unit}" in result.stdout
+    assert "systemctl --user daemon-reload && systemctl --user enable --now stscache-agent" in result.stdout
+    assert f"\nExecStart={home.stscache_bin.resolve()} agent\n" in unit.read_text()
+    # systemd itself accepts it (the unit's syntax, and that ExecStart is an executable).
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.fail("systemd-analyze is not installed (Debian package systemd)")
+    verified = run([analyze, "verify", "--man=no", str(unit)], home.env())
+    assert verified.ok, verified

@@ -154,7 +154,8 @@ def test_list_plain_text_in_a_pipe(home: TempHome, cached_prod: str):
     assert result.ok, result
     (line,) = result.stdout.splitlines()
     fields = line.split("\t")
-    assert fields[:3] == [cached_prod, "alice", "prod,prod-role"]
+    # The profile a user selects, not the role half it delegates to (issue 23: "prod,prod-role").
+    assert fields[:3] == [cached_prod, "alice", "prod"]
     assert fields[5] == "valid"
 
 

@@ -27,7 +27,7 @@ VERSION = REPO_ROOT / "scripts" / "version"
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec", "agent", "agent.run", "agent.status",
                "setup", "console", "doctor", "login", "keys", "keys.add", "keys.list", "keys.remove", "keys.import",
-               "keys.rotate"]
+               "keys.export", "keys.rotate"]
 
 # What an install puts under PREFIX (man pages for the subcommands are checked separately).
 EXPECTED = {
@@ -41,6 +41,7 @@ EXPECTED = {
     "share/stscache/stscache.fish": 0o644,
     "share/stscache/starship.toml": 0o644,
     "share/stscache/installed-files": 0o644,
+    "lib/systemd/user/stscache-agent.service": 0o644,
 }
 
 
@@ -248,6 +249,80 @@ def test_man_renders_every_page(prefix: Path):
     assert "--format" in prompt or "\u2010\u2010format" in prompt, prompt
 
 
+def test_the_agent_unit_runs_the_installed_binary(prefix: Path):
+    unit = prefix / "lib" / "systemd" / "user" / "stscache-agent.service"
+    text = unit.read_text()
+    # Before issue 23 no unit was installed, and the example named /usr/local/bin whatever the prefix.
+    assert f"\nExecStart={prefix}/bin/stscache agent\n" in text, text
+    analyze = require_tool("systemd-analyze", "systemd")
+    verified = run([analyze, "verify", "--man=no", str(unit)], clean_env())
+    assert verified.ok, verified
+
+
+def test_the_man_pages_have_files_environment_and_examples(prefix: Path):
+    man = require_tool("man", "man-db")
+    env = clean_env(extra={"MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100"})
+    top = run([man, "-l", str(prefix / "share" / "man" / "man1" / "stscache.1")], env).stdout
+    for heading in ("ENVIRONMENT", "FILES", "EXAMPLES"):
+        assert f"\n{heading}\n" in top, top
+    assert "STSCACHE_CACHE_DIR" in top and ".written" in top and "stscache setup --undo --profile prod" in top
+    # Sections in mdoc's order: before SEE ALSO when there is one.
+    if "\nSEE ALSO\n" in top:
+        assert top.index("\nEXAMPLES\n") < top.index("\nSEE ALSO\n")
+    setup = run([man, "-l", str(prefix / "share" / "man" / "man1" / "stscache.setup.1")], env).stdout
+    assert "\nFILES\n" in setup and "\nEXAMPLES\n" in setup, setup
+    prompt = run([man, "-l", str(prefix / "share" / "man" / "man1" / "stscache.prompt.1")], env).stdout
+    assert "placeholders below" not in prompt, prompt
+
+
+def test_install_says_what_next_and_uninstall_keeps_the_cli_working(tmp_path: Path, stscache_bin: Path,
+                                                                    moto: MotoServer, base_user: AccessKey):
+    prefix = tmp_path / "prefix"
+    # PATH without the prefix (but with swift, which builds the man page generator).
+    tools = os.path.dirname(require_tool("swift", "the Swift toolchain"))
+    installed = install(stscache_bin, prefix, env={"PATH": f"{tools}:/usr/bin:/bin"})
+    assert installed.ok, installed
+    # Next steps (issue 23: it ended with "installed"), and no build noise that reads like a failure.
+    assert "Next steps:" in installed.stderr, installed
+    assert f"{prefix}/bin is not on your PATH" in installed.stderr, installed
+    assert f"source {prefix}/share/stscache/stscache.bash" in installed.stderr, installed
+    assert "stscache setup --profile NAME" in installed.stderr, installed
+    assert "stscache agent --install-unit" in installed.stderr, installed
+    assert "warning" not in installed.stderr.lower() and "deprecated" not in installed.stderr, installed
+    on_path = install(stscache_bin, prefix, env={"PATH": f"{prefix}/bin:{tools}:/usr/bin:/bin"})
+    assert on_path.ok and "not on your PATH" not in on_path.stderr, on_path
+
+    # The user's step: setup with the installed binary, then the AWS CLI through it.
+    binary = prefix / "bin" / "stscache"
+    home = TempHome(tmp_path / "home", moto, binary)
+    role = moto.create_role("uninstall", trusted=[base_user.user_arn])
+    home.add_source("base", base_user)
+    home.add_role_profile("dev", role, "base", role_session_name="dev")
+    home.write()
+    assert run([str(binary), "setup", "--profile", "dev"], home.env()).ok
+    assert home.aws("sts", "get-caller-identity", "--profile", "dev").ok
+    user_env = {"HOME": str(home.root)}
+
+    # Uninstall refuses while dev's credential_process names the binary, and says both ways out.
+    # (Before issue 23 it removed the binary and `aws --profile dev` failed with "No such file".)
+    refused = uninstall(prefix, env=user_env)
+    assert not refused.ok, refused
+    assert "dev" in refused.stderr and "stscache setup --undo --profile dev" in refused.stderr, refused
+    assert "--force" in refused.stderr, refused
+    assert binary.is_file()
+    forced = uninstall(prefix, "--force", "--dry-run", env=user_env)
+    assert forced.ok and "warning: profile dev in" in forced.stderr, forced
+    assert binary.is_file()
+
+    assert run([str(binary), "setup", "--undo", "--profile", "dev"], home.env()).ok
+    removed = uninstall(prefix, env=user_env)
+    assert removed.ok, removed
+    assert not prefix.exists(), tree(prefix)
+    # The CLI assumes the role itself again.
+    after = home.aws("sts", "get-caller-identity", "--profile", "dev", "--output", "json")
+    assert after.ok and after.json()["Arn"] == assumed_arn(role, "dev"), after
+
+
 # --------------------------------------------------------------------------------------------
 # Dry run, uninstall, DESTDIR
 # --------------------------------------------------------------------------------------------
@@ -362,6 +437,11 @@ def test_package_contents(deb: Path):
         assert path in entries, f"{path} missing:\n{listing}"
         assert entries[path] == ["-rw-r--r--", "root/root"], (path, entries[path])
     assert not [p for p in entries if p.endswith("installed-files")], listing  # dpkg keeps the list
+    unit = "/usr/lib/systemd/user/stscache-agent.service"
+    assert entries.get(unit) == ["-rw-r--r--", "root/root"], listing
+    text = subprocess.run(f"dpkg-deb --fsys-tarfile {deb} | tar -xOf - .{unit}", shell=True, capture_output=True,
+                          text=True, check=True).stdout
+    assert "\nExecStart=/usr/bin/stscache agent\n" in text, text
     # Debian's zsh reads vendor-completions, not site-functions (that is /usr/local's).
     assert not [p for p in entries if "site-functions" in p], listing
 

@@ -185,7 +185,7 @@ def test_add_from_stdin_checks_the_keys_first_and_never_stores_refused_ones(moto
     assert_clean_failure(home.stscache("prod-role"), "the key that opens it is gone")
     store_key.write_bytes(saved)
     os.chmod(store_key, 0o600)
-    assert keys(home, "remove", "base").returncode == 0
+    assert keys(home, "remove", "base", "--yes").returncode == 0  # the only copy: --yes (issue 23)
     assert stored_rows(home) == []
 
 
@@ -431,3 +431,149 @@ def test_the_secret_is_never_in_argv_or_stderr(moto, home, base_user):
         result = run([str(home.stscache_bin), *command], home.env())
         assert base_user.secret_access_key not in result.stdout + result.stderr
     assert_secret_nowhere(home.root, base_user.secret_access_key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: the way back (export), a guarded remove, stored keys used directly, sessions kept
+# across import and export.
+# ---------------------------------------------------------------------------------------------
+
+
+def plaintext_base(home: TempHome, key: AccessKey) -> Path:
+    path = home.root / ".aws" / "credentials"
+    path.write_text(f"# mine\n[base]\naws_access_key_id = {key.access_key_id}\n"
+                    f"aws_secret_access_key = {key.secret_access_key}\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_import_keeps_the_sessions_and_export_gives_the_cli_its_keys_back(moto, home, base_user):
+    role_arn = moto.create_role("keys-roundtrip", [base_user.user_arn])
+    stored_layout(home, role_arn)
+    path = plaintext_base(home, base_user)
+    first = home.aws("sts", "get-caller-identity", "--profile", "prod")
+    assert first.ok, first
+    assert moto.assume_role_count(role_arn) == 1
+
+    assert keys(home, "import", "base").returncode == 0
+    # The same keys, kept in the store now: the session made with them is still theirs. (Before
+    # issue 23 the role was assumed again and the old entry stayed "valid" with no profile.)
+    after_import = home.aws("sts", "get-caller-identity", "--profile", "prod")
+    assert after_import.ok, after_import
+    assert moto.assume_role_count(role_arn) == 1
+    listed = run([str(home.stscache_bin), "list"], home.env())
+    assert listed.ok and len(listed.stdout.splitlines()) == 1, listed
+    assert listed.stdout.split("\t")[2] == "prod", listed
+
+    # The CLI cannot use base by itself while its keys are stored ...
+    direct = home.aws("sts", "get-caller-identity", "--profile", "base")
+    assert not direct.ok, direct
+    # ... until they are exported back.
+    exported = keys(home, "export", "base")
+    assert exported.returncode == 0, exported
+    assert exported.stderr == ""
+    assert f"wrote {base_user.access_key_id} for profile base to {path}" in exported.stdout
+    assert base_user.secret_access_key not in exported.stdout
+    text = path.read_text()
+    assert text.startswith("# mine\n")
+    assert f"[base]\naws_access_key_id = {base_user.access_key_id}\naws_secret_access_key = {base_user.secret_access_key}\n" in text
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert stored_rows(home) == []
+    direct = home.aws("sts", "get-caller-identity", "--profile", "base")
+    assert direct.ok and json.loads(direct.stdout)["Arn"] == base_user.user_arn, direct
+    again = home.aws("sts", "get-caller-identity", "--profile", "prod")
+    assert again.ok, again
+    assert moto.assume_role_count(role_arn) == 1
+
+
+def base_profile(home: TempHome) -> None:
+    home.config["profile base"] = {"region": REGION, "endpoint_url": home.moto.endpoint}
+    home.write()
+
+
+def test_export_to_stdout_is_for_pipes_and_keeps_the_stored_copy(moto, home, base_user):
+    base_profile(home)
+    add_from_stdin(home, "base", base_user)
+    piped = keys(home, "export", "base", "--stdout")
+    assert piped.returncode == 0, piped
+    assert piped.stdout == (f"[base]\naws_access_key_id = {base_user.access_key_id}\n"
+                            f"aws_secret_access_key = {base_user.secret_access_key}\n")
+    assert piped.stderr == ""
+    assert [r[0] for r in stored_rows(home)] == ["base"]
+
+    # A terminal: refused (the secret would stay in its scrollback), nothing printed.
+    primary, secondary = pty.openpty()
+    try:
+        completed = subprocess.run([str(home.stscache_bin), "keys", "export", "base", "--stdout"], env=home.env(),
+                                   stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE, timeout=60)
+        os.close(secondary)
+        shown = b""
+        while select.select([primary], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert completed.returncode == 1
+    assert shown == b""
+    stderr = completed.stderr.decode()
+    assert stderr.startswith("stscache: ") and stderr.count("\n") == 1 and "--force" in stderr, stderr
+    assert base_user.secret_access_key not in stderr
+
+
+def test_remove_of_the_only_copy_is_refused_without_a_terminal_or_yes(moto, home, base_user):
+    base_profile(home)
+    add_from_stdin(home, "base", base_user)
+
+    refused = keys(home, "remove", "base")
+
+    message = assert_clean_failure(refused, "--yes", "stscache keys export base")
+    assert base_user.access_key_id in message
+    assert [r[0] for r in stored_rows(home)] == ["base"]
+    removed = keys(home, "remove", "base", "--yes")
+    assert removed.returncode == 0, removed
+    assert stored_rows(home) == []
+
+
+def test_remove_asks_on_a_terminal(moto, home, base_user):
+    base_profile(home)
+    add_from_stdin(home, "base", base_user)
+    for answer, kept in ((b"n\n", True), (b"y\n", False)):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(str(home.stscache_bin), [str(home.stscache_bin), "keys", "remove", "base"], home.env())
+        transcript = b""
+        deadline = time.monotonic() + 30
+        while b"[y/N]" not in transcript:
+            assert time.monotonic() < deadline, transcript
+            if select.select([fd], [], [], 0.5)[0]:
+                transcript += os.read(fd, 4096)
+        os.write(fd, answer)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        assert os.waitstatus_to_exitcode(status) == 0, transcript
+        assert ([r[0] for r in stored_rows(home)] == ["base"]) == kept
+
+
+def test_a_stored_keys_profile_is_usable_by_exec_and_export(moto, home, base_user):
+    base_profile(home)
+    add_from_stdin(home, "base", base_user)
+
+    # (Before issue 23: "profile base has no role_arn".)
+    child = run([str(home.stscache_bin), "exec", "--profile", "base", "--", "aws", "sts", "get-caller-identity",
+                 "--endpoint-url", moto.endpoint, "--output", "json"], home.env())
+    assert child.ok, child
+    assert json.loads(child.stdout)["Arn"] == base_user.user_arn
+    exported = run([str(home.stscache_bin), "export", "--profile", "base"], home.env())
+    assert exported.ok, exported
+    assert f"export AWS_ACCESS_KEY_ID='{base_user.access_key_id}'\n" in exported.stdout
+    assert "AWS_SESSION_TOKEN" not in exported.stdout and "AWS_CREDENTIAL_EXPIRATION" not in exported.stdout
+    served = run([str(home.stscache_bin), "exec", "--server", "--profile", "base", "--", "true"], home.env())
+    assert_clean_failure(served, "without --server")
+    # A profile with neither a role nor stored keys still says what is missing.
+    assert_clean_failure(run([str(home.stscache_bin), "exec", "--profile", "nokeys", "--", "true"], home.env()),
+                         "nokeys")
