@@ -18,8 +18,13 @@ public struct AWSServiceID: Sendable, Hashable, CustomStringConvertible {
     /// AWS Sign-In (`aws login`'s CreateOAuth2Token).
     public static let signin = AWSServiceID("signin")
 
-    /// `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO_OIDC`, ...
-    public var variable: String { "AWS_ENDPOINT_URL_" + snakeCase.uppercased() }
+    /// `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL_SSO_OIDC`, ... Upper-cased byte by byte (ASCII):
+    /// it runs on every cache hit, and `String.uppercased()` goes through Unicode's tables.
+    public var variable: String {
+        var bytes = Array("AWS_ENDPOINT_URL_".utf8)
+        for byte in snakeCase.utf8 { bytes.append((0x61...0x7A).contains(byte) ? byte - 0x20 : byte) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     public var description: String { snakeCase }
 }
@@ -80,21 +85,28 @@ public enum ConfiguredEndpoints {
     /// the environment (an empty value is `false`, and the profile is not consulted), else the
     /// profile's `ignore_configured_endpoint_urls`.
     public static func ignored(environment: [String: String], profile: Profile?) -> Bool {
-        let value = environment[ignoreVariable] ?? profile?["ignore_configured_endpoint_urls"]?.text
-        return value?.lowercased() == "true"
+        ignored(environment[ignoreVariable] ?? profile?["ignore_configured_endpoint_urls"]?.text)
+    }
+
+    private static func ignored(_ value: String?) -> Bool {
+        value?.lowercased() == "true"
     }
 
     /// The configured endpoint for `service`, or nil for the service's default endpoint.
     /// `profile` is the profile the call is made for (nil: none, only the environment counts).
     public static func endpoint(for service: AWSServiceID, profile: Profile?, files: ConfigFiles,
                                 environment: [String: String]) throws(ConfigError) -> ConfiguredEndpoint? {
-        if ignored(environment: environment, profile: profile) { return nil }
-        func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        if let url = variable(service.variable) {
-            return ConfiguredEndpoint(url: url, origin: .serviceVariable(service.variable))
-        }
-        if let url = variable(globalVariable) { return ConfiguredEndpoint(url: url, origin: .globalVariable) }
-        guard let profile else { return nil }
+        if let profile { return try endpoint(for: service, profile: profile, files: files, environment: environment) }
+        if ignored(environment[ignoreVariable]) { return nil }
+        return fromVariables(for: service, environment: environment)
+    }
+
+    /// The same for a profile at hand. (An overload rather than wrapping it in an Optional: on
+    /// the cache-hit path, every copy of a `Profile` into an Optional and back is measured.)
+    public static func endpoint(for service: AWSServiceID, profile: Profile, files: ConfigFiles,
+                                environment: [String: String]) throws(ConfigError) -> ConfiguredEndpoint? {
+        if ignored(environment[ignoreVariable] ?? profile["ignore_configured_endpoint_urls"]?.text) { return nil }
+        if let found = fromVariables(for: service, environment: environment) { return found }
         if let (name, section) = try servicesSection(of: profile, files: files),
            let value = section[service.snakeCase]?.subValues?["endpoint_url"], !value.text.isEmpty {
             return ConfiguredEndpoint(url: value.text, origin: .servicesSection(name: name, location: value.location))
@@ -102,6 +114,14 @@ public enum ConfiguredEndpoints {
         if let value = profile["endpoint_url"], !value.text.isEmpty {
             return ConfiguredEndpoint(url: value.text, origin: .profile(name: profile.name, location: value.location))
         }
+        return nil
+    }
+
+    /// Steps 1 and 2: `AWS_ENDPOINT_URL_<S>`, then `AWS_ENDPOINT_URL`.
+    private static func fromVariables(for service: AWSServiceID, environment: [String: String]) -> ConfiguredEndpoint? {
+        let name = service.variable
+        if let url = environment[name], !url.isEmpty { return ConfiguredEndpoint(url: url, origin: .serviceVariable(name)) }
+        if let url = environment[globalVariable], !url.isEmpty { return ConfiguredEndpoint(url: url, origin: .globalVariable) }
         return nil
     }
 

@@ -330,7 +330,14 @@ public struct ProfileResolver: Sendable {
     /// (botocore: the variable wins): the one reader, for every call a profile makes (STS, IAM,
     /// the Identity Center portal and OIDC, the console's federation endpoint).
     public static func caBundle(of profile: Profile?, environment: [String: String]) -> String? {
-        environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 } ?? profile?.string("ca_bundle")
+        if let profile { return caBundle(of: profile, environment: environment) }
+        return environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The same for a profile at hand (no copy into an Optional on the cache-hit path).
+    public static func caBundle(of profile: Profile, environment: [String: String]) -> String? {
+        if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { return bundle }
+        return profile.string("ca_bundle")
     }
 
     /// The profile's `sts_regional_endpoints`, else `AWS_STS_REGIONAL_ENDPOINTS` (set-but-empty
