@@ -29,35 +29,43 @@ public struct AWSServiceID: Sendable, Hashable, CustomStringConvertible {
     public var description: String { snakeCase }
 }
 
-/// An endpoint URL the user configured for one service, and where it was found.
+/// An endpoint URL the user configured for one service, and where it was found. Plain fields
+/// rather than an enum with payloads: it is made on every cache hit, and an Optional of a
+/// multi-payload enum has its metadata made at run time there.
 public struct ConfiguredEndpoint: Sendable, Equatable {
     public enum Origin: Sendable, Equatable {
-        /// `AWS_ENDPOINT_URL_<SERVICE>`.
-        case serviceVariable(String)
+        /// `AWS_ENDPOINT_URL_<SERVICE>` (`name`).
+        case serviceVariable
         /// `AWS_ENDPOINT_URL`.
         case globalVariable
-        /// `endpoint_url` under the service in `[services NAME]`.
-        case servicesSection(name: String, location: FileLocation)
-        /// The profile's own `endpoint_url`.
-        case profile(name: String, location: FileLocation)
+        /// `endpoint_url` under the service in `[services <name>]`.
+        case servicesSection
+        /// The own `endpoint_url` of profile `name`.
+        case profile
     }
 
     public var url: String
     public var origin: Origin
+    /// The variable, the services section or the profile.
+    public var name: String
+    /// The line of the setting, for the two from the config file.
+    public var location: FileLocation?
 
-    public init(url: String, origin: Origin) {
+    public init(url: String, origin: Origin, name: String, location: FileLocation? = nil) {
         self.url = url
         self.origin = origin
+        self.name = name
+        self.location = location
     }
 
     /// Where the URL came from, for messages: `AWS_ENDPOINT_URL_STS`, `endpoint_url in
     /// [services local] (~/.aws/config:7)`, ...
     public var source: String {
+        let at = location.map { " (\($0))" } ?? ""
         switch origin {
-        case .serviceVariable(let name): return name
-        case .globalVariable: return "AWS_ENDPOINT_URL"
-        case .servicesSection(let name, let location): return "endpoint_url in [services \(name)] (\(location))"
-        case .profile(let name, let location): return "endpoint_url of profile \"\(name)\" (\(location))"
+        case .serviceVariable, .globalVariable: return name
+        case .servicesSection: return "endpoint_url in [services \(name)]" + at
+        case .profile: return "endpoint_url of profile \"\(name)\"" + at
         }
     }
 }
@@ -96,32 +104,34 @@ public enum ConfiguredEndpoints {
     /// `profile` is the profile the call is made for (nil: none, only the environment counts).
     public static func endpoint(for service: AWSServiceID, profile: Profile?, files: ConfigFiles,
                                 environment: [String: String]) throws(ConfigError) -> ConfiguredEndpoint? {
-        if let profile { return try endpoint(for: service, profile: profile, files: files, environment: environment) }
-        if ignored(environment[ignoreVariable]) { return nil }
-        return fromVariables(for: service, environment: environment)
+        try find(service, profile: profile, files: files, environment: environment, ConfiguredEndpoint.init)
     }
 
-    /// The same for a profile at hand. (An overload rather than wrapping it in an Optional: on
-    /// the cache-hit path, every copy of a `Profile` into an Optional and back is measured.)
-    public static func endpoint(for service: AWSServiceID, profile: Profile, files: ConfigFiles,
-                                environment: [String: String]) throws(ConfigError) -> ConfiguredEndpoint? {
-        if ignored(environment[ignoreVariable] ?? profile["ignore_configured_endpoint_urls"]?.text) { return nil }
-        if let found = fromVariables(for: service, environment: environment) { return found }
-        if let (name, section) = try servicesSection(of: profile, files: files),
-           let value = section[service.snakeCase]?.subValues?["endpoint_url"], !value.text.isEmpty {
-            return ConfiguredEndpoint(url: value.text, origin: .servicesSection(name: name, location: value.location))
+    /// Only the URL: what the cache-hit path needs (no `ConfiguredEndpoint` to build and destroy
+    /// there: an Optional of it costs a run-time metadata instantiation).
+    public static func url(for service: AWSServiceID, profile: Profile, files: ConfigFiles,
+                           environment: [String: String]) throws(ConfigError) -> String? {
+        try find(service, profile: profile, files: files, environment: environment) { url, _, _, _ in url }
+    }
+
+    /// The rule itself, once: `make` gets the URL, its origin, the name of the variable, section
+    /// or profile, and the setting's line.
+    private static func find<Found>(
+        _ service: AWSServiceID, profile: Profile?, files: ConfigFiles, environment: [String: String],
+        _ make: (String, ConfiguredEndpoint.Origin, String, FileLocation?) -> Found
+    ) throws(ConfigError) -> Found? {
+        if ignored(environment[ignoreVariable] ?? profile?["ignore_configured_endpoint_urls"]?.text) { return nil }
+        let name = service.variable
+        if let url = environment[name], !url.isEmpty { return make(url, .serviceVariable, name, nil) }
+        if let url = environment[globalVariable], !url.isEmpty { return make(url, .globalVariable, globalVariable, nil) }
+        guard let profile else { return nil }
+        if let services = try servicesSection(of: profile, files: files),
+           let value = services.section[service.snakeCase]?.subValues?["endpoint_url"], !value.text.isEmpty {
+            return make(value.text, .servicesSection, services.name, value.location)
         }
         if let value = profile["endpoint_url"], !value.text.isEmpty {
-            return ConfiguredEndpoint(url: value.text, origin: .profile(name: profile.name, location: value.location))
+            return make(value.text, .profile, profile.name, value.location)
         }
-        return nil
-    }
-
-    /// Steps 1 and 2: `AWS_ENDPOINT_URL_<S>`, then `AWS_ENDPOINT_URL`.
-    private static func fromVariables(for service: AWSServiceID, environment: [String: String]) -> ConfiguredEndpoint? {
-        let name = service.variable
-        if let url = environment[name], !url.isEmpty { return ConfiguredEndpoint(url: url, origin: .serviceVariable(name)) }
-        if let url = environment[globalVariable], !url.isEmpty { return ConfiguredEndpoint(url: url, origin: .globalVariable) }
         return nil
     }
 
@@ -142,8 +152,8 @@ public enum ConfiguredEndpoints {
         }
         if isSet(globalVariable) { return [] }
         var variables: [(name: String, value: String)] = []
-        if let (_, section) = try servicesSection(of: profile, files: files) {
-            for (key, value) in section.values {
+        if let services = try servicesSection(of: profile, files: files) {
+            for (key, value) in services.section.values {
                 let service = AWSServiceID(key)
                 guard let url = value.subValues?["endpoint_url"]?.text, !url.isEmpty, isSafeVariableSuffix(key),
                       !isSet(service.variable) else { continue }
@@ -157,9 +167,13 @@ public enum ConfiguredEndpoints {
     /// The `[services NAME]` section the profile's `services = NAME` names, nil when it names
     /// none. botocore's `_get_services_config`: a `services` key naming no section, or an empty
     /// one, is an error.
-    static func servicesSection(of profile: Profile, files: ConfigFiles) throws(ConfigError)
-        -> (name: String, section: INISection)?
-    {
+    /// A struct, not a tuple: a tuple's metadata is made at run time, on the cache-hit path.
+    struct ServicesSection {
+        var name: String
+        var section: INISection
+    }
+
+    static func servicesSection(of profile: Profile, files: ConfigFiles) throws(ConfigError) -> ServicesSection? {
         guard let reference = profile["services"] else { return nil }
         guard let section = files.servicesSection(named: reference.text), !section.values.isEmpty else {
             throw ConfigError(.unknownServicesSection, at: reference.location, of: profile,
@@ -167,7 +181,7 @@ public enum ConfiguredEndpoints {
                     + "[services \(reference.text)] section with settings; add it (e.g. sts =, then an indented "
                     + "endpoint_url = URL) or remove the services line.")
         }
-        return (reference.text, section)
+        return ServicesSection(name: reference.text, section: section)
     }
 
     /// A service key that makes a plain variable name (`s3`, `sso_oidc`): letters, digits, `_`.

@@ -119,7 +119,7 @@ extension ProfileResolver {
         let scopes = (values["sso_registration_scopes"]?.text ?? "")
             .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
         func endpoint(_ service: AWSServiceID) throws(ConfigError) -> String? {
-            try ConfiguredEndpoints.endpoint(for: service, profile: profile, files: files, environment: environment)?.url
+            try ConfiguredEndpoints.url(for: service, profile: profile, files: files, environment: environment)
         }
         return IdentityCenterSettings(
             profile: profile.name, startURL: values["sso_start_url"]!.text, region: values["sso_region"]!.text,

@@ -323,7 +323,7 @@ public struct ProfileResolver: Sendable {
 
     /// The profile's STS endpoint by botocore's configured-endpoint rules (`ConfiguredEndpoints`).
     private func endpoint(of profile: Profile) throws(ConfigError) -> String? {
-        try ConfiguredEndpoints.endpoint(for: .sts, profile: profile, files: files, environment: environment)?.url
+        try ConfiguredEndpoints.url(for: .sts, profile: profile, files: files, environment: environment)
     }
 
     /// `AWS_CA_BUNDLE` (set-but-empty counts as unset), else the profile's `ca_bundle`
