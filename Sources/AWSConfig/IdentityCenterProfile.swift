@@ -16,14 +16,19 @@ public struct IdentityCenterSettings: Sendable, Equatable {
     public var sessionName: String?
     /// `sso_registration_scopes` of the session (comma-separated; only a login reads them).
     public var registrationScopes: [String]
-    /// `AWS_ENDPOINT_URL_SSO`: the portal (GetRoleCredentials); nil for AWS's own.
+    /// The portal's (GetRoleCredentials) configured endpoint, service `sso`
+    /// (`AWS_ENDPOINT_URL_SSO`, ...: `ConfiguredEndpoints`); nil for AWS's own.
     public var portalEndpoint: String?
-    /// `AWS_ENDPOINT_URL_SSO_OIDC`: OIDC (CreateToken); nil for AWS's own.
+    /// OIDC's (CreateToken) configured endpoint, service `sso_oidc` (`AWS_ENDPOINT_URL_SSO_OIDC`,
+    /// ...); nil for AWS's own.
     public var oidcEndpoint: String?
+    /// `AWS_CA_BUNDLE`, else the profile's `ca_bundle`: for the portal and OIDC calls as for
+    /// every other call the profile makes.
+    public var caBundle: String?
 
     public init(profile: String, startURL: String, region: String, accountId: String, roleName: String,
                 sessionName: String? = nil, registrationScopes: [String] = [], portalEndpoint: String? = nil,
-                oidcEndpoint: String? = nil) {
+                oidcEndpoint: String? = nil, caBundle: String? = nil) {
         self.profile = profile
         self.startURL = startURL
         self.region = region
@@ -33,6 +38,7 @@ public struct IdentityCenterSettings: Sendable, Equatable {
         self.registrationScopes = registrationScopes
         self.portalEndpoint = portalEndpoint
         self.oidcEndpoint = oidcEndpoint
+        self.caBundle = caBundle
     }
 
     /// What names the token file `~/.aws/sso/cache/<sha1 hex>.json`: the session name, or the
@@ -125,15 +131,14 @@ extension ProfileResolver {
         }
         let scopes = (values["sso_registration_scopes"]?.text ?? "")
             .split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
-        let ignoreEndpoints = Self.ignoresConfiguredEndpoints(environment: environment, profile: profile)
-        func endpoint(_ name: String) -> String? {
-            guard !ignoreEndpoints, let value = environment[name], !value.isEmpty else { return nil }
-            return value
+        func endpoint(_ service: AWSServiceID) throws(ConfigError) -> String? {
+            try ConfiguredEndpoints.url(for: service, profile: profile, files: files, environment: environment)
         }
         return IdentityCenterSettings(
             profile: profile.name, startURL: values["sso_start_url"]!.text, region: values["sso_region"]!.text,
             accountId: account.text, roleName: role.text, sessionName: sessionName, registrationScopes: scopes,
-            portalEndpoint: endpoint("AWS_ENDPOINT_URL_SSO"), oidcEndpoint: endpoint("AWS_ENDPOINT_URL_SSO_OIDC"))
+            portalEndpoint: try endpoint(.sso), oidcEndpoint: try endpoint(.ssoOIDC),
+            caBundle: Self.caBundle(of: profile, environment: environment))
     }
 
     /// An Identity Center profile as the "role" whose session the pipeline caches: the portal's
@@ -142,6 +147,6 @@ extension ProfileResolver {
         guard let settings = try identityCenterSettings(of: profile) else { return nil }
         return RoleProfile(
             name: profile.name, roleArn: settings.roleDescription, roleSessionName: "identity-center",
-            region: settings.region, source: .identityCenter(settings))
+            region: settings.region, caBundle: settings.caBundle, source: .identityCenter(settings))
     }
 }

@@ -84,7 +84,7 @@ public struct ProfileResolver: Sendable {
             region: Self.region(of: profile, environment: environment),
             endpointURL: try endpoint(of: profile),
             stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
-            caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
+            caBundle: Self.caBundle(of: profile, environment: environment),
             source: source)
     }
 
@@ -147,7 +147,7 @@ public struct ProfileResolver: Sendable {
             region: Self.region(of: profile, environment: environment),
             endpointURL: try endpoint(of: profile),
             stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
-            caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
+            caBundle: Self.caBundle(of: profile, environment: environment),
             source: .webIdentity(tokenFile: tokenFile))
     }
 
@@ -380,24 +380,23 @@ public struct ProfileResolver: Sendable {
         return profile?.string("region") ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION") ?? "us-east-1"
     }
 
-    /// `AWS_ENDPOINT_URL_STS` > the profile's `[services x]` sts `endpoint_url` >
-    /// `AWS_ENDPOINT_URL` > the profile's `endpoint_url`, all skipped when
-    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` / `ignore_configured_endpoint_urls` is true (botocore).
+    /// The profile's STS endpoint by botocore's configured-endpoint rules (`ConfiguredEndpoints`).
     private func endpoint(of profile: Profile) throws(ConfigError) -> String? {
-        if Self.ignoresConfiguredEndpoints(environment: environment, profile: profile) { return nil }
-        if let url = env("AWS_ENDPOINT_URL_STS") { return url }
-        if let services = profile["services"], !services.text.isEmpty {
-            guard let section = files.servicesSection(named: services.text) else {
-                let fix = NameSuggestion.closest(to: services.text, among: files.servicesNames)
-                    .map { "did you mean \"\($0)\"? Correct the services line." }
-                    ?? "add it or remove the services line."
-                throw ConfigError(.unknownServicesSection, at: services.location, of: profile,
-                    "\(describe(profile)) has services = \(services.text), but "
-                        + "\(files.configPath) has no [services \(services.text)] section; " + fix)
-            }
-            if let url = section["sts"]?.subValues?["endpoint_url"]?.text, !url.isEmpty { return url }
-        }
-        return env("AWS_ENDPOINT_URL") ?? profile.string("endpoint_url")
+        try ConfiguredEndpoints.url(for: .sts, profile: profile, files: files, environment: environment)
+    }
+
+    /// `AWS_CA_BUNDLE` (set-but-empty counts as unset), else the profile's `ca_bundle`
+    /// (botocore: the variable wins): the one reader, for every call a profile makes (STS, IAM,
+    /// the Identity Center portal and OIDC, the console's federation endpoint).
+    public static func caBundle(of profile: Profile?, environment: [String: String]) -> String? {
+        if let profile { return caBundle(of: profile, environment: environment) }
+        return environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The same for a profile at hand (no copy into an Optional on the cache-hit path).
+    public static func caBundle(of profile: Profile, environment: [String: String]) -> String? {
+        if let bundle = environment["AWS_CA_BUNDLE"], !bundle.isEmpty { return bundle }
+        return profile.string("ca_bundle")
     }
 
     /// The profile's `sts_regional_endpoints`, else `AWS_STS_REGIONAL_ENDPOINTS` (set-but-empty
@@ -422,14 +421,6 @@ public struct ProfileResolver: Sendable {
                 profile: profile?.name)
         }
         return value
-    }
-
-    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, else `profile`'s `ignore_configured_endpoint_urls`
-    /// (botocore's order): `true`, in any case, skips every configured endpoint URL. Set-but-empty
-    /// counts as unset. The one reader of both, for the STS, IAM and Identity Center endpoints.
-    public static func ignoresConfiguredEndpoints(environment: [String: String], profile: Profile?) -> Bool {
-        let variable = environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"].flatMap { $0.isEmpty ? nil : $0 }
-        return (variable ?? profile?.string("ignore_configured_endpoint_urls"))?.lowercased() == "true"
     }
 
     // MARK: - Helpers

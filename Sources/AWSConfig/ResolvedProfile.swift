@@ -22,8 +22,9 @@ public struct RoleProfile: Sendable, Equatable {
     public var mfaSession: MFASessionSettings?
     /// Region for the STS call: profile `region` > `AWS_REGION` > `AWS_DEFAULT_REGION` > `us-east-1`.
     public var region: String
-    /// An explicit STS endpoint, by the brief's precedence: `AWS_ENDPOINT_URL_STS` >
-    /// `services` sts `endpoint_url` > `AWS_ENDPOINT_URL` > profile `endpoint_url`; nil = default.
+    /// An explicit STS endpoint, by botocore's precedence (`ConfiguredEndpoints`):
+    /// `AWS_ENDPOINT_URL_STS` > `AWS_ENDPOINT_URL` > `services` sts `endpoint_url` > profile
+    /// `endpoint_url`; nil = default.
     public var endpointURL: String?
     /// `sts_regional_endpoints` (`regional` or `legacy`), nil when unset.
     public var stsRegionalEndpoints: String?

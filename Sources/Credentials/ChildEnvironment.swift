@@ -9,7 +9,7 @@
 /// `mfa_process`): each may run stscache again (a shell, a wrapper script), and that stscache
 /// should find the same cache and behave as the user configured it. What the kinds add on top
 /// is set by their callers: sources get `STSCACHE_CHAIN` extended (loop detection), `exec`
-/// children `STSCACHE_EXEC_PROFILE` (for `prompt`).
+/// children `STSCACHE_PROFILE` (for `prompt`).
 ///
 /// A nested stscache under the `env` key store therefore fails with a clear message (no key)
 /// instead of working. `STSCACHE_KEY_STORE` stays (and is set to `env` when the key alone chose
@@ -20,8 +20,8 @@ package enum ChildEnvironment {
     package static let keptSettings: Set<String> = [
         // Where the cache is and which key store: the same cache, or a clear error.
         "STSCACHE_CACHE_DIR", "STSCACHE_KEY_STORE",
-        // Markers stscache sets for its own children: loop detection, the exec'd profile.
-        "STSCACHE_CHAIN", "STSCACHE_EXEC_PROFILE",
+        // Markers stscache sets for its own children: loop detection, the exec'd or exported profile.
+        "STSCACHE_CHAIN", "STSCACHE_PROFILE",
         // Tuning the user chose for every run.
         "STSCACHE_REFRESH_WINDOW", "STSCACHE_LOCK_TIMEOUT", "STSCACHE_STS_TIMEOUT", "STSCACHE_ATTEMPT_TIMEOUT",
         "STSCACHE_CONNECT_TIMEOUT", "STSCACHE_MAX_ATTEMPTS", "STSCACHE_PROCESS_TIMEOUT",

@@ -91,7 +91,7 @@ package struct NetworkSettings: Equatable, Sendable {
                            proxy: isHTTPS ? httpsProxy : httpProxy, noProxy: noProxy)
     }
 
-    package var retryPolicy: STSRetryPolicy { STSRetryPolicy(maxAttempts: maxAttempts, deadline: deadline) }
+    package var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: maxAttempts, deadline: deadline) }
 
     /// Seconds greater than 0, finite; the syntax of every timeout knob (and
     /// `AWS_METADATA_SERVICE_TIMEOUT`'s).

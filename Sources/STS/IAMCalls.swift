@@ -64,7 +64,7 @@ extension STSClient {
 
     /// IAM [CreateAccessKey](https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html)
     /// for the user whose `credentials` sign it. Not idempotent: give this client one attempt
-    /// (`STSRetryPolicy(maxAttempts: 1)`), a retry could make a second key.
+    /// (`RetryPolicy(maxAttempts: 1)`), a retry could make a second key.
     /// `userName`: the user, for a caller IAM cannot tell it from (a GetSessionToken session's
     /// temporary key); nil lets IAM take the user whose key signed the request.
     public func createAccessKey(userName: String? = nil, credentials: AWSCredentials, endpoint: STSEndpoint) throws -> AWSCredentials {

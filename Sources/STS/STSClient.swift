@@ -22,45 +22,14 @@ public typealias STSSigningFunction = @Sendable (
     _ credentials: AWSCredentials, _ region: String, _ service: String, _ date: Date
 ) -> [(name: String, value: String)]
 
-/// How hard one STS call tries. Retries cover throttling, 5xx answers and transient network
-/// failures (never a refusal such as AccessDenied), with exponential backoff and full jitter
-/// (delay = random(0, min(maxDelay, baseDelay * 2^(attempt-1)))), all inside `deadline`.
-public struct STSRetryPolicy: Sendable, Equatable {
-    /// Requests sent at most (1 = no retries).
-    public var maxAttempts: Int
-    public var baseDelay: Double
-    public var maxDelay: Double
-    /// Seconds for the whole call, attempts and sleeps included; nil = no overall limit.
-    public var deadline: Double?
-    /// When STS rejects the request's timestamp, re-sign once with the time from its `Date`
-    /// header. This extra attempt does not count against `maxAttempts`.
-    public var correctsClockSkew: Bool
-
-    public init(maxAttempts: Int = 3, baseDelay: Double = 0.5, maxDelay: Double = 5, deadline: Double? = 30,
-                correctsClockSkew: Bool = true) {
-        self.maxAttempts = max(1, maxAttempts)
-        self.baseDelay = baseDelay
-        self.maxDelay = maxDelay
-        self.deadline = deadline
-        self.correctsClockSkew = correctsClockSkew
-    }
-
-    /// The sleep before attempt `attempt + 1`, given a uniform random number in [0, 1).
-    public func delay(afterAttempt attempt: Int, jitter: Double) -> Double {
-        let exponent = min(max(attempt - 1, 0), 30)
-        let ceiling = min(maxDelay, baseDelay * Double(1 << exponent))
-        return max(0, min(jitter, 1)) * ceiling
-    }
-}
-
 /// Calls STS over an `HTTPTransport`. A value type: the transport, options, clock, signer,
 /// sleep and jitter all come from the caller, so tests run on fakes and fixed clocks.
 public struct STSClient: Sendable {
     public struct Options: Sendable, Equatable {
         public var http: HTTPOptions
-        public var retry: STSRetryPolicy
+        public var retry: RetryPolicy
 
-        public init(http: HTTPOptions = HTTPOptions(), retry: STSRetryPolicy = STSRetryPolicy()) {
+        public init(http: HTTPOptions = HTTPOptions(), retry: RetryPolicy = RetryPolicy()) {
             self.http = http
             self.retry = retry
         }
@@ -113,36 +82,15 @@ public struct STSClient: Sendable {
         action: String, parameters: [(name: String, value: String)], credentials: AWSCredentials?,
         endpoint: STSEndpoint, service: String = "sts", decode: ([UInt8]) throws -> Result
     ) throws -> Result {
-        let policy = options.retry
         let endpointForMessages = redactUserInfo(endpoint.url)
-        let start = clock()
+        let policy = options.retry
         var skew: Double = 0
         var skewCorrected = false
-        var attempt = 0
         var sent = 0
-        var lastError: STSError?
-
         // The offset STS's Date header showed, when it refused our timestamp.
         var measuredSkew: Double?
 
-        func elapsed() -> Double { clock().timeIntervalSince(start) }
-        func giveUp(_ error: STSError) -> STSError {
-            var error = error
-            error.attempts = sent
-            if error.isClockSkew { error.clockOffset = measuredSkew }
-            return error
-        }
-
-        while true {
-            attempt += 1
-            var http = options.http
-            if let deadline = policy.deadline {
-                let remaining = deadline - elapsed()
-                if remaining <= 0, let lastError { throw giveUp(lastError) }
-                http.totalTimeout = min(http.totalTimeout, max(remaining, 0.001))
-                http.connectTimeout = min(http.connectTimeout, http.totalTimeout)
-            }
-
+        func attempt(_ http: HTTPOptions) throws -> RetryPolicy.Outcome<Result, STSError> {
             var request = STSRequestBuilder.request(parameters: parameters, endpoint: endpoint)
             if let credentials {
                 let date = clock().addingTimeInterval(skew)
@@ -157,7 +105,7 @@ public struct STSClient: Sendable {
                 sent += 1
                 let response = try transport.send(request, options: http)
                 if (200..<300).contains(response.status) {
-                    return try decode(response.body)
+                    return .success(try decode(response.body))
                 }
                 serverDate = response.header("Date").flatMap(Timestamps.parseHTTPDate)
                 if let document = try? STSResponseDecoder.decodeError(response.body) {
@@ -168,7 +116,6 @@ public struct STSClient: Sendable {
             } catch let transportError as TransportError {
                 error = STSError(.transport(transportError, action: action, endpoint: endpointForMessages))
             }
-            lastError = error
 
             if error.isClockSkew, let serverDate {
                 let measured = serverDate.timeIntervalSince(clock())
@@ -177,16 +124,19 @@ public struct STSClient: Sendable {
                 if policy.correctsClockSkew, !skewCorrected, abs(measured - skew) >= 60 {
                     skew = measured
                     skewCorrected = true
-                    attempt -= 1
                     onClockSkewCorrected?(measured)
-                    continue
+                    return .resend(error)
                 }
             }
+            return error.isRetryable ? .retryable(error) : .final(error)
+        }
 
-            guard error.isRetryable, attempt < policy.maxAttempts else { throw giveUp(error) }
-            let delay = policy.delay(afterAttempt: attempt, jitter: jitter())
-            if let deadline = policy.deadline, elapsed() + delay >= deadline { throw giveUp(error) }
-            if delay > 0 { sleep(delay) }
+        do {
+            return try policy.run(http: options.http, clock: clock, sleep: sleep, jitter: jitter, attempt)
+        } catch var error as STSError {
+            error.attempts = sent
+            if error.isClockSkew { error.clockOffset = measuredSkew }
+            throw error
         }
     }
 

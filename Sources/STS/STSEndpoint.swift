@@ -61,9 +61,9 @@ public struct STSEndpoint: Sendable, Equatable {
     public static let globalURL = "https://sts.amazonaws.com/"
 
     /// The endpoint for one call, the way botocore picks it:
-    /// 1. an explicit endpoint (`AWS_ENDPOINT_URL_STS`, the profile's `services` sts
-    ///    `endpoint_url`, `AWS_ENDPOINT_URL`, the profile's `endpoint_url` — chosen by the config
-    ///    layer) wins, signed for `region`;
+    /// 1. an explicit endpoint (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, the profile's
+    ///    `services` sts `endpoint_url`, the profile's `endpoint_url` — chosen by the config
+    ///    layer's `ConfiguredEndpoints`) wins, signed for `region`;
     /// 2. `sts_regional_endpoints = legacy` and a legacy global region: `https://sts.amazonaws.com`;
     /// 3. otherwise regional: `https://sts.<region>.amazonaws.com` (`.amazonaws.com.cn` for `cn-`).
     /// The pseudo-region `aws-global` always means the global endpoint, signed for us-east-1.

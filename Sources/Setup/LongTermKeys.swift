@@ -490,25 +490,24 @@ package struct LongTermKeys {
     }
 
     /// Where the profile's STS and IAM calls go: its `region` (then `AWS_REGION`,
-    /// `AWS_DEFAULT_REGION`, us-east-1); STS at `AWS_ENDPOINT_URL_STS` > `AWS_ENDPOINT_URL` >
-    /// its `endpoint_url`; IAM at `AWS_ENDPOINT_URL_IAM` > `AWS_ENDPOINT_URL` > its
-    /// `endpoint_url`, else IAM's global endpoint. Plain http is refused off this machine.
+    /// `AWS_DEFAULT_REGION`, us-east-1); STS and IAM each at its configured endpoint
+    /// (`ConfiguredEndpoints`: `AWS_ENDPOINT_URL_STS` / `_IAM`, `AWS_ENDPOINT_URL`, the
+    /// `[services]` section's, the profile's `endpoint_url`), else STS's regional and IAM's
+    /// global endpoint. Plain http is refused off this machine.
     package func endpoints(profile: String) throws -> Endpoints {
         let found = files.profile(named: profile)
-        func env(_ name: String) -> String? {
-            guard let value = context.environment[name], !value.isEmpty else { return nil }
-            return value
+        let environment = context.environment
+        let region = ProfileResolver.region(of: found, environment: environment)
+        func configured(_ service: AWSServiceID) throws -> String? {
+            try ConfiguredEndpoints.endpoint(for: service, profile: found, files: files, environment: environment)?.url
         }
-        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: context.environment, profile: found)
-        let region = ProfileResolver.region(of: found, environment: context.environment)
-        let shared = ignore ? nil : (env("AWS_ENDPOINT_URL") ?? found?.string("endpoint_url"))
         let sts = try STSEndpoint.resolve(
-            region: region, endpointURL: ignore ? nil : (env("AWS_ENDPOINT_URL_STS") ?? shared),
-            stsRegionalEndpoints: try ProfileResolver.stsRegionalEndpoints(of: found, environment: context.environment))
-        let iam = try IAMService.endpoint(region: region, explicitURL: ignore ? nil : (env("AWS_ENDPOINT_URL_IAM") ?? shared))
-        try sts.requireTransportSecurity(environment: context.environment)
-        try iam.requireTransportSecurity(environment: context.environment)
-        return Endpoints(sts: sts, iam: iam, caBundle: env("AWS_CA_BUNDLE") ?? found?.string("ca_bundle"))
+            region: region, endpointURL: try configured(.sts),
+            stsRegionalEndpoints: try ProfileResolver.stsRegionalEndpoints(of: found, environment: environment))
+        let iam = try IAMService.endpoint(region: region, explicitURL: try configured(.iam))
+        try sts.requireTransportSecurity(environment: environment)
+        try iam.requireTransportSecurity(environment: environment)
+        return Endpoints(sts: sts, iam: iam, caBundle: ProfileResolver.caBundle(of: found, environment: environment))
     }
 
     /// One signed GetCallerIdentity: the keys work, and whose they are.

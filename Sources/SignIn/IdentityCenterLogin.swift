@@ -33,10 +33,13 @@ package struct IdentityCenterLogin {
         package var oidcEndpoint: String?
         /// The profile whose settings are used (legacy), for messages.
         package var profile: String?
+        /// `AWS_CA_BUNDLE`, else the `--profile`'s `ca_bundle`.
+        package var caBundle: String? = nil
 
         var asSettings: IdentityCenterSettings {
             IdentityCenterSettings(profile: profile ?? "", startURL: startURL, region: region, accountId: "", roleName: "",
-                                   sessionName: sessionName, registrationScopes: scopes ?? [], oidcEndpoint: oidcEndpoint)
+                                   sessionName: sessionName, registrationScopes: scopes ?? [], oidcEndpoint: oidcEndpoint,
+                                   caBundle: caBundle)
         }
     }
 
@@ -79,9 +82,9 @@ package struct IdentityCenterLogin {
                 legacyProfile = found
             }
         }
-        // The profile's ignore_configured_endpoint_urls counts as it does for its credentials.
-        let ignore = ProfileResolver.ignoresConfiguredEndpoints(environment: environment, profile: section)
-        let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
+        // The profile's endpoint settings and CA bundle count as they do for its credentials.
+        let oidc = try ConfiguredEndpoints.endpoint(for: .ssoOIDC, profile: section, files: files, environment: environment)?.url
+        let caBundle = ProfileResolver.caBundle(of: section, environment: environment)
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
                 throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; "
@@ -95,7 +98,8 @@ package struct IdentityCenterLogin {
             let scopes = section["sso_registration_scopes"].map {
                 $0.text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
             }
-            return Target(startURL: startURL, region: region, sessionName: name, scopes: scopes, oidcEndpoint: oidc)
+            return Target(startURL: startURL, region: region, sessionName: name, scopes: scopes, oidcEndpoint: oidc,
+                          caBundle: caBundle)
         }
         guard let legacyProfile, let startURL = legacyProfile.string("sso_start_url"),
               let region = legacyProfile.string("sso_region") else {
@@ -103,7 +107,7 @@ package struct IdentityCenterLogin {
                 + "an IAM Identity Center profile.")
         }
         return Target(startURL: startURL, region: region, sessionName: nil, scopes: nil, oidcEndpoint: oidc,
-                      profile: legacyProfile.name)
+                      profile: legacyProfile.name, caBundle: caBundle)
     }
 
     /// The CLI's registration cache name (`_registration_cache_key`): SHA-1 of
@@ -208,7 +212,7 @@ package struct IdentityCenterLogin {
     private func deviceCode(_ target: Target, base: String, files: IdentityCenterTokenFiles,
                             show: (_ url: String, _ userCode: String?) -> Void) throws {
         let registration = try clientRegistration(target, flow: .deviceCode, base: base, files: files)
-        let start = try post(base + "/device_authorization", [
+        let start = try post(target, base + "/device_authorization", [
             "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
             "startUrl": .string(target.startURL),
         ])
@@ -228,7 +232,7 @@ package struct IdentityCenterLogin {
 
         while context.now() < deadline {
             context.sleep(Double(max(1, interval)))
-            let poll = try post(base + "/token", [
+            let poll = try post(target, base + "/token", [
                 "grantType": .string("urn:ietf:params:oauth:grant-type:device_code"), "deviceCode": .string(deviceCode),
                 "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
             ])
@@ -266,7 +270,7 @@ package struct IdentityCenterLogin {
         case .code(let received)?:
             code = received
         }
-        let response = try post(base + "/token", [
+        let response = try post(target, base + "/token", [
             "grantType": .string("authorization_code"), "code": .string(code),
             "codeVerifier": .string(flow.verifier), "redirectUri": .string(AuthorizationCode.redirect(port: redirect.port)),
             "clientId": .string(registration.clientId), "clientSecret": .string(registration.clientSecret),
@@ -326,7 +330,7 @@ package struct IdentityCenterLogin {
             body["issuerUrl"] = .string(target.startURL)
         }
         if let scopes { body["scopes"] = .strings(scopes) }
-        let response = try post(base + "/client/register", body)
+        let response = try post(target, base + "/client/register", body)
         guard response.status == 200, let answer = JSONObjectFields.parse(response.body),
               let id = answer.string("clientId"), IdentityCenterToken.isHeaderSafe(id),
               let secret = answer.string("clientSecret"), IdentityCenterToken.isHeaderSafe(secret),
@@ -353,17 +357,15 @@ package struct IdentityCenterLogin {
         }
     }
 
-    private func post(_ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
-        let object = IdentityCenterToken.encode(body)
-        var options = settings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"])
+    /// One OIDC call under the one retry policy, with the profile's CA bundle.
+    private func post(_ target: Target, _ url: String, _ body: [String: JSONObjectFields.Value]) throws -> HTTPResponse {
+        var options = settings.httpOptions(for: url, caBundle: target.caBundle)
         options.maxResponseBytes = 64 * 1024
-        do {
-            return try context.makeTransport().send(
-                HTTPRequest(method: "POST", url: url, headers: [(name: "Content-Type", value: "application/json")], body: object),
-                options: options)
-        } catch {
-            throw IdentityCenterError(.unavailable, "could not reach Identity Center OIDC at \(url) (\(describe(error))).")
-        }
+        let request = HTTPRequest(method: "POST", url: url, headers: [(name: "Content-Type", value: "application/json")],
+                                  body: IdentityCenterToken.encode(body))
+        return try IdentityCenterService.send(
+            request, what: "Identity Center OIDC at \(url)", options: options, transport: context.makeTransport(),
+            policy: settings.retryPolicy, clock: context.now, sleep: context.sleep, jitter: { Double.random(in: 0..<1) })
     }
 
     private static func failure(_ response: HTTPResponse, _ operation: String, base: String) -> IdentityCenterError {

@@ -56,24 +56,48 @@ struct DoctorCommand: ContextualCommand {
         findings += Doctor.directoryFindings(environment: context.environment, home: context.homeDirectory)
         findings += Doctor.keyStoreFindings(environment: context.environment, home: context.homeDirectory)
         findings.append(network ? clockFinding(context: context)
-            : DoctorFinding(.info, "clock-not-checked", "the clock was not compared with STS's (that needs the network).",
+            : DoctorFinding(.info, "clock-not-checked",
+                            "the clock was not compared with STS's; stscache doctor --network compares it (one "
+                                + "unauthenticated request to the profile's STS endpoint).",
                             fix: "stscache doctor --network"))
         context.output.stdout(json ? Doctor.json(findings) : Doctor.text(findings))
         if findings.contains(where: { $0.severity == .error || (strict && $0.severity == .warning) }) { throw ExitCode(1) }
     }
 
-    /// The local clock against the `Date` header of an unauthenticated request to STS (any
-    /// answer carries it). SigV4 refuses requests more than five minutes off.
+    /// Where the clock is compared: the STS endpoint stscache calls for the profile checked
+    /// (`--profile`, else `AWS_PROFILE`, else `default`; a delegating profile's role profile), by
+    /// the same rules (`ConfiguredEndpoints`, region, `sts_regional_endpoints`), and its CA bundle.
+    /// Without such a profile, the environment's settings alone.
+    func stsEndpoint(context: Context) throws -> (url: String, caBundle: String?) {
+        let environment = context.environment
+        let files = (try? ConfigFiles.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath))
+            ?? ConfigFiles(config: nil, credentials: nil, configPath: context.configFilePath,
+                           credentialsPath: context.credentialsFilePath)
+        let named = profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        let role = RoleLookup(files: files, context: context, keysOnly: true).roleProfileName(for: named)
+        let found = files.profile(named: role ?? named) ?? files.profile(named: named)
+        let configured = try ConfiguredEndpoints.endpoint(for: .sts, profile: found, files: files, environment: environment)
+        let endpoint = try STSEndpoint.resolve(
+            region: ProfileResolver.region(of: found, environment: environment), endpointURL: configured?.url,
+            stsRegionalEndpoints: try ProfileResolver.stsRegionalEndpoints(of: found, environment: environment))
+        return (endpoint.url, ProfileResolver.caBundle(of: found, environment: environment))
+    }
+
+    /// The local clock against the `Date` header of an unauthenticated request to the
+    /// profile's STS endpoint (any answer carries it). SigV4 refuses requests more than five
+    /// minutes off.
     func clockFinding(context: Context) -> DoctorFinding {
-        let url = context.environment["AWS_ENDPOINT_URL_STS"].flatMap { $0.isEmpty ? nil : $0 } ?? STSEndpoint.globalURL
         let settings: NetworkSettings
+        let url: String
+        let caBundle: String?
         do {
             settings = try NetworkSettings(environment: context.environment)
+            (url, caBundle) = try stsEndpoint(context: context)
         } catch {
-            return DoctorFinding(.error, "invalid-setting", error.message + "; the clock was not checked.",
+            return DoctorFinding(.error, "invalid-setting", oneLine(describe(error)) + "; the clock was not checked.",
                                  fix: "correct or unset it (docs/network.md lists the settings).")
         }
-        let options = settings.httpOptions(for: url, caBundle: context.environment["AWS_CA_BUNDLE"])
+        let options = settings.httpOptions(for: url, caBundle: caBundle)
         do {
             let sent = context.now()
             let response = try context.makeTransport().send(HTTPRequest(method: "GET", url: url), options: options)
@@ -87,7 +111,8 @@ struct DoctorCommand: ContextualCommand {
                     + (offset > 0 ? "behind" : "ahead of") + " STS's; AWS refuses signed requests more than 300 s off.",
                     fix: "set the clock right: timedatectl set-ntp true")
             }
-            return DoctorFinding(.info, "clock", "the local clock is within \(Int(abs(offset).rounded(.up))) s of STS's.",
+            return DoctorFinding(.info, "clock", "the local clock is within \(Int(abs(offset).rounded(.up))) s of STS's "
+                                    + "(\(url)).",
                                  fix: "nothing to do.")
         } catch {
             return DoctorFinding(.warning, "clock-unknown", "could not reach STS (\(url)) to compare clocks: \(describe(error))",

@@ -20,7 +20,8 @@ struct ExecCommand: ContextualCommand {
         usage: "stscache exec --profile <profile> [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
-            AWS_CREDENTIAL_EXPIRATION and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \
+            AWS_CREDENTIAL_EXPIRATION, STSCACHE_PROFILE and the profile's endpoint settings \
+            (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, ...); AWS_PROFILE and \
             AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config), \
             and so are STSCACHE_CACHE_KEY and STSCACHE_MFA_TOKEN (secrets of stscache's own); \
             AWS_REGION and AWS_DEFAULT_REGION are set from the profile's region when neither is \
@@ -33,9 +34,8 @@ struct ExecCommand: ContextualCommand {
             from the cache, for as long as it runs: a job longer than one session keeps working.
             """)
 
-    /// Set in the child to the profile it was started with (prompts show it; `prompt` falls
-    /// back to it when AWS_PROFILE is unset).
-    static let profileMarker = "STSCACHE_EXEC_PROFILE"
+    /// Set in the child to the profile it was started with (`prompt` shows it).
+    static let profileMarker = ExportCommand.profileMarker
 
     @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).",
             completion: .profileNames)
@@ -74,7 +74,7 @@ struct ExecCommand: ContextualCommand {
         }
         guard server else {
             let status = try ChildProcess.run(path: path, arguments: arguments,
-                                              environment: Self.childEnvironment(context.environment, fetched))
+                                              environment: try Self.childEnvironment(context.environment, fetched))
             if status != 0 { throw ExitCode(status) }
             return
         }
@@ -85,7 +85,7 @@ struct ExecCommand: ContextualCommand {
         let server = try EndpointServer(endpoint: endpoint)
         let running = try server.startThread()
         defer { running.stop() }
-        let environment = Self.childEnvironment(context.environment, fetched,
+        let environment = try Self.childEnvironment(context.environment, fetched,
                                                 endpoint: (url: server.url, token: endpoint.token))
         let status = try ChildProcess.run(path: path, arguments: arguments, environment: environment)
         if status != 0 { throw ExitCode(status) }
@@ -96,7 +96,7 @@ struct ExecCommand: ContextualCommand {
     /// credentials are the endpoint's URI and token instead of keys, and every other source the
     /// child's SDK would try before the container provider is removed.
     static func childEnvironment(_ base: [String: String], _ fetched: RoleCredentials,
-                                 endpoint: (url: String, token: String)? = nil) -> [String: String] {
+                                 endpoint: (url: String, token: String)? = nil) throws -> [String: String] {
         var environment = ChildEnvironment.inherited(from: base)
         // With AWS_PROFILE still set, some SDKs would resolve the profile again (and a
         // delegating profile would call stscache once more). AWS_SECURITY_TOKEN is the legacy
@@ -125,7 +125,10 @@ struct ExecCommand: ContextualCommand {
             environment["AWS_REGION"] = region
             environment["AWS_DEFAULT_REGION"] = region
         }
-        environment[profileMarker] = fetched.profile
+        // The profile's endpoints (the child no longer reads the profile) and its name.
+        for (name, value) in try ExportCommand.profileVariables(fetched, environment: base) {
+            environment[name] = value
+        }
         return environment
     }
 

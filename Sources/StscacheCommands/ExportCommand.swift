@@ -16,8 +16,10 @@ struct ExportCommand: ContextualCommand {
               fish:       stscache export --profile prod --format fish | source
               PowerShell: stscache export --profile prod --format powershell | iex
 
-            Refuses to write to a terminal unless --force: the secrets would stay in its \
-            scrollback.
+            Also sets STSCACHE_PROFILE (the profile's name, which prompt shows) and the \
+            profile's endpoint settings as the AWS CLI reads them from the environment \
+            (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, ...). Refuses to write to a terminal \
+            unless --force: the secrets would stay in its scrollback.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -48,8 +50,24 @@ struct ExportCommand: ContextualCommand {
         }
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
                                                 verbose: cacheOptions.verbose || context.verbose)
-        context.output.stdout(Self.render(fetched.credentials, format: format))
+        let settings = format == .json ? [] : try Self.profileVariables(fetched, environment: context.environment)
+        context.output.stdout(Self.render(fetched.credentials, format: format, settings: settings))
     }
+
+    /// Set with the credentials (`export`'s lines, `exec`'s child): the endpoint variables the
+    /// profile's settings amount to once the profile is no longer read
+    /// (`ConfiguredEndpoints.childVariables`: `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS`, ...),
+    /// and `STSCACHE_PROFILE`, the profile's name (only its name: `prompt` shows it).
+    static func profileVariables(_ fetched: RoleCredentials, environment: [String: String]) throws
+        -> [(name: String, value: String)]
+    {
+        let endpoints = try ConfiguredEndpoints.childVariables(
+            profile: fetched.files.profile(named: fetched.profile), files: fetched.files, environment: environment)
+        return endpoints + [(profileMarker, fetched.profile)]
+    }
+
+    /// Marks the profile whose credentials the environment holds (aws-vault's `AWS_VAULT`).
+    static let profileMarker = "STSCACHE_PROFILE"
 
     /// The profile as the refusal's `eval` hint shows it: a word the user can paste. Bare when
     /// nothing in it is special, single-quoted otherwise; a placeholder when it holds a control
@@ -71,9 +89,10 @@ struct ExportCommand: ContextualCommand {
         return variables
     }
 
-    static func render(_ credentials: AWSCredentials, format: Format) -> String {
+    static func render(_ credentials: AWSCredentials, format: Format,
+                       settings: [(name: String, value: String)] = []) -> String {
         if format == .json { return CredentialOutput.json(credentials) }
-        return variables(credentials).map { name, value in
+        return (variables(credentials) + settings).map { name, value in
             switch format {
             case .env: return "export \(name)=\(ShellQuote.posix(value))\n"
             case .fish: return "set -gx \(name) \(ShellQuote.fish(value))\n"

@@ -27,7 +27,7 @@ struct PromptCommand: ContextualCommand {
             59s, expired) {seconds} {expires} (RFC 3339) {state} (valid, refresh-due, expired).
             """)
 
-    @Option(name: .long, help: "Profile to show (default: $AWS_PROFILE, else the profile of 'stscache exec', else default).",
+    @Option(name: .long, help: "Profile to show (default: the one 'stscache export' or 'exec' set keys for, else $AWS_PROFILE, else default).",
             completion: .profileNames)
     var profile: String?
 
@@ -144,10 +144,15 @@ struct PromptCommand: ContextualCommand {
         return fill(template, values)
     }
 
-    /// `--profile`, else `AWS_PROFILE`, else the profile `stscache exec` ran this shell with
-    /// (it removes `AWS_PROFILE` from the child's environment), else `default`.
+    /// The profile whose credentials the AWS tools in this environment use: `--profile`; else
+    /// the profile `export` or `exec` marked (`STSCACHE_PROFILE`) when its keys are in the
+    /// environment (`AWS_ACCESS_KEY_ID`: the SDKs take them before `AWS_PROFILE`); else
+    /// `AWS_PROFILE`; else the marked profile (`exec --server`, which removes `AWS_PROFILE`);
+    /// else `default`.
     static func selectedProfile(explicit: String?, environment: [String: String]) -> String {
-        for candidate in [explicit, environment["AWS_PROFILE"], environment[ExecCommand.profileMarker]] {
+        let marked = environment[ExportCommand.profileMarker]
+        let keysInEnvironment = !(environment["AWS_ACCESS_KEY_ID"] ?? "").isEmpty
+        for candidate in [explicit, keysInEnvironment ? marked : nil, environment["AWS_PROFILE"], marked] {
             if let candidate, !candidate.isEmpty { return candidate }
         }
         return "default"

@@ -114,8 +114,10 @@ public enum TransportError: UserFacingError, Equatable, Sendable {
         switch self {
         case .libraryUnavailable(let detail):
             return "libcurl is not available (\(detail)); install it (Debian/Ubuntu: libcurl4, Fedora: libcurl)"
-        case .couldNotResolveHost(let detail): return "could not resolve the host: \(detail)"
-        case .couldNotConnect(let detail): return "could not connect: \(detail)"
+        case .couldNotResolveHost(let detail):
+            return "could not resolve the host" + Self.rest(of: detail, after: "Could not resolve host", joiner: " ")
+        case .couldNotConnect(let detail):
+            return "could not connect" + Self.rest(of: detail, after: "Failed to connect", joiner: " ")
         case .timedOut: return "timed out"
         case .tls(let detail): return "TLS failed: \(detail)"
         case .responseTooLarge(let limit): return "the response is larger than \(limit) bytes"
@@ -123,6 +125,20 @@ public enum TransportError: UserFacingError, Equatable, Sendable {
         case .invalidRequest(let detail): return "invalid request: \(detail)"
         case .other(let code, let message): return "libcurl error \(code): \(message)"
         }
+    }
+}
+
+extension TransportError {
+    /// libcurl's detail without the phrase the message already says ("Could not resolve host:
+    /// x" after "could not resolve the host"): `joiner` + the rest, or ": " + the whole detail
+    /// when it does not start so; nothing when it is empty.
+    static func rest(of detail: String, after phrase: String, joiner: String) -> String {
+        guard !detail.isEmpty else { return "" }
+        guard detail.lowercased().hasPrefix(phrase.lowercased()) else { return ": " + detail }
+        var rest = detail.dropFirst(phrase.count)
+        if rest.hasPrefix(":") { rest = rest.dropFirst() }
+        let trimmed = rest.drop { $0 == " " }
+        return trimmed.isEmpty ? "" : joiner + trimmed
     }
 }
 

@@ -11,23 +11,6 @@ struct EnvironmentSettingsTests {
         try #require(try loadFiles(config: "[profile p]\n" + body).profile(named: "p"))
     }
 
-    @Test("ignore_configured_endpoint_urls: the variable, else the profile; true in any case; empty is unset")
-    func ignoreConfiguredEndpoints() throws {
-        let ignoring = try Self.profile("ignore_configured_endpoint_urls = true\n")
-        let plain = try Self.profile("region = eu-west-1\n")
-        func ignores(_ variable: String?, _ profile: Profile?) -> Bool {
-            ProfileResolver.ignoresConfiguredEndpoints(
-                environment: variable.map { ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": $0] } ?? [:], profile: profile)
-        }
-        #expect(ignores(nil, ignoring))
-        #expect(ignores("", ignoring))
-        #expect(!ignores("false", ignoring))
-        #expect(ignores("TRUE", plain))
-        #expect(ignores("true", nil))
-        #expect(!ignores(nil, plain))
-        #expect(!ignores(nil, nil))
-    }
-
     @Test("sts_regional_endpoints: the profile, else the variable; regional or legacy, anything else refused")
     func stsRegionalEndpoints() throws {
         let legacy = try Self.profile("sts_regional_endpoints = legacy\n")

@@ -29,12 +29,12 @@ struct ChildEnvironmentTests {
         let ours = [
             "STSCACHE_CACHE_KEY": cacheKey, "STSCACHE_MFA_TOKEN": "123456", "STSCACHE_SOMETHING_NEW": "x",
             "STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_DIR": "/c", "STSCACHE_CHAIN": "prod",
-            "STSCACHE_EXEC_PROFILE": "prod", "STSCACHE_REFRESH_WINDOW": "5m",
+            "STSCACHE_PROFILE": "prod", "STSCACHE_REFRESH_WINDOW": "5m",
             "PATH": "/bin", "HOME": "/h", "AWS_REGION": "eu-west-1", "NOT_STSCACHE_CACHE_KEY": "kept",
         ]
         #expect(ChildEnvironment.inherited(from: ours) == [
             "STSCACHE_KEY_STORE": "env", "STSCACHE_CACHE_DIR": "/c", "STSCACHE_CHAIN": "prod",
-            "STSCACHE_EXEC_PROFILE": "prod", "STSCACHE_REFRESH_WINDOW": "5m",
+            "STSCACHE_PROFILE": "prod", "STSCACHE_REFRESH_WINDOW": "5m",
             "PATH": "/bin", "HOME": "/h", "AWS_REGION": "eu-west-1", "NOT_STSCACHE_CACHE_KEY": "kept",
         ])
     }

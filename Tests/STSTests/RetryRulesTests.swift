@@ -10,7 +10,7 @@ struct RetryRulesTests {
     let clock = ManualClock(Fixtures.now)
     let signer = RecordingSigner()
 
-    func client(_ transport: ScriptedTransport, retry: STSRetryPolicy = STSRetryPolicy()) -> STSClient {
+    func client(_ transport: ScriptedTransport, retry: RetryPolicy = RetryPolicy()) -> STSClient {
         STSClient(
             transport: transport, options: .init(http: HTTPOptions(connectTimeout: 3, totalTimeout: 10), retry: retry),
             clock: clock.clock, sign: signer.function, sleep: clock.sleep, jitter: { 0.5 })
@@ -61,7 +61,7 @@ struct RetryRulesTests {
     @Test("a timed-out attempt is retried while the deadline allows")
     func timeoutRetried() throws {
         let transport = ScriptedTransport([.fail(.timedOut), Fixtures.ok()], onSend: { [clock] in clock.advance(10) })
-        _ = try assumeRole(client(transport, retry: STSRetryPolicy(deadline: 30)))
+        _ = try assumeRole(client(transport, retry: RetryPolicy(deadline: 30)))
         #expect(transport.requests.count == 2)
         // 10 s spent, a 0.25 s pause: the second attempt still gets its full 10 s.
         #expect(transport.options.map(\.totalTimeout) == [10, 10])
@@ -72,7 +72,7 @@ struct RetryRulesTests {
         let transport = ScriptedTransport(
             [.fail(.timedOut), .fail(.timedOut), .fail(.timedOut)], onSend: { [clock] in clock.advance(10) })
         let error = #expect(throws: STSError.self) {
-            try assumeRole(client(transport, retry: STSRetryPolicy(maxAttempts: 3, deadline: 25)))
+            try assumeRole(client(transport, retry: RetryPolicy(maxAttempts: 3, deadline: 25)))
         }
         // t=10 after the first, +0.25 pause, t=20.25 after the second, +0.5 pause: 4.25 s left.
         #expect(transport.options.map(\.totalTimeout) == [10, 10, 4.25])
@@ -139,4 +139,18 @@ final class Reported: @unchecked Sendable {
     private var stored: [Double] = []
     func append(_ value: Double) { lock.withLock { stored.append(value) } }
     var values: [Double] { lock.withLock { stored } }
+}
+
+/// libcurl's details say what the message already says; the message says it once.
+@Suite("Transport messages")
+struct TransportMessageTests {
+    @Test("no repeated phrase: could not resolve the host x, could not connect to y")
+    func noRepeatedPhrase() {
+        #expect(TransportError.couldNotResolveHost("Could not resolve host: sts.example.invalid").message
+            == "could not resolve the host sts.example.invalid")
+        #expect(TransportError.couldNotConnect("Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server")
+            .message == "could not connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server")
+        #expect(TransportError.couldNotResolveHost("").message == "could not resolve the host")
+        #expect(TransportError.couldNotConnect("Connection refused").message == "could not connect: Connection refused")
+    }
 }

@@ -9,7 +9,7 @@ struct STSClientTests {
     let clock = ManualClock(Fixtures.now)
     let signer = RecordingSigner()
 
-    func client(_ transport: ScriptedTransport, retry: STSRetryPolicy = STSRetryPolicy(), jitter: Double = 0.5) -> STSClient {
+    func client(_ transport: ScriptedTransport, retry: RetryPolicy = RetryPolicy(), jitter: Double = 0.5) -> STSClient {
         STSClient(
             transport: transport, options: .init(http: HTTPOptions(connectTimeout: 3, totalTimeout: 20), retry: retry),
             clock: clock.clock, sign: signer.function, sleep: clock.sleep, jitter: { jitter })
@@ -150,7 +150,7 @@ struct STSClientTests {
             .fail(.timedOut),
             .fail(.timedOut),
         ], onSend: { [clock] in clock.advance(1) })
-        let retry = STSRetryPolicy(maxAttempts: 5, baseDelay: 8, maxDelay: 8, deadline: 12)
+        let retry = RetryPolicy(maxAttempts: 5, baseDelay: 8, maxDelay: 8, deadline: 12)
         let error = #expect(throws: STSError.self) {
             try client(transport, retry: retry, jitter: 1).assumeRole(
                 Fixtures.request, credentials: Fixtures.sourceCredentials, endpoint: Fixtures.endpoint)
@@ -188,7 +188,7 @@ struct STSClientTests {
 
     @Test("full jitter stays under the exponential ceiling", arguments: [1, 2, 3, 4, 10, 40])
     func backoffCeiling(attempt: Int) {
-        let policy = STSRetryPolicy(baseDelay: 0.5, maxDelay: 5)
+        let policy = RetryPolicy(baseDelay: 0.5, maxDelay: 5)
         let ceiling = min(5, 0.5 * pow(2, Double(attempt - 1)))
         #expect(policy.delay(afterAttempt: attempt, jitter: 0) == 0)
         #expect(policy.delay(afterAttempt: attempt, jitter: 0.999_999) <= ceiling)
@@ -233,7 +233,7 @@ struct STSErrorMessageTests {
     func serviceErrors(_ c: Case) {
         let transport = ScriptedTransport([Fixtures.stsError(c.status, code: c.stsCode, message: c.stsMessage)])
         let client = STSClient(
-            transport: transport, options: .init(retry: STSRetryPolicy(maxAttempts: 1)),
+            transport: transport, options: .init(retry: RetryPolicy(maxAttempts: 1)),
             clock: { Fixtures.now }, sign: RecordingSigner().function, sleep: { _ in Issue.record("slept") })
         let error = #expect(throws: STSError.self) {
             try client.assumeRole(Fixtures.request, credentials: Fixtures.sourceCredentials, endpoint: Fixtures.endpoint)

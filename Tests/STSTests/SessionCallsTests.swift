@@ -11,7 +11,7 @@ struct SessionCallsTests {
     let signer = RecordingSigner()
 
     func client(_ transport: ScriptedTransport) -> STSClient {
-        STSClient(transport: transport, options: .init(retry: STSRetryPolicy(maxAttempts: 2)),
+        STSClient(transport: transport, options: .init(retry: RetryPolicy(maxAttempts: 2)),
                   clock: clock.clock, sign: signer.function, sleep: clock.sleep, jitter: { 0 })
     }
 

@@ -300,3 +300,35 @@ struct LongTermKeysSettingsTests {
         }
     }
 }
+
+@Suite("keys: STS and IAM endpoints by the one configured-endpoint rule")
+struct LongTermKeysEndpointTests {
+    @Test("a [services] section's sts and iam endpoint_url, the profile's ca_bundle; AWS_ENDPOINT_URL_IAM wins for IAM")
+    func servicesSection() throws {
+        let fixture = try SourcesFixture(route: { _ in nil })
+        let config = try fixture.write("config", """
+            [profile svc]
+            region = eu-west-1
+            services = corp
+            ca_bundle = /etc/corp/ca.pem
+            [services corp]
+            sts =
+              endpoint_url = https://sts.corp.example
+            iam =
+              endpoint_url = https://iam.corp.example
+            """)
+        let files = try ConfigFiles.load(configPath: config, credentialsPath: fixture.path + "/none")
+        let keys = LongTermKeys(context: fixture.context(), files: files, cacheKeyStore: FixedKeyStore(), settings: NetworkSettings())
+        let endpoints = try keys.endpoints(profile: "svc")
+        #expect(endpoints.sts.url.hasPrefix("https://sts.corp.example"))
+        #expect(endpoints.iam.url.hasPrefix("https://iam.corp.example"))
+        #expect(endpoints.caBundle == "/etc/corp/ca.pem")
+
+        var context = fixture.context()
+        context.environment["AWS_ENDPOINT_URL_IAM"] = "https://iam.env.example"
+        let overridden = try LongTermKeys(context: context, files: files, cacheKeyStore: FixedKeyStore(),
+                                          settings: NetworkSettings()).endpoints(profile: "svc")
+        #expect(overridden.iam.url.hasPrefix("https://iam.env.example"))
+        #expect(overridden.sts.url.hasPrefix("https://sts.corp.example"))
+    }
+}

@@ -23,6 +23,15 @@ struct LoginTargetSettingsTests {
         [profile plain]
         sso_session = corp
 
+        [profile corp-network]
+        sso_session = corp
+        services = corp
+        ca_bundle = /etc/corp/ca.pem
+
+        [services corp]
+        sso_oidc =
+          endpoint_url = https://oidc.corp.example
+
         """
     static let override = ["AWS_ENDPOINT_URL_SSO_OIDC": "http://127.0.0.1:9/oidc"]
 
@@ -42,5 +51,16 @@ struct LoginTargetSettingsTests {
         #expect(try target("legacy", overruled).oidcEndpoint == "http://127.0.0.1:9/oidc")
         overruled["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] = "true"
         #expect(try target(nil, session: "corp", overruled).oidcEndpoint == nil)
+    }
+
+    @Test("the profile's [services] sso_oidc endpoint_url and its ca_bundle reach the login; AWS_CA_BUNDLE wins")
+    func servicesAndCABundle() throws {
+        let login = try target("corp-network", [:])
+        #expect(login.oidcEndpoint == "https://oidc.corp.example")
+        #expect(login.caBundle == "/etc/corp/ca.pem")
+        #expect(login.asSettings.caBundle == "/etc/corp/ca.pem")
+        #expect(try target("corp-network", ["AWS_CA_BUNDLE": "/env/ca.pem"]).caBundle == "/env/ca.pem")
+        #expect(try target("corp-network", Self.override).oidcEndpoint == "http://127.0.0.1:9/oidc")
+        #expect(try target("plain", [:]).caBundle == nil)
     }
 }

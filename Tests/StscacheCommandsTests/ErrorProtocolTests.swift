@@ -155,10 +155,10 @@ struct ErrorProtocolTests {
     func transportErrorIsReported() throws {
         let home = try TestHome()
         let output = CapturedOutput()
-        let status = StscacheMain.report(TransportError.couldNotConnect("Failed to connect"),
+        let status = StscacheMain.report(TransportError.couldNotConnect("Failed to connect to 127.0.0.1 port 1: refused"),
                                          context: home.context(output: output))
         #expect(status == 1)
-        #expect(output.stderr == "stscache: could not connect: Failed to connect\n")
+        #expect(output.stderr == "stscache: could not connect to 127.0.0.1 port 1: refused\n")
     }
 
     @Test("an endpoint's error message reaches stderr as one line with its control characters escaped")

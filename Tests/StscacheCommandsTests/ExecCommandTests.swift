@@ -59,7 +59,7 @@ struct ExecCommandTests {
         #expect(env["AWS_SECRET_ACCESS_KEY"] == expected.secretAccessKey)
         #expect(env["AWS_SESSION_TOKEN"] == expected.sessionToken)
         #expect(env["AWS_CREDENTIAL_EXPIRATION"] == "2030-03-17T18:16:40Z")
-        #expect(env["STSCACHE_EXEC_PROFILE"] == "prod")
+        #expect(env["STSCACHE_PROFILE"] == "prod")
         #expect(env["AWS_REGION"] == "eu-west-1")
         #expect(env["AWS_DEFAULT_REGION"] == "eu-west-1")
         #expect(env["AWS_PROFILE"] == nil)
@@ -79,7 +79,7 @@ struct ExecCommandTests {
         try home.cacheSession(for: "dev-role", expiresIn: 1800)
         let fromRole = try childEnvironment(profile: "default")  // [default] has no region
         #expect(fromRole["AWS_REGION"] == "us-west-2")
-        #expect(fromRole["STSCACHE_EXEC_PROFILE"] == "default")
+        #expect(fromRole["STSCACHE_PROFILE"] == "default")
     }
 
     @Test("the command is looked up in the context's PATH, not the process's")

@@ -36,9 +36,23 @@ struct PromptCommandTests {
         try home.cacheSession(for: "dev-role", expiresIn: 1200)
 
         #expect(home.run(["prompt"]).stdout == "default 20m\n")  // [default] delegates to dev-role
-        #expect(home.run(["prompt"], extra: ["STSCACHE_EXEC_PROFILE": "prod"]).stdout == "prod 10m\n")
-        #expect(home.run(["prompt"], extra: ["STSCACHE_EXEC_PROFILE": "prod", "AWS_PROFILE": "dev-role"]).stdout
+        #expect(home.run(["prompt"], extra: ["STSCACHE_PROFILE": "prod"]).stdout == "prod 10m\n")
+        #expect(home.run(["prompt"], extra: ["STSCACHE_PROFILE": "prod", "AWS_PROFILE": "dev-role"]).stdout
             == "dev-role 20m\n")
+    }
+
+    @Test("after export: the marked profile, whose keys the environment holds, before AWS_PROFILE")
+    func exportedKeysWin() throws {
+        try home.cacheSession(for: "prod-role", expiresIn: 600)
+        try home.cacheSession(for: "dev-role", expiresIn: 1200)
+        let exported = ["STSCACHE_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "ASIAEXAMPLEEXAMPLE01"]
+        #expect(home.run(["prompt"], extra: exported).stdout == "prod 10m\n")
+        // The SDKs take the keys before AWS_PROFILE, so the prompt does too.
+        #expect(home.run(["prompt"], extra: exported.merging(["AWS_PROFILE": "dev-role"]) { $1 }).stdout == "prod 10m\n")
+        #expect(home.run(["prompt", "--profile", "dev-role"], extra: exported).stdout == "dev-role 20m\n")
+        // A marker left behind after the keys were unset no longer speaks for the environment.
+        #expect(home.run(["prompt"], extra: ["STSCACHE_PROFILE": "prod", "AWS_ACCESS_KEY_ID": "", "AWS_PROFILE": "dev-role"])
+            .stdout == "dev-role 20m\n")
     }
 
     @Test("seconds under a minute, then expired")

@@ -99,7 +99,7 @@ def test_prompt_shows_the_session_with_the_minutes_left(home: TempHome, cached_p
 
 def test_prompt_follows_delegation_and_exec_marker(home: TempHome, cached_prod: str):
     assert re.fullmatch(r"prod-role \d+m\n", stscache(home, "prompt", "--profile", "prod-role").stdout)
-    assert re.fullmatch(r"prod \d+m\n", stscache(home, "prompt", env={"STSCACHE_EXEC_PROFILE": "prod"}).stdout)
+    assert re.fullmatch(r"prod \d+m\n", stscache(home, "prompt", env={"STSCACHE_PROFILE": "prod"}).stdout)
     expired = stscache(home, "prompt", "--profile", "prod", faketime="+2h")
     assert expired.ok and expired.stdout == "prod expired\n", expired
 
@@ -273,7 +273,7 @@ def test_exec_passes_through_the_exit_code(home: TempHome, cached_prod: str):
 def test_exec_gives_the_child_the_role_without_the_profile(home: TempHome, moto: MotoServer, cached_prod: str):
     env = {"AWS_PROFILE": "prod", "AWS_ENDPOINT_URL": moto.endpoint}
     probe = stscache(home, "exec", "--profile", "prod", "--", "sh", "-c",
-                     'echo "${AWS_PROFILE-unset} $STSCACHE_EXEC_PROFILE $AWS_REGION"', env=env)
+                     'echo "${AWS_PROFILE-unset} $STSCACHE_PROFILE $AWS_REGION"', env=env)
     assert probe.ok and probe.stdout == f"unset prod {REGION}\n", probe
 
     result = stscache(home, "exec", "--profile", "prod", "--", "aws", "sts", "get-caller-identity", "--output", "json",

@@ -312,7 +312,7 @@ def test_children_never_see_the_cache_key_or_the_mfa_code(home: TempHome, moto: 
     helper_variables = dict(line.split("=", 1) for line in (dumps / "helper.env").read_text().splitlines() if "=" in line)
     assert helper_variables["STSCACHE_CHAIN"] == "prod-role,sso"  # loop detection needs it
     exec_variables = dict(line.split("=", 1) for line in (dumps / "exec.env").read_text().splitlines() if "=" in line)
-    assert exec_variables["STSCACHE_EXEC_PROFILE"] == "prod-role"
+    assert exec_variables["STSCACHE_PROFILE"] == "prod-role"
     assert exec_variables["AWS_ACCESS_KEY_ID"].startswith("ASIA")
 
 

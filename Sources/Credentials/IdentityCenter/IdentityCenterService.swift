@@ -16,16 +16,30 @@ package struct IdentityCenterService {
     package var transport: any HTTPTransport
     package var environment: [String: String]
     package var settings: NetworkSettings
+    package var clock: @Sendable () -> Date
     package var sleep: @Sendable (Double) -> Void
+    /// A uniform random number in [0, 1) for backoff jitter.
+    package var jitter: @Sendable () -> Double
 
-    /// `https://portal.sso.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_SSO`.
-    package static func portalBase(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
-        try base(settings.portalEndpoint, variable: "AWS_ENDPOINT_URL_SSO", host: "portal.sso", settings)
+    package init(transport: any HTTPTransport, environment: [String: String], settings: NetworkSettings,
+                 clock: @escaping @Sendable () -> Date, sleep: @escaping @Sendable (Double) -> Void,
+                 jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.transport = transport
+        self.environment = environment
+        self.settings = settings
+        self.clock = clock
+        self.sleep = sleep
+        self.jitter = jitter
     }
 
-    /// `https://oidc.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_SSO_OIDC`.
+    /// `https://portal.sso.<region>.amazonaws.com`, or the configured endpoint of service `sso`.
+    package static func portalBase(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
+        try base(settings.portalEndpoint, service: .sso, host: "portal.sso", settings)
+    }
+
+    /// `https://oidc.<region>.amazonaws.com`, or the configured endpoint of service `sso_oidc`.
     package static func oidcBase(_ settings: IdentityCenterSettings) throws(IdentityCenterError) -> String {
-        try base(settings.oidcEndpoint, variable: "AWS_ENDPOINT_URL_SSO_OIDC", host: "oidc", settings)
+        try base(settings.oidcEndpoint, service: .ssoOIDC, host: "oidc", settings)
     }
 
     private static func domain(_ region: String) -> String { region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com" }
@@ -42,7 +56,7 @@ package struct IdentityCenterService {
 
     /// A configured endpoint must be https, or http to this machine (the STS endpoint's rule
     /// without its opt-in: the bearer token and refresh token cross this connection).
-    private static func base(_ configured: String?, variable: String, host: String, _ settings: IdentityCenterSettings)
+    private static func base(_ configured: String?, service: AWSServiceID, host: String, _ settings: IdentityCenterSettings)
         throws(IdentityCenterError) -> String
     {
         guard var url = configured else {
@@ -57,8 +71,10 @@ package struct IdentityCenterService {
               !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw IdentityCenterError(
                 .insecureEndpoint,
-                "\(variable) = \(ContainerCredentialsSource.redactQuery(url)) is not an https URL (plain http is "
-                    + "allowed only to 127.0.0.1, ::1 or localhost): the Identity Center token travels on it; fix or unset it.")
+                "the \(service) endpoint \(ContainerCredentialsSource.redactQuery(url)) of \(describe(settings)) is not an "
+                    + "https URL (plain http is allowed only to 127.0.0.1, ::1 or localhost): the Identity Center token "
+                    + "travels on it; fix or unset it (\(service.variable), AWS_ENDPOINT_URL, or endpoint_url in the "
+                    + "profile or its services section).")
         }
         while url.hasSuffix("/") { url.removeLast() }
         return url
@@ -73,7 +89,7 @@ package struct IdentityCenterService {
         let request = HTTPRequest(method: "GET", url: url, headers: [
             (name: "Accept", value: "application/json"), (name: "x-amz-sso_bearer_token", value: accessToken),
         ])
-        let response = try send(request, what: "the Identity Center portal at \(base)")
+        let response = try send(request, what: "the Identity Center portal at \(base)", caBundle: settings.caBundle)
         let who = "account \(settings.accountId), role \(settings.roleName)"
         switch response.status {
         case 200: break
@@ -143,7 +159,7 @@ package struct IdentityCenterService {
             method: "POST", url: base + "/token",
             headers: [(name: "Content-Type", value: "application/json"), (name: "Accept", value: "application/json")],
             body: body)
-        let response = try send(request, what: "Identity Center OIDC at \(base)")
+        let response = try send(request, what: "Identity Center OIDC at \(base)", caBundle: settings.caBundle)
         guard response.status == 200 else {
             let type = Self.errorType(response)
             let refused = ["InvalidGrantException", "UnauthorizedClientException", "ExpiredTokenException",
@@ -170,26 +186,34 @@ package struct IdentityCenterService {
         return refreshed
     }
 
-    /// One request with the STS knobs' retries: a connection failure, 429 or 5xx is retried.
-    private func send(_ request: HTTPRequest, what: String) throws(IdentityCenterError) -> HTTPResponse {
-        var options = settings.httpOptions(for: request.url, caBundle: environment["AWS_CA_BUNDLE"])
+    /// One request under the one retry policy (`NetworkSettings.retryPolicy`: jitter, attempts,
+    /// the deadline): a transient network failure, 429 or 5xx is retried; the profile's CA bundle.
+    private func send(_ request: HTTPRequest, what: String, caBundle: String?) throws -> HTTPResponse {
+        var options = settings.httpOptions(for: request.url, caBundle: caBundle)
         options.maxResponseBytes = 64 * 1024
-        let attempts = settings.maxAttempts
-        var failure = ""
-        for attempt in 1...max(1, attempts) {
-            if attempt > 1 { sleep(0.2 * Double(1 << min(attempt - 2, 4))) }
+        return try Self.send(request, what: what, options: options, transport: transport, policy: settings.retryPolicy,
+                             clock: clock, sleep: sleep, jitter: jitter)
+    }
+
+    /// A request to an Identity Center endpoint under `policy` (the login's calls share it).
+    package static func send(_ request: HTTPRequest, what: String, options: HTTPOptions, transport: any HTTPTransport,
+                             policy: RetryPolicy, clock: () -> Date, sleep: (Double) -> Void, jitter: () -> Double)
+        throws -> HTTPResponse
+    {
+        try policy.run(http: options, clock: clock, sleep: sleep, jitter: jitter) {
+            (options: HTTPOptions) throws -> RetryPolicy.Outcome<HTTPResponse, IdentityCenterError> in
             do {
                 let response = try transport.send(request, options: options)
-                if response.status == 429 || response.status >= 500 {
-                    failure = "HTTP \(response.status)"
-                    continue
-                }
-                return response
-            } catch {
-                failure = StscacheSupport.describe(error)
+                guard response.status == 429 || response.status >= 500 else { return .success(response) }
+                return .retryable(IdentityCenterError(
+                    .unavailable, "\(what) answered HTTP \(response.status)"
+                        + (errorType(response).map { " (\($0))" } ?? "") + "; try again later."))
+            } catch let error as TransportError {
+                let failure = IdentityCenterError(
+                    .unavailable, "could not reach \(what): \(error.message); check the network and try again.")
+                return error.isTransient ? .retryable(failure) : .final(failure)
             }
         }
-        throw IdentityCenterError(.unavailable, "could not reach \(what) (\(failure)); check the network and try again.")
     }
 
     /// The error type of a restJson answer: the `x-amzn-ErrorType` header (before any `:`), else

@@ -136,7 +136,7 @@ extension CredentialBroker {
     /// at once with the command to run.
     package func identityCenterCredentials(for settings: IdentityCenterSettings) throws -> AWSCredentials {
         let service = IdentityCenterService(transport: context.makeTransport(), environment: context.environment,
-                                            settings: try self.settings.get(), sleep: context.sleep)
+                                            settings: try self.settings.get(), clock: context.now, sleep: context.sleep)
         let token = try identityCenterToken(settings, service: service)
         return try service.roleCredentials(settings, accessToken: token.accessToken)
     }
