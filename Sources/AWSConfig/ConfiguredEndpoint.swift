@@ -1,3 +1,5 @@
+import StscacheSupport
+
 /// A service as botocore's configured-endpoint rules name it: the snake-case service id
 /// (`sts`, `sso_oidc`), which is the key under a `[services NAME]` section, and upper-cased
 /// the suffix of `AWS_ENDPOINT_URL_<SERVICE>`.

@@ -43,21 +43,11 @@ extension ProfileResolver {
                 "login_session in profile \"\(profile.name)\" is empty or holds a control character; it should be the "
                     + "ARN `aws login` signed in as (run: aws login --profile \(ShellQuote.word(profile.name))).")
         }
-        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        var endpoint: String?
-        if !Self.ignoresConfiguredEndpoints(environment: environment, profile: profile) {
-            var fromServices: String?
-            if let services = profile["services"], !services.text.isEmpty,
-               let url = files.servicesSection(named: services.text)?["signin"]?.subValues?["endpoint_url"]?.text,
-               !url.isEmpty {
-                fromServices = url
-            }
-            endpoint = env("AWS_ENDPOINT_URL_SIGNIN") ?? fromServices ?? env("AWS_ENDPOINT_URL")
-                ?? profile.string("endpoint_url")
-        }
+        // botocore's configured-endpoint rules, for the `signin` service (`AWS_ENDPOINT_URL_SIGNIN`).
+        let endpoint = try ConfiguredEndpoints.url(for: .signin, profile: profile, files: files, environment: environment)
         return LoginSessionSettings(
             profile: profile.name, session: session, region: Self.region(of: profile, environment: environment),
-            endpointURL: endpoint, caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"))
+            endpointURL: endpoint, caBundle: Self.caBundle(of: profile, environment: environment))
     }
 
     /// A `login_session` profile as the "role" the commands ask for: its credentials are the

@@ -75,25 +75,22 @@ package struct LoginSessionTarget: Equatable {
             throw LoginFlowError(.profileUnusable, "login_session in profile \"\(name)\" is not the ARN of an IAM identity; "
                 + "fix or remove it, then run stscache login --profile \(name) again.")
         }
-        let configured = configuredEndpoint(files: files, profile: profile, environment: environment)
+        let configured = try configuredEndpoint(files: files, profile: profile, environment: environment)
         return LoginSessionTarget(
             profile: name, region: region, regionToSave: profile?.string("region") == nil && flag != nil ? region : nil,
             existingSession: existing, base: try signInBase(region: region, configured: configured),
-            configuredEndpoint: configured, caBundle: env("AWS_CA_BUNDLE") ?? profile?.string("ca_bundle"))
+            configuredEndpoint: configured, caBundle: ProfileResolver.caBundle(of: profile, environment: environment))
     }
 
-    /// `AWS_ENDPOINT_URL_SIGNIN` > the profile's `[services x]` `signin` `endpoint_url` >
-    /// `AWS_ENDPOINT_URL` > the profile's `endpoint_url`, none of them when configured endpoints
-    /// are ignored (botocore's order, as for STS).
-    static func configuredEndpoint(files: ConfigFiles, profile: Profile?, environment: [String: String]) -> String? {
-        if ProfileResolver.ignoresConfiguredEndpoints(environment: environment, profile: profile) { return nil }
-        func env(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
-        if let url = env("AWS_ENDPOINT_URL_SIGNIN") { return url }
-        if let services = profile?.string("services"), let section = files.servicesSection(named: services),
-           let url = section["signin"]?.subValues?["endpoint_url"]?.text, !url.isEmpty {
-            return url
+    /// botocore's configured-endpoint rules (`ConfiguredEndpoints`) for the `signin` service:
+    /// `AWS_ENDPOINT_URL_SIGNIN`, `AWS_ENDPOINT_URL`, the profile's `[services]` section, its
+    /// `endpoint_url`; none of them when configured endpoints are ignored.
+    static func configuredEndpoint(files: ConfigFiles, profile: Profile?, environment: [String: String]) throws(LoginFlowError) -> String? {
+        do {
+            return try ConfiguredEndpoints.endpoint(for: .signin, profile: profile, files: files, environment: environment)?.url
+        } catch {
+            throw LoginFlowError(.profileUnusable, error.message)
         }
-        return env("AWS_ENDPOINT_URL") ?? profile?.string("endpoint_url")
     }
 
     /// The base of the authorize URL: the token call's endpoint (`SignInTokenClient.endpoint`,

@@ -14,7 +14,7 @@ import StscacheSupport
 /// `aws login` session (`grantType` `refresh_token`) and the end of a sign-in (`grantType`
 /// `authorization_code`, with the PKCE verifier).
 ///
-/// Retries follow STS's policy (`STSRetryPolicy`: attempts, full-jitter backoff, one overall
+/// Retries follow STS's policy (`RetryPolicy`: attempts, full-jitter backoff, one overall
 /// deadline, `STSCACHE_STS_TIMEOUT`): a connection failure, 429 or 5xx is retried, each attempt
 /// with a new proof. A refusal never is.
 package struct SignInTokenClient {
@@ -22,12 +22,12 @@ package struct SignInTokenClient {
     /// `https://<region>.signin.aws.amazon.com` or the configured endpoint, no trailing slash.
     package var baseURL: String
     package var http: HTTPOptions
-    package var retry: STSRetryPolicy
+    package var retry: RetryPolicy
     package var clock: @Sendable () -> Date
     package var sleep: @Sendable (Double) -> Void
     package var jitter: @Sendable () -> Double
 
-    package init(transport: any HTTPTransport, baseURL: String, http: HTTPOptions, retry: STSRetryPolicy,
+    package init(transport: any HTTPTransport, baseURL: String, http: HTTPOptions, retry: RetryPolicy,
                  clock: @escaping @Sendable () -> Date, sleep: @escaping @Sendable (Double) -> Void,
                  jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         (self.transport, self.baseURL, self.http, self.retry, self.clock, self.sleep, self.jitter)

@@ -13,7 +13,7 @@ private func client(_ fake: FakeSignIn, transport: RoutedTransport? = nil, attem
                     slept: Locked<[Double]> = Locked([])) -> (SignInTokenClient, RoutedTransport) {
     let transport = transport ?? RoutedTransport(fake.route)
     let client = SignInTokenClient(
-        transport: transport, baseURL: fake.base, http: HTTPOptions(), retry: STSRetryPolicy(maxAttempts: attempts),
+        transport: transport, baseURL: fake.base, http: HTTPOptions(), retry: RetryPolicy(maxAttempts: attempts),
         clock: { [fake] in fake.now }, sleep: { seconds in slept.value.append(seconds) }, jitter: { 0.5 })
     return (client, transport)
 }
@@ -80,7 +80,7 @@ struct SignInTokenClientTests {
         #expect(transport.requests.count == 3)
         let proofs = transport.requests.compactMap { $0.headers.first { $0.name == "DPoP" }?.value }
         #expect(Set(proofs).count == 3)
-        // STSRetryPolicy's full jitter: 0.5 x 0.5 s, then 0.5 x 1 s.
+        // RetryPolicy's full jitter: 0.5 x 0.5 s, then 0.5 x 1 s.
         #expect(slept.value == [0.25, 0.5])
     }
 
