@@ -34,6 +34,7 @@ let fuzzers: [(Product, Target)] = [
     fuzzer("access-key-store", "FuzzAccessKeyStore", ["CredentialCache"]),
     fuzzer("session-display", "FuzzSessionDisplay", ["CredentialCache", "Credentials", "StscacheCommands"]),
     fuzzer("endpoint-request", "FuzzEndpointRequest", ["Credentials", "LocalEndpoint", "SignIn"]),
+    fuzzer("login-session-file", "FuzzLoginSessionFile", ["Credentials"]),
 ]
 
 let package = Package(

@@ -169,7 +169,8 @@ package enum Doctor {
                 break
             }
             // An IAM Identity Center profile is a target too (its session comes from the portal).
-            if next.string("role_arn") != nil || next["sso_account_id"] != nil || next["sso_role_name"] != nil { break }
+            if next.string("role_arn") != nil || next["sso_account_id"] != nil || next["sso_role_name"] != nil
+                || next["login_session"] != nil { break }
             guard let further = delegations[current] else {
                 findings.append(DoctorFinding(
                     .error, "target-not-a-role", profile: name,

@@ -35,6 +35,24 @@ private let pair = """
 
 @Suite("Doctor")
 struct DoctorTests {
+    @Test("a delegation to an aws login profile (login_session) is sound, as is a role sourced from one")
+    func loginSession() throws {
+        let config = """
+            [profile app]
+            credential_process = stscache credential-process --profile console
+            [profile console]
+            login_session = arn:aws:iam::123456789012:user/alice
+            [profile admin]
+            credential_process = stscache credential-process --profile admin-role
+            [profile admin-role]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = console
+
+            """
+        #expect(try codes(config: config, only: "app") == [])
+        #expect(try codes(config: config, only: "admin") == [])
+    }
+
     @Test("a healthy pair has no findings")
     func healthy() throws {
         #expect(try codes(config: pair) == [])

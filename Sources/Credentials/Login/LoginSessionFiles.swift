@@ -33,10 +33,10 @@ package struct LoginSessionFiles {
 
     /// The session, or the error that says to sign in (no file) or what is wrong with the file.
     package func read(_ settings: LoginSessionSettings) throws(LoginSessionError) -> LoginSessionFile {
-        let checked = try readChecked(settings)
-        var bytes = checked.bytes
-        defer { wipe(&bytes) }
-        return try Self.parse(bytes, settings, path(forSession: settings.session))
+        // The only reference to the bytes, so the wipe clears them rather than a copy.
+        var checked = try readChecked(settings)
+        defer { wipe(&checked.bytes) }
+        return try Self.parse(checked.bytes, settings, path(forSession: settings.session))
     }
 
     /// The session with the snapshot of its file, for a refresh: the refreshed session replaces

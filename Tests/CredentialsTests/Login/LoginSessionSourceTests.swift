@@ -16,21 +16,22 @@ private let loginRole = RoleProfile(name: "console", roleArn: LoginFixture.sessi
 
 /// A home with a session file, a fake Sign-In and STS behind one fail-closed transport.
 private final class LoginSourceFixture {
-    let fake = FakeSignIn(now: now)
+    let fake: FakeSignIn
     let fixture: SourcesFixture
     let files: LoginSessionFiles
 
-    init(expiresAt: Date, refreshToken: String = "rt-1") throws {
-        let fake = self.fake
+    init(expiresAt: Date, refreshToken: String = "rt-1", signInRegion: String? = nil,
+         fake: FakeSignIn = FakeSignIn(now: now)) throws {
+        self.fake = fake
         let sts = STSAnswers.sts(now: now)
         fixture = try SourcesFixture { request in
-            request.url.contains("signin") ? fake.answer(request) : sts(request)
+            request.url.hasPrefix(fake.base + "/") ? fake.answer(request) : sts(request)
         }
         files = LoginSessionFiles(environment: [:], homeDirectory: fixture.path)
         try FileManager.default.createDirectory(atPath: files.directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         chmod(fixture.path + "/.aws", 0o700)
-        try write(LoginFixture.json(expiresAt: expiresAt, refreshToken: refreshToken))
+        try write(LoginFixture.json(expiresAt: expiresAt, refreshToken: refreshToken, signInRegion: signInRegion))
     }
 
     var path: String { files.path(forSession: LoginFixture.session) }
@@ -43,7 +44,7 @@ private final class LoginSourceFixture {
     }
 
     func contents() throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
-    var signInCalls: Int { fixture.transport.requests.filter { $0.url.contains("signin") }.count }
+    var signInCalls: Int { fixture.transport.requests.filter { $0.url.hasPrefix(fake.base + "/") }.count }
 }
 
 @Suite("aws login sessions as a source", .serialized)
@@ -198,6 +199,28 @@ struct LoginSessionSourceTests {
         let count = home.fixture.transport.requests.count
         _ = try home.fixture.broker().credentials(for: role)
         #expect(home.fixture.transport.requests.count == count)
+    }
+
+    @Test("the file's signInRegion picks Sign-In's host over the profile's region; the profile's CA bundle and the STS timeouts apply")
+    func regionAndTransport() throws {
+        let fake = FakeSignIn(base: "https://eu-west-1.signin.aws.amazon.com", now: now)
+        let home = try LoginSourceFixture(expiresAt: now + 300, signInRegion: "eu-west-1", fake: fake)
+        var broker = try home.fixture.broker()
+        broker.settings = LazyNetworkSettings(NetworkSettings(attemptTimeout: 4, deadline: 7, lockTimeout: 5))
+        var withBundle = settings
+        withBundle.caBundle = "/etc/corp-ca.pem"
+        _ = try broker.loginSessionCredentials(withBundle)
+        #expect(home.fixture.transport.requests.map(\.url) == ["https://eu-west-1.signin.aws.amazon.com/v1/token"])
+        let options = try #require(home.fixture.transport.options.first)
+        #expect(options.caBundle == "/etc/corp-ca.pem")
+        #expect(options.totalTimeout <= 4)
+        // AWS_ENDPOINT_URL_SIGNIN (or an endpoint_url) wins over both regions.
+        let local = FakeSignIn(base: "http://127.0.0.1:1", now: now)
+        let other = try LoginSourceFixture(expiresAt: now + 300, signInRegion: "eu-west-1", fake: local)
+        var configured = settings
+        configured.endpointURL = "http://127.0.0.1:1/"
+        _ = try other.fixture.broker().loginSessionCredentials(configured)
+        #expect(other.fixture.transport.requests.map(\.url) == ["http://127.0.0.1:1/v1/token"])
     }
 
     @Test("a hostile session file is refused before anything is sent")
