@@ -58,7 +58,10 @@ struct ExportCommand: ContextualCommand {
         return ShellQuote.word(profile)
     }
 
-    /// The four variables, in the order the AWS SDKs document them.
+    /// The four variables, in the order the AWS SDKs document them, then `AWS_ACCOUNT_ID` when
+    /// the account is known (botocore's and the other SDKs' environment provider read it for
+    /// account-based endpoints, as aws-vault exports it; the AWS CLI's `export-credentials` does
+    /// not print it).
     static func variables(_ credentials: AWSCredentials) -> [(name: String, value: String)] {
         var variables = [("AWS_ACCESS_KEY_ID", credentials.accessKeyId),
                          ("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey)]
@@ -66,6 +69,9 @@ struct ExportCommand: ContextualCommand {
         if let expiration = credentials.expiration {
             // starship's aws module (and aws-vault users' prompts) read this one.
             variables.append(("AWS_CREDENTIAL_EXPIRATION", Timestamps.formatRFC3339(expiration)))
+        }
+        if let accountId = credentials.accountId, AccountID.isValid(accountId) {
+            variables.append(("AWS_ACCOUNT_ID", accountId))
         }
         return variables
     }

@@ -101,3 +101,18 @@ public enum JSONText {
         return out + "\""
     }
 }
+
+/// An AWS account id: twelve ASCII digits. The one check every output that prints one applies
+/// (`AccountId`, `AWS_ACCOUNT_ID`), and the one way to take it from an ARN.
+public enum AccountID {
+    public static func isValid(_ text: some StringProtocol) -> Bool {
+        text.utf8.count == 12 && text.utf8.allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    /// `123456789012` from `arn:aws:iam::123456789012:role/Name`; nil when that field is not an account id.
+    public static func ofArn(_ arn: String) -> String? {
+        let fields = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, isValid(fields[4]) else { return nil }
+        return String(fields[4])
+    }
+}
