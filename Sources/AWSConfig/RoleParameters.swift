@@ -157,9 +157,36 @@ public enum STSParameterRules {
         return "'\(scalar)'"
     }
 
-    /// Why `arn` is not an IAM role ARN, or nil when it is one.
+    /// Why `arn` is not an IAM role ARN, or nil when it is one. Runs on every cache hit: a byte
+    /// scan says yes; only a refused ARN takes the slower path that says why.
     public static func roleArnProblem(_ arn: String) -> String? {
-        iamArnProblem(arn, resource: "role/", accounts: { AccountID.isValid($0) })
+        if isRoleArn(arn) { return nil }
+        return iamArnProblem(arn, resource: "role/", accounts: { AccountID.isValid($0) })
+            ?? "it is not in the form below"
+    }
+
+    /// `arn:aws[a-z-]*:iam::<12 digits>:role/<[\w+=,.@/-]+>`, checked over the bytes.
+    static func isRoleArn(_ arn: String) -> Bool {
+        var arn = arn
+        return arn.withUTF8 { bytes in
+            guard let fields = ARNFields(bytes) else { return false }
+            func equals(_ field: Slice<UnsafeBufferPointer<UInt8>>, _ text: StaticString) -> Bool {
+                field.count == text.utf8CodeUnitCount
+                    && zip(field, UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)).allSatisfy { $0 == $1 }
+            }
+            let partition = fields.partition
+            guard equals(fields.prefix, "arn"), equals(fields.service, "iam"), fields.region.isEmpty,
+                  partition.count >= 3, equals(partition.prefix(3), "aws"),
+                  partition.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }),
+                  fields.account.count == 12, fields.account.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  fields.resource.count > 5, equals(fields.resource.prefix(5), "role/")
+            else { return false }
+            return fields.resource.dropFirst(5).allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x5F || byte == 0x2B || byte == 0x3D || byte == 0x2C || byte == 0x2E || byte == 0x40
+                    || byte == 0x2F || byte == 0x2D
+            } && fields.resource.count <= 2048
+        }
     }
 
     /// Why `arn` is not an IAM policy ARN (an AWS managed policy's account is `aws`), or nil.

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-import AWSConfig
+@testable import AWSConfig
 @testable import Credentials
+import StscacheSupport
 import TestSupport
 
 private let roleHead = "[profile x]\nrole_arn = arn:aws:iam::123456789012:role/Admin\ncredential_source = EcsContainer\n"
@@ -301,5 +302,32 @@ struct SessionParameterCacheKeyTests {
         var plainTop = Self.plain
         plainTop.source = .role(Self.plain)
         #expect(CredentialBroker.cacheKey(for: top) != CredentialBroker.cacheKey(for: plainTop))
+    }
+}
+
+@Suite("The hit path's byte scans agree with the slower checks that explain a refusal")
+struct ARNScanTests {
+    static let arns = [
+        "arn:aws:iam::123456789012:role/Admin", "arn:aws-cn:iam::123456789012:role/a/b", "arn:aws:iam::123456789012:role/",
+        "arn:aws:iam::123456789012:role/a:b", "arn:aws:iam::12345678901:role/A", "arn:aws:iam::1234567890123:role/A",
+        "arn:aws:iam:x:123456789012:role/A", "arn:aw:iam::123456789012:role/A", "arn:AWS:iam::123456789012:role/A",
+        "arn:aws:iam::123456789012:user/A", "arn:aws:iam::123456789012", "", ":::::", "arn:aws:iam::123456789012:role/é",
+        "arn:aws:sts::123456789012:role/A", "xarn:aws:iam::123456789012:role/A",
+    ]
+
+    @Test("isRoleArn is true exactly when the explaining check finds nothing", arguments: arns)
+    func agree(_ arn: String) {
+        let explained = STSParameterRules.iamArnProblem(arn, resource: "role/", accounts: { AccountID.isValid($0) })
+        #expect(STSParameterRules.isRoleArn(arn) == (explained == nil), "\(explained ?? "accepted")")
+        #expect((STSParameterRules.roleArnProblem(arn) == nil) == (explained == nil))
+    }
+
+    @Test("the account of an ARN: the fifth field when it is twelve digits", arguments: [
+        ("arn:aws:iam::123456789012:role/Admin", "123456789012"), ("arn:aws-cn:iam::210987654321:role/a/b", "210987654321"),
+        ("arn:aws:iam::12345:role/Short", nil), ("arn:aws:iam::12345678901x:role/X", nil), ("not-an-arn", nil),
+        ("arn:aws:iam::123456789012", nil), ("arn:aws:iam::123456789012:", "123456789012"),
+    ] as [(String, String?)])
+    func account(_ arn: String, _ expected: String?) {
+        #expect(AccountID.ofArn(arn) == expected)
     }
 }
