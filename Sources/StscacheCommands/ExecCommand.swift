@@ -20,7 +20,7 @@ struct ExecCommand: ContextualCommand {
         usage: "stscache exec --profile <profile> [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
-            AWS_CREDENTIAL_EXPIRATION and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \
+            AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID and STSCACHE_EXEC_PROFILE; AWS_PROFILE and \
             AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config), \
             and so are STSCACHE_CACHE_KEY and STSCACHE_MFA_TOKEN (secrets of stscache's own); \
             AWS_REGION and AWS_DEFAULT_REGION are set from the profile's region when neither is \

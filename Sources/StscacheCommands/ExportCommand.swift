@@ -10,7 +10,7 @@ import StscacheSupport
 struct ExportCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Print shell lines that set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION.",
+        abstract: "Print shell lines that set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION and AWS_ACCOUNT_ID.",
         discussion: """
               bash, zsh:  eval "$(stscache export --profile prod)"
               fish:       stscache export --profile prod --format fish | source
