@@ -100,6 +100,13 @@ struct DoctorTests {
         #expect(both == ["doctor.stored-and-plaintext"])
     }
 
+    @Test("an AssumeRole parameter STS would refuse is reported as credential-process refuses it")
+    func roleParameters() throws {
+        #expect(try codes(config: pair + "role_session_name = carol ; laptop\n") == ["doctor.invalid-role-parameter"])
+        #expect(try codes(config: pair.replacingOccurrences(of: "role/A", with: "role/A b")) == ["doctor.invalid-role-parameter"])
+        #expect(try codes(config: pair + "session_tags = team=ops\npolicy = {\"Version\":\"2012-10-17\"}\n") == [])
+    }
+
     @Test("durations: out of STS's range, and over an hour on a chained role")
     func durations() throws {
         #expect(try codes(config: pair + "duration_seconds = 899\n") == ["doctor.duration-refused"])
