@@ -541,6 +541,20 @@ public struct ProfileResolver: Sendable {
         return arns
     }
 
+    /// botocore's `aws_account_id` profile key, checked to be an account id (12 digits): the
+    /// account of credentials whose source names none itself (static keys, a sign-in session
+    /// without one). A role's account is its ARN's: botocore ignores this key for an assumed
+    /// role, and so does `RoleProfile.accountId`.
+    public static func configuredAccountId(of profile: Profile) throws(ConfigError) -> String? {
+        guard let value = profile["aws_account_id"], !value.text.isEmpty else { return nil }
+        guard AccountID.isValid(value.text) else {
+            throw ConfigError(.invalidSetting, at: value.location, of: profile,
+                "aws_account_id in profile \"\(profile.name)\" is not an AWS account id; write the account's 12 digits "
+                    + "(e.g. aws_account_id = 123456789012), or remove it.")
+        }
+        return value.text
+    }
+
     // MARK: - Helpers
 
     /// An environment variable; set-but-empty counts as unset.

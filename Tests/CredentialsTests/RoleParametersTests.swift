@@ -331,3 +331,23 @@ struct ARNScanTests {
         #expect(AccountID.ofArn(arn) == expected)
     }
 }
+
+@Suite("aws_account_id")
+struct ConfiguredAccountTests {
+    @Test("twelve digits are the profile's account; anything else is an error at its line, unquoted", arguments: [
+        ("123456789012", true), ("12345678901", false), ("1234567890123", false), ("12345678901a", false),
+        ("123456789012 ; prod", false),
+    ])
+    func configured(_ value: String, _ ok: Bool) throws {
+        let files = try loadFiles(config: "[profile keys]\naws_account_id = \(value)\n")
+        let profile = try #require(files.profile(named: "keys"))
+        if ok {
+            #expect(try ProfileResolver.configuredAccountId(of: profile) == value)
+        } else {
+            let error = expectConfigError(.invalidSetting) { _ = try ProfileResolver.configuredAccountId(of: profile) }
+            #expect(error?.location?.line == 2)
+        }
+        #expect(try ProfileResolver.configuredAccountId(of: #require(loadFiles(config: "[profile n]\nregion = x\n")
+            .profile(named: "n"))) == nil)
+    }
+}
