@@ -351,3 +351,28 @@ struct ConfiguredAccountTests {
             .profile(named: "n"))) == nil)
     }
 }
+
+@Suite("The inventory (list, purge, the agent) finds a scoped entry under its own profile")
+struct ScopedInventoryTests {
+    @Test("a plain and a scoped profile of one role and session name reach two entries, each with its profiles")
+    func twoEntries() throws {
+        let files = try loadFiles(config: """
+            [profile prod]
+            credential_process = stscache credential-process --profile prod-role
+            [profile prod-role]
+            role_arn = arn:aws:iam::123456789012:role/Admin
+            role_session_name = alice
+            credential_source = EcsContainer
+            [profile agent-role]
+            role_arn = arn:aws:iam::123456789012:role/Admin
+            role_session_name = alice
+            credential_source = EcsContainer
+            policy_arns = arn:aws:iam::aws:policy/ReadOnlyAccess
+            """)
+        let fixture = try SourcesFixture(route: { _ in Issue.record("no request expected"); return STSAnswers.error(500, code: "x", message: "x") })
+        let reach = RoleLookup(files: files, context: fixture.context(), keysOnly: true).reachableEntries()
+        #expect(reach.values.map(\.profiles).sorted { $0.count < $1.count } == [["agent-role"], ["prod", "prod-role"]])
+        #expect(reach.values.first { $0.profiles == ["agent-role"] }?.key.sessionParameters != nil)
+        #expect(reach.values.first { $0.profiles.contains("prod") }?.key.sessionParameters == nil)
+    }
+}
