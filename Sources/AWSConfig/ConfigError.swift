@@ -59,6 +59,9 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         /// A setting has a value outside its allowed set (`sts_regional_endpoints`,
         /// `mfa_session_duration`, or a default the program passes in through `ResolutionPolicy`).
         case invalidSetting = "invalid-setting"
+        /// An AssumeRole parameter (`role_arn`, `role_session_name`, `external_id`, `mfa_serial`, a session
+        /// tag or policy, ...) outside STS's documented pattern or length: refused before any call.
+        case invalidRoleParameter = "invalid-role-parameter"
         /// A config file exists but cannot be read (permissions, not a regular file, too large).
         case unreadableFile = "unreadable-file"
     }

@@ -10,7 +10,7 @@ public enum SettingText {
         "duration_seconds", "mfa_serial", "mfa_session_duration", "external_id", "sso_session", "sso_start_url",
         "sso_region", "sso_account_id", "sso_role_name", "sso_registration_scopes", "endpoint_url", "services",
         "sts_regional_endpoints", "ca_bundle", "ignore_configured_endpoint_urls", "aws_access_key_id",
-        "login_session", "aws_account_id",
+        "login_session", "aws_account_id", "source_identity", "policy_arns", "transitive_session_tags",
     ]
 
     /// `key = value` when the value may be shown, else `key` alone.

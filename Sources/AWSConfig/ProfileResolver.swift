@@ -72,13 +72,15 @@ public struct ProfileResolver: Sendable {
             source = try resolveSourceProfile(sourceProfile, of: profile, visited: visited)
         }
 
-        return RoleProfile(
+        try checkRoleArn(roleArn, of: profile)
+        var role = RoleProfile(
             name: profile.name,
             roleArn: roleArn,
-            roleSessionName: profile.string("role_session_name") ?? policy.defaultSessionName(),
-            externalId: profile.string("external_id"),
+            roleSessionName: try checked("role_session_name", STSParameterRules.roleSessionName, of: profile)
+                ?? policy.defaultSessionName(),
+            externalId: try checked("external_id", STSParameterRules.externalId, of: profile),
             durationSeconds: try duration(of: profile),
-            mfaSerial: profile.string("mfa_serial"),
+            mfaSerial: try checked("mfa_serial", STSParameterRules.serialNumber, of: profile),
             mfaProcess: profile.string("mfa_process"),
             mfaSession: try mfaSession(for: profile, source: source),
             region: Self.region(of: profile, environment: environment),
@@ -86,6 +88,8 @@ public struct ProfileResolver: Sendable {
             stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
             caBundle: Self.caBundle(of: profile, environment: environment),
             source: source)
+        role.sessionParameters = try sessionParameters(of: profile, webIdentity: false)
+        return role
     }
 
     /// The delegating pattern, followed here rather than by running the command: `profile`
@@ -137,9 +141,22 @@ public struct ProfileResolver: Sendable {
                     + (topLevel ? " or export AWS_ROLE_ARN." : "."),
                 profile: profile.name, location: at)
         }
-        let sessionName = (topLevel ? env("AWS_ROLE_SESSION_NAME") : nil)
-            ?? profile.string("role_session_name") ?? policy.defaultSessionName()
-        return RoleProfile(
+        if topLevel, let fromEnvironment = env("AWS_ROLE_ARN") {
+            try checkEnvironment("AWS_ROLE_ARN", fromEnvironment, of: profile,
+                                 problem: STSParameterRules.roleArnProblem, form: STSParameterRules.roleArnForm)
+        } else {
+            try checkRoleArn(roleArn, of: profile)
+        }
+        let sessionName: String
+        if topLevel, let fromEnvironment = env("AWS_ROLE_SESSION_NAME") {
+            let rule = STSParameterRules.roleSessionName
+            try checkEnvironment("AWS_ROLE_SESSION_NAME", fromEnvironment, of: profile, problem: rule.problem, form: rule.form)
+            sessionName = fromEnvironment
+        } else {
+            sessionName = try checked("role_session_name", STSParameterRules.roleSessionName, of: profile)
+                ?? policy.defaultSessionName()
+        }
+        var role = RoleProfile(
             name: profile.name,
             roleArn: roleArn,
             roleSessionName: sessionName,
@@ -149,6 +166,8 @@ public struct ProfileResolver: Sendable {
             stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
             caBundle: Self.caBundle(of: profile, environment: environment),
             source: .webIdentity(tokenFile: tokenFile))
+        role.sessionParameters = try sessionParameters(of: profile, webIdentity: true)
+        return role
     }
 
     /// Chooses an MFA-authenticated GetSessionToken session (see `MFASessionSettings`).
@@ -166,12 +185,12 @@ public struct ProfileResolver: Sendable {
             return nil
         }
         let settings: MFASessionSettings
-        if let sourceProfile, let serial = sourceProfile.string("mfa_serial") {
+        if let sourceProfile, let serial = try checked("mfa_serial", STSParameterRules.serialNumber, of: sourceProfile) {
             settings = MFASessionSettings(
                 serialNumber: serial,
                 mfaProcess: sourceProfile.string("mfa_process") ?? profile.string("mfa_process"),
                 serialProfile: sourceProfile.name)
-        } else if let serial = profile.string("mfa_serial") {
+        } else if let serial = try checked("mfa_serial", STSParameterRules.serialNumber, of: profile) {
             settings = MFASessionSettings(
                 serialNumber: serial,
                 mfaProcess: profile.string("mfa_process") ?? sourceProfile?.string("mfa_process"),
@@ -421,6 +440,169 @@ public struct ProfileResolver: Sendable {
                 profile: profile?.name)
         }
         return value
+    }
+
+    // MARK: - AssumeRole parameters (STS's patterns, checked before any call)
+
+    /// `key`'s value when set, after checking it against `rule`: an error names the key, its
+    /// line and the allowed form, so a value STS would refuse never reaches it.
+    private func checked(_ key: String, _ rule: STSParameterRules.Rule, of profile: Profile) throws(ConfigError) -> String? {
+        guard let value = profile[key], !value.text.isEmpty else { return nil }
+        if let problem = rule.problem(value.text) {
+            throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "\(shown(key, value)) in \(describe(profile)) is not what STS accepts: \(problem)\(commentHint(value.text)); "
+                    + "use \(rule.form).")
+        }
+        return value.text
+    }
+
+    private func checkRoleArn(_ arn: String, of profile: Profile) throws(ConfigError) {
+        guard let problem = STSParameterRules.roleArnProblem(arn) else { return }
+        let value = profile["role_arn"]
+        throw ConfigError(.invalidRoleParameter, at: value?.location ?? profile.location, of: profile,
+            "\(value.map { shown("role_arn", $0) } ?? "role_arn") in \(describe(profile)) is not an IAM role ARN: "
+                + "\(problem)\(commentHint(arn)); write it as \(STSParameterRules.roleArnForm).")
+    }
+
+    private func checkEnvironment(_ name: String, _ value: String, of profile: Profile,
+                                  problem: (String) -> String?, form: String) throws(ConfigError) {
+        guard let problem = problem(value) else { return }
+        throw ConfigError(.invalidRoleParameter,
+            "\(name) = \(TerminalText.escaped(oneLine(value))) (used for \(describe(profile))) is not what STS accepts: "
+                + "\(problem); set it to \(form), or unset it.",
+            profile: profile.name)
+    }
+
+    /// `key = value` for a message, escaped; the key alone for a key whose value is not shown.
+    private func shown(_ key: String, _ value: INIValue) -> String {
+        TerminalText.escaped(oneLine(SettingText.shown(key, value)))
+    }
+
+    /// botocore keeps an inline `;` or `#` comment in the value: say so when one may be there.
+    private func commentHint(_ text: String) -> String {
+        guard text.contains(" ;") || text.contains(" #") || text.contains("\t;") || text.contains("\t#") else { return "" }
+        return " (a comment after the value stays part of it: the AWS CLI and SDKs do not strip inline ; or # "
+            + "comments, so put the comment on a line of its own)"
+    }
+
+    /// `source_identity`, `session_tags`, `transitive_session_tags` (aws-vault's keys, read as
+    /// aws-vault reads them: spaces around items, keys and values trimmed), `policy_arns` and
+    /// `policy`, each checked against STS's limits. Per profile, as aws-vault does: each hop of
+    /// a chain sends its own. AssumeRoleWithWebIdentity takes the policies but neither tags nor
+    /// a source identity (those come from the token), so a web identity profile with them is refused.
+    private func sessionParameters(of profile: Profile, webIdentity: Bool) throws(ConfigError) -> SessionParameters {
+        var parameters = SessionParameters()
+        if webIdentity {
+            for key in ["source_identity", "session_tags", "transitive_session_tags"] {
+                guard let value = profile[key], !value.text.isEmpty else { continue }
+                throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                    "\(key) in \(describe(profile)) cannot be used with a web identity token: AssumeRoleWithWebIdentity "
+                        + "takes its tags and source identity from the token's claims; remove \(key) from \(profile.header).")
+            }
+        }
+        parameters.sourceIdentity = try checked("source_identity", STSParameterRules.sourceIdentity, of: profile)
+        if let source = parameters.sourceIdentity, source.lowercased().hasPrefix("aws:") {
+            let value = profile["source_identity"]!
+            throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "\(shown("source_identity", value)) in \(describe(profile)) starts with aws:, which STS reserves; "
+                    + "choose another name.")
+        }
+        if let value = profile["session_tags"], !value.text.isEmpty {
+            parameters.tags = try sessionTags(value, of: profile)
+        }
+        if let value = profile["transitive_session_tags"], !value.text.isEmpty {
+            parameters.transitiveTagKeys = try transitiveKeys(value, tags: parameters.tags, of: profile)
+        }
+        if let value = profile["policy_arns"], !value.text.isEmpty {
+            parameters.policyArns = try policyArns(value, of: profile)
+        }
+        if let value = profile["policy"], !value.text.isEmpty {
+            if let problem = STSParameterRules.policyProblem(value.text) {
+                throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                    "policy in \(describe(profile)) is not a session policy STS accepts: \(problem)\(commentHint(value.text)); "
+                        + "write one JSON policy document of at most \(STSParameterRules.policyLength.upperBound) characters "
+                        + "(it may continue on indented lines), or use policy_arns.")
+            }
+            parameters.policy = value.text
+        }
+        return parameters
+    }
+
+    private func sessionTags(_ value: INIValue, of profile: Profile) throws(ConfigError) -> [SessionTag] {
+        func fail(_ problem: String) -> ConfigError {
+            ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "session_tags in \(describe(profile)) \(problem); write key=value,key=value: up to "
+                    + "\(STSParameterRules.maximumTags) tags, keys of 1 to \(STSParameterRules.tagKeyLength.upperBound) and "
+                    + "values of up to \(STSParameterRules.tagValueLength.upperBound) \(STSParameterRules.tagForm).")
+        }
+        var tags: [SessionTag] = []
+        var seen = Set<String>()
+        for (index, item) in value.text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            guard let equals = item.firstIndex(of: "=") else {
+                throw fail("has item \(number) without =")
+            }
+            let key = String(item[..<equals]).trimmingWhitespace()
+            let tagValue = String(item[item.index(after: equals)...]).trimmingWhitespace()
+            if let problem = STSParameterRules.tagKeyProblem(key) {
+                throw fail("has a tag key (item \(number)) that STS refuses: \(problem)")
+            }
+            if let problem = STSParameterRules.tagValueProblem(tagValue) {
+                throw fail("has a value (of tag \(TerminalText.escaped(key))) that STS refuses: \(problem)\(commentHint(tagValue))")
+            }
+            // STS compares tag keys without regard to case.
+            guard seen.insert(key.lowercased()).inserted else {
+                throw fail("names the tag \(TerminalText.escaped(key)) twice (STS ignores case in tag keys)")
+            }
+            tags.append(SessionTag(key: key, value: tagValue))
+        }
+        guard tags.count <= STSParameterRules.maximumTags else { throw fail("has \(tags.count) tags") }
+        return tags
+    }
+
+    private func transitiveKeys(_ value: INIValue, tags: [SessionTag], of profile: Profile) throws(ConfigError) -> [String] {
+        // aws-vault skips empty items here (`a,` is `a`).
+        let keys = value.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        let tagKeys = Set(tags.map { $0.key.lowercased() })
+        for key in keys where !tagKeys.contains(key.lowercased()) {
+            throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "transitive_session_tags in \(describe(profile)) names \(TerminalText.escaped(oneLine(key))), which is not "
+                    + "among its session_tags; a transitive key must be one of the session's tags: add it to session_tags "
+                    + "or remove it here.")
+        }
+        return keys
+    }
+
+    private func policyArns(_ value: INIValue, of profile: Profile) throws(ConfigError) -> [String] {
+        let arns = value.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        for arn in arns {
+            if let problem = STSParameterRules.policyArnProblem(arn) {
+                throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                    "policy_arns in \(describe(profile)) holds \(TerminalText.escaped(oneLine(arn))), which is not an IAM "
+                        + "policy ARN: \(problem)\(commentHint(arn)); list them as \(STSParameterRules.policyArnForm), "
+                        + "separated by commas.")
+            }
+        }
+        guard arns.count <= STSParameterRules.maximumPolicyArns else {
+            throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "policy_arns in \(describe(profile)) lists \(arns.count) policies; STS takes at most "
+                    + "\(STSParameterRules.maximumPolicyArns) managed session policies: combine some into policy.")
+        }
+        return arns
+    }
+
+    /// botocore's `aws_account_id` profile key, checked to be an account id (12 digits): the
+    /// account of credentials whose source names none itself (static keys, a sign-in session
+    /// without one). A role's account is its ARN's: botocore ignores this key for an assumed
+    /// role, and so does `RoleProfile.accountId`.
+    public static func configuredAccountId(of profile: Profile) throws(ConfigError) -> String? {
+        guard let value = profile["aws_account_id"], !value.text.isEmpty else { return nil }
+        guard AccountID.isValid(value.text) else {
+            throw ConfigError(.invalidSetting, at: value.location, of: profile,
+                "aws_account_id in profile \"\(profile.name)\" is not an AWS account id; write the account's 12 digits "
+                    + "(e.g. aws_account_id = 123456789012), or remove it.")
+        }
+        return value.text
     }
 
     // MARK: - Helpers

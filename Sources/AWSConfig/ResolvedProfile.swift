@@ -32,6 +32,8 @@ public struct RoleProfile: Sendable, Equatable {
     public var caBundle: String?
     /// Where the credentials that call AssumeRole come from.
     public var source: CredentialSource
+    /// Source identity, session tags and session policies for AssumeRole; empty for most profiles.
+    public var sessionParameters = SessionParameters()
 
     public init(name: String, roleArn: String, roleSessionName: String, externalId: String? = nil,
                 durationSeconds: Int? = nil, mfaSerial: String? = nil, mfaProcess: String? = nil,
@@ -52,6 +54,9 @@ public struct RoleProfile: Sendable, Equatable {
         self.caBundle = caBundle
         self.source = source
     }
+
+    /// The account the role is in (from its ARN), nil when the ARN does not name one.
+    public var accountId: String? { AccountID.ofArn(roleArn) }
 
     /// The MFA serial to send on AssumeRole itself: the role's `mfa_serial`, unless the MFA
     /// session already carries that device's authentication into the call.

@@ -20,18 +20,27 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// The resolved STS endpoint URL (and so the partition): a session from a test endpoint is
     /// never served for the real account, nor the reverse. Nil only in tests of the format.
     public let endpoint: String?
+    /// The session's source identity, tags and session policies (an encoding of them), nil for
+    /// a session without any. A sixth field only when present, so the names of plain sessions
+    /// are what they were; the length-prefixed encoding keeps five and six fields apart.
+    public let sessionParameters: String?
     /// SHA-256 of the encoding; also stored in the entry header and compared on every read.
     public let digest: [UInt8]
 
     public init(roleArn: String, sessionName: String, sourceIdentity: String? = nil, externalId: String? = nil,
-                endpoint: String? = nil) {
+                endpoint: String? = nil, sessionParameters: String? = nil) {
         self.roleArn = roleArn
         self.sessionName = sessionName
         self.sourceIdentity = sourceIdentity
         self.externalId = externalId
         self.endpoint = endpoint
-        self.digest = SHA256.hash(Self.encode(roleArn, sessionName, sourceIdentity, externalId, endpoint))
+        self.sessionParameters = sessionParameters
+        var encoding = Self.encode(roleArn, sessionName, sourceIdentity, externalId, endpoint)
+        if let sessionParameters { encoding += Self.encode(sessionParameters).dropFirst(Self.prefix.utf8.count) }
+        self.digest = SHA256.hash(encoding)
     }
+
+    static let prefix = "stscache-cache-key/2"
 
     /// 64 lowercase hex digits: `<stem>.entry`, `<stem>.lock`.
     public var stem: String { Hex.encode(digest) }
@@ -45,7 +54,7 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// `"stscache-cache-key/2"` then, per field, a presence byte and a 32-bit big-endian length
     /// before the UTF-8 bytes: unambiguous whatever the fields contain.
     static func encode(_ fields: String?...) -> [UInt8] {
-        var out = Array("stscache-cache-key/2".utf8)
+        var out = Array(prefix.utf8)
         for field in fields {
             guard let field else {
                 out.append(0)

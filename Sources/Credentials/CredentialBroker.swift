@@ -50,7 +50,10 @@ package struct CredentialBroker {
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
             policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
-        return try session(request) { try createSession(for: role) }
+        var credentials = try session(request) { try createSession(for: role) }
+        // From the config, not the entry: the hit path reads nothing more for it.
+        credentials.accountId = role.accountId
+        return credentials
     }
 
     /// One session through the cache: which entry, whose it is, and when it is due.
@@ -157,10 +160,14 @@ package struct CredentialBroker {
     /// and on the STS endpoint that issues it, so two profiles that reach one role differently
     /// neither share nor thrash an entry, and a test endpoint's session is never served for the
     /// real account. Computed from the config alone: `prompt` and `list` need no secret for it.
+    ///
+    /// A session with a source identity, session tags or session policies is keyed on them too
+    /// (`SessionParameters.cacheIdentity`): a scoped or tagged session is never served for the
+    /// profile without them, nor the reverse.
     package static func cacheKey(for role: RoleProfile) -> CacheKey {
         CacheKey(roleArn: role.roleArn, sessionName: role.roleSessionName,
                  sourceIdentity: sourceIdentity(role.source), externalId: role.externalId,
-                 endpoint: endpointIdentity(for: role))
+                 endpoint: endpointIdentity(for: role), sessionParameters: role.sessionParameters.cacheIdentity)
     }
 
     /// Which STS issues the role's sessions: an explicit endpoint (`endpoint_url`,

@@ -14,8 +14,6 @@ import StscacheSupport
 package struct ContainerEndpoint {
     /// The token clients must send as `Authorization` (hex of 32 random bytes: 256 bits).
     package let token: String
-    /// The role's account, for `AccountId` (botocore, Go v2 and aws-c-auth read it).
-    package let accountId: String?
     /// The role's credentials, from the cache (refreshed through the pipeline when fewer than
     /// the callers' refresh window is left): never fetched while a client waits if it can help it.
     package let credentials: () throws -> AWSCredentials
@@ -26,19 +24,18 @@ package struct ContainerEndpoint {
     package let minimumRemaining: (AWSCredentials) -> Double
     package let now: () -> Date
 
-    package init(token: String, roleArn: String, minimumRemaining: @escaping (AWSCredentials) -> Double,
+    package init(token: String, minimumRemaining: @escaping (AWSCredentials) -> Double,
                  now: @escaping () -> Date, credentials: @escaping () throws -> AWSCredentials) {
         self.token = token
-        self.accountId = Self.accountId(ofRoleArn: roleArn)
         self.minimumRemaining = minimumRemaining
         self.now = now
         self.credentials = credentials
     }
 
     /// A fixed floor (tests).
-    package init(token: String, roleArn: String, minimumRemaining: Double, now: @escaping () -> Date,
+    package init(token: String, minimumRemaining: Double, now: @escaping () -> Date,
                  credentials: @escaping () throws -> AWSCredentials) {
-        self.init(token: token, roleArn: roleArn, minimumRemaining: { _ in minimumRemaining }, now: now,
+        self.init(token: token, minimumRemaining: { _ in minimumRemaining }, now: now,
                   credentials: credentials)
     }
 
@@ -74,19 +71,15 @@ package struct ContainerEndpoint {
             + ",\"SecretAccessKey\":" + JSONText.quoted(issued.secretAccessKey)
             + ",\"Token\":" + JSONText.quoted(token)
             + ",\"Expiration\":" + JSONText.quoted(Timestamps.formatRFC3339(expiration))
-        if let accountId { body += ",\"AccountId\":" + JSONText.quoted(accountId) }
+        // The credentials' own account (botocore, Go v2 and aws-c-auth read it), as credential-process prints it.
+        if let accountId = issued.accountId, AccountID.isValid(accountId) {
+            body += ",\"AccountId\":" + JSONText.quoted(accountId)
+        }
         return .json(200, body + "}")
     }
 
     static func error(_ status: Int, _ code: String, _ message: String) -> EndpointReply {
         let code = JSONText.quoted(code), message = JSONText.quoted(message)
         return .json(status, "{\"Code\":\(code),\"Message\":\(message),\"code\":\(code),\"message\":\(message)}")
-    }
-
-    /// `123456789012` from `arn:aws:iam::123456789012:role/Name`; nil when it is not twelve digits.
-    static func accountId(ofRoleArn arn: String) -> String? {
-        let fields = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard fields.count == 6, fields[4].count == 12, fields[4].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return String(fields[4])
     }
 }

@@ -12,7 +12,7 @@ public struct STSError: UserFacingError, Sendable, Equatable, CustomStringConver
     public var errorCode: String { code }
     /// One line for the user: the cause and the fix.
     public var message: String {
-        var text = kind.message
+        var text = subject.map { "\($0): " + kind.message } ?? kind.message
         if isClockSkew, let clockOffset, abs(clockOffset) >= 1 {
             text += " (\(ClockSkew.describe(clockOffset)))"
         }
@@ -76,6 +76,9 @@ public struct STSError: UserFacingError, Sendable, Equatable, CustomStringConver
     }
 
     let kind: Kind
+    /// What the call was for, as the caller names it (`profile "prod" (role arn:...)`): the
+    /// message starts with it, so an AccessDenied says which profile and role it refused.
+    public var subject: String?
     /// How many requests were sent before giving up.
     var attempts: Int = 1
     /// Seconds STS's clock (its `Date` header) was ahead of ours when it refused the request's

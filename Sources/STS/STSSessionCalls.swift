@@ -51,6 +51,9 @@ public struct AssumeRoleWithWebIdentityRequest: Sendable, Equatable, CustomStrin
     public var roleSessionName: String
     public var webIdentityToken: String
     public var durationSeconds: Int?
+    /// Managed and inline session policies (the only session parameters this call takes).
+    public var policyArns: [String] = []
+    public var policy: String?
 
     public init(roleArn: String, roleSessionName: String, webIdentityToken: String, durationSeconds: Int? = nil) {
         self.roleArn = roleArn
@@ -69,6 +72,7 @@ public struct AssumeRoleWithWebIdentityRequest: Sendable, Equatable, CustomStrin
             ("Action", "AssumeRoleWithWebIdentity"), ("Version", STSRequestBuilder.apiVersion),
             ("RoleArn", roleArn), ("RoleSessionName", roleSessionName), ("WebIdentityToken", webIdentityToken),
         ]
+        parameters += AssumeRoleRequest.policyParameters(policyArns: policyArns, policy: policy)
         if let durationSeconds { parameters.append(("DurationSeconds", String(durationSeconds))) }
         return parameters
     }

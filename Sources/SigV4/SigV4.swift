@@ -12,12 +12,18 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     public var secretAccessKey: String
     public var sessionToken: String?
     public var expiration: Date?
+    /// The account the credentials belong to, when the source knows it (an assumed role's ARN,
+    /// the Identity Center account, a sign-in token): printed as `AccountId` / `AWS_ACCOUNT_ID`
+    /// (SDKs use it for account-based endpoints). Not a secret, not cached: filled at print time.
+    public var accountId: String?
 
-    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil) {
+    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil,
+                accountId: String? = nil) {
         self.accessKeyId = accessKeyId
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
         self.expiration = expiration
+        self.accountId = accountId
     }
 
     public var description: String {

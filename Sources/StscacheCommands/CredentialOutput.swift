@@ -13,7 +13,9 @@ import StscacheSupport
 import Credentials
 
 /// The Version-1 document `credential_process` consumers read (botocore's
-/// `ProcessProvider`, the Go/Java/Rust SDKs). One line, keys in the documented order.
+/// `ProcessProvider`, the Go/Java/Rust SDKs). One line, keys in the documented order, then
+/// `AccountId` when the account is known (botocore, the JS, Java and Rust SDKs read it) and
+/// is twelve digits.
 enum CredentialOutput {
     static func json(_ credentials: AWSCredentials) -> String {
         var out = "{\"Version\":1,\"AccessKeyId\":" + JSONText.quoted(credentials.accessKeyId)
@@ -23,6 +25,9 @@ enum CredentialOutput {
         }
         if let expiration = credentials.expiration {
             out += ",\"Expiration\":" + JSONText.quoted(Timestamps.formatRFC3339(expiration))
+        }
+        if let accountId = credentials.accountId, AccountID.isValid(accountId) {
+            out += ",\"AccountId\":" + JSONText.quoted(accountId)
         }
         return out + "}\n"
     }

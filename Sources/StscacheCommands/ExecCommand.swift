@@ -20,7 +20,7 @@ struct ExecCommand: ContextualCommand {
         usage: "stscache exec --profile <profile> [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
-            AWS_CREDENTIAL_EXPIRATION, STSCACHE_PROFILE and the profile's endpoint settings \
+            AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID, STSCACHE_PROFILE and the profile's endpoint settings \
             (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, ...); AWS_PROFILE and \
             AWS_DEFAULT_PROFILE are removed (so its SDK does not go back through the config), \
             and so are STSCACHE_CACHE_KEY and STSCACHE_MFA_TOKEN (secrets of stscache's own); \
@@ -79,7 +79,7 @@ struct ExecCommand: ContextualCommand {
             return
         }
         let endpoint = ContainerEndpoint(
-            token: try ContainerEndpoint.newToken(), roleArn: fetched.role.roleArn,
+            token: try ContainerEndpoint.newToken(),
             // The pipeline's own rule for the served session: fresh, or refused.
             minimumRemaining: fetched.window, now: context.now, credentials: fetched.fetchAgain)
         let server = try EndpointServer(endpoint: endpoint)
@@ -101,7 +101,9 @@ struct ExecCommand: ContextualCommand {
         // With AWS_PROFILE still set, some SDKs would resolve the profile again (and a
         // delegating profile would call stscache once more). AWS_SECURITY_TOKEN is the legacy
         // name of the session token: a stale one must not sit next to the new keys.
-        for name in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"] {
+        // An inherited AWS_ACCOUNT_ID (another profile's export) would pair another account with
+        // these credentials: the role's own is set below, when known.
+        for name in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ACCOUNT_ID"] {
             environment[name] = nil
         }
         if let endpoint {

@@ -10,7 +10,7 @@ import StscacheSupport
 struct ExportCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Print shell lines that set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION.",
+        abstract: "Print shell lines that set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION and AWS_ACCOUNT_ID.",
         discussion: """
               bash, zsh:  eval "$(stscache export --profile prod)"
               fish:       stscache export --profile prod --format fish | source
@@ -77,7 +77,10 @@ struct ExportCommand: ContextualCommand {
         return ShellQuote.word(profile)
     }
 
-    /// The four variables, in the order the AWS SDKs document them.
+    /// The four variables, in the order the AWS SDKs document them, then `AWS_ACCOUNT_ID` when
+    /// the account is known (botocore's and the other SDKs' environment provider read it for
+    /// account-based endpoints, as aws-vault exports it; the AWS CLI's `export-credentials` does
+    /// not print it).
     static func variables(_ credentials: AWSCredentials) -> [(name: String, value: String)] {
         var variables = [("AWS_ACCESS_KEY_ID", credentials.accessKeyId),
                          ("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey)]
@@ -85,6 +88,9 @@ struct ExportCommand: ContextualCommand {
         if let expiration = credentials.expiration {
             // starship's aws module (and aws-vault users' prompts) read this one.
             variables.append(("AWS_CREDENTIAL_EXPIRATION", Timestamps.formatRFC3339(expiration)))
+        }
+        if let accountId = credentials.accountId, AccountID.isValid(accountId) {
+            variables.append(("AWS_ACCOUNT_ID", accountId))
         }
         return variables
     }

@@ -101,3 +101,54 @@ public enum JSONText {
         return out + "\""
     }
 }
+
+/// An AWS account id: twelve ASCII digits. The one check every output that prints one applies
+/// (`AccountId`, `AWS_ACCOUNT_ID`), and the one way to take it from an ARN.
+public enum AccountID {
+    /// Concrete, not generic over `StringProtocol`: unspecialised across modules, a generic
+    /// `utf8` walk cost the hit path ~380K instructions of runtime type lookups.
+    public static func isValid(_ text: String) -> Bool { isValid(text[...]) }
+
+    public static func isValid(_ text: Substring) -> Bool {
+        var count = 0
+        for byte in text.utf8 {
+            guard byte >= 0x30 && byte <= 0x39 else { return false }
+            count += 1
+        }
+        return count == 12
+    }
+
+    /// `123456789012` from `arn:aws:iam::123456789012:role/Name`; nil when that field is not an account id.
+    /// A byte scan (it runs on every cache hit): `split` cost about 14K instructions more.
+    public static func ofArn(_ arn: String) -> String? {
+        var arn = arn
+        return arn.withUTF8 { bytes -> String? in
+            guard let fields = ARNFields(bytes), fields.account.count == 12,
+                  fields.account.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            return String(decoding: fields.account, as: UTF8.self)
+        }
+    }
+}
+
+/// The six colon-separated fields of an ARN (`arn:partition:service:region:account:resource`),
+/// as byte ranges of one buffer; the resource keeps any further colons. nil with fewer fields.
+public struct ARNFields {
+    public let prefix, partition, service, region, account, resource: Slice<UnsafeBufferPointer<UInt8>>
+
+    public init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var starts = [Int](repeating: 0, count: 6)
+        var field = 1, index = 0
+        while index < bytes.count, field < 6 {
+            if bytes[index] == UInt8(ascii: ":") {
+                starts[field] = index + 1
+                field += 1
+            }
+            index += 1
+        }
+        guard field == 6 else { return nil }
+        func range(_ n: Int) -> Slice<UnsafeBufferPointer<UInt8>> {
+            bytes[starts[n]..<(n == 5 ? bytes.count : starts[n + 1] - 1)]
+        }
+        (prefix, partition, service, region, account, resource) = (range(0), range(1), range(2), range(3), range(4), range(5))
+    }
+}

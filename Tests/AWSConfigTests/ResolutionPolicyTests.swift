@@ -39,11 +39,11 @@ struct ResolutionPolicyTests {
     func sessionName() throws {
         let files = try loadFiles(config: """
             [profile named]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = base
             role_session_name = fixed
             [profile unnamed]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = base
             """, credentials: baseKeysCredentials)
         let calls = Calls()
@@ -56,7 +56,7 @@ struct ResolutionPolicyTests {
 
     @Test("the default MFA session duration is asked for only when no profile sets one, with the role's name")
     func mfaSessionDuration() throws {
-        let config = "[profile prod]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
+        let config = "[profile prod]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/a\n"
         let calls = Calls()
         let fromPolicy = ProfileResolver(files: try loadFiles(config: config, credentials: baseKeysCredentials),
                                          environment: noEnvironment, policy: Self.policy(calls, mfaDuration: 5400))
@@ -79,12 +79,12 @@ struct ResolutionPolicyTests {
     func delegationLoop() throws {
         let files = try loadFiles(config: """
             [profile prod-role]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = prod
             [profile prod]
             credential_process = tool creds prod-role
             [profile other]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = helper
             [profile helper]
             credential_process = tool creds unrelated
@@ -169,10 +169,10 @@ struct ResolutionPolicyTests {
     func programName() throws {
         let files = try loadFiles(config: """
             [profile unknown]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             credential_source = Somewhere
             [profile sso]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = sso-source
             [profile sso-source]
             sso_session = corp

@@ -22,7 +22,7 @@ struct ConfigExamplesTests {
     static let credentials = "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret\n"
     static let environment = [
         "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
-        "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/Pod",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks/token", "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/Pod",
     ]
 
     @Test("there are examples to check")

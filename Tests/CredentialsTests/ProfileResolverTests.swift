@@ -229,13 +229,13 @@ private let sources: [(Resolution, CredentialSource)] = [
 private func roleChain(endingAt last: String) -> String {
     """
     [profile a]
-    role_arn = arn:aws:iam::1:role/A
+    role_arn = arn:aws:iam::111111111111:role/A
     source_profile = b
     [profile b]
-    role_arn = arn:aws:iam::1:role/B
+    role_arn = arn:aws:iam::111111111111:role/B
     source_profile = c
     [profile c]
-    role_arn = arn:aws:iam::1:role/C
+    role_arn = arn:aws:iam::111111111111:role/C
     source_profile = \(last)
     """
 }
@@ -362,7 +362,7 @@ extension ProfileResolverTests {
                 role_arn = \(adminArn)
                 source_profile = mid
                 [profile mid]
-                role_arn = arn:aws:iam::1:role/Mid
+                role_arn = arn:aws:iam::111111111111:role/Mid
                 source_profile = base
                 credential_process = helper
                 """,
@@ -371,7 +371,7 @@ extension ProfileResolverTests {
             Issue.record("expected role chaining")
             return
         }
-        #expect(mid.roleArn == "arn:aws:iam::1:role/Mid")
+        #expect(mid.roleArn == "arn:aws:iam::111111111111:role/Mid")
     }
 
     @Test("a source that cannot give credentials is an error saying why, and where", arguments: sourceFailures)
@@ -388,7 +388,7 @@ private let webIdentityFailures: [Failure] = [
             .missingRoleArn, mentions: ["AWS_ROLE_ARN"]),
     Failure(Resolution("a web identity source profile without role_arn is missing-role-arn", config: """
         [profile top]
-        role_arn = arn:aws:iam::1:role/Top
+        role_arn = arn:aws:iam::111111111111:role/Top
         source_profile = web
         [profile web]
         web_identity_token_file = /cfg/token
@@ -419,14 +419,14 @@ extension ProfileResolverTests {
     @Test("AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME win for the profile asked for")
     func webIdentityEnvironment() throws {
         let environment = [
-            "AWS_WEB_IDENTITY_TOKEN_FILE": "/env/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/FromEnv",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": "/env/token", "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/FromEnv",
             "AWS_ROLE_SESSION_NAME": "env-session",
         ]
         // A profile naming no source at all becomes a web identity profile from the environment.
         let bare = try Fixture(config: "[profile pod]\nregion = eu-west-1\n", environment: environment)
         let role = try bare.resolve("pod")
         #expect(role.source == .webIdentity(tokenFile: "/env/token"))
-        #expect(role.roleArn == "arn:aws:iam::1:role/FromEnv")
+        #expect(role.roleArn == "arn:aws:iam::111111111111:role/FromEnv")
         #expect(role.roleSessionName == "env-session")
 
         // The profile's own settings lose to the environment, as in botocore.
@@ -434,7 +434,7 @@ extension ProfileResolverTests {
             config: "[profile web]\nrole_arn = \(adminArn)\nweb_identity_token_file = /cfg/token\n",
             environment: environment)
         #expect(try configured.resolve("web").source == .webIdentity(tokenFile: "/env/token"))
-        #expect(try configured.resolve("web").roleArn == "arn:aws:iam::1:role/FromEnv")
+        #expect(try configured.resolve("web").roleArn == "arn:aws:iam::111111111111:role/FromEnv")
 
         // A profile with its own source ignores the environment's web identity.
         let withSource = try Fixture(
@@ -449,14 +449,14 @@ extension ProfileResolverTests {
         let fixture = try Fixture(
             config: """
                 [profile top]
-                role_arn = arn:aws:iam::1:role/Top
+                role_arn = arn:aws:iam::111111111111:role/Top
                 source_profile = web
                 duration_seconds = 7200
                 [profile web]
-                role_arn = arn:aws:iam::1:role/Web
+                role_arn = arn:aws:iam::111111111111:role/Web
                 web_identity_token_file = /cfg/token
                 """,
-            environment: ["AWS_ROLE_ARN": "arn:aws:iam::1:role/EnvIgnoredForSources"])
+            environment: ["AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/EnvIgnoredForSources"])
         let top = try fixture.resolve("top")
         #expect(top.durationSeconds == 7200)
         #expect(top.isChained)
@@ -464,7 +464,7 @@ extension ProfileResolverTests {
             Issue.record("expected a web identity role as the source, got \(top.source)")
             return
         }
-        #expect(web.roleArn == "arn:aws:iam::1:role/Web")
+        #expect(web.roleArn == "arn:aws:iam::111111111111:role/Web")
         #expect(web.source == .webIdentity(tokenFile: "/cfg/token"))
     }
 
@@ -561,7 +561,7 @@ extension ProfileResolverTests {
                 source_profile = base
                 mfa_serial = arn:aws:iam::1:mfa/a
                 [profile chained]
-                role_arn = arn:aws:iam::1:role/Second
+                role_arn = arn:aws:iam::111111111111:role/Second
                 source_profile = temp
                 mfa_serial = arn:aws:iam::1:mfa/b
                 [profile env]
@@ -754,7 +754,7 @@ extension ProfileResolverTests {
             source_profile = mid
             duration_seconds = DURATION
             [profile mid]
-            role_arn = arn:aws:iam::1:role/Mid
+            role_arn = arn:aws:iam::111111111111:role/Mid
             credential_source = EcsContainer
             """
         let long = try Fixture(config: config.replacingOccurrences(of: "DURATION", with: "7200"))
@@ -795,10 +795,10 @@ extension ProfileResolverTests {
     @Test("settings in the credentials file override the config file's for the role profile too")
     func credentialsFileOverridesRoleSettings() throws {
         let fixture = try Fixture(
-            config: "[profile x]\nrole_arn = arn:aws:iam::1:role/FromConfig\ncredential_source = EcsContainer\nregion = eu-west-1\n",
-            credentials: "[x]\nrole_arn = arn:aws:iam::1:role/FromCredentials\n")
+            config: "[profile x]\nrole_arn = arn:aws:iam::111111111111:role/FromConfig\ncredential_source = EcsContainer\nregion = eu-west-1\n",
+            credentials: "[x]\nrole_arn = arn:aws:iam::111111111111:role/FromCredentials\n")
         let role = try fixture.resolve("x")
-        #expect(role.roleArn == "arn:aws:iam::1:role/FromCredentials")
+        #expect(role.roleArn == "arn:aws:iam::111111111111:role/FromCredentials")
         #expect(role.region == "eu-west-1")
     }
 }
@@ -877,7 +877,7 @@ extension ProfileResolverTests {
         // "broken" names a source in no file: its keys may be in stscache's store, so it reaches the role too.
         #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "alice") == ["also-admin", "broken", "prod", "prod-role"])
         #expect(resolver.profiles(resolvingToRoleArn: adminArn, sessionName: "bob") == ["other-session"])
-        #expect(resolver.profiles(resolvingToRoleArn: "arn:aws:iam::1:role/None", sessionName: "alice").isEmpty)
+        #expect(resolver.profiles(resolvingToRoleArn: "arn:aws:iam::111111111111:role/None", sessionName: "alice").isEmpty)
     }
 
     @Test("resolving is independent of file order and repeatable")

@@ -8,14 +8,13 @@ import TestSupport
 /// What the local container-credentials endpoint answers, without the server that carries it.
 @Suite("container-credentials endpoint")
 struct ContainerEndpointTests {
-    static let roleArn = "arn:aws:iam::123456789012:role/Admin"
     static let session = AWSCredentials(accessKeyId: "ASIAENDPOINTEXAMPLE1", secretAccessKey: "endpoint/secret+key",
                                         sessionToken: "endpoint-token-" + String(repeating: "z", count: 40),
-                                        expiration: testNow.addingTimeInterval(3600))
+                                        expiration: testNow.addingTimeInterval(3600), accountId: "123456789012")
 
     func endpoint(token: String = String(repeating: "ab", count: 32), fetched: AWSCredentials = session,
                   calls: Counter = Counter()) -> ContainerEndpoint {
-        ContainerEndpoint(token: token, roleArn: Self.roleArn, minimumRemaining: 900, now: { testNow }) {
+        ContainerEndpoint(token: token, minimumRemaining: 900, now: { testNow }) {
             _ = calls.next()
             return fetched
         }
@@ -69,7 +68,7 @@ struct ContainerEndpointTests {
 
     @Test("a failure says why in one line, without the credentials")
     func failure() throws {
-        let failing = ContainerEndpoint(token: "t", roleArn: Self.roleArn, minimumRemaining: 0, now: { testNow }) {
+        let failing = ContainerEndpoint(token: "t", minimumRemaining: 0, now: { testNow }) {
             throw SourceError(.processFailed, "the helper failed\nsecond line")
         }
         let answer = failing.answer(method: "GET", authorization: "t")
@@ -77,12 +76,15 @@ struct ContainerEndpointTests {
         #expect(try json(answer)["Message"] == "the helper failed second line")
     }
 
-    @Test("the account comes from a role ARN only when it is twelve digits", arguments: [
-        ("arn:aws:iam::123456789012:role/Admin", "123456789012"), ("arn:aws-cn:iam::210987654321:role/a/b", "210987654321"),
-        ("arn:aws:iam::12345:role/Short", nil), ("arn:aws:iam::12345678901x:role/X", nil), ("not-an-arn", nil),
-    ] as [(String, String?)])
-    func account(_ arn: String, _ expected: String?) {
-        #expect(ContainerEndpoint.accountId(ofRoleArn: arn) == expected)
+    @Test("the account is the credentials' own, and only twelve digits are served", arguments: [
+        ("123456789012", "123456789012"), ("12345", nil), ("12345678901x", nil), ("1234567890123", nil),
+        ("12345678901\u{661}", nil), (nil, nil),
+    ] as [(String?, String?)])
+    func account(_ account: String?, _ expected: String?) throws {
+        var session = Self.session
+        session.accountId = account
+        let token = String(repeating: "ab", count: 32)
+        #expect(try json(endpoint(fetched: session).answer(method: "GET", authorization: token))["AccountId"] == expected)
     }
 
     @Test("tokens are 256 bits of hex and differ")

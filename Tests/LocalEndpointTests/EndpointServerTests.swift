@@ -15,7 +15,7 @@ struct EndpointServerTests {
         let session = AWSCredentials(accessKeyId: "ASIASERVERTEST000001", secretAccessKey: "s", sessionToken: "t",
                                      expiration: Date().addingTimeInterval(3600))
         let server = try EndpointServer(endpoint: ContainerEndpoint(
-            token: Self.token, roleArn: "arn:aws:iam::123456789012:role/A", minimumRemaining: 900, now: { Date() },
+            token: Self.token, minimumRemaining: 900, now: { Date() },
             credentials: { session }))
         server.readTimeout = readTimeout
         let done = DispatchSemaphore(value: 0)

@@ -51,6 +51,41 @@ struct RequestCodecTests {
         #expect(http.headers.first?.value == "application/x-www-form-urlencoded; charset=utf-8")
     }
 
+    @Test("session policies, tags, transitive keys and source identity as the Query protocol's lists, in botocore's order")
+    func sessionParametersBody() {
+        var request = AssumeRoleRequest(roleArn: "arn:aws:iam::123456789012:role/Admin", roleSessionName: "alice",
+                                        durationSeconds: 900, externalId: "ext-1")
+        request.policyArns = ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::123456789012:policy/Mine"]
+        request.policy = #"{"Version":"2012-10-17"}"#
+        request.tags = [(key: "team", value: "ops"), (key: "Cost Centre", value: "a=b")]
+        request.transitiveTagKeys = ["team"]
+        request.sourceIdentity = "alice@example.com"
+        #expect(String(decoding: STSRequestBuilder.assumeRole(request, endpoint: Fixtures.endpoint).body, as: UTF8.self) ==
+            "Action=AssumeRole&Version=2011-06-15"
+            + "&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FAdmin&RoleSessionName=alice"
+            + "&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2FReadOnlyAccess"
+            + "&PolicyArns.member.2.arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2FMine"
+            + "&Policy=%7B%22Version%22%3A%222012-10-17%22%7D"
+            + "&DurationSeconds=900"
+            + "&Tags.member.1.Key=team&Tags.member.1.Value=ops"
+            + "&Tags.member.2.Key=Cost%20Centre&Tags.member.2.Value=a%3Db"
+            + "&TransitiveTagKeys.member.1=team"
+            + "&ExternalId=ext-1"
+            + "&SourceIdentity=alice%40example.com")
+        #expect(!request.description.contains("2012-10-17"))
+    }
+
+    @Test("AssumeRoleWithWebIdentity sends the session policies only")
+    func webIdentityPolicies() {
+        var request = AssumeRoleWithWebIdentityRequest(roleArn: "arn:aws:iam::123456789012:role/Web", roleSessionName: "s",
+                                                       webIdentityToken: "tok")
+        request.policyArns = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+        request.policy = "{}"
+        let names = request.formParameters.map(\.name)
+        #expect(names == ["Action", "Version", "RoleArn", "RoleSessionName", "WebIdentityToken", "PolicyArns.member.1.arn",
+                          "Policy"])
+    }
+
     @Test("leaves unset optional parameters out")
     func minimalAssumeRoleBody() {
         let http = STSRequestBuilder.assumeRole(

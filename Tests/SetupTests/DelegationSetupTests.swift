@@ -98,19 +98,19 @@ struct DelegationSetupTests {
 
     @Test("a CRLF file gets CRLF lines and keeps every other byte")
     func crlf() throws {
-        let config = "[profile prod]\r\nrole_arn = arn:aws:iam::1:role/A\r\nsource_profile = base\r\n\r\n[profile base]\r\nregion = x\r\n"
+        let config = "[profile prod]\r\nrole_arn = arn:aws:iam::111111111111:role/A\r\nsource_profile = base\r\n\r\n[profile base]\r\nregion = x\r\n"
         let after = try setUp(config)
         #expect(after == "[profile prod]\r\ncredential_process = /usr/bin/stscache credential-process --profile prod-role\r\n"
-            + "\r\n[profile prod-role]\r\nrole_arn = arn:aws:iam::1:role/A\r\nsource_profile = base\r\n"
+            + "\r\n[profile prod-role]\r\nrole_arn = arn:aws:iam::111111111111:role/A\r\nsource_profile = base\r\n"
             + "\r\n[profile base]\r\nregion = x\r\n")
     }
 
     @Test("tabs, odd spacing and a header written with extra spaces are kept; indented keys move unindented")
     func oddSpacing() throws {
-        let config = "[profile  prod ]\n\t  role_arn\t=  arn:aws:iam::1:role/A  \n\t  source_profile: base\n\t  cli_pager =\n[profile base]\n"
+        let config = "[profile  prod ]\n\t  role_arn\t=  arn:aws:iam::111111111111:role/A  \n\t  source_profile: base\n\t  cli_pager =\n[profile base]\n"
         let after = try setUp(config)
         #expect(after == "[profile  prod ]\n\t  credential_process = /usr/bin/stscache credential-process --profile prod-role\n"
-            + "\t  cli_pager =\n\n[profile prod-role]\nrole_arn\t=  arn:aws:iam::1:role/A  \nsource_profile: base\n[profile base]\n")
+            + "\t  cli_pager =\n\n[profile prod-role]\nrole_arn\t=  arn:aws:iam::111111111111:role/A  \nsource_profile: base\n[profile base]\n")
     }
 
     @Test("a header with a space inside the brackets is not a profile (as in botocore), so it is not found")
@@ -120,9 +120,9 @@ struct DelegationSetupTests {
 
     @Test("a file without a trailing newline, the profile last")
     func noTrailingNewline() throws {
-        let after = try setUp("[profile base]\n[profile prod]\nsource_profile = base\nrole_arn = arn:aws:iam::1:role/A")
+        let after = try setUp("[profile base]\n[profile prod]\nsource_profile = base\nrole_arn = arn:aws:iam::111111111111:role/A")
         #expect(after == "[profile base]\n[profile prod]\ncredential_process = /usr/bin/stscache credential-process --profile prod-role\n"
-            + "\n[profile prod-role]\nsource_profile = base\nrole_arn = arn:aws:iam::1:role/A\n")
+            + "\n[profile prod-role]\nsource_profile = base\nrole_arn = arn:aws:iam::111111111111:role/A\n")
     }
 
     @Test("a continuation block and comments inside the section stay with the profile")
@@ -132,7 +132,7 @@ struct DelegationSetupTests {
             s3 =
               addressing_style = path
             # keep me
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             ;  and me
             credential_source = Environment
             [profile other]
@@ -148,7 +148,7 @@ struct DelegationSetupTests {
             ;  and me
 
             [profile prod-role]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             credential_source = Environment
             [profile other]
             region = q
@@ -159,11 +159,11 @@ struct DelegationSetupTests {
     func duplicateSections() throws {
         let config = """
             [profile prod]
-            role_arn = arn:aws:iam::1:role/Old
+            role_arn = arn:aws:iam::111111111111:role/Old
             region = a
             [profile base]
             [profile prod]
-            role_arn = arn:aws:iam::1:role/New
+            role_arn = arn:aws:iam::111111111111:role/New
             source_profile = base
 
             """
@@ -177,7 +177,7 @@ struct DelegationSetupTests {
 
             [profile prod-role]
             region = a
-            role_arn = arn:aws:iam::1:role/New
+            role_arn = arn:aws:iam::111111111111:role/New
             source_profile = base
 
             """)
@@ -185,17 +185,17 @@ struct DelegationSetupTests {
 
     @Test("several profiles at once")
     func severalProfiles() throws {
-        let config = "[profile a]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = base\n\n"
-            + "[profile b]\nrole_arn = arn:aws:iam::1:role/B\nsource_profile = a\n\n[profile base]\n"
+        let config = "[profile a]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = base\n\n"
+            + "[profile b]\nrole_arn = arn:aws:iam::111111111111:role/B\nsource_profile = a\n\n[profile base]\n"
         let after = try setUp(config, ["a", "b", "a"])
         #expect(after.contains("[profile a]\ncredential_process = /usr/bin/stscache credential-process --profile a-role\n\n[profile a-role]\n"))
         #expect(after.contains("[profile b]\ncredential_process = /usr/bin/stscache credential-process --profile b-role\n\n[profile b-role]\n"))
-        #expect(keepsLines(config, after, except: ["role_arn = arn:aws:iam::1:role/A", "role_arn = arn:aws:iam::1:role/B",
+        #expect(keepsLines(config, after, except: ["role_arn = arn:aws:iam::111111111111:role/A", "role_arn = arn:aws:iam::111111111111:role/B",
                                                     "source_profile = base", "source_profile = a"]))
         // The pair resolves: b-role is sourced from a, which now delegates to stscache for a-role.
         let files = try loadFiles(config: after)
         let role = try ProfileResolver.resolve(profile: "b-role", files: files, environment: [:], userName: "u")
-        #expect(role.roleArn == "arn:aws:iam::1:role/B")
+        #expect(role.roleArn == "arn:aws:iam::111111111111:role/B")
         #expect(role.source == .credentialProcess(profile: "a", command: "/usr/bin/stscache credential-process --profile a-role"))
     }
 

@@ -28,7 +28,7 @@ private let pair = """
     [profile prod]
     credential_process = stscache credential-process --profile prod-role
     [profile prod-role]
-    role_arn = arn:aws:iam::1:role/A
+    role_arn = arn:aws:iam::111111111111:role/A
     credential_source = Ec2InstanceMetadata
 
     """
@@ -82,7 +82,7 @@ struct DoctorTests {
     @Test("finds a delegation the CLI shadows: role_arn kept, or keys in the credentials file")
     func shadowed() throws {
         #expect(try codes(config: pair.replacingOccurrences(
-            of: "[profile prod]\n", with: "[profile prod]\nrole_arn = r\ncredential_source = Environment\n"), only: "prod")
+            of: "[profile prod]\n", with: "[profile prod]\nrole_arn = arn:aws:iam::111111111111:role/R\ncredential_source = Environment\n"), only: "prod")
             .contains("doctor.shadowed-delegation"))
         #expect(try codes(config: pair, credentials: "[prod]\naws_access_key_id = ASIA\naws_secret_access_key = s\n"
                           + "aws_session_token = t\n") == ["doctor.shadowed-delegation"])
@@ -90,14 +90,14 @@ struct DoctorTests {
 
     @Test("warns about a role profile the CLI resolves itself, but not about a delegation target or a source")
     func cliResolvesRole() throws {
-        #expect(try codes(config: "[profile r]\nrole_arn = a\ncredential_source = Ec2InstanceMetadata\n")
+        #expect(try codes(config: "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\ncredential_source = Ec2InstanceMetadata\n")
             == ["doctor.cli-resolves-role"])
         #expect(try codes(config: pair + """
             [profile hop]
-            role_arn = arn:aws:iam::1:role/Hop
+            role_arn = arn:aws:iam::111111111111:role/Hop
             credential_source = Ec2InstanceMetadata
             [profile chained]
-            role_arn = arn:aws:iam::1:role/C
+            role_arn = arn:aws:iam::111111111111:role/C
             source_profile = hop
             """).filter { $0 == "doctor.cli-resolves-role" }.count == 1)  // chained, not hop
     }
@@ -105,7 +105,7 @@ struct DoctorTests {
     @Test("reports sources: missing, keyless, half a key pair")
     func sources() throws {
         let role = "[profile r]\ncredential_process = stscache credential-process --profile r-role\n"
-            + "[profile r-role]\nrole_arn = a\nsource_profile = base\n"
+            + "[profile r-role]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = base\n"
         #expect(try codes(config: role) == ["doctor.missing-source"])
         #expect(try codes(config: role + "[profile base]\nregion = x\n") == ["doctor.keyless-source"])
         let partial = try codes(config: role, credentials: "[base]\naws_access_key_id = AKIAX\n")
@@ -155,6 +155,13 @@ struct DoctorTests {
         #expect(target.first?.fix == "did you mean \"prod-role\"? Correct --profile prod-rloe in dev's credential_process.")
         let far = Doctor.configFindings(files: files, environment: ["PATH": programs.path], policy: policy, only: "zzz")
         #expect(far.first?.fix.hasPrefix("check the name") == true)
+    }
+
+    @Test("an AssumeRole parameter STS would refuse is reported as credential-process refuses it")
+    func roleParameters() throws {
+        #expect(try codes(config: pair + "role_session_name = carol ; laptop\n") == ["doctor.invalid-role-parameter"])
+        #expect(try codes(config: pair.replacingOccurrences(of: "role/A", with: "role/A b")) == ["doctor.invalid-role-parameter"])
+        #expect(try codes(config: pair + "session_tags = team=ops\npolicy = {\"Version\":\"2012-10-17\"}\n") == [])
     }
 
     @Test("durations: out of STS's range, and over an hour on a chained role")
@@ -295,13 +302,13 @@ struct DoctorIdentityCenterTests {
 @Suite("No message shows a secret")
 struct MessagesShowNoSecretTests {
     private static let broken: [String] = [
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\ncredential_source = Nowhere\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nduration_seconds = 12x\n[profile b]\naws_access_key_id = AKIDB\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nmfa_serial = arn:aws:iam::1:mfa/x\nmfa_session_duration = soon\n[profile b]\naws_access_key_id = AKIDB\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nservices = missing\n[profile b]\naws_access_key_id = AKIDB\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\nsts_regional_endpoints = sometimes\n[profile b]\naws_access_key_id = AKIDB\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = r\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = b\ncredential_source = Environment\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\ncredential_source = Nowhere\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = b\nduration_seconds = 12x\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = b\nmfa_serial = arn:aws:iam::1:mfa/x\nmfa_session_duration = soon\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = b\nservices = missing\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = b\nsts_regional_endpoints = sometimes\n[profile b]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = r\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = b\ncredential_source = Environment\n[profile b]\naws_access_key_id = AKIDB\n",
         "[profile s]\nsso_session = corp\nsso_account_id = 12345\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://x.example/start\nsso_region = eu-west-1\n",
         "[profile s]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n[sso-session corp]\nsso_start_url = https://x.example/start\nsso_region = eu-west-1\n",
         "[profile s]\nsso_session = other\nsso_account_id = 111122223333\nsso_role_name = Dev\n",

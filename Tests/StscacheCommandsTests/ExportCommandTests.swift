@@ -30,6 +30,7 @@ struct ExportCommandTests {
             export AWS_SECRET_ACCESS_KEY='it'\''s a \secret/ with "quotes" $HOME `x` ‘curly’'
             export AWS_SESSION_TOKEN='token+with/slashes='
             export AWS_CREDENTIAL_EXPIRATION='2030-03-17T18:16:40Z'
+            export AWS_ACCOUNT_ID='123456789012'
             export STSCACHE_PROFILE='prod'
 
             """#)
@@ -61,6 +62,7 @@ struct ExportCommandTests {
             == #"set -gx AWS_SECRET_ACCESS_KEY 'it\'s a \\secret/ with "quotes" $HOME `x` ‘curly’'"#)
         #expect(result.stdout.hasPrefix("set -gx AWS_ACCESS_KEY_ID 'ASIAAWKWARDEXAMPLE01'\n"))
         #expect(result.stdout.hasSuffix("set -gx AWS_CREDENTIAL_EXPIRATION '2030-03-17T18:16:40Z'\n"
+            + "set -gx AWS_ACCOUNT_ID '123456789012'\n"
             + "set -gx STSCACHE_PROFILE 'prod'\n"))
     }
 
@@ -81,6 +83,7 @@ struct ExportCommandTests {
         #expect(object["Version"] as? Int == 1)
         #expect(object["SecretAccessKey"] as? String == Self.awkward.secretAccessKey)
         #expect(object["Expiration"] as? String == "2030-03-17T18:16:40Z")
+        #expect(object["AccountId"] as? String == "123456789012")
         #expect(result.stdout.split(separator: "\n").count == 1)
     }
 

@@ -26,7 +26,7 @@ import pytest
 
 from support.aws import ACCOUNT_ID, REGION, AccessKey, assumed_arn
 from support.fakes import FakeMetadataServer
-from support.homes import Result, TempHome
+from support.homes import Result, TempHome, assert_clean_failure
 from support.moto import MotoServer
 
 pytestmark = pytest.mark.sources
@@ -304,6 +304,30 @@ def test_web_identity_from_the_environment(open_home: TempHome, open_moto: MotoS
     [call] = [r for r in open_moto.actions("AssumeRoleWithWebIdentity") if r.params.get("RoleArn") == role]
     assert call.params["RoleSessionName"] == "irsa-pod"
     assert call.params["WebIdentityToken"] == "environment-web-identity-token"
+
+
+def test_web_identity_sends_session_policies_and_refuses_tags(open_home: TempHome, open_moto: MotoServer, tmp_path: Path):
+    """AssumeRoleWithWebIdentity takes PolicyArns and Policy (issue 21), not tags or a source
+    identity: the first reach moto, the second are refused before any call."""
+    token_file = tmp_path / "scoped-token"
+    token_file.write_text("scoped-web-identity-token")
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/scoped-web-{uuid.uuid4().hex[:8]}"
+    profile = {
+        "role_arn": role, "web_identity_token_file": str(token_file), "role_session_name": "pod",
+        "region": REGION, "endpoint_url": open_moto.endpoint,
+        "policy_arns": "arn:aws:iam::aws:policy/ReadOnlyAccess", "policy": '{"Version":"2012-10-17","Statement":[]}',
+    }
+    open_home.config["profile scoped-pod"] = profile
+    open_home.config["profile tagged-pod"] = dict(profile, session_tags="team=ops")
+    open_home.write()
+
+    open_home.stscache("scoped-pod").credentials()
+    refused = open_home.stscache("tagged-pod")
+
+    [call] = [r for r in open_moto.actions("AssumeRoleWithWebIdentity") if r.params.get("RoleArn") == role]
+    assert call.params["PolicyArns.member.1.arn"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert call.params["Policy"] == '{"Version":"2012-10-17","Statement":[]}'
+    assert_clean_failure(refused, "session_tags", "web identity")
 
 
 # --------------------------------------------------------------------------------------------

@@ -110,20 +110,37 @@ extension CredentialBroker {
         var request = AssumeRoleRequest(
             roleArn: role.roleArn, roleSessionName: role.roleSessionName, durationSeconds: duration,
             externalId: role.externalId, serialNumber: serial, tokenCode: tokenCode)
+        let parameters = role.sessionParameters
+        request.policyArns = parameters.policyArns
+        request.policy = parameters.policy
+        request.tags = parameters.tags.map { (key: $0.key, value: $0.value) }
+        request.transitiveTagKeys = parameters.transitiveTagKeys
+        request.sourceIdentity = parameters.sourceIdentity
         do {
-            return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
-        } catch let error as STSError {
-            if let serial, let rejection = MFACodeSource.rejection(error, serial: serial) { throw rejection }
-            // A source we could not tell was a role session (a helper's or the environment's
-            // temporary keys) turns out to be one: ask again within STS's chaining limit.
-            if tokenCode == nil, let requested = request.durationSeconds, requested > limit,
-               error.serviceCode == "ValidationError", error.message.lowercased().contains("chaining") {
-                noteChainingCap(role, requested: requested)
-                request.durationSeconds = limit
+            do {
                 return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
+            } catch let error as STSError {
+                if let serial, let rejection = MFACodeSource.rejection(error, serial: serial) { throw rejection }
+                // A source we could not tell was a role session (a helper's or the environment's
+                // temporary keys) turns out to be one: ask again within STS's chaining limit.
+                if tokenCode == nil, let requested = request.durationSeconds, requested > limit,
+                   error.serviceCode == "ValidationError", error.message.lowercased().contains("chaining") {
+                    noteChainingCap(role, requested: requested)
+                    request.durationSeconds = limit
+                    return try client.assumeRole(request, credentials: source, endpoint: endpoint).credentials
+                }
+                throw error
             }
+        } catch var error as STSError {
+            // Which of the user's profiles, and which role: the message alone names neither.
+            error.subject = Self.subject(of: role)
             throw error
         }
+    }
+
+    /// `profile "prod" (role arn:aws:iam::...)`, for STS's errors about a role session.
+    package static func subject(of role: RoleProfile) -> String {
+        "profile \"\(role.name)\" (role \(role.roleArn))"
     }
 
     /// Said once per session created (this runs only when STS is called, under the entry lock).
@@ -155,17 +172,23 @@ extension CredentialBroker {
                     + "(or the platform) should write a token there.")
         }
         let endpoint = try stsEndpoint(for: role)
-        let request = AssumeRoleWithWebIdentityRequest(
+        var request = AssumeRoleWithWebIdentityRequest(
             roleArn: role.roleArn, roleSessionName: role.roleSessionName, webIdentityToken: token,
             durationSeconds: role.durationSeconds)
+        request.policyArns = role.sessionParameters.policyArns
+        request.policy = role.sessionParameters.policy
         do {
             return try stsClient(for: role, endpoint: endpoint).assumeRoleWithWebIdentity(request, endpoint: endpoint).credentials
-        } catch let error as STSError {
+        } catch var error as STSError {
             let refusals = ["InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim", "AccessDenied"]
-            guard let code = error.serviceCode, refusals.contains(code) else { throw error }
+            guard let code = error.serviceCode, refusals.contains(code) else {
+                error.subject = Self.subject(of: role)
+                throw error
+            }
             throw SourceError(
                 .webIdentityRejected,
-                "\(error.message). The web identity token in \(tokenFile) was not accepted for \(role.roleArn): check "
+                "\(error.message). The web identity token in \(tokenFile) was not accepted for profile \"\(role.name)\" "
+                    + "(\(role.roleArn)): check "
                     + "that it is current (its issuer rewrites the file), that the role's trust policy trusts its "
                     + "issuer and audience, and that the role ARN is right.")
         }
@@ -203,8 +226,10 @@ extension CredentialBroker {
                     .getSessionToken(request, credentials: base, endpoint: endpoint).credentials
                     .checkedArrival(from: .sts(action: "GetSessionToken", subject: "MFA device \(settings.serialNumber)",
                                                endpoint: endpoint.url))
-            } catch let error as STSError {
+            } catch var error as STSError {
                 if let rejection = MFACodeSource.rejection(error, serial: settings.serialNumber) { throw rejection }
+                error.subject = "the MFA session of profile \"\(settings.serialProfile)\" (device \(settings.serialNumber), "
+                    + "for \(Self.subject(of: role)))"
                 throw error
             }
         }

@@ -102,3 +102,63 @@ struct SessionBindingTests {
         #expect(fixture.transport.requests.isEmpty)
     }
 }
+
+/// A session with a source identity, tags or session policies is another session than the
+/// role's plain one, and STS's refusals say which profile and role they were for.
+@Suite("Session parameters through the pipeline")
+struct SessionParameterPipelineTests {
+    static let keys = StaticKeys(accessKeyId: "AKIAKEYSAAAAAAAAAAAA", secretAccessKey: "secret-a")
+
+    func role(_ parameters: SessionParameters = SessionParameters()) -> RoleProfile {
+        var role = RoleProfile(name: "prod", roleArn: "arn:aws:iam::123456789012:role/Admin", roleSessionName: "alice",
+                               region: "us-east-1", source: .staticKeys(profile: "base", Self.keys))
+        role.sessionParameters = parameters
+        return role
+    }
+
+    static func body(_ request: HTTPRequest) -> String { String(decoding: request.body, as: UTF8.self) }
+
+    @Test("a scoped session is never served for the plain profile, nor the reverse; each is cached on its own")
+    func scopedApart() throws {
+        let fixture = try SourcesFixture(route: SessionBindingTests.sts(refusing: nil))
+        let scoped = role(SessionParameters(sourceIdentity: "alice", tags: [SessionTag(key: "team", value: "ops")],
+                                            transitiveTagKeys: ["team"], policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                                            policy: "{}"))
+        let plainFirst = try fixture.broker().credentials(for: role())
+        let scopedFirst = try fixture.broker().credentials(for: scoped)
+        #expect(plainFirst != scopedFirst)
+        #expect(try fixture.broker().credentials(for: role()) == plainFirst)
+        #expect(try fixture.broker().credentials(for: scoped) == scopedFirst)
+        let bodies = fixture.transport.requests.map(Self.body)
+        #expect(bodies.count == 2)
+        #expect(!bodies[0].contains("Tags.") && !bodies[0].contains("Policy"))
+        for part in ["Tags.member.1.Key=team", "Tags.member.1.Value=ops", "TransitiveTagKeys.member.1=team",
+                     "PolicyArns.member.1.arn=", "Policy=%7B%7D", "SourceIdentity=alice"] {
+            #expect(bodies[1].contains(part), "\(part) missing")
+        }
+    }
+
+    @Test("the account is the role ARN's, on a miss and on a hit")
+    func account() throws {
+        let fixture = try SourcesFixture(route: SessionBindingTests.sts(refusing: nil))
+        #expect(try fixture.broker().credentials(for: role()).accountId == "123456789012")
+        #expect(try fixture.broker().credentials(for: role()).accountId == "123456789012")
+        #expect(fixture.transport.requests.count == 1)
+    }
+
+    @Test("AccessDenied and other STS errors name the profile and the role, on one line")
+    func errorsNameProfileAndRole() throws {
+        for (status, code) in [(403, "AccessDenied"), (400, "PackedPolicyTooLarge"), (400, "MalformedPolicyDocument")] {
+            let fixture = try SourcesFixture(route: { _ in STSAnswers.error(status, code: code, message: "refused\nhere") })
+            do {
+                _ = try fixture.broker().credentials(for: role())
+                Issue.record("\(code) was not thrown")
+            } catch {
+                let message = describe(error)
+                #expect(message.hasPrefix("profile \"prod\" (role arn:aws:iam::123456789012:role/Admin): STS AssumeRole failed: \(code)"),
+                        "\(message)")
+                #expect(!message.contains("\n"))
+            }
+        }
+    }
+}

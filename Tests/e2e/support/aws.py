@@ -8,7 +8,8 @@ from dataclasses import dataclass
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 
-CREDENTIAL_KEYS = ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"]
+# A role session's answer: the documented keys in order, then the account the role is in (issue 21).
+CREDENTIAL_KEYS = ["Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "AccountId"]
 
 
 @dataclass

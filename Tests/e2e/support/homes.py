@@ -7,6 +7,7 @@ import io
 import json
 import os
 import struct
+import re
 import shlex
 import subprocess
 import time
@@ -78,6 +79,7 @@ class Result:
         assert len(lines) == 2 and lines[1] == "", f"expected exactly one line on stdout\n{self}"
         document = json.loads(lines[0])
         assert list(document) == CREDENTIAL_KEYS, f"keys {list(document)}\n{self}"
+        assert re.fullmatch(r"\d{12}", document["AccountId"]), f"AccountId {document['AccountId']!r}\n{self}"
         return document
 
     def json(self) -> dict:
