@@ -27,7 +27,7 @@ struct DidYouMeanTests {
 
     @Test("source_profile = bsae (the tool's own resolution, no key store): correct it to base")
     func sourceProfile() throws {
-        let files = try loadFiles(config: "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = bsae\n",
+        let files = try loadFiles(config: "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = bsae\n",
                                   credentials: "[base]\naws_access_key_id = AKID\naws_secret_access_key = SECRETMARK\n")
         let error = expectConfigError(.unknownProfile) { _ = try Self.resolver(files).resolve(profile: "r") }
         #expect(error?.message.contains("did you mean \"base\"? Correct source_profile.") == true, "\(error?.message ?? "")")
@@ -39,7 +39,7 @@ struct DidYouMeanTests {
     func sections() throws {
         let files = try loadFiles(config: """
             [profile r]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             credential_source = Ec2InstanceMetadata
             services = loaclstack
             [services localstack]

@@ -111,7 +111,7 @@ struct ResolutionPolicyTests {
             credential_process = tool creds prod-role
             region = eu-west-1
             [profile prod-role]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             credential_source = Ec2InstanceMetadata
             [profile hop]
             credential_process = tool creds prod
@@ -119,7 +119,7 @@ struct ResolutionPolicyTests {
         let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
         let direct = try resolver.resolve(profile: "prod-role")
         #expect(try resolver.resolve(profile: "prod") == direct)
-        #expect(direct.name == "prod-role" && direct.roleArn == "arn:aws:iam::1:role/A")
+        #expect(direct.name == "prod-role" && direct.roleArn == "arn:aws:iam::111111111111:role/A")
         // A chain of delegations is followed to the role, as doctor accepts it.
         #expect(try resolver.resolve(profile: "hop") == direct)
         // The environment's web identity does not claim a profile whose role is elsewhere (it
@@ -141,7 +141,7 @@ struct ResolutionPolicyTests {
             [profile typo]
             credential_process = tool creds prod-rloe
             [profile prod-role]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = base
             [profile base]
             credential_process = tool creds typo-via

@@ -45,7 +45,7 @@ struct DoctorTests {
             [profile admin]
             credential_process = stscache credential-process --profile admin-role
             [profile admin-role]
-            role_arn = arn:aws:iam::1:role/A
+            role_arn = arn:aws:iam::111111111111:role/A
             source_profile = console
 
             """
@@ -121,7 +121,7 @@ struct DoctorTests {
     @Test("a typo'd source_profile gets the near name as its fix, never keys stored under the typo")
     func typoSource() throws {
         let role = "[profile r]\ncredential_process = stscache credential-process --profile r-role\n"
-            + "[profile r-role]\nrole_arn = a\nsource_profile = bsae\n"
+            + "[profile r-role]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = bsae\n"
         let programs = try programDirectory()
         func findings(_ config: String, credentials: String? = nil, stored: Set<String> = []) throws -> [DoctorFinding] {
             Doctor.configFindings(files: try loadFiles(config: config, credentials: credentials),
@@ -315,13 +315,13 @@ struct MessagesShowNoSecretTests {
         "[profile s]\nsso_account_id = 111122223333\n",
         // Typos answered with "did you mean": a source, a services section, an sso-session, a
         // delegation's target, each next to a section full of secrets.
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\nsource_profile = bsae\n[profile base]\naws_access_key_id = AKIDB\n",
-        "[profile r]\nrole_arn = arn:aws:iam::1:role/A\ncredential_source = Ec2InstanceMetadata\nservices = loaclstack\n"
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\nsource_profile = bsae\n[profile base]\naws_access_key_id = AKIDB\n",
+        "[profile r]\nrole_arn = arn:aws:iam::111111111111:role/A\ncredential_source = Ec2InstanceMetadata\nservices = loaclstack\n"
             + "[services localstack]\nsts =\n  endpoint_url = http://127.0.0.1:1\n",
         "[profile s]\nsso_session = crop\nsso_account_id = 111122223333\nsso_role_name = Dev\n[sso-session corp]\n"
             + "sso_start_url = https://x.example/start\nsso_region = eu-west-1\n",
         "[profile d]\ncredential_process = stscache credential-process --profile prod-rloe\n[profile prod-role]\n"
-            + "role_arn = arn:aws:iam::1:role/A\ncredential_source = Ec2InstanceMetadata\n",
+            + "role_arn = arn:aws:iam::111111111111:role/A\ncredential_source = Ec2InstanceMetadata\n",
     ]
     private static let secretKeys = ["aws_secret_access_key", "aws_session_token", "aws_security_token"]
 

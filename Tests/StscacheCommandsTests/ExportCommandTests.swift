@@ -72,7 +72,7 @@ struct ExportCommandTests {
         #expect(result.stdout.split(separator: "\n")[1]
             == #"$Env:AWS_SECRET_ACCESS_KEY = 'it''s a \secret/ with "quotes" $HOME `x` ‘‘curly’’'"#)
         #expect(result.stdout.hasPrefix("$Env:AWS_ACCESS_KEY_ID = 'ASIAAWKWARDEXAMPLE01'\n"))
-        #expect(result.stdout.split(separator: "\n").count == 5)
+        #expect(result.stdout.split(separator: "\n").count == 6)
         #expect(result.stdout.hasSuffix("$Env:STSCACHE_PROFILE = 'prod'\n"))
     }
 
