@@ -11,6 +11,7 @@ public enum SettingText {
         "sso_region", "sso_account_id", "sso_role_name", "sso_registration_scopes", "endpoint_url", "services",
         "sts_regional_endpoints", "ca_bundle", "ignore_configured_endpoint_urls", "aws_access_key_id",
         "login_session", "aws_account_id", "source_identity", "policy_arns", "transitive_session_tags",
+        "stscache_scoped_callers", "stscache_caller_policy_arns",
     ]
 
     /// `key = value` when the value may be shown, else `key` alone.

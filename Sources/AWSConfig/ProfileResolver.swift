@@ -45,8 +45,14 @@ public struct ProfileResolver: Sendable {
         }
         guard let roleArn = profile.string("role_arn") else {
             // botocore's AssumeRoleProvider comes before its SSOProvider: role_arn wins.
-            if let identityCenter = try identityCenterRole(profile) { return identityCenter }
-            if let login = try loginSessionRole(profile) { return login }
+            if let identityCenter = try identityCenterRole(profile) {
+                try refuseCallerScope(in: profile, kind: "an Identity Center profile (its credentials come from the portal")
+                return identityCenter
+            }
+            if let login = try loginSessionRole(profile) {
+                try refuseCallerScope(in: profile, kind: "an aws login session (its credentials are the sign-in's own")
+                return login
+            }
             throw ConfigError(.missingRoleArn, at: profile.location, of: profile,
                 "\(describe(profile)) has no role_arn, so there is no role to assume; "
                     + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header).")
@@ -89,6 +95,7 @@ public struct ProfileResolver: Sendable {
             caBundle: Self.caBundle(of: profile, environment: environment),
             source: source)
         role.sessionParameters = try sessionParameters(of: profile, webIdentity: false)
+        role.callerScope = try callerScope(of: profile, parameters: role.sessionParameters)
         return role
     }
 
@@ -167,6 +174,7 @@ public struct ProfileResolver: Sendable {
             caBundle: Self.caBundle(of: profile, environment: environment),
             source: .webIdentity(tokenFile: tokenFile))
         role.sessionParameters = try sessionParameters(of: profile, webIdentity: true)
+        role.callerScope = try callerScope(of: profile, parameters: role.sessionParameters)
         return role
     }
 
@@ -526,6 +534,69 @@ public struct ProfileResolver: Sendable {
             parameters.policy = value.text
         }
         return parameters
+    }
+
+    /// `stscache_scoped_callers` and `stscache_caller_policy_arns` (`CallerScope`): both or
+    /// neither, program names (not paths), policy ARNs as `policy_arns` takes them, and not in a
+    /// profile that sets its own session policies (`SessionScope.refusal` says why). Two plain
+    /// lookups for a profile without them: this runs on every cache hit.
+    private func callerScope(of profile: Profile, parameters: SessionParameters) throws(ConfigError) -> CallerScope? {
+        let callersKey = CallerScope.callersKey, arnsKey = CallerScope.policyArnsKey
+        let callersValue = profile[callersKey].flatMap { $0.text.isEmpty ? nil : $0 }
+        let arnsValue = profile[arnsKey].flatMap { $0.text.isEmpty ? nil : $0 }
+        if callersValue == nil && arnsValue == nil { return nil }
+        guard let callersValue, let arnsValue else {
+            let (present, missing) = callersValue == nil ? (arnsKey, callersKey) : (callersKey, arnsKey)
+            let at = (callersValue ?? arnsValue)!.location
+            throw ConfigError(.invalidRoleParameter, at: at, of: profile,
+                "\(present) in \(describe(profile)) needs \(missing) too: \(callersKey) lists the programs (e.g. codex, "
+                    + "claude) and \(arnsKey) the policies their sessions are scoped by; add \(missing), or remove \(present).")
+        }
+        if !parameters.policyArns.isEmpty || parameters.policy != nil {
+            throw ConfigError(.invalidRoleParameter, at: callersValue.location, of: profile,
+                "\(callersKey) in \(describe(profile)) cannot be combined with its policy_arns or policy: STS grants the "
+                    + "union of a session's policies, so the callers' policies would widen the profile's scope, not narrow "
+                    + "it; keep the caller scope in a profile without session policies.")
+        }
+        let callers = callersValue.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        for name in callers {
+            if let problem = CallerScope.nameProblem(name) {
+                throw ConfigError(.invalidRoleParameter, at: callersValue.location, of: profile,
+                    "\(callersKey) in \(describe(profile)) lists \(TerminalText.escaped(oneLine(name))), which is not a "
+                        + "program name: \(problem)\(commentHint(name)); list program file names (e.g. codex, my-agent.py), "
+                        + "separated by commas.")
+            }
+        }
+        guard callers.count <= CallerScope.maximumCallers else {
+            throw ConfigError(.invalidRoleParameter, at: callersValue.location, of: profile,
+                "\(callersKey) in \(describe(profile)) lists \(callers.count) programs; at most "
+                    + "\(CallerScope.maximumCallers): give the others a profile of their own.")
+        }
+        let arns = arnsValue.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        for arn in arns {
+            if let problem = STSParameterRules.policyArnProblem(arn) {
+                throw ConfigError(.invalidRoleParameter, at: arnsValue.location, of: profile,
+                    "\(arnsKey) in \(describe(profile)) holds \(TerminalText.escaped(oneLine(arn))), which is not an IAM "
+                        + "policy ARN: \(problem)\(commentHint(arn)); list them as \(STSParameterRules.policyArnForm), "
+                        + "separated by commas.")
+            }
+        }
+        guard (1...STSParameterRules.maximumPolicyArns).contains(arns.count) else {
+            throw ConfigError(.invalidRoleParameter, at: arnsValue.location, of: profile,
+                "\(arnsKey) in \(describe(profile)) lists \(arns.count) policies; STS takes 1 to "
+                    + "\(STSParameterRules.maximumPolicyArns) managed session policies.")
+        }
+        return CallerScope(callers: callers, scope: SessionScope(policyArns: arns))
+    }
+
+    /// A caller scope where no AssumeRole can carry it.
+    private func refuseCallerScope(in profile: Profile, kind: String) throws(ConfigError) {
+        for key in [CallerScope.callersKey, CallerScope.policyArnsKey] {
+            guard let value = profile[key], !value.text.isEmpty else { continue }
+            throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
+                "\(key) in \(describe(profile)) cannot scope \(kind), with no AssumeRole to take a session policy); "
+                    + "put it in a role profile with source_profile = \(profile.name) and a role_arn, or remove it.")
+        }
     }
 
     private func sessionTags(_ value: INIValue, of profile: Profile) throws(ConfigError) -> [SessionTag] {

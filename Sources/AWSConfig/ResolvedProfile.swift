@@ -34,6 +34,9 @@ public struct RoleProfile: Sendable, Equatable {
     public var source: CredentialSource
     /// Source identity, session tags and session policies for AssumeRole; empty for most profiles.
     public var sessionParameters = SessionParameters()
+    /// `stscache_scoped_callers` with `stscache_caller_policy_arns`: the session policies
+    /// `credential-process` applies for the named callers; nil for most profiles.
+    public var callerScope: CallerScope?
 
     public init(name: String, roleArn: String, roleSessionName: String, externalId: String? = nil,
                 durationSeconds: Int? = nil, mfaSerial: String? = nil, mfaProcess: String? = nil,

@@ -58,4 +58,6 @@ package enum UsageErrorCode: String, ErrorCode {
     package static let domain = "usage"
 
     case invalidSetting = "invalid-setting"
+    /// A session scope (`exec --policy-arn`) for a profile that cannot take one.
+    case scopeRefused = "scope-refused"
 }

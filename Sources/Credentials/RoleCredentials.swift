@@ -27,17 +27,31 @@ package struct RoleCredentials {
     /// are (aws-vault's `--no-session`). `role` then only names the profile and its region.
     package var isLongTermKeys = false
 
-    package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
+    /// `scope`: session policies for this session (`exec --policy-arn`), refused for a profile that
+    /// cannot take them (`SessionScope.refusal`), else a session of its own under its own cache key.
+    package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool,
+                              scope: SessionScope? = nil) throws -> RoleCredentials {
         let policy = try RefreshWindow.policy(option: refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: verbose)
         // The resolver follows a delegating profile itself; a profile that is neither a role
         // nor a delegation may still be stored keys, handed out as they are.
-        let role: RoleProfile
+        var role: RoleProfile
         do {
             role = try resources.resolve(profile: profile)
         } catch let error as ConfigError where error.code == .missingRoleArn || error.code == .unknownProfile {
             guard let direct = try longTermKeys(resources: resources, profile: profile, policy: policy) else { throw error }
+            if scope != nil {
+                throw UsageError(.scopeRefused, "profile \"\(oneLine(profile))\" is long-term keys from stscache's store, not a "
+                    + "role: there is no AssumeRole to take a session policy, so --policy-arn/--policy-file cannot scope "
+                    + "it; use a role profile whose source_profile is \(oneLine(profile)).")
+            }
             return direct
+        }
+        if let scope {
+            if let refusal = scope.refusal(for: role, origin: "--policy-arn/--policy-file") {
+                throw UsageError(.scopeRefused, refusal)
+            }
+            role = scope.applied(to: role)
         }
         let broker = resources.broker(policy: policy)
         let key = CredentialBroker.cacheKey(for: role)

@@ -20,6 +20,9 @@ enum CommandErrorCode: String, ErrorCode {
     case purgeFailed = "purge-failed"
     /// `exec --server` on a profile that is long-term keys, not a role.
     case longTermKeysNotServed = "long-term-keys-not-served"
+    /// `exec --policy-arn`/`--policy-file`: a bad ARN or policy file, or a profile the scope
+    /// cannot apply to.
+    case invalidScope = "invalid-scope"
     /// `keys remove` of the only copy without a confirmation.
     case confirmationNeeded = "confirmation-needed"
     /// `agent --install-unit` could not write the unit (or one that differs is there).

@@ -52,7 +52,11 @@ struct CredentialProcessCommand: ContextualCommand {
         var policy = try RefreshWindow.policy(option: options.refreshWindow, environment: context.environment)
         policy.lead = try RefreshWindow.parse(options.lead) ?? 0
         let resources = try CommandResources.open(context: context, verbose: options.verbose || context.verbose)
-        let role = try resources.resolve(profile: options.profile)
+        var role = try resources.resolve(profile: options.profile)
+        // A caller scope costs one read of the parent's command line, and only in a profile with one.
+        if let callers = role.callerScope, !options.refreshOnly, callers.matches(CallerProcess.names()) {
+            role = callers.scope.applied(to: role)
+        }
         var broker = resources.broker(policy: policy)
         broker.forceRefresh = options.forceRefresh
         broker.servesCachedOnFailure = !options.refreshOnly

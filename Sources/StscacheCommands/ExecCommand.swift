@@ -17,7 +17,7 @@ struct ExecCommand: ContextualCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command with the role's credentials in its environment, and exit with its status.",
-        usage: "stscache exec --profile <profile> [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
+        usage: "stscache exec --profile <profile> [--policy-arn <arn> ...] [--policy-file <file>] [--server] [--refresh-window <window>] [--verbose] -- <command> [<argument> ...]",
         discussion: """
             The child gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, \
             AWS_CREDENTIAL_EXPIRATION, AWS_ACCOUNT_ID, STSCACHE_PROFILE and the profile's endpoint settings \
@@ -32,6 +32,11 @@ struct ExecCommand: ContextualCommand {
             endpoint on 127.0.0.1 that lives as long as the child) and \
             AWS_CONTAINER_AUTHORIZATION_TOKEN instead, so its SDK fetches credentials, refreshed \
             from the cache, for as long as it runs: a job longer than one session keeps working.
+
+            With --policy-arn and/or --policy-file the child's session is scoped by those session \
+            policies (it can do what the role and the policies both allow), cached as a session of \
+            its own and never handed to a caller without them. A profile that sets policy_arns or \
+            policy itself is refused: its policies and the flags' could only be combined by widening.
             """)
 
     /// Set in the child to the profile it was started with (`prompt` shows it).
@@ -46,6 +51,8 @@ struct ExecCommand: ContextualCommand {
 
     @Flag(name: .long, help: "Serve the credentials to the command from a local endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI and a token) instead of putting keys in its environment; its SDK fetches fresh ones for as long as it runs.")
     var server = false
+
+    @OptionGroup var scopeOptions: ScopeOptions
 
     @OptionGroup var cacheOptions: CacheOptions
 
@@ -64,9 +71,11 @@ struct ExecCommand: ContextualCommand {
     func run(context: Context) throws {
         let arguments = commandLine
         // Before fetching anything: a typo should not cost an STS call.
+        let scope = try scopeOptions.scope()
         let path = try Self.locate(arguments[0], environment: context.environment)
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
-                                                verbose: cacheOptions.verbose || context.verbose)
+                                                verbose: cacheOptions.verbose || context.verbose,
+                                                scope: scope.isEmpty ? nil : scope)
         if server && fetched.isLongTermKeys {
             throw CommandError(.longTermKeysNotServed, "profile \"\(oneLine(profile))\" is long-term keys from stscache's "
                 + "store, not a role; exec --server serves sessions that expire. Run it without --server (the child gets "
