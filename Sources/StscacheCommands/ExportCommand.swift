@@ -48,6 +48,7 @@ struct ExportCommand: ContextualCommand {
         let fetched = try RoleCredentials.fetch(context: context, profile: profile, refreshWindow: refreshWindow,
                                                 verbose: cacheOptions.verbose || context.verbose)
         context.output.stdout(Self.render(fetched.credentials, format: format))
+        fetched.recordHandOut(.export)
     }
 
     /// The profile as the refusal's `eval` hint shows it: a word the user can paste. Bare when
