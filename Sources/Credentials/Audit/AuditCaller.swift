@@ -49,26 +49,41 @@ package struct AuditCaller: Equatable, Sendable {
     }
 
     /// The NUL-separated `cmdline` as recorded: the first `Limits.arguments`, each bounded and
-    /// redacted, and how many there were.
+    /// redacted, and how many there were. Scanned by index (this runs on every cache hit).
     package static func parseCommandLine(_ bytes: [UInt8]) -> (arguments: [String], count: Int) {
         guard !bytes.isEmpty else { return ([], 0) }
-        var words: [ArraySlice<UInt8>] = bytes.split(separator: 0, omittingEmptySubsequences: false)
-        if bytes.last == 0 { words.removeLast() }
         var kept: [String] = []
+        var count = 0
         var hideNext = false
-        for word in words.prefix(Limits.arguments) {
-            var text = String(decoding: word.prefix(Limits.argumentBytes), as: UTF8.self)
-            if word.count > Limits.argumentBytes { text += "…" }
-            if hideNext {
-                text = redactedMark
-                hideNext = false
-            } else if let cut = redacted(text) {
-                text = cut.text
-                hideNext = cut.hideNext
+        var start = 0
+        var index = 0
+        let end = bytes.count
+        while index <= end {
+            guard index == end || bytes[index] == 0 else {
+                index += 1
+                continue
             }
-            kept.append(text)
+            // A final NUL ends the last word; it does not start an empty one.
+            if index == end && start == end && bytes[end - 1] == 0 { break }
+            count += 1
+            if kept.count < Limits.arguments {
+                let word = bytes[start..<index]
+                if hideNext {
+                    kept.append(redactedMark)
+                    hideNext = false
+                } else if let cut = redacted(word) {
+                    kept.append(cut.text)
+                    hideNext = cut.hideNext
+                } else {
+                    var text = String(decoding: word.prefix(Limits.argumentBytes), as: UTF8.self)
+                    if word.count > Limits.argumentBytes { text += "…" }
+                    kept.append(text)
+                }
+            }
+            index += 1
+            start = index
         }
-        return (kept, words.count)
+        return (kept, count)
     }
 
     static let redactedMark = "<redacted>"
@@ -76,21 +91,41 @@ package struct AuditCaller: Equatable, Sendable {
     /// An argument that names a secret: `--secret-key=X` or `TOKEN=X` keep the name and lose the
     /// value; `--password` alone hides the next argument. Nil when nothing is hidden. A guard
     /// against the obvious, not a promise: arguments can hold anything (docs/audit.md).
-    static func redacted(_ word: String) -> (text: String, hideNext: Bool)? {
-        guard containsSensitiveName(word.utf8) else { return nil }
-        if let eq = word.firstIndex(of: "=") { return (String(word[...eq]) + redactedMark, false) }
-        return word.hasPrefix("-") ? (word, true) : nil
+    static func redacted(_ word: ArraySlice<UInt8>) -> (text: String, hideNext: Bool)? {
+        let equals = word.firstIndex(of: UInt8(ascii: "="))
+        let isOption = word.first == UInt8(ascii: "-")
+        guard equals != nil || isOption else { return nil }
+        let name = word[word.startIndex..<(equals ?? word.endIndex)]
+        guard containsSensitiveName(name) else { return nil }
+        if let equals {
+            return (String(decoding: word[...equals].prefix(Limits.argumentBytes), as: UTF8.self) + redactedMark, false)
+        }
+        return (String(decoding: word.prefix(Limits.argumentBytes), as: UTF8.self), true)
     }
 
-    private static let sensitiveNames: [[UInt8]] = ["secret", "password", "passwd", "token", "credential"].map { Array($0.utf8) }
+    private static let sensitiveNames: [StaticString] = ["secret", "password", "passwd", "token", "credential"]
 
-    private static func containsSensitiveName(_ bytes: String.UTF8View) -> Bool {
-        let lower = bytes.prefix(64).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-        guard lower.count >= 5 else { return false }
-        for name in sensitiveNames where lower.count >= name.count {
-            for start in 0...(lower.count - name.count) where lower[start] == name[0] {
-                if lower[start..<(start + name.count)].elementsEqual(name) { return true }
+    /// Whether `name` holds one of `sensitiveNames`, ASCII case-insensitively (first 64 bytes).
+    private static func containsSensitiveName(_ name: ArraySlice<UInt8>) -> Bool {
+        let name = name.prefix(64)
+        for sensitive in sensitiveNames {
+            let found = sensitive.withUTF8Buffer { needle -> Bool in
+                guard name.count >= needle.count else { return false }
+                var start = name.startIndex
+                while start + needle.count <= name.endIndex {
+                    var offset = 0
+                    while offset < needle.count {
+                        var byte = name[start + offset]
+                        if byte >= 65 && byte <= 90 { byte += 32 }
+                        if byte != needle[offset] { break }
+                        offset += 1
+                    }
+                    if offset == needle.count { return true }
+                    start += 1
+                }
+                return false
             }
+            if found { return true }
         }
         return false
     }

@@ -69,39 +69,139 @@ package struct AuditRecord: Equatable, Sendable {
     }
 
     /// The record as one line of JSON ending in `\n`, at most `AuditLogFile.lineLimit` bytes.
+    /// Appended as bytes into one buffer (no string concatenation, no formatter): this runs on
+    /// every cache hit.
     package func line() -> [UInt8] {
-        var text = encoded(withArguments: true)
-        if text.utf8.count > AuditLogFile.lineLimit { text = encoded(withArguments: false) }
-        return Array(text.utf8)
+        let bytes = encoded(withArguments: true)
+        return bytes.count > AuditLogFile.lineLimit ? encoded(withArguments: false) : bytes
     }
 
-    private func encoded(withArguments: Bool) -> String {
-        var out = "{\"v\":1,\"time\":\"" + Timestamps.formatRFC3339(time) + "\",\"command\":\"" + command.rawValue
-        out += "\",\"profile\":" + Self.string(profile, limit: FieldLimit.profile)
-        out += ",\"roleArn\":" + Self.string(roleArn, limit: FieldLimit.roleArn)
-        out += ",\"sessionName\":" + Self.string(sessionName, limit: FieldLimit.short)
-        out += ",\"accessKeyId\":" + Self.string(accessKeyId, limit: FieldLimit.short)
-        if let expiration { out += ",\"expiration\":\"" + Timestamps.formatRFC3339(expiration) + "\"" }
-        out += ",\"origin\":\"" + origin.rawValue + "\""
-        if let scope { out += ",\"scope\":" + Self.string(scope, limit: FieldLimit.scope) }
+    private func encoded(withArguments: Bool) -> [UInt8] {
+        var out = JSONLine()
+        out.raw("{\"v\":1,\"time\":")
+        out.time(time)
+        out.raw(",\"command\":")
+        out.string(command.rawValue, limit: FieldLimit.short)
+        out.raw(",\"profile\":")
+        out.string(profile, limit: FieldLimit.profile)
+        out.raw(",\"roleArn\":")
+        out.string(roleArn, limit: FieldLimit.roleArn)
+        out.raw(",\"sessionName\":")
+        out.string(sessionName, limit: FieldLimit.short)
+        out.raw(",\"accessKeyId\":")
+        out.string(accessKeyId, limit: FieldLimit.short)
+        if let expiration {
+            out.raw(",\"expiration\":")
+            out.time(expiration)
+        }
+        out.raw(",\"origin\":")
+        out.string(origin.rawValue, limit: FieldLimit.short)
+        if let scope {
+            out.raw(",\"scope\":")
+            out.string(scope, limit: FieldLimit.scope)
+        }
         switch caller {
         case .unknown(let reason):
-            out += ",\"caller\":{\"unknown\":" + Self.string(reason, limit: FieldLimit.short) + "}"
+            out.raw(",\"caller\":{\"unknown\":")
+            out.string(reason, limit: FieldLimit.short)
+            out.raw("}")
         case .process(let process):
-            out += ",\"caller\":{\"pid\":" + String(process.pid)
-            if let executable = process.executable { out += ",\"exe\":" + Self.string(executable, limit: FieldLimit.path) }
-            out += ",\"args\":["
+            out.raw(",\"caller\":{\"pid\":")
+            out.integer(Int64(process.pid))
+            if let executable = process.executable {
+                out.raw(",\"exe\":")
+                out.string(executable, limit: FieldLimit.path)
+            }
+            out.raw(",\"args\":[")
             if withArguments {
-                for (index, argument) in process.arguments.enumerated() {
-                    if index > 0 { out += "," }
-                    out += Self.string(argument, limit: FieldLimit.argument)
+                var first = true
+                for argument in process.arguments {
+                    if !first { out.raw(",") }
+                    first = false
+                    out.string(argument, limit: FieldLimit.argument)
                 }
             }
-            out += "],\"argc\":" + String(process.argumentCount)
-            if let cwd = process.cwd { out += ",\"cwd\":" + Self.string(cwd, limit: FieldLimit.path) }
-            out += "}"
+            out.raw("],\"argc\":")
+            out.integer(Int64(process.argumentCount))
+            if let cwd = process.cwd {
+                out.raw(",\"cwd\":")
+                out.string(cwd, limit: FieldLimit.path)
+            }
+            out.raw("}")
         }
-        return out + "}\n"
+        out.raw("}\n")
+        return out.bytes
+    }
+
+    /// One line of JSON under construction, as bytes.
+    struct JSONLine {
+        var bytes: [UInt8] = []
+
+        init() { bytes.reserveCapacity(1024) }
+
+        mutating func raw(_ text: StaticString) {
+            text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        }
+
+        mutating func string(_ value: String, limit: Int) {
+            var plain = true
+            var count = 0
+            for byte in value.utf8 {
+                if byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    plain = false
+                    break
+                }
+                count += 1
+            }
+            if plain && count <= limit {
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(contentsOf: value.utf8)
+                bytes.append(UInt8(ascii: "\""))
+            } else {
+                bytes.append(contentsOf: AuditRecord.string(value, limit: limit).utf8)
+            }
+        }
+
+        mutating func integer(_ value: Int64) {
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            var magnitude = value.magnitude
+            var digits: [UInt8] = []
+            repeat {
+                digits.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: digits.reversed())
+        }
+
+        /// `"2026-12-07T16:41:07Z"`, as `Timestamps.formatRFC3339` writes it.
+        mutating func time(_ date: Date) {
+            let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+            let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+            let secondOfDay = seconds - days * 86_400
+            let (year, month, day) = civilDate(daysSinceEpoch: days)
+            guard (0...9999).contains(year) else {
+                bytes.append(contentsOf: ("\"" + Timestamps.formatRFC3339(date) + "\"").utf8)
+                return
+            }
+            func two(_ value: Int64) {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / 10))
+                bytes.append(UInt8(ascii: "0") + UInt8(value % 10))
+            }
+            bytes.append(UInt8(ascii: "\""))
+            two(year / 100)
+            two(year % 100)
+            bytes.append(UInt8(ascii: "-"))
+            two(month)
+            bytes.append(UInt8(ascii: "-"))
+            two(day)
+            bytes.append(UInt8(ascii: "T"))
+            two(secondOfDay / 3600)
+            bytes.append(UInt8(ascii: ":"))
+            two(secondOfDay % 3600 / 60)
+            bytes.append(UInt8(ascii: ":"))
+            two(secondOfDay % 60)
+            bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+        }
     }
 
     /// A JSON string literal of `value` (escaped as `JSONText.quoted` does: quotes, backslashes,
