@@ -67,7 +67,8 @@ let package = Package(
             name: "KeepWarm",
             dependencies: ["Credentials", "AWSConfig", "CredentialCache", "StscacheSupport", "CProcessControl"],
             swiftSettings: strict),
-        // Signing in with a browser: Identity Center login (device and PKCE), the console URL.
+        // Signing in with a browser: Identity Center login (device and PKCE), aws login's sign-in for
+        // login_session profiles, the console URL.
         .target(
             name: "SignIn",
             dependencies: ["Credentials", "LocalEndpoint", "AWSConfig", "CredentialCache", "SigV4", "STS", "Transport",

@@ -30,8 +30,9 @@ public struct ConfigError: UserFacingError, Sendable, Equatable, CustomStringCon
         case sourceConflict = "source-conflict"
         /// Neither `source_profile` nor `credential_source` is set.
         case noSource = "no-source"
-        /// `source_profile` links form a loop, or a source's `credential_process` runs the calling
-        /// program again (`ResolutionPolicy.delegatedProfile`) for a profile on the way to it.
+        /// `source_profile` links form a loop, or a `credential_process` (a source's, or the
+        /// delegating pattern's, `ResolutionPolicy.delegatedProfile`) runs the calling program
+        /// again for a profile on the way to it.
         case sourceCycle = "source-cycle"
         /// The source profile has no keys, no role and no `credential_process`.
         case sourceWithoutKeys = "source-without-keys"

@@ -131,12 +131,39 @@ public struct ConfigFiles: Sendable {
         profile(named: name)?.string("credential_process")
     }
 
+    /// The names of the config file's `[services NAME]` sections, sorted.
+    public var servicesNames: [String] { servicesSections.keys.sorted() }
+
+    /// The profile a typo'd `name` most likely meant (`NameSuggestion`), if one is that close.
+    public func profileSuggestion(for name: String) -> String? {
+        NameSuggestion.closest(to: name, among: profileNames)
+    }
+
     /// Says which files were looked in, for "profile not found" messages.
     func searchedFilesDescription() -> String {
         func describe(_ path: String, _ document: INIDocument?) -> String {
             document == nil ? "\(path) (does not exist)" : path
         }
         return "\(describe(configPath, config)) or \(describe(credentialsPath, credentials))"
+    }
+}
+
+/// The profile and sso-session names of both files, read from their section headers alone
+/// (`INIDocument.parseHeaders`: no value is decoded or kept): what shell completion offers. A
+/// file that is missing, unreadable or malformed adds no names; nothing is reported.
+public struct ConfigNames: Sendable, Equatable {
+    /// As `ConfigFiles.profileNames`: the config file's in order, then the credentials file's.
+    public let profiles: [String]
+    public let ssoSessions: [String]
+
+    public static func load(configPath: String, credentialsPath: String) -> ConfigNames {
+        func headers(_ path: String) -> INIDocument? {
+            guard let bytes = try? readFile(atPath: path) else { return nil }
+            return try? INIDocument.parseHeaders(bytes, path: path)
+        }
+        let files = ConfigFiles(config: headers(configPath), credentials: headers(credentialsPath),
+                                configPath: configPath, credentialsPath: credentialsPath)
+        return ConfigNames(profiles: files.profileNames, ssoSessions: files.ssoSessionNames)
     }
 }
 

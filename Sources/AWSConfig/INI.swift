@@ -107,6 +107,16 @@ public struct INIDocument: Sendable {
         return try result.get()
     }
 
+    /// The sections of a file without their settings: every header, read by the same rules as
+    /// `parse`, but no value is decoded or kept (the credentials file's secrets among them).
+    /// For shell completion, which offers names and must not hold a secret.
+    public static func parseHeaders(_ bytes: [UInt8], path: String) throws(ConfigError) -> INIDocument {
+        let result: Result<INIDocument, ConfigError> = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(ConfigError) in try parseValidated(buffer, path: path, headersOnly: true) }
+        }
+        return try result.get()
+    }
+
     /// Parses text already known to be valid UTF-8.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> INIDocument {
         var text = text
@@ -138,7 +148,10 @@ public struct INIDocument: Sendable {
         var continuation: [(text: String, line: Int)] = []
     }
 
-    private static func parseValidated(_ all: UnsafeBufferPointer<UInt8>, path: String) throws(ConfigError) -> INIDocument {
+    /// `headersOnly`: keep the sections, skip every value (it is never decoded). Valid UTF-8 is
+    /// not required then: header bytes that are not are replaced, as `String(decoding:)` does.
+    private static func parseValidated(_ all: UnsafeBufferPointer<UInt8>, path: String,
+                                       headersOnly: Bool = false) throws(ConfigError) -> INIDocument {
         var document = INIDocument(path: path, sections: [])
         var current: Int?
         var pending: PendingValue?
@@ -179,11 +192,11 @@ public struct INIDocument: Sendable {
 
             let indent = first - start
             if pending != nil, indent > indentLevel {
-                pending!.continuation.append((text(first, last), lineNumber))
+                if !headersOnly { pending!.continuation.append((text(first, last), lineNumber)) }
                 continue
             }
             if let finished = pending {
-                try document.finish(finished, path: path)
+                if !headersOnly { try document.finish(finished, path: path) }
                 pending = nil
             }
             indentLevel = indent
@@ -222,11 +235,12 @@ public struct INIDocument: Sendable {
             }
             var valueStart = delimiter + 1
             while valueStart < last, isBlank(all[valueStart]) { valueStart += 1 }
-            pending = PendingValue(
-                section: section, key: lowercasedKey(first, keyEnd, all), first: text(valueStart, last),
-                line: lineNumber)
+            pending = headersOnly
+                ? PendingValue(section: section, key: "", first: "", line: lineNumber)
+                : PendingValue(section: section, key: lowercasedKey(first, keyEnd, all), first: text(valueStart, last),
+                               line: lineNumber)
         }
-        if let finished = pending {
+        if let finished = pending, !headersOnly {
             try document.finish(finished, path: path)
         }
         return document

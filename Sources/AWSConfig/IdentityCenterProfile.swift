@@ -55,11 +55,22 @@ extension ConfigFiles {
     /// The config file's `[sso-session NAME]` section (botocore's `build_profile_map`: the
     /// `sso-session` prefix, then exactly two shlex words; a later section replaces an earlier one).
     public func ssoSessionSection(named name: String) -> INISection? {
-        (config?.sections ?? []).last { section in
-            guard section.name.hasPrefix("sso-session"), let words = shellWords(section.name), words.count == 2
-            else { return false }
-            return words[0] == "sso-session" && words[1] == name
+        (config?.sections ?? []).last { Self.ssoSessionName(ofConfigSection: $0.name) == name }
+    }
+
+    /// The names of the config file's `[sso-session NAME]` sections, each once, in file order.
+    public var ssoSessionNames: [String] {
+        var names: [String] = []
+        for section in config?.sections ?? [] {
+            if let name = Self.ssoSessionName(ofConfigSection: section.name), !names.contains(name) { names.append(name) }
         }
+        return names
+    }
+
+    private static func ssoSessionName(ofConfigSection name: String) -> String? {
+        guard name.hasPrefix("sso-session"), let words = shellWords(name), words.count == 2, words[0] == "sso-session"
+        else { return nil }
+        return words[1]
     }
 }
 
@@ -75,10 +86,12 @@ extension ProfileResolver {
         if let reference = profile["sso_session"] {
             sessionName = reference.text
             guard let section = files.ssoSessionSection(named: reference.text) else {
+                let fix = NameSuggestion.closest(to: reference.text, among: files.ssoSessionNames)
+                    .map { "did you mean \"\($0)\"? Correct sso_session." }
+                    ?? "add it (with sso_start_url and sso_region) or correct sso_session."
                 throw ConfigError(.unknownSSOSession, at: reference.location, of: profile,
                     "profile \"\(profile.name)\" has sso_session = \(reference.text), but "
-                        + "\(files.configPath) has no [sso-session \(reference.text)] section; add it (with sso_start_url "
-                        + "and sso_region) or correct sso_session.")
+                        + "\(files.configPath) has no [sso-session \(reference.text)] section; " + fix)
             }
             for (key, value) in section.values {
                 if let own = profile[key], own.text != value.text {

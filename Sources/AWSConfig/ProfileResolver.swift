@@ -1,3 +1,5 @@
+import StscacheSupport
+
 /// Turns a profile name into a `RoleProfile`, following botocore's `AssumeRoleProvider` rules
 /// (role chaining, self-sourcing, cycle detection) and the settings precedence in the product
 /// brief. Pure: files and environment are passed in, and so is what botocore leaves to the
@@ -17,28 +19,37 @@ public struct ProfileResolver: Sendable {
         self.policy = policy
     }
 
+    /// The role profile `name` selects. A profile without a role whose `credential_process` runs
+    /// the program for another profile (the delegating pattern, `ResolutionPolicy.delegatedProfile`)
+    /// stands for that profile's role, as it does for the AWS CLI, which runs the command.
     public func resolve(profile name: String) throws(ConfigError) -> RoleProfile {
         guard let profile = files.profile(named: name) else {
             throw ConfigError(.unknownProfile, unknownProfileMessage(name), profile: name)
         }
-        return try resolveRole(profile, visited: [name])
+        return try resolveRole(profile, visited: [name], selected: true)
     }
 
     // MARK: - Role and source
 
-    private func resolveRole(_ profile: Profile, visited: [String]) throws(ConfigError) -> RoleProfile {
-        if let webIdentity = try webIdentityRole(profile, topLevel: visited.count == 1) {
+    /// `selected`: the profile asked for, or one it delegates to (the environment's web identity
+    /// settings apply to it, and its delegation is followed); false for a source profile.
+    private func resolveRole(_ profile: Profile, visited: [String], selected: Bool = false) throws(ConfigError) -> RoleProfile {
+        // First, so that the environment's web identity settings do not claim a profile whose
+        // role is elsewhere (botocore, running the command, would never call it then).
+        if selected, profile.string("role_arn") == nil,
+           let target = profile.string("credential_process").flatMap(policy.delegatedProfile) {
+            return try delegatedRole(profile, to: target, visited: visited)
+        }
+        if let webIdentity = try webIdentityRole(profile, topLevel: selected) {
             return webIdentity
         }
         guard let roleArn = profile.string("role_arn") else {
             // botocore's AssumeRoleProvider comes before its SSOProvider: role_arn wins.
             if let identityCenter = try identityCenterRole(profile) { return identityCenter }
-            var message = "\(profile.location): \(describe(profile)) has no role_arn, so there is no role to assume; "
-                + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header)."
-            if let target = profile.string("credential_process").flatMap(policy.delegatedProfile) {
-                message += " (It delegates to \(policy.programName) with --profile \(target): use that profile instead.)"
-            }
-            throw ConfigError(.missingRoleArn, message, profile: profile.name, location: profile.location)
+            if let login = try loginSessionRole(profile) { return login }
+            throw ConfigError(.missingRoleArn, at: profile.location, of: profile,
+                "\(describe(profile)) has no role_arn, so there is no role to assume; "
+                    + "add role_arn = arn:aws:iam::ACCOUNT:role/NAME to \(profile.header).")
         }
 
         let source: CredentialSource
@@ -75,6 +86,34 @@ public struct ProfileResolver: Sendable {
             stsRegionalEndpoints: try Self.stsRegionalEndpoints(of: profile, environment: environment),
             caBundle: env("AWS_CA_BUNDLE") ?? profile.string("ca_bundle"),
             source: source)
+    }
+
+    /// The delegating pattern, followed here rather than by running the command: `profile`
+    /// (selected, without a role) hands the program `target`. One that comes back to a profile
+    /// on the way is refused, since each run of the command would start the next.
+    private func delegatedRole(_ profile: Profile, to target: String, visited: [String]) throws(ConfigError) -> RoleProfile {
+        let at = profile["credential_process"]?.location ?? profile.location
+        if target == profile.name {
+            throw ConfigError(.sourceCycle, at: at, of: profile,
+                "the credential_process of \(describe(profile)) runs \(policy.programName) for \(describe(profile)) "
+                    + "itself, so each run would start the next; point its --profile at the profile that holds the role "
+                    + "(role_arn and a source; setup names it \(profile.name)-role).")
+        }
+        if visited.contains(target) {
+            throw ConfigError(.sourceCycle, at: at, of: profile,
+                "\(describe(profile)) hands \(policy.programName) back to profile \"\(target)\" "
+                    + "(\((visited + [target]).joined(separator: " -> "))), so each run would start the next; give the "
+                    + "last profile of the chain the role (role_arn and a source) instead of a credential_process "
+                    + "that calls \(policy.programName).")
+        }
+        guard let next = files.profile(named: target) else {
+            let fix = files.profileSuggestion(for: target).map { "did you mean \"\($0)\"? Correct --profile in the line." }
+                ?? "add [profile \(target)] with role_arn and a source, or correct --profile in the line."
+            throw ConfigError(.unknownProfile, at: at, of: profile,
+                "the credential_process of \(describe(profile)) runs \(policy.programName) for profile \"\(target)\", "
+                    + "which is not in \(files.searchedFilesDescription()); " + fix)
+        }
+        return try resolveRole(next, visited: visited + [target], selected: true)
     }
 
     /// botocore's `AssumeRoleWithWebIdentityProvider`: a profile with `web_identity_token_file`
@@ -168,10 +207,11 @@ public struct ProfileResolver: Sendable {
                 // Its keys may be in the program's store; whether they are is known only when read.
                 return .storedKeys(profile: sourceName)
             }
+            let fix = files.profileSuggestion(for: sourceName).map { "did you mean \"\($0)\"? Correct source_profile." }
+                ?? "add it (with its keys, usually as [\(sourceName)] in \(files.credentialsPath)) or correct source_profile."
             throw ConfigError(.unknownProfile, at: reference.location, of: profile,
                 "\(describe(profile)) has source_profile = \(sourceName), but profile "
-                    + "\"\(sourceName)\" is not in \(files.searchedFilesDescription()); add it (with its keys, "
-                    + "usually as [\(sourceName)] in \(files.credentialsPath)) or correct source_profile.")
+                    + "\"\(sourceName)\" is not in \(files.searchedFilesDescription()); " + fix)
         }
         if visited.contains(sourceName) {
             // botocore lets a profile name itself only to use its own keys for its own role.
@@ -192,8 +232,11 @@ public struct ProfileResolver: Sendable {
     private func sourceCredentials(_ source: Profile, for profile: Profile,
                                    visited: [String]) throws(ConfigError) -> CredentialSource {
         if hasStaticKeyMarker(source) {
-            // botocore tries the credentials file's keys, then credential_process, then the
-            // config file's keys.
+            // botocore tries the credentials file's keys, then an `aws login` session, then
+            // credential_process, then the config file's keys.
+            if !keysComeFromCredentialsFile(source), let login = try loginSessionRole(source) {
+                return .role(login)
+            }
             if let command = source.string("credential_process"), !keysComeFromCredentialsFile(source) {
                 return try processSource(source, command: command, visited: visited)
             }
@@ -206,6 +249,9 @@ public struct ProfileResolver: Sendable {
         // botocore's profile chain for a source profile tries SSO before credential_process.
         if let identityCenter = try identityCenterRole(source) {
             return .role(identityCenter)
+        }
+        if let login = try loginSessionRole(source) {
+            return .role(login)
         }
         if let command = source.string("credential_process") {
             return try processSource(source, command: command, visited: visited)
@@ -234,9 +280,11 @@ public struct ProfileResolver: Sendable {
     /// A `credential_process` source. One that runs the program itself for a profile already on
     /// the way here would loop (each run starting the next); refuse it before anything runs.
     private func processSource(_ source: Profile, command: String, visited: [String]) throws(ConfigError) -> CredentialSource {
-        if let target = policy.delegatedProfile(command), visited.contains(target) {
+        // The run resolves `target` as `resolve` does: following its delegations.
+        if let target = policy.delegatedProfile(command), case let chain = delegationChain(from: target),
+           let reached = chain.firstIndex(where: visited.contains) {
             let at = source["credential_process"]?.location ?? source.location
-            let cycle = (visited + [target]).joined(separator: " -> ")
+            let cycle = (visited + chain.prefix(through: reached)).joined(separator: " -> ")
             throw ConfigError(
                 .sourceCycle,
                 "\(at): the credential_process of \(describe(source)) runs \(policy.programName) for profile \"\(target)\", which "
@@ -245,6 +293,17 @@ public struct ProfileResolver: Sendable {
                 profile: source.name, location: at)
         }
         return .credentialProcess(profile: source.name, command: command)
+    }
+
+    /// `name`, then each profile it hands the program to (the delegating pattern), up to one
+    /// with a role or a repeat.
+    private func delegationChain(from name: String) -> [String] {
+        var chain = [name]
+        while let profile = files.profile(named: chain[chain.count - 1]), profile.string("role_arn") == nil,
+              let next = profile.string("credential_process").flatMap(policy.delegatedProfile), !chain.contains(next) {
+            chain.append(next)
+        }
+        return chain
     }
 
     private func hasStaticKeyMarker(_ profile: Profile) -> Bool {
@@ -329,10 +388,12 @@ public struct ProfileResolver: Sendable {
         if let url = env("AWS_ENDPOINT_URL_STS") { return url }
         if let services = profile["services"], !services.text.isEmpty {
             guard let section = files.servicesSection(named: services.text) else {
+                let fix = NameSuggestion.closest(to: services.text, among: files.servicesNames)
+                    .map { "did you mean \"\($0)\"? Correct the services line." }
+                    ?? "add it or remove the services line."
                 throw ConfigError(.unknownServicesSection, at: services.location, of: profile,
                     "\(describe(profile)) has services = \(services.text), but "
-                        + "\(files.configPath) has no [services \(services.text)] section; add it or remove the "
-                        + "services line.")
+                        + "\(files.configPath) has no [services \(services.text)] section; " + fix)
             }
             if let url = section["sts"]?.subValues?["endpoint_url"]?.text, !url.isEmpty { return url }
         }
@@ -385,6 +446,8 @@ public struct ProfileResolver: Sendable {
 
     private func unknownProfileMessage(_ name: String) -> String {
         var message = "profile \"\(name)\" was not found in \(files.searchedFilesDescription()); "
+        // A near name is a typo's fix; adding the typo as a profile is not.
+        if let near = files.profileSuggestion(for: name) { return message + "did you mean \"\(near)\"?" }
         message += "add a [profile \(name)] section to \(files.configPath)"
         let known = files.profileNames
         if known.isEmpty {

@@ -144,4 +144,8 @@ public indirect enum CredentialSource: Sendable, Equatable {
     /// the portal's GetRoleCredentials with the token `aws sso login` (or a refresh) left in
     /// `~/.aws/sso/cache`. Its `RoleProfile` is the SSO profile itself.
     case identityCenter(IdentityCenterSettings)
+    /// Not a source of keys: an `aws login` session (`login_session`), whose credentials are the
+    /// session file's own, refreshed through AWS Sign-In. Its `RoleProfile` is the login profile
+    /// itself; a role with it as `source_profile` has it as its `.role` source.
+    case loginSession(LoginSessionSettings)
 }

@@ -60,6 +60,10 @@ package struct CredentialBroker {
         // A credential_process helper up the process tree is resolving this profile: calling
         // it again would loop.
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
+        // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
+        if case .loginSession(let settings) = role.source {
+            return try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials
+        }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
             policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
@@ -207,7 +211,8 @@ package struct CredentialBroker {
         switch source {
         case .staticKeys(_, let keys), .environment(let keys): return (keys.accessKeyId, keys.secretAccessKey)
         case .role(let role): return principalKeys(role.source)
-        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys, .identityCenter: return nil
+        case .ec2InstanceMetadata, .ecsContainer, .credentialProcess, .webIdentity, .storedKeys, .identityCenter,
+             .loginSession: return nil
         }
     }
 
@@ -248,6 +253,8 @@ package struct CredentialBroker {
         // The login: two start URLs (or sso-sessions, which may be two identities) never share.
         case .identityCenter(let settings):
             return "identity-center:" + settings.startURL + "\n" + (settings.sessionName.map { "session:" + $0 } ?? "legacy")
+        // The signed-in identity (the file is named after it).
+        case .loginSession(let settings): return "login-session:" + settings.session
         }
     }
 

@@ -12,8 +12,12 @@ extension RoleProfile {
     /// (`chainedDurationLimit`). Web identity is not chaining: it is the first hop.
     package var isChained: Bool {
         switch source {
-        case .role, .ec2InstanceMetadata, .ecsContainer: return true
-        case .staticKeys, .storedKeys, .environment, .credentialProcess, .webIdentity, .identityCenter: return false
+        // An `aws login` session may be a user's or a role's: STS says which (assumeRole retries
+        // within the chaining limit when it refuses).
+        case .role(let source): if case .loginSession = source.source { return false } else { return true }
+        case .ec2InstanceMetadata, .ecsContainer: return true
+        case .staticKeys, .storedKeys, .environment, .credentialProcess, .webIdentity, .identityCenter, .loginSession:
+            return false
         }
     }
 }

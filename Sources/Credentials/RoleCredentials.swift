@@ -4,7 +4,7 @@ import SigV4
 import StscacheSupport
 
 /// A role's credentials through the broker, for `export` and `exec`: the selected profile is
-/// followed to its role profile (the delegating pattern) as `prompt` does.
+/// followed to its role profile (the delegating pattern) as `prompt` and `credential-process` do.
 package struct RoleCredentials {
     package let files: ConfigFiles
     /// The profile the user named.
@@ -32,8 +32,7 @@ package struct RoleCredentials {
     package static func fetch(context: Context, profile: String, refreshWindow: String?, verbose: Bool) throws -> RoleCredentials {
         let policy = try RefreshWindow.policy(option: refreshWindow, environment: context.environment)
         let resources = try CommandResources.open(context: context, verbose: verbose)
-        let target = RoleLookup(files: resources.files, context: context, keysOnly: false).roleProfileName(for: profile)
-        let role = try resources.resolve(profile: target ?? profile)
+        let role = try resources.resolve(profile: profile)
         let broker = resources.broker(policy: policy)
         let key = CredentialBroker.cacheKey(for: role)
         let audit = try AuditLog.open(context: context, cache: resources.cache)

@@ -3,8 +3,8 @@ import CredentialCache
 import StscacheSupport
 
 /// Which cache entry holds a profile's session, worked out from the config files alone: no
-/// secrets are used, no key store is opened and nothing touches the network. `prompt`, `list`
-/// and `purge` use it; `export` and `exec` use it only to follow the delegation.
+/// secrets are used, no key store is opened and nothing touches the network. `prompt`, `list`,
+/// `purge` and the agent use it.
 package struct RoleLookup {
     package let files: ConfigFiles
     private let resolver: ProfileResolver
@@ -33,10 +33,9 @@ package struct RoleLookup {
         return files.delegatedProfile(forProfile: name)
     }
 
-    /// The role `name` stands for, following the delegation one step. A profile that neither
-    /// has a role nor delegates is resolved as it is, so the resolver's error explains it.
+    /// The role `name` stands for: the resolver follows the delegation (and refuses a loop).
     package func role(for name: String) throws(ConfigError) -> RoleProfile {
-        try resolver.resolve(profile: roleProfileName(for: name) ?? name)
+        try resolver.resolve(profile: name)
     }
 
     /// One cache entry the current config can reach, and every profile that selects it.

@@ -43,13 +43,22 @@ package struct StoredKeys {
                         + "gone (\(encryptionKeyStore.location)); restore that key from the backup you made with the store, "
                         + "or move the store away and add the keys again with 'stscache keys add \(profile)'")
             }
-            throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
+            throw KeysError.notStored(profile: profile, roleProfile: roleProfile, suggestion: suggestion(for: profile))
         }
         defer { EntryFormat.wipe(&key) }
         guard let record = try store.record(for: profile, encryptionKey: key) else {
-            throw KeysError.notStored(profile: profile, roleProfile: roleProfile)
+            throw KeysError.notStored(profile: profile, roleProfile: roleProfile, suggestion: suggestion(for: profile))
         }
         return AWSCredentials(accessKeyId: record.accessKeyId, secretAccessKey: record.secretAccessKey)
+    }
+
+    /// The profile a `source_profile` naming `profile` most likely meant: among the config
+    /// files' profiles (their headers only) and the store's names (nothing decrypted).
+    private func suggestion(for profile: String) -> String? {
+        let names = ConfigNames.load(configPath: context.configFilePath, credentialsPath: context.credentialsFilePath)
+        // A profile in the files that has no keys is not a typo.
+        if names.profiles.contains(profile) { return nil }
+        return NameSuggestion.closest(to: profile, among: names.profiles + ((try? store.profileNames()) ?? []))
     }
 
     /// Keys for `profile` in the config files and in the store at once are refused: which copy
@@ -87,8 +96,16 @@ package enum KeysErrorCode: String, ErrorCode {
 }
 
 extension KeysError {
-    package static func notStored(profile: String, roleProfile: String) -> KeysError {
-        KeysError(
+    /// `suggestion`: a known profile near `profile`, which is then most likely a typo: the fix is
+    /// the name, not keys stored under the typo.
+    package static func notStored(profile: String, roleProfile: String, suggestion: String? = nil) -> KeysError {
+        if let suggestion {
+            return KeysError(
+                .notStored,
+                "profile \"\(roleProfile)\" has source_profile = \(profile), which is neither in the config files nor in "
+                    + "stscache's key store; did you mean \"\(suggestion)\"? Correct source_profile.")
+        }
+        return KeysError(
             .notStored,
             "profile \"\(profile)\", the source of \"\(roleProfile)\", has no keys: none in the config files and none in "
                 + "stscache's key store; add them with 'stscache keys add \(profile)' (or add the profile, with its "

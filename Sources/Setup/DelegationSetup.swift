@@ -124,7 +124,7 @@ package enum DelegationSetup {
         let config = files.configPath
         guard let profile = files.profile(named: name) else {
             throw SetupError(.unknownProfile, "profile \"\(name)\" is not in \(config) or \(files.credentialsPath); "
-                + "check the name (stscache list shows the profiles stscache can reach).")
+                + unknownProfileFix(name, files: files))
         }
         guard !name.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "'" || $0 == "[" || $0 == "]" }) else {
             throw SetupError(.unsupportedLayout, "profile \"\(name)\" has a name with spaces, quotes or brackets, which "
@@ -170,6 +170,25 @@ package enum DelegationSetup {
                 + "\(files.credentialsPath)), point source_profile at it, then run setup again.")
         }
         try checkNames(name, roleName: roleName, profile: profile, files: files)
+    }
+
+    /// A near name (a typo's fix), else the profiles setup could take (roles nobody hands to
+    /// stscache or uses as a source, as doctor's cli-resolves-role), else what it needs.
+    private static func unknownProfileFix(_ name: String, files: ConfigFiles) -> String {
+        if let near = files.profileSuggestion(for: name) { return "did you mean \"\(near)\"?" }
+        let used = Set(files.profileNames.flatMap { other in
+            [files.delegatedProfile(forProfile: other), files.profile(named: other)?.string("source_profile")].compactMap { $0 }
+        })
+        let candidates = files.profileNames.filter { candidate in
+            guard !used.contains(candidate), let profile = files.profile(named: candidate),
+                  profile.string("credential_process") == nil else { return false }
+            return profile.string("role_arn") != nil || profile.string("sso_account_id") != nil
+        }
+        if candidates.isEmpty {
+            return "\(files.configPath) has no profile setup can take (one with role_arn, or an IAM Identity Center profile)."
+        }
+        let shown = candidates.prefix(10).joined(separator: ", ") + (candidates.count > 10 ? ", ..." : "")
+        return "the profiles setup can take: \(shown)."
     }
 
     /// What every profile set up needs: a free name for its role half, no settings of its own

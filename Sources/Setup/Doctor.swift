@@ -59,9 +59,11 @@ package enum Doctor {
         var selected = files.profileNames
         if let only {
             guard files.profile(named: only) != nil else {
+                let fix = files.profileSuggestion(for: only).map { "did you mean \"\($0)\"? stscache doctor --profile \($0)" }
+                    ?? "check the name; stscache doctor without --profile checks every profile."
                 return [DoctorFinding(.error, "unknown-profile", profile: only,
                                       "profile \"\(only)\" is in neither \(files.configPath) nor \(files.credentialsPath).",
-                                      fix: "check the name; stscache doctor without --profile checks every profile.")]
+                                      fix: fix)]
             }
             // Its delegation target is checked through it (the role findings below).
             selected = [only]
@@ -155,12 +157,15 @@ package enum Doctor {
             }
             chain.append(current)
             guard let next = files.profile(named: current) else {
+                let fix = files.profileSuggestion(for: current)
+                    .map { "did you mean \"\($0)\"? Correct --profile \(current) in \(chain[chain.count - 2])'s credential_process." }
+                    ?? "add [profile \(current)] with role_arn and source_profile, or correct --profile in "
+                        + "\(chain[chain.count - 2])'s credential_process."
                 findings.append(DoctorFinding(
                     .error, "missing-target", profile: name,
                     "profile \"\(name)\" delegates to stscache with --profile \(current), which is not in "
                         + "\(files.configPath) or \(files.credentialsPath).",
-                    fix: "add [profile \(current)] with role_arn and source_profile, or correct --profile in "
-                        + "\(name)'s credential_process."))
+                    fix: fix))
                 break
             }
             // An IAM Identity Center profile is a target too (its session comes from the portal).
@@ -185,6 +190,16 @@ package enum Doctor {
             if let stored = storedSource(role.source), !storedProfiles.contains(stored) {
                 // Resolution allows a keyless source (its keys may be stored); they are not.
                 let inFiles = files.profile(named: stored) != nil
+                if !inFiles, let near = NameSuggestion.closest(to: stored, among: files.profileNames + storedProfiles.sorted()) {
+                    // A typo: keys stored under it would make it stick. The fix is the name.
+                    let user = sourceUser(of: stored, from: name, files: files)
+                    let at = files.profile(named: user)?["source_profile"]?.location.description
+                    return [DoctorFinding(
+                        .error, "missing-source", profile: user,
+                        (at.map { "\($0): " } ?? "") + "profile \"\(user)\" has source_profile = \(stored), which is in neither "
+                            + "\(files.configPath) nor \(files.credentialsPath) nor stscache's key store.",
+                        fix: "did you mean \"\(near)\"? Correct source_profile in [profile \(user)].")]
+                }
                 return [DoctorFinding(
                     .error, inFiles ? "keyless-source" : "missing-source", profile: stored,
                     "profile \"\(stored)\", the source of \"\(name)\", has no keys: "
@@ -206,8 +221,7 @@ package enum Doctor {
             }
             return []
         } catch {
-            let (code, fix) = configErrorFinding(error.code, profile: name)
-            return [DoctorFinding(.error, code, profile: error.profile ?? name, oneLine(error.message), fix: fix)]
+            return [configErrorFinding(error, profile: name)]
         }
     }
 
@@ -218,9 +232,20 @@ package enum Doctor {
             _ = try resolver.identityCenterSettings(of: profile)
             return []
         } catch {
-            let (code, fix) = configErrorFinding(error.code, profile: profile.name)
-            return [DoctorFinding(.error, code, profile: error.profile ?? profile.name, oneLine(error.message), fix: fix)]
+            return [configErrorFinding(error, profile: profile.name)]
         }
+    }
+
+    /// A resolution error as a finding. A message that ends in its own "did you mean" fix is
+    /// split there, so the line says it once, after "Fix:".
+    private static func configErrorFinding(_ error: ConfigError, profile: String) -> DoctorFinding {
+        var (code, fix) = configErrorFinding(error.code, profile: profile)
+        var message = oneLine(error.message)
+        if let range = message.firstRange(of: "; did you mean ") {
+            fix = String(message[message.index(range.lowerBound, offsetBy: 2)...])
+            message = String(message[..<range.lowerBound]) + "."
+        }
+        return DoctorFinding(.error, code, profile: error.profile ?? profile, message, fix: fix)
     }
 
     private static func configErrorFinding(_ code: ConfigError.Code, profile: String) -> (String, String) {
@@ -235,6 +260,17 @@ package enum Doctor {
         case .sourceConflict: return ("source-conflict", "keep only one of source_profile and credential_source.")
         default: return (code.rawValue, "fix the line the message names.")
         }
+    }
+
+    /// The profile in `role`'s chain whose `source_profile` names `source`.
+    private static func sourceUser(of source: String, from role: String, files: ConfigFiles) -> String {
+        var current = role
+        var seen: Set<String> = []
+        while seen.insert(current).inserted, let next = files.profile(named: current)?.string("source_profile") {
+            if next == source { return current }
+            current = next
+        }
+        return role
     }
 
     /// The profile at the root of a chain whose keys are to come from stscache's store.
@@ -268,7 +304,9 @@ package enum Doctor {
                     .warning, "plaintext-keys", profile: name,
                     "\(keyId.location): [\(section.name)] holds \(longTerm ? "long-term " : "")access keys in plain text; "
                         + "anything that can read \(path) can use them.",
-                    fix: "stscache keys import \(name) (stores them encrypted), then delete the two key lines from \(path)."))
+                    fix: isConfig
+                        ? "stscache keys add \(name) (stores them encrypted), then delete the two key lines from \(path)."
+                        : "stscache keys import \(name) (moves them into stscache's encrypted store; the key lines leave \(path))."))
             }
         }
         return findings

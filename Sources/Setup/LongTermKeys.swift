@@ -108,7 +108,9 @@ package struct LongTermKeys {
                     "profile \"\(profile)\"'s keys are in the config file \(context.configFilePath), not in \(path); "
                         + "add them with 'stscache keys add \(profile)' and delete them from the config file by hand")
             }
-            throw KeysError(.noPlaintext, "\(path) has no aws_access_key_id and aws_secret_access_key under [\(profile)]")
+            let withKeys = (files.credentials?.sections ?? []).filter { $0["aws_access_key_id"] != nil }.map(\.name)
+            throw KeysError(.noPlaintext, "\(path) has no aws_access_key_id and aws_secret_access_key under [\(profile)]"
+                + (NameSuggestion.closest(to: profile, among: withKeys).map { "; did you mean \"\($0)\"?" } ?? ""))
         }
         let keys = AWSCredentials(accessKeyId: edit.accessKeyId, secretAccessKey: edit.secretAccessKey)
         let identity = try callerIdentity(keys, profile: profile)
@@ -165,6 +167,9 @@ package struct LongTermKeys {
                 guard steps < 10 else { throw KeysError(.rotationFailed, "the rotation of \"\(profile)\" did not settle; run it again") }
                 var records = try transaction.load()
                 guard let index = records.firstIndex(where: { $0.profile == profile }) else {
+                    if let near = NameSuggestion.closest(to: profile, among: records.map(\.profile)) {
+                        throw KeysError(.notStored, "profile \"\(profile)\" has no keys in stscache's store; did you mean \"\(near)\"?")
+                    }
                     throw KeysError(.notStored, "profile \"\(profile)\" has no keys in stscache's store; add them with 'stscache keys add \(profile)'")
                 }
                 var record = records[index]

@@ -156,3 +156,39 @@ package struct AuthorizationCode {
         }
     }
 }
+
+/// The redirect server of one authorization code login (Identity Center's or a `login_session`'s)
+/// and what it received. It serves on a thread of its own from before the URL is shown, so a
+/// browser that comes back while the opener still runs is answered at once.
+final class RedirectWait {
+    private final class Received: @unchecked Sendable { var outcome: AuthorizationCode.Outcome? }
+    private let received: Received
+    private let running: EndpointServer.Running
+    private var waited = false
+    let port: UInt16
+
+    init(flow: AuthorizationCode, deadline: Double) throws {
+        let received = Received()
+        let server = try EndpointServer(purpose: "the sign-in redirect") { request in
+            let (reply, outcome) = flow.callback(request)
+            if let outcome { received.outcome = outcome }
+            return reply
+        }
+        self.received = received
+        port = server.port
+        running = try server.startThread(until: deadline)
+    }
+
+    /// The code or the refusal the browser brought back; nil when none came by the deadline.
+    /// (The thread wrote it before it ended; joining it orders that write before this read.)
+    func wait() -> AuthorizationCode.Outcome? {
+        running.wait()
+        waited = true
+        return received.outcome
+    }
+
+    /// A login that failed before waiting (registration refused) closes the port now.
+    deinit {
+        if !waited { running.stop() }
+    }
+}

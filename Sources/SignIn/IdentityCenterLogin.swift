@@ -68,7 +68,9 @@ package struct IdentityCenterLogin {
         var section: Profile?
         if let profile {
             guard let found = files.profile(named: profile) else {
-                throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); give --sso-session or another profile.")
+                throw UsageError(.invalidSetting, "profile \"\(profile)\" is not in \(files.configPath); "
+                    + (files.profileSuggestion(for: profile).map { "did you mean \"\($0)\"?" }
+                        ?? "give --sso-session or another profile."))
             }
             section = found
             if let session = found.string("sso_session") {
@@ -82,7 +84,9 @@ package struct IdentityCenterLogin {
         let oidc = ignore ? nil : environment["AWS_ENDPOINT_URL_SSO_OIDC"].flatMap { $0.isEmpty ? nil : $0 }
         if let name {
             guard let section = files.ssoSessionSection(named: name) else {
-                throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; add one with sso_start_url and sso_region.")
+                throw UsageError(.invalidSetting, "\(files.configPath) has no [sso-session \(name)] section; "
+                    + (NameSuggestion.closest(to: name, among: files.ssoSessionNames).map { "did you mean \"\($0)\"?" }
+                        ?? "add one with sso_start_url and sso_region."))
             }
             guard let startURL = section["sso_start_url"]?.text, !startURL.isEmpty,
                   let region = section["sso_region"]?.text, !region.isEmpty else {
@@ -287,42 +291,6 @@ package struct IdentityCenterLogin {
         ]
         if let refresh = token.refreshToken { members["refreshToken"] = .string(refresh) }
         try files.write(members: members, name: IdentityCenterToken.fileName(forKey: target.asSettings.tokenCacheKeyInput))
-    }
-
-    /// The redirect server of one authorization code login and what it received. It serves on
-    /// a thread of its own from before the URL is shown, so a browser that comes back while the
-    /// opener still runs is answered at once.
-    private final class RedirectWait {
-        private final class Received: @unchecked Sendable { var outcome: AuthorizationCode.Outcome? }
-        private let received: Received
-        private let running: EndpointServer.Running
-        private var waited = false
-        let port: UInt16
-
-        init(flow: AuthorizationCode, deadline: Double) throws {
-            let received = Received()
-            let server = try EndpointServer(purpose: "the sign-in redirect") { request in
-                let (reply, outcome) = flow.callback(request)
-                if let outcome { received.outcome = outcome }
-                return reply
-            }
-            self.received = received
-            port = server.port
-            running = try server.startThread(until: deadline)
-        }
-
-        /// The code or the refusal the browser brought back; nil when none came by the deadline.
-        /// (The thread wrote it before it ended; joining it orders that write before this read.)
-        func wait() -> AuthorizationCode.Outcome? {
-            running.wait()
-            waited = true
-            return received.outcome
-        }
-
-        /// A login that failed before waiting (registration refused) closes the port now.
-        deinit {
-            if !waited { running.stop() }
-        }
     }
 
     private struct Registration {

@@ -20,7 +20,8 @@ struct ConsoleCommand: ContextualCommand {
             which is removed a few seconds later.
             """)
 
-    @Option(name: .long, help: "The profile (a role profile, or one delegating to stscache).")
+    @Option(name: .long, help: "The profile (a role profile, or one delegating to stscache).",
+            completion: .profileNames)
     var profile: String
 
     @Flag(name: .long, help: "Print the sign-in URL (a secret) instead of opening a browser.")

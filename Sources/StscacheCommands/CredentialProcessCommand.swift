@@ -17,7 +17,8 @@ struct CredentialProcessCommand: ContextualCommand {
         commandName: "credential-process",
         abstract: "Print a role's credentials as credential_process JSON, from the cache or STS.")
 
-    @Option(name: .long, help: "The role profile to assume (the one with role_arn).")
+    @Option(name: .long, help: "The profile whose role to assume (a role profile, or one delegating to stscache).",
+            completion: .profileNames)
     var profile: String
 
     @Flag(name: .long, help: "Ignore the cached session and call STS.")

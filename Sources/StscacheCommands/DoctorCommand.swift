@@ -23,10 +23,10 @@ struct DoctorCommand: ContextualCommand {
             keys, duration_seconds STS would refuse, long-term keys in plain text, the cache and \
             key directories' owner and mode, and the key store (its key is loaded if it exists, \
             never created). With --network, also the local clock against STS's Date header. \
-            Exit status 0 when nothing needs fixing, 1 otherwise.
+            Exit status 1 when a finding is an error (with --strict, a warning too), 0 otherwise.
             """)
 
-    @Option(name: .long, help: "Check only this profile (and the profile it delegates to).")
+    @Option(name: .long, help: "Check only this profile (and the profile it delegates to).", completion: .profileNames)
     var profile: String?
 
     @Flag(name: .long, help: "Print a JSON array of {severity, profile, code, message, fix}.")
@@ -34,6 +34,9 @@ struct DoctorCommand: ContextualCommand {
 
     @Flag(name: .long, help: "Also compare the local clock with STS's (one unauthenticated request).")
     var network = false
+
+    @Flag(name: .long, help: "Exit 1 for warnings too (unsafe but working set-ups), not only for errors.")
+    var strict = false
 
     func run(context: Context) throws {
         var findings: [DoctorFinding] = []
@@ -56,7 +59,7 @@ struct DoctorCommand: ContextualCommand {
             : DoctorFinding(.info, "clock-not-checked", "the clock was not compared with STS's (that needs the network).",
                             fix: "stscache doctor --network"))
         context.output.stdout(json ? Doctor.json(findings) : Doctor.text(findings))
-        if findings.contains(where: \.needsFixing) { throw ExitCode(1) }
+        if findings.contains(where: { $0.severity == .error || (strict && $0.severity == .warning) }) { throw ExitCode(1) }
     }
 
     /// The local clock against the `Date` header of an unauthenticated request to STS (any

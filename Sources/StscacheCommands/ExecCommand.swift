@@ -37,7 +37,8 @@ struct ExecCommand: ContextualCommand {
     /// back to it when AWS_PROFILE is unset).
     static let profileMarker = "STSCACHE_EXEC_PROFILE"
 
-    @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).")
+    @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).",
+            completion: .profileNames)
     var profile: String
 
     @Option(name: .long, help: "Refresh when less than this is left, e.g. 900, 15m, 1h (default 15m).")

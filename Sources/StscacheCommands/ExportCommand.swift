@@ -24,7 +24,8 @@ struct ExportCommand: ContextualCommand {
         case env, fish, powershell, json
     }
 
-    @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).")
+    @Option(name: .long, help: "The profile whose role to use (a role profile, or one delegating to stscache).",
+            completion: .profileNames)
     var profile: String
 
     @Option(name: .long, help: "env (sh, bash, zsh), fish, powershell, or json (the credential_process document).")

@@ -30,7 +30,8 @@ struct PromptCommand: ContextualCommand {
             sign-in, and it expires within STSCACHE_NOTIFY_LEAD, default 10m).
             """)
 
-    @Option(name: .long, help: "Profile to show (default: $AWS_PROFILE, else the profile of 'stscache exec', else default).")
+    @Option(name: .long, help: "Profile to show (default: $AWS_PROFILE, else the profile of 'stscache exec', else default).",
+            completion: .profileNames)
     var profile: String?
 
     @Option(name: .long, help: "Template, e.g. '{profile} {remaining}' (the default). See the placeholders below.")
@@ -95,7 +96,8 @@ struct PromptCommand: ContextualCommand {
         }
         let lookup = RoleLookup(files: files, context: context, keysOnly: true)
         guard files.profile(named: name) != nil else {
-            return .failure(Silence(text: "profile \"\(name)\" is not in \(context.configFilePath)"))
+            return .failure(Silence(text: "profile \"\(name)\" is not in \(context.configFilePath)"
+                + (files.profileSuggestion(for: name).map { "; did you mean \"\($0)\"?" } ?? "")))
         }
         guard lookup.roleProfileName(for: name) != nil else {
             return .failure(Silence(text: "profile \"\(name)\" has no role_arn and does not delegate to stscache"))

@@ -25,7 +25,8 @@ struct PurgeCommand: ContextualCommand {
             and deletes the key from the selected key store (STSCACHE_KEY_STORE).
             """)
 
-    @Option(name: .long, help: "Remove the session of this profile (a role profile, or one delegating to stscache).")
+    @Option(name: .long, help: "Remove the session of this profile (a role profile, or one delegating to stscache).",
+            completion: .profileNames)
     var profile: String?
 
     @Option(name: .long, help: "Remove every session of this role ARN.")

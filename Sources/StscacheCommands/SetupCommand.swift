@@ -29,7 +29,8 @@ struct SetupCommand: ContextualCommand {
             wrote.
             """)
 
-    @Option(name: .long, help: "A role (or IAM Identity Center) profile to set up; repeat for several.")
+    @Option(name: .long, help: "A role (or IAM Identity Center) profile to set up; repeat for several.",
+            completion: .profileNames)
     var profile: [String] = []
 
     @Flag(name: .long, help: "Print the change as a unified diff; write nothing.")

@@ -104,12 +104,65 @@ struct ResolutionPolicyTests {
             == .credentialProcess(profile: "prod", command: "tool creds prod-role"))
     }
 
-    @Test("a profile without role_arn that delegates is pointed at its target, naming the program")
-    func missingRoleArnDelegating() throws {
-        let files = try loadFiles(config: "[profile prod]\ncredential_process = tool creds prod-role\n")
+    @Test("a profile without role_arn that delegates stands for its target's role, as the CLI running the command would see it")
+    func delegationFollowed() throws {
+        let files = try loadFiles(config: """
+            [profile prod]
+            credential_process = tool creds prod-role
+            region = eu-west-1
+            [profile prod-role]
+            role_arn = arn:aws:iam::1:role/A
+            credential_source = Ec2InstanceMetadata
+            [profile hop]
+            credential_process = tool creds prod
+            """)
         let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
-        let error = expectConfigError(.missingRoleArn) { _ = try resolver.resolve(profile: "prod") }
-        #expect(error?.message.hasSuffix(" (It delegates to tool with --profile prod-role: use that profile instead.)") == true)
+        let direct = try resolver.resolve(profile: "prod-role")
+        #expect(try resolver.resolve(profile: "prod") == direct)
+        #expect(direct.name == "prod-role" && direct.roleArn == "arn:aws:iam::1:role/A")
+        // A chain of delegations is followed to the role, as doctor accepts it.
+        #expect(try resolver.resolve(profile: "hop") == direct)
+        // The environment's web identity does not claim a profile whose role is elsewhere (it
+        // would fail: prod names no role_arn and AWS_ROLE_ARN is unset).
+        let webIdentity = ProfileResolver(files: files, environment: ["AWS_WEB_IDENTITY_TOKEN_FILE": "/t"],
+                                          policy: Self.policy())
+        #expect(try webIdentity.resolve(profile: "prod") == direct)
+    }
+
+    @Test("a delegation back to itself, or round a chain, is refused before anything runs; a missing target is named")
+    func delegationLoops() throws {
+        let files = try loadFiles(config: """
+            [profile self]
+            credential_process = tool creds self
+            [profile a]
+            credential_process = tool creds b
+            [profile b]
+            credential_process = tool creds a
+            [profile typo]
+            credential_process = tool creds prod-rloe
+            [profile prod-role]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = base
+            [profile base]
+            credential_process = tool creds typo-via
+            [profile typo-via]
+            credential_process = tool creds prod-role
+            """)
+        let resolver = ProfileResolver(files: files, environment: noEnvironment, policy: Self.policy())
+        let itself = expectConfigError(.sourceCycle) { _ = try resolver.resolve(profile: "self") }
+        #expect(itself?.message.contains("runs tool for profile \"self\" itself") == true, "\(itself?.message ?? "")")
+        #expect(itself?.location?.line == 2)
+        let round = expectConfigError(.sourceCycle) { _ = try resolver.resolve(profile: "a") }
+        #expect(round?.message.contains("a -> b -> a") == true, "\(round?.message ?? "")")
+        let missing = expectConfigError(.unknownProfile) { _ = try resolver.resolve(profile: "typo") }
+        #expect(missing?.message.contains("runs tool for profile \"prod-rloe\"") == true)
+        #expect(missing?.message.contains("did you mean \"prod-role\"?") == true, "\(missing?.message ?? "")")
+        #expect(missing?.message.contains("add [profile") == false)
+        // A source's helper that runs the program for a profile delegating back to the role:
+        // the run would resolve typo-via -> prod-role -> base -> typo-via ... without end.
+        let viaDelegation = expectConfigError(.sourceCycle) { _ = try resolver.resolve(profile: "prod-role") }
+        #expect(viaDelegation?.message.contains("prod-role -> base -> typo-via -> prod-role") == true,
+                "\(viaDelegation?.message ?? "")")
     }
 
     @Test("messages about what is not supported name the program")

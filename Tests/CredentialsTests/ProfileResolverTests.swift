@@ -594,11 +594,11 @@ private let profileFailures: [Failure] = [
                        config: "[default]\nregion = x\n\n[profile plain]\nsource_profile = base\n", profile: "plain"),
             .missingRoleArn, at: .config(line: 4), mentions: ["\"plain\"", "[profile plain]", "role_arn ="],
             prefix: "{config}:4: profile \"plain\""),
-    Failure(Resolution("missing-role-arn on a delegating profile points at the profile it delegates to", config: """
+    Failure(Resolution("a delegating profile stands for its target: a missing target is named, with the line", config: """
         [profile prod]
         credential_process = stscache credential-process --profile prod-role
         """, profile: "prod"),
-            .missingRoleArn, mentions: ["--profile prod-role"]),
+            .unknownProfile, at: .config(line: 2), mentions: ["for profile \"prod-role\"", "add [profile prod-role]"]),
     Failure(Resolution("both source_profile and credential_source is source-conflict naming both lines", config: """
         [profile x]
         role_arn = \(adminArn)

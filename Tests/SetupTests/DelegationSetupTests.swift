@@ -271,6 +271,37 @@ struct DelegationSetupTests {
         #expect(files.delegatedProfile(forProfile: "prod") == "prod-role")
     }
 
+    @Test("a missing profile: the near name, else the profiles setup can take; never list (it shows sessions)")
+    func unknownProfileMessage() throws {
+        let config = """
+            [profile prod]
+            role_arn = arn:aws:iam::1:role/A
+            source_profile = base
+            [profile dev]
+            credential_process = stscache credential-process --profile dev-role
+            [profile dev-role]
+            role_arn = arn:aws:iam::1:role/D
+            source_profile = hop
+            [profile hop]
+            role_arn = arn:aws:iam::1:role/H
+            source_profile = base
+            [profile base]
+
+            """
+        func message(_ name: String) -> String {
+            do {
+                _ = try setUp(config, [name])
+                return ""
+            } catch {
+                return (error as? SetupError)?.message ?? "\(error)"
+            }
+        }
+        #expect(message("prdo").hasSuffix("; did you mean \"prod\"?"))
+        // dev-role is dev's target and hop a source: setting either up would be wrong.
+        #expect(message("staging").hasSuffix("; the profiles setup can take: prod."), "\(message("staging"))")
+        #expect(!message("prdo").contains("stscache list") && !message("staging").contains("stscache list"))
+    }
+
     @Test("refuses a missing profile, one without a role, one already delegating, a taken name")
     func refusals() {
         let base = "[profile base]\naws_access_key_id = A\n"

@@ -40,6 +40,7 @@ struct ErrorProtocolTests {
             KeysError.notStored(profile: "base", roleProfile: "prod-role"),
             SetupError(.nameTaken, "profile \"prod-role\" already exists; remove it or rename it, then run setup again"),
             IdentityCenterError(.notLoggedIn, "not signed in to https://example.awsapps.com/start; run 'stscache login'"),
+            LoginSessionError(.loginExpired, "AWS Sign-In ended the aws login session of profile \"console\"; sign in again"),
             CachingAgent.Failure(.alreadyRunning, "an agent already runs on the cache /tmp/cache (pid 42)"),
             EndpointServer.Failure(.socket, "could not listen on 127.0.0.1 for the local credentials endpoint"),
         ]
@@ -53,6 +54,7 @@ struct ErrorProtocolTests {
         }
         thrown { _ = try ConsoleSignIn.checkDestination("javascript:alert(1)") }
         thrown { _ = try BrowserLaunch.opener(environment: ["BROWSER": "'unterminated"], fallback: "--no-browser") }
+        thrown { _ = try LoginSessionSignIn.Authorization(verifier: "v", state: "s").pastedCode("") }
         return errors
     }
 

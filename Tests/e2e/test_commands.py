@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from support.aws import REGION, AccessKey, assumed_arn
-from support.homes import Result, TempHome, files_under, run
+from support.homes import Result, TempHome, assert_clean_failure, files_under, run
 from support.moto import MotoServer
 from support.peers import REPO_ROOT, require_shell
 
@@ -434,6 +434,174 @@ def test_completion_scripts_are_generated_and_parse(home: TempHome, shell: str, 
     script.write_text(generated.stdout)
     result = run([require_shell(shell), "-n", str(script)], {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     assert result.ok, result
+
+
+# --- the first hour (issue 23): the profile a user selects, typos, completion ------------------
+
+
+def test_credential_process_takes_the_profile_the_user_selects(home: TempHome, moto: MotoServer, prod: str):
+    """`stscache credential-process --profile prod`, typed by hand after `setup`, or named by
+    another profile's credential_process: prod's role, as `export` and `exec` give it."""
+    by_selected = stscache(home, "credential-process", "--profile", "prod")
+    assert by_selected.ok and by_selected.stderr == "", by_selected
+    by_role = stscache(home, "credential-process", "--profile", "prod-role")
+    assert by_role.ok, by_role
+    assert json.loads(by_selected.stdout)["AccessKeyId"] == json.loads(by_role.stdout)["AccessKeyId"]
+    assert role_count(moto, prod) == 1
+    # A profile handing stscache the delegating profile: the AWS CLI through two delegations.
+    home.config["profile tools"] = {"credential_process": home.credential_process("prod"), "region": REGION,
+                                    "endpoint_url": moto.endpoint}
+    home.write()
+    through_cli = caller_identity(home, "--profile", "tools")
+    assert through_cli.ok, through_cli
+    assert through_cli.json()["Arn"] == assumed_arn(prod, "alice")
+    assert role_count(moto, prod) == 1
+
+
+def test_a_delegation_that_comes_back_fails_at_once(home: TempHome, moto: MotoServer, prod: str):
+    """A profile whose credential_process runs stscache for itself, and a source whose helper
+    runs stscache for the profile being resolved: one clear failure each, never a loop of
+    processes."""
+    home.config["profile loop"] = {"credential_process": home.credential_process("loop"), "region": REGION,
+                                   "endpoint_url": moto.endpoint}
+    home.config["profile round-role"] = {"role_arn": prod, "source_profile": "helper", "region": REGION,
+                                         "endpoint_url": moto.endpoint}
+    home.config["profile helper"] = {"credential_process": home.credential_process("round")}
+    home.config["profile round"] = {"credential_process": home.credential_process("round-role"), "region": REGION,
+                                    "endpoint_url": moto.endpoint}
+    home.write()
+    assert_clean_failure(stscache(home, "credential-process", "--profile", "loop"),
+                         'runs stscache for profile "loop" itself', "loop-role")
+    assert_clean_failure(stscache(home, "credential-process", "--profile", "round"),
+                         "round -> round-role -> helper -> round")
+    for profile in ("loop", "round"):
+        through_cli = caller_identity(home, "--profile", profile)
+        assert not through_cli.ok and through_cli.elapsed < 20, through_cli
+        assert "stscache:" in through_cli.stderr, through_cli
+    assert role_count(moto, prod) == 0
+
+
+def test_a_typo_gets_did_you_mean_not_the_list(home: TempHome, prod: str):
+    for argv in (["credential-process", "--profile", "prdo"], ["export", "--profile", "prdo"],
+                 ["exec", "--profile", "prdo", "--", "true"], ["prompt", "--profile", "prdo", "--verbose"]):
+        result = stscache(home, *argv)
+        if argv[0] == "prompt":  # prompt stays quiet in a prompt; --verbose says why
+            assert result.stdout == "" and 'did you mean "prod"?' in result.stderr, result
+            continue
+        line = assert_clean_failure(result, 'did you mean "prod"?')
+        assert "[profile prdo]" not in line and "use one of" not in line, line
+    # Control: a name near nothing keeps the pointer and the list.
+    assert_clean_failure(stscache(home, "export", "--profile", "staging"), "add a [profile staging] section",
+                         "use one of: ")
+
+
+def tmux_complete(shell: str, typed: str, setup: list[str], env: dict, workdir: Path) -> str:
+    """Starts ``shell`` in a detached tmux (its own socket), runs the ``setup`` lines, types
+    ``typed`` and a Tab, and returns the screen once the completion has landed (or at the
+    deadline)."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.fail("tmux is not installed (Debian package tmux); run scripts/bootstrap")
+    env = {**env, "TMUX_TMPDIR": str(workdir), "TERM": "xterm-256color"}
+    base = [tmux, "-L", "completion", "-f", "/dev/null"]
+
+    def tmux_run(*args: str) -> Result:
+        return run([*base, *args], env, timeout=30)
+
+    started = tmux_run("new-session", "-d", "-x", "200", "-y", "40", "-s", "t", *shell_command(shell))
+    assert started.ok, started
+    try:
+        def screen() -> str:
+            return tmux_run("capture-pane", "-p", "-t", "t").stdout
+
+        for line in setup:
+            assert tmux_run("send-keys", "-t", "t", "-l", line).ok
+            assert tmux_run("send-keys", "-t", "t", "Enter").ok
+        # The typed line shows "READY-%s"; only the command's output shows "READY-42".
+        assert tmux_run("send-keys", "-t", "t", "-l", "printf 'READY-%s\\n' 42").ok
+        assert tmux_run("send-keys", "-t", "t", "Enter").ok
+        wait_for(lambda: "READY-42" in screen(), f"{shell} to run its set-up")
+        assert tmux_run("send-keys", "-t", "t", "-l", typed).ok
+        assert tmux_run("send-keys", "-t", "t", "Tab").ok
+        deadline = time.monotonic() + 15
+        shown = screen()
+        while time.monotonic() < deadline and typed + "ev" not in shown:
+            time.sleep(0.1)
+            shown = screen()
+        return shown
+    finally:
+        tmux_run("kill-server")
+
+
+def shell_command(shell: str) -> list[str]:
+    path = require_shell(shell)
+    return {"bash": [path, "--norc", "--noprofile"], "zsh": [path, "-f"], "fish": [path, "--no-config"]}[shell]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_tab_completes_profile_names(home: TempHome, shell: str, tmp_path: Path):
+    """`stscache prompt --profile d<Tab>` in a real interactive shell (under tmux), with the
+    generated completion script: `dev`, from the credentials file. Names a shell would expand
+    are not offered, and none of them runs."""
+    pwned = tmp_path / "pwned"
+    home.config["profile prod"] = {"region": REGION}
+    home.credentials["dev"] = {"aws_access_key_id": "AKIAEXAMPLECOMPLETE1", "aws_secret_access_key": "SECRETMARK"}
+    home.credentials[f"d$(touch {pwned})"] = {"region": REGION}
+    home.credentials[f"d`touch {pwned}`"] = {"region": REGION}
+    home.write()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "stscache").symlink_to(home.stscache_bin)
+    env = home.env({"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    generated = stscache(home, "--generate-completion-script", shell)
+    assert generated.ok, generated
+    script = tmp_path / ("_stscache" if shell == "zsh" else f"stscache.{shell}")
+    script.write_text(generated.stdout)
+    setup = {
+        "bash": [f"source {script}"],
+        "zsh": [f"fpath=({tmp_path} $fpath)", "autoload -Uz compinit", "compinit -u -D"],
+        "fish": [f"source {script}"],
+    }[shell]
+
+    shown = tmux_complete(shell, "stscache prompt --profile d", setup, env, tmp_path)
+
+    assert "stscache prompt --profile dev" in shown, shown
+    assert "SECRETMARK" not in shown and "AKIA" not in shown, shown
+    assert "touch" not in shown.split("--profile d", 1)[1], shown
+    assert not pwned.exists(), "a profile name ran as a command"
+
+
+def test_bash_would_run_a_name_offered_raw(tmp_path: Path):
+    """Control for the filter above: bash's generated script hands the candidates to
+    `compgen -W`, which expands each one, so a raw `$(...)` name would run at <Tab>."""
+    pwned = tmp_path / "pwned"
+    result = run([require_shell("bash"), "--norc", "--noprofile", "-c", f"compgen -W '$(touch {pwned})' -- ''"],
+                 {"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    assert result.returncode in (0, 1), result
+    assert pwned.exists()
+
+
+def test_completion_reads_names_only(home: TempHome, prod: str, tmp_path: Path):
+    """The completion a shell asks for opens the two config files and nothing else of
+    stscache's: not the cache, not the key store (strace, with a control)."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace not installed; run scripts/bootstrap")
+    assert stscache(home, "credential-process", "--profile", "prod").ok  # a cache and a key exist now
+
+    def opened(*argv: str) -> list[str]:
+        trace = run(["strace", "-f", "-e", "trace=openat,open", str(home.stscache_bin), *argv], home.env())
+        assert trace.returncode == 0, trace
+        return [line for line in trace.stderr.splitlines() if "openat(" in line or "open(" in line]
+
+    completion = opened("---completion", "prompt", "--", "--profile", "2", "1", "stscache", "prompt", "--profile", "p")
+    assert any(str(home.root / ".aws" / "config") in line for line in completion), completion
+    assert not any(str(home.cache_dir) in line or str(home.key_store_dir) in line for line in completion), completion
+    # Control: a cache hit opens both, so the trace would show them.
+    hit = opened("credential-process", "--profile", "prod")
+    assert any(str(home.cache_dir) in line for line in hit) and any(str(home.key_store_dir) in line for line in hit)
+    offered = run([str(home.stscache_bin), "---completion", "prompt", "--", "--profile", "2", "1", "stscache", "prompt",
+                   "--profile", "p"], home.env())
+    assert offered.ok and offered.stdout.split() == ["base", "prod-role", "prod"], offered
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ extension CredentialBroker {
             arrived = try process.credentials(command: command, profile: profile, roleProfile: role.name,
                                               environment: context.environment, now: context.now())
             issuer = .credentialProcess(profile: profile)
-        case .webIdentity, .identityCenter:
+        case .webIdentity, .identityCenter, .loginSession:
             // A web identity role (or an Identity Center profile) has no signing source; createSession handles it.
             preconditionFailure("a web identity role is assumed without source credentials")
         }

@@ -7,20 +7,8 @@ import AWSConfig
 import StscacheSupport
 
 /// What stscache reads from the token cache (tokens, client registrations), and what a login
-/// may write over. The token is a bearer secret that decides whose session the portal serves, so
-/// a file someone else could have written is never sent, and one others could read is not
-/// trusted either: the key store's owner and mode checks, under the link rule of the writer of
-/// the user's AWS files (`AWSFileWriter`), so reading and writing follow one policy.
-///
-/// - The cache directory (links followed), and the directory a linked file really is in: yours,
-///   and nobody else can add or swap files in it. The CLI makes it with `os.makedirs` (0755 or
-///   0700 by umask); the 0775 a umask of 002 gives is accepted when the group is your private
-///   group (`FileSystem.isUserPrivateGroup`).
-/// - The file: a regular file you own with no group or other bits (the CLI and stscache write
-///   0600), or a symbolic link (or a chain) to one, as the writer follows on write.
-///
-/// Anything else is refused before a byte is sent, naming the file and the fix. There is no
-/// override of the cache's place: botocore and the CLI have none either.
+/// may write over, under the policy of `PrivateCacheFile` (the one reader of the CLI's caches).
+/// There is no override of the cache's place: botocore and the CLI have none either.
 extension IdentityCenterTokenFiles {
     /// What a cache file holds, for messages.
     package enum Kind: Sendable {
@@ -35,150 +23,17 @@ extension IdentityCenterTokenFiles {
         }
     }
 
-    /// A cache file read under the policy, and which file that was (a refresh's snapshot must be
-    /// of the same one).
-    package struct CheckedFile {
-        package var bytes: [UInt8]
-        /// Where the path leads (the path itself unless it is a link).
-        package var realPath: String
-        package var device: UInt64
-        package var inode: UInt64
-    }
+    package typealias CheckedFile = PrivateCacheFile.Checked
 
     /// The cache file `name` when the policy accepts it; nil when there is none. `login` is the
     /// command a refusal names.
     package func readChecked(_ name: String, kind: Kind, login: String) throws(IdentityCenterError) -> CheckedFile? {
-        let path = directory + "/" + name
-        let refusal = Refusal(kind: kind, path: path, login: login)
-        let cache: Int32
-        switch FileSystem.open(at: AT_FDCWD, directory, O_RDONLY | O_DIRECTORY) {
-        case .success(let fd): cache = fd
-        case .failure(let error) where error.code == ENOENT: return nil
-        case .failure(let error) where error.code == ENOTDIR:
-            throw refusal.directory(directory, "is not a directory", chmod: false)
-        case .failure(let error): throw refusal.unreadable(directory, error.code)
-        }
-        defer { close(cache) }
-        try refusal.check(directory: cache, directory)
-
-        var entry = stat()
-        guard fstatat(cache, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else {
-            if errno == ENOENT { return nil }
-            throw refusal.unreadable(path, errno)
-        }
-        // A link: the file it leads to, in a directory that must pass the same check.
-        var parent = cache
-        defer { if parent != cache { close(parent) } }
-        var base = name
-        var realPath = path
-        if entry.isSymlink {
-            guard let resolved = realpath(path, nil) else {
-                if errno == ENOENT || errno == ENOTDIR { throw refusal.file(realPath: nil, "is a symbolic link to nothing") }
-                throw refusal.unreadable(path, errno)
-            }
-            realPath = String(cString: resolved)
-            free(resolved)
-            let slash = realPath.lastIndex(of: "/")!
-            let realDirectory = slash == realPath.startIndex ? "/" : String(realPath[..<slash])
-            base = String(realPath[realPath.index(after: slash)...])
-            switch FileSystem.open(at: AT_FDCWD, realDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {
-            case .success(let fd): parent = fd
-            case .failure(let error): throw refusal.unreadable(realDirectory, error.code)
-            }
-            try refusal.check(directory: parent, realDirectory, linkTarget: true)
-        }
-
-        let fd: Int32
-        switch FileSystem.open(at: parent, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
-        case .success(let opened): fd = opened
-        case .failure(let error) where error.code == ENOENT: return nil
-        case .failure(let error) where error.code == ELOOP:
-            throw refusal.file(realPath: entry.isSymlink ? realPath : nil, "became a symbolic link while stscache read it")
-        case .failure(let error): throw refusal.unreadable(realPath, error.code)
-        }
-        defer { close(fd) }
-        let info: stat
-        switch FileSystem.status(of: fd) {
-        case .success(let status): info = status
-        case .failure(let error): throw refusal.unreadable(realPath, error.code)
-        }
-        try refusal.check(file: info, realPath: entry.isSymlink ? realPath : nil)
-        switch BoundedRead.toEnd(fd, limit: IdentityCenterToken.sizeLimit, sizeHint: Int(info.st_size)) {
-        case .success(let bytes):
-            return CheckedFile(bytes: bytes, realPath: realPath, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        case .failure(let failure):
-            throw IdentityCenterError(.invalidTokenFile, "cannot read \(kind.name) \(path): \(failure.reason).")
-        }
-    }
-
-    /// The policy's refusals: the file or directory, what is wrong, and what to run.
-    private struct Refusal {
-        var kind: Kind
-        var path: String
-        var login: String
-
-        /// "it was not used": nothing in the cache was, and nothing went to the portal or OIDC.
-        private static let outcome = "it was not used and nothing was sent"
-
-        /// A directory that is not the user's, or that others can add files to. `linkTarget`: the
-        /// directory a linked file really is in, not the cache itself.
-        func check(directory fd: Int32, _ directory: String, linkTarget: Bool = false) throws(IdentityCenterError) {
-            let info: stat
-            switch FileSystem.status(of: fd) {
-            case .success(let status): info = status
-            case .failure(let error): throw unreadable(directory, error.code)
-            }
-            if UInt32(info.st_uid) != FileSystem.currentUID {
-                throw self.directory(directory, linkTarget: linkTarget,
-                                     "is owned by uid \(info.st_uid), not by you (uid \(FileSystem.currentUID))", chmod: false)
-            }
-            let mode = info.permissionBits
-            if mode & 0o002 != 0 || (mode & 0o020 != 0 && !FileSystem.isUserPrivateGroup(UInt32(info.st_gid))) {
-                throw self.directory(directory, linkTarget: linkTarget, "has mode \(octal(mode)) (others can put files in it)",
-                                     chmod: true)
-            }
-        }
-
-        /// Not a regular file of the user's with no group or other bits.
-        func check(file info: stat, realPath: String?) throws(IdentityCenterError) {
-            if !info.isRegularFile { throw file(realPath: realPath, "is not a regular file") }
-            if UInt32(info.st_uid) != FileSystem.currentUID {
-                throw file(realPath: realPath, "is owned by uid \(info.st_uid), not by you (uid \(FileSystem.currentUID))")
-            }
-            let mode = info.permissionBits
-            let chmod = "chmod 600 \(ShellQuote.word(realPath ?? path))"
-            if mode & 0o022 != 0 {
-                // Its token may be someone else's: only the user knows whether a chmod is enough.
-                throw file(realPath: realPath, "has mode \(octal(mode)) (group or others can write it)",
-                           fix: "if only you could have written it, run: \(chmod); otherwise remove it, then run: \(login)")
-            }
-            if mode & 0o077 != 0 {
-                throw file(realPath: realPath, "has mode \(octal(mode)) (group or others can read it)", fix: "run: \(chmod)")
-            }
-        }
-
-        func file(realPath: String?, _ what: String, fix: String? = nil) -> IdentityCenterError {
-            let subject = kind.name + " " + (realPath.map { "\(path) (a symbolic link to \($0))" } ?? path)
-            return IdentityCenterError(.insecureTokenCache, "\(subject) \(what); \(Self.outcome). To fix, "
-                + (fix ?? "remove it, then run: \(login)"))
-        }
-
-        func directory(_ directory: String, linkTarget: Bool = false, _ what: String, chmod: Bool) -> IdentityCenterError {
-            let subject = linkTarget
-                ? "the directory \(directory) that \(kind.name) \(path) leads into \(what), so the file is not trusted"
-                : "the Identity Center token cache \(directory) \(what), so \(kind.name) \(path) in it is not trusted"
-            // A linked file's directory may be shared (/tmp): the link goes, not the directory's mode.
-            let fix = linkTarget
-                ? "remove the link, then run: \(login)"
-                : chmod
-                ? "if only you could have put files in it, run: chmod 700 \(ShellQuote.word(directory)); otherwise move "
-                    + "it away, then run: \(login)"
-                : "move it away, then run: \(login)"
-            return IdentityCenterError(.insecureTokenCache, "\(subject); \(Self.outcome). To fix, \(fix)")
-        }
-
-        func unreadable(_ what: String, _ code: Int32) -> IdentityCenterError {
-            IdentityCenterError(.invalidTokenFile, "cannot read \(kind.name) \(path) (\(what): \(String(cString: strerror(code)))).")
+        let described = PrivateCacheFile.Described(what: kind.name, cacheName: "the Identity Center token cache",
+                                                   login: login, sizeLimit: IdentityCenterToken.sizeLimit)
+        do {
+            return try PrivateCacheFile.read(directory: directory, name: name, described)
+        } catch {
+            throw IdentityCenterError(error.kind == .insecure ? .insecureTokenCache : .invalidTokenFile, error.message)
         }
     }
 }

@@ -1,5 +1,5 @@
 // config-ini: AWSConfig's INI reader and profile resolution —
-//   INIDocument.parse(_ bytes: [UInt8], path:) / parse(_ text: String, path:), ConfigFiles,
+//   INIDocument.parse(_ bytes: [UInt8], path:) / parse(_ text: String, path:) / parseHeaders, ConfigFiles,
 //   ProfileResolver(files:environment:policy: .stscache(...)).resolve(profile:) and
 //   .profiles(resolvingToRoleArn:sessionName:) — the resolver with stscache's ResolutionPolicy
 //   and delegation (Credentials), as stscache runs it.
@@ -79,6 +79,10 @@ fuzz { input in
                 let again = try? INIDocument.parse(text, path: path)
                 invariant(again?.sections == document.sections, "parse(String) and parse([UInt8]) disagree")
             }
+            // Shell completion's headers-only reading finds the same sections and keeps no value.
+            let headers = try? INIDocument.parseHeaders(bytes, path: path)
+            invariant(headers?.sections.map(\.name) == document.sections.map(\.name), "parseHeaders and parse disagree")
+            invariant(headers?.sections.allSatisfy { $0.values.isEmpty } == true, "parseHeaders kept a value")
             return document
         } catch {
             invariant(!error.message.isEmpty, "ConfigError \(error.code) without a message")
