@@ -51,6 +51,9 @@ package struct CredentialBroker {
         case sts
         /// The refresh failed and the still-valid cached session was served.
         case staleIfError = "stale-if-error"
+        /// An `aws login` session's own file (served from it, or refreshed into it: the login's
+        /// source does not say which).
+        case loginSession = "login-session"
     }
 
     /// `credentials(for:)`, and where they came from.
@@ -62,7 +65,7 @@ package struct CredentialBroker {
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
         if case .loginSession(let settings) = role.source {
-            return try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials
+            return (try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials, .loginSession)
         }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),

@@ -20,6 +20,8 @@ package struct PersonNeeded: Equatable, Sendable {
         case mfa
         /// An IAM Identity Center sign-in (the portal login ran out).
         case identityCenter = "identity-center"
+        /// An `aws login` sign-in (the `login_session` ran out).
+        case awsLogin = "aws-login"
     }
 
     package var kind: Kind
@@ -33,17 +35,27 @@ package struct PersonNeeded: Equatable, Sendable {
         if termination == .exited(StscacheExitStatus.mfaNotAsked) {
             return PersonNeeded(kind: .mfa, command: "stscache exec --profile \(ShellQuote.word(profile)) -- true")
         }
-        guard let message, message.contains("Identity Center") else { return nil }
+        guard let message else { return nil }
+        if message.contains("Identity Center"), let command = lastCommand(in: message, after: "run: ") {
+            return PersonNeeded(kind: .identityCenter, command: command)
+        }
+        if message.contains("aws login session"), let command = lastCommand(in: message, after: "sign in again: ") {
+            return PersonNeeded(kind: .awsLogin, command: command)
+        }
+        return nil
+    }
+
+    /// The text after the last `marker` in one of stscache's own messages: the command it names.
+    static func lastCommand(in message: String, after marker: String) -> String? {
         var after: String.Index?
         var from = message.startIndex
-        while let found = message[from...].firstRange(of: "run: ") {
+        while let found = message[from...].firstRange(of: marker) {
             after = found.upperBound
             from = found.upperBound
         }
         guard let after else { return nil }
         let command = message[after...].trimmingWhitespace()
-        guard !command.isEmpty, command.utf8.count <= 300 else { return nil }
-        return PersonNeeded(kind: .identityCenter, command: command)
+        return command.isEmpty || command.utf8.count > 300 ? nil : command
     }
 
     /// What the person is told: a title and one sentence, no secrets (profile names and the
@@ -54,6 +66,7 @@ package struct PersonNeeded: Equatable, Sendable {
         switch kind {
         case .mfa: what = "needs a new MFA code"
         case .identityCenter: what = "needs an IAM Identity Center sign-in"
+        case .awsLogin: what = "needs a new aws login sign-in"
         }
         return ("stscache: \(profile) expires in \(minutes) min",
                 "The session of \(profile) \(what) before it expires. Run: \(command)")

@@ -11,7 +11,7 @@ import TestSupport
 /// `prompt` reads.
 @Suite("a person is told")
 struct AttentionTests {
-    @Test("an MFA refusal (exit 75) and an Identity Center sign-in need a person; other failures do not")
+    @Test("an MFA refusal (exit 75), an Identity Center or aws login sign-in need a person; other failures do not")
     func classification() {
         let mfa = PersonNeeded.classify(termination: .exited(75), message: "a new MFA code is needed", profile: "prod role")
         #expect(mfa == PersonNeeded(kind: .mfa, command: "stscache exec --profile 'prod role' -- true"))
@@ -21,6 +21,11 @@ struct AttentionTests {
             profile: "dev")
         #expect(sso?.kind == .identityCenter)
         #expect(sso?.command == "stscache login --sso-session corp (or aws sso login --sso-session corp)")
+        let login = PersonNeeded.classify(
+            termination: .exited(1),
+            message: "the aws login session of profile \"dev\" has ended (its credentials expired at 2030-01-01T00:00:00Z, and a session lasts at most 12 hours); sign in again: aws login --profile dev (or stscache login --profile dev)",
+            profile: "dev")
+        #expect(login == PersonNeeded(kind: .awsLogin, command: "aws login --profile dev (or stscache login --profile dev)"))
         #expect(PersonNeeded.classify(termination: .exited(1), message: "could not reach STS (timed out)", profile: "p") == nil)
         #expect(PersonNeeded.classify(termination: .exited(1), message: nil, profile: "p") == nil)
     }
