@@ -9,7 +9,7 @@ import StscacheSupport
 /// line per hand-out (no secrets: the record is made in `Credentials`), and `audit.log.1`, the
 /// one rotated generation. Like every cache file they are opened relative to the checked
 /// directory descriptor, never through a symbolic link, and only when they are regular files of
-/// ours with no group or other bits and one link; `list` and `purge` leave them alone.
+/// ours with no group or other bits and one link; `list` ignores them, `purge --all` removes them.
 ///
 /// Appends are one `write(2)` on an `O_APPEND` descriptor, so lines from processes writing at
 /// once never interleave (the record is kept under `AuditLogFile.lineLimit`, `PIPE_BUF`).
@@ -114,6 +114,21 @@ extension CredentialCache {
         guard fstatat(directory.fd, Self.auditLogName, &named, AT_SYMLINK_NOFOLLOW) == 0,
               named.st_ino == info.st_ino, named.st_dev == info.st_dev else { return }
         _ = renameat(directory.fd, Self.auditLogName, directory.fd, Self.rotatedAuditLogName)
+    }
+
+    /// Removes both generations (`purge --all`: they name profiles and roles). Returns the names
+    /// removed; with `dryRun`, the names that would be.
+    public func removeAuditLogs(dryRun: Bool = false) throws(CacheError) -> [String] {
+        var removed: [String] = []
+        for name in [Self.auditLogName, Self.rotatedAuditLogName] {
+            var info = stat()
+            guard fstatat(directory.fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if !dryRun && unlinkat(directory.fd, name, 0) != 0 && errno != ENOENT {
+                throw .fileOperationFailed(path: directory.pathOf(name), operation: "removing", errno: errno)
+            }
+            removed.append(name)
+        }
+        return removed
     }
 
     /// Both generations' bytes, older first; a missing, unsafe or unreadable file counts as empty.

@@ -54,6 +54,8 @@ package struct CredentialBroker {
         /// An `aws login` session's own file (served from it, or refreshed into it: the login's
         /// source does not say which).
         case loginSession = "login-session"
+        /// Long-term keys from stscache's own store (`export` and `exec` of a keys-only profile).
+        case longTermKeys = "long-term-keys"
     }
 
     /// `credentials(for:)`, and where they came from.

@@ -22,7 +22,8 @@ struct PurgeCommand: ContextualCommand {
         discussion: """
             Give exactly one of --profile, --role-arn, --expired or --all. --expired also removes \
             damaged entries (neither can be used again). --all removes every entry and lock file \
-            and deletes the key from the selected key store (STSCACHE_KEY_STORE).
+            and the audit log (audit.log, audit.log.1), and deletes the key from the selected key \
+            store (STSCACHE_KEY_STORE).
             """)
 
     @Option(name: .long, help: "Remove the session of this profile (a role profile, or one delegating to stscache).",
@@ -154,6 +155,11 @@ struct PurgeCommand: ContextualCommand {
             report.lines.append(count == 0
                 ? "no cached sessions in \(cache.directory.path)"
                 : "\(report.verb) \(count) cached session\(count == 1 ? "" : "s") from \(cache.directory.path)")
+            // The audit log names profiles, roles and programs: it goes with the sessions (docs/audit.md).
+            let logs = try cache.removeAuditLogs(dryRun: dryRun)
+            if !logs.isEmpty {
+                report.lines.append("\(report.verb) the audit log (\(logs.joined(separator: ", ")) in \(cache.directory.path))")
+            }
         } else {
             report.lines.append("no cache directory at \(CacheDirectory.resolvePath(environment: context.environment, home: context.homeDirectory))")
         }

@@ -53,6 +53,19 @@ struct AuditCommandTests {
         #expect(!home.exists(home.path("elsewhere")))
     }
 
+    @Test("purge --all removes the audit log (it names profiles and roles); purging one profile keeps it")
+    func purgeAll() throws {
+        try home.cacheSession(for: "prod-role", expiresIn: 3000)
+        #expect(home.run(["credential-process", "--profile", "prod-role"]).status == 0)
+        #expect(home.run(["purge", "--profile", "prod"]).status == 0)
+        #expect(home.exists(logPath), "a one-profile purge leaves the record")
+        let dry = home.run(["purge", "--all", "--dry-run"])
+        #expect(dry.stdout.contains("the audit log (audit.log in ") && home.exists(logPath), "\(dry.stdout)")
+        let purged = home.run(["purge", "--all"])
+        #expect(purged.status == 0 && purged.stdout.contains("removed the audit log (audit.log in "), "\(purged.stdout)")
+        #expect(!home.exists(logPath))
+    }
+
     @Test("prompt marks a session the agent found needs a person, only within the lead and only that session")
     func promptMark() throws {
         let key = try home.cacheSession(for: "prod-role", expiresIn: 8 * 60 + 30)

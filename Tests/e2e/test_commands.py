@@ -213,10 +213,10 @@ def test_purge_all_leaves_no_entry_and_no_key(home: TempHome, moto: MotoServer, 
     assert purged.ok and purged.stderr == "", purged
     assert purged.stdout.splitlines() == [
         f"removed 1 cached session from {home.cache_dir}",
+        f"removed the audit log (audit.log in {home.cache_dir})",
         f"removed the key from the file key store (key file {key_file})",
     ]
-    # The audit log is a record of hand-outs, not a session: purge leaves it (docs/audit.md).
-    assert [p.name for p in files_under(home.cache_dir)] == ["audit.log"]
+    assert files_under(home.cache_dir) == []
     assert not key_file.exists()
     before = role_count(moto, cached_prod)
     assert caller_identity(home, "--profile", "prod").ok, "a purged cache starts again"
