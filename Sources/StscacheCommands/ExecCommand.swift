@@ -73,15 +73,31 @@ struct ExecCommand: ContextualCommand {
                 + "the keys), or use a role profile whose source_profile is \(oneLine(profile)).")
         }
         guard server else {
+            fetched.recordHandOut(.exec)
             let status = try ChildProcess.run(path: path, arguments: arguments,
                                               environment: try Self.childEnvironment(context.environment, fetched))
             if status != 0 { throw ExitCode(status) }
             return
         }
-        let endpoint = ContainerEndpoint(
+        // Requests are answered one at a time on the server's thread: the origin of the last
+        // fetch is the origin of what the hook is told of.
+        let lastOrigin = LastOrigin()
+        var endpoint = ContainerEndpoint(
             token: try ContainerEndpoint.newToken(),
             // The pipeline's own rule for the served session: fresh, or refused.
-            minimumRemaining: fetched.window, now: context.now, credentials: fetched.fetchAgain)
+            minimumRemaining: fetched.window, now: context.now,
+            credentials: {
+                let (credentials, origin) = try fetched.handOutAgain()
+                lastOrigin.value = origin
+                return credentials
+            })
+        if let audit = fetched.audit {
+            endpoint.handedOut = { credentials, request in
+                let caller = request.peer.map { AuditLog.endpointClient(clientPort: $0.clientPort, serverPort: $0.serverPort) }
+                audit.record(.endpoint, profile: fetched.profile, role: fetched.role, credentials: credentials,
+                             origin: lastOrigin.value, caller: caller ?? .unknown("no peer address"))
+            }
+        }
         let server = try EndpointServer(endpoint: endpoint)
         let running = try server.startThread()
         defer { running.stop() }
@@ -230,4 +246,9 @@ enum ChildProcess {
         #endif
         return handler == 1  // SIG_IGN
     }
+}
+
+/// The origin of the endpoint's last fetch (read and written on the server's one thread).
+private final class LastOrigin: @unchecked Sendable {
+    var value = CredentialBroker.Origin.cache
 }

@@ -52,6 +52,7 @@ struct ExportCommand: ContextualCommand {
                                                 verbose: cacheOptions.verbose || context.verbose)
         let settings = format == .json ? [] : try Self.profileVariables(fetched, environment: context.environment)
         context.output.stdout(Self.render(fetched.credentials, format: format, settings: settings))
+        fetched.recordHandOut(.export)
     }
 
     /// Set with the credentials (`export`'s lines, `exec`'s child): the endpoint variables the

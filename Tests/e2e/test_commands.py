@@ -214,6 +214,7 @@ def test_purge_all_leaves_no_entry_and_no_key(home: TempHome, moto: MotoServer, 
     assert purged.ok and purged.stderr == "", purged
     assert purged.stdout.splitlines() == [
         f"removed 1 cached session from {home.cache_dir}",
+        f"removed the audit log (audit.log in {home.cache_dir})",
         f"removed the key from the file key store (key file {key_file})",
     ]
     assert files_under(home.cache_dir) == []
