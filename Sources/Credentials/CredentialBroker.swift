@@ -67,7 +67,11 @@ package struct CredentialBroker {
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
         if case .loginSession(let settings) = role.source {
-            return (try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials, .loginSession)
+            let login = try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh)
+            var credentials = login.credentials
+            // The signed-in identity's account, from the session file (validated there).
+            credentials.accountId = login.accountId
+            return (credentials, .loginSession)
         }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
