@@ -265,6 +265,19 @@ package enum DelegationSetup {
         edit.insert(["", "[profile \(roleName)]"] + moved, before: after + 1)
     }
 
+    /// The config as `editedBytes` would make it (the credentials file unchanged): what
+    /// setup's and undo's checks read back before anything is written.
+    static func reparsed(_ original: ConfigFiles, _ editedBytes: [UInt8],
+                         failed: (String) -> SetupError) throws(SetupError) -> ConfigFiles {
+        do {
+            let document = try INIDocument.parse(editedBytes, path: original.configPath)
+            return ConfigFiles(config: document, credentials: original.credentials,
+                               configPath: original.configPath, credentialsPath: original.credentialsPath)
+        } catch {
+            throw failed("it does not parse: \(error.message)")
+        }
+    }
+
     /// Parses the edited file and compares it with the original: every section other than the
     /// profiles set up means exactly what it meant; each profile lost its role keys and gained
     /// `credential_process`, nothing else; each role profile holds exactly the profile's role
@@ -275,14 +288,7 @@ package enum DelegationSetup {
             SetupError(.verificationFailed, "setup's edit of \(original.configPath) would not mean what it should (\(what)); "
                 + "nothing was written. Please report this with the layout of the profile (not its keys).")
         }
-        let edited: ConfigFiles
-        do {
-            let document = try INIDocument.parse(editedBytes, path: original.configPath)
-            edited = ConfigFiles(config: document, credentials: original.credentials,
-                                 configPath: original.configPath, credentialsPath: original.credentialsPath)
-        } catch {
-            throw failed("it does not parse: \(error.message)")
-        }
+        let edited = try DelegationSetup.reparsed(original, editedBytes, failed: failed)
         let changed = Set(pairs.map(\.profile))
         let added = Set(pairs.map(\.roleProfile))
         guard Set(edited.profileNames) == Set(original.profileNames).union(added) else {
