@@ -22,7 +22,7 @@ import pytest
 from support.aws import REGION, AccessKey, assumed_arn
 from support.homes import Result, TempHome, assert_clean_failure, files_under, run
 from support.moto import MotoServer
-from support.peers import REPO_ROOT, require_shell
+from support.peers import REPO_ROOT, VENV_PYTHON, require_shell
 
 pytestmark = pytest.mark.commands
 
@@ -241,6 +241,28 @@ def test_export_env_evaluated_in_bash_gives_working_credentials(home: TempHome, 
 
     assert result.ok, result
     assert json.loads(result.stdout)["Arn"] == assumed_arn(cached_prod, "alice")
+
+
+def test_export_sets_the_region_exec_gives_its_child(home: TempHome, moto: MotoServer, cached_prod: str):
+    """A shell with no region and no profile after `eval "$(stscache export ...)"`: the AWS CLI and
+    boto3 take the profile's region from AWS_REGION/AWS_DEFAULT_REGION, as in exec's child; a
+    region the shell already names stands."""
+    probe = (f'eval "$({home.stscache_bin} export --profile prod)" || exit 9\n'
+             'echo "$AWS_REGION $AWS_DEFAULT_REGION"\n'
+             'aws configure get region\n'
+             f"{VENV_PYTHON} -c 'import boto3; print(boto3.session.Session().region_name)'\n"
+             'aws sts get-caller-identity --output json --query Arn\n')
+    result = run(["bash", "-c", probe], home.env({"AWS_ENDPOINT_URL": moto.endpoint}))
+    assert result.ok, result
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [f"{REGION} {REGION}", REGION, REGION], result
+    assert json.loads(lines[3]) == assumed_arn(cached_prod, "alice")
+    child = stscache(home, "exec", "--profile", "prod", "--", "sh", "-c", 'echo "$AWS_REGION $AWS_DEFAULT_REGION"')
+    assert child.ok and child.stdout == f"{REGION} {REGION}\n", child
+
+    kept = run(["bash", "-c", f'eval "$({home.stscache_bin} export --profile prod)"; echo "${{AWS_REGION-unset}} '
+                '$AWS_DEFAULT_REGION"'], home.env({"AWS_DEFAULT_REGION": "ap-south-1"}))
+    assert kept.ok and kept.stdout == "unset ap-south-1\n", kept
 
 
 def test_export_fish_sourced_in_fish_gives_working_credentials(home: TempHome, moto: MotoServer, cached_prod: str):
