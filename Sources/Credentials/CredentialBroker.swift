@@ -45,7 +45,11 @@ package struct CredentialBroker {
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
         if case .loginSession(let settings) = role.source {
-            return try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials
+            let login = try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh)
+            // The file's accessToken.accountId (botocore hands it on as account_id).
+            var credentials = login.credentials
+            credentials.accountId = login.accountId
+            return credentials
         }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
