@@ -135,15 +135,7 @@ struct ExecCommand: ContextualCommand {
                 environment[name] = value
             }
         }
-        // Without the profile the child would lose its region: carry the configured one over.
-        let unset = { (name: String) in (environment[name] ?? "").isEmpty }
-        if unset("AWS_REGION") && unset("AWS_DEFAULT_REGION"),
-           let region = fetched.files.profile(named: fetched.profile)?.string("region")
-                ?? fetched.files.profile(named: fetched.role.name)?.string("region") {
-            environment["AWS_REGION"] = region
-            environment["AWS_DEFAULT_REGION"] = region
-        }
-        // The profile's endpoints (the child no longer reads the profile) and its name.
+        // The profile's region and endpoints (the child no longer reads the profile) and its name.
         for (name, value) in try ExportCommand.profileVariables(fetched, environment: base) {
             environment[name] = value
         }
