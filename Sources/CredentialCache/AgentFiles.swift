@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -93,5 +98,40 @@ extension CredentialCache {
             return false
         }
         return errno == EWOULDBLOCK
+    }
+}
+
+/// The agent's mark of a kept session that needs a person before it can be refreshed (an MFA
+/// code, a sign-in): an empty `<stem>.attention` whose modification time is the session's
+/// expiry, so `prompt` learns it with one `fstatat` and a mark left from an older session (its
+/// expiry differs) means nothing. Made and removed by the agent only; `purge` removes it with
+/// the entry.
+extension CredentialCache {
+    public static let attentionSuffix = ".attention"
+
+    /// Marks the session at `stem` (expiring at `expiration`) as needing a person.
+    public func markAttention(stem: String, expiration: Date) {
+        guard isStem(stem) else { return }
+        let name = stem + Self.attentionSuffix
+        guard case .success(let fd) = FileSystem.open(at: directory.fd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK,
+                                                      mode: 0o600) else { return }
+        defer { close(fd) }
+        guard case .success(let info) = FileSystem.status(of: fd), info.isRegularFile else { return }
+        let seconds = expiration.timeIntervalSince1970.rounded(.down)
+        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+        _ = futimens(fd, &times)
+    }
+
+    public func clearAttention(stem: String) {
+        guard isStem(stem) else { return }
+        _ = unlinkat(directory.fd, stem + Self.attentionSuffix, 0)
+    }
+
+    /// Whether the agent marked the session at `stem` that expires at `expiration` as needing a person.
+    public func needsAttention(stem: String, expiration: Date) -> Bool {
+        var info = stat()
+        guard fstatat(directory.fd, stem + Self.attentionSuffix, &info, AT_SYMLINK_NOFOLLOW) == 0,
+              info.isRegularFile, UInt32(info.st_uid) == FileSystem.currentUID else { return false }
+        return Int(info.st_mtim.tv_sec) == Int(expiration.timeIntervalSince1970.rounded(.down))
     }
 }

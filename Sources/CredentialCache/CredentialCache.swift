@@ -33,7 +33,8 @@ public struct CacheListing: Sendable, Equatable {
 /// The encrypted on-disk cache: one entry file per `CacheKey`, written atomically, read into a
 /// hit or a miss, plus the per-entry lock that makes refreshes single-flight across processes.
 ///
-/// Files: `<stem>.entry`, `<stem>.lock`, and `.<stem>.<random>.tmp` while a write is under way;
+/// Files: `<stem>.entry`, `<stem>.lock`, `<stem>.attention` (the agent's mark of a session that
+/// needs a person), and `.<stem>.<random>.tmp` while a write is under way;
 /// all mode 0600, all opened with `O_NOFOLLOW` relative to the checked directory.
 public struct CredentialCache: Sendable {
     /// The wait for a lock another stscache process holds (`STSCACHE_LOCK_TIMEOUT`'s default, for
@@ -346,6 +347,7 @@ public struct CredentialCache: Sendable {
         guard isStem(stem) else { return false }
         // The lock file stays: deleting it while another process waits on it would let a third
         // one lock a new inode and refresh alongside the waiter.
+        clearAttention(stem: stem)
         return try unlink(stem + ".entry")
     }
 
@@ -363,6 +365,8 @@ public struct CredentialCache: Sendable {
             if name.hasSuffix(".entry"), isStem(name.dropLast(".entry".count)) {
                 if try unlink(name) { removed += 1 }
             } else if name.hasSuffix(".lock"), isStem(name.dropLast(".lock".count)) {
+                _ = try unlink(name)
+            } else if name.hasSuffix(Self.attentionSuffix), isStem(name.dropLast(Self.attentionSuffix.count)) {
                 _ = try unlink(name)
             } else if isTemporaryName(name) {
                 _ = try unlink(name)

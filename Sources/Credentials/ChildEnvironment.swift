@@ -32,6 +32,9 @@ package enum ChildEnvironment {
         "STSCACHE_ALLOW_INSECURE_HTTP",
         // `console`'s federation endpoint (an address, not a secret): a nested run signs in the same way.
         "STSCACHE_FEDERATION_ENDPOINT",
+        // The audit log's switch and the agent's notice lead: a nested run records (or not) and
+        // shows the same way.
+        "STSCACHE_AUDIT", "STSCACHE_NOTIFY_LEAD",
     ]
 
     /// Settings that must never reach a child (removed by the rule anyway; named for the tests

@@ -40,20 +40,46 @@ package struct CredentialBroker {
 
     /// Credentials for `role`, valid for at least the refresh safety margin.
     package func credentials(for role: RoleProfile, forceRefresh force: Bool? = nil) throws -> AWSCredentials {
+        try handOut(for: role, forceRefresh: force).credentials
+    }
+
+    /// Where handed-out credentials came from, for the audit log.
+    package enum Origin: String, Sendable {
+        /// A fresh cached session.
+        case cache
+        /// Fetched now (STS, the portal, ...) and stored.
+        case sts
+        /// The refresh failed and the still-valid cached session was served.
+        case staleIfError = "stale-if-error"
+        /// An `aws login` session's own file (served from it, or refreshed into it: the login's
+        /// source does not say which).
+        case loginSession = "login-session"
+        /// Long-term keys from stscache's own store (`export` and `exec` of a keys-only profile).
+        case longTermKeys = "long-term-keys"
+    }
+
+    /// `credentials(for:)`, and where they came from.
+    package func handOut(for role: RoleProfile, forceRefresh force: Bool? = nil) throws
+        -> (credentials: AWSCredentials, origin: Origin)
+    {
         // A credential_process helper up the process tree is resolving this profile: calling
         // it again would loop.
         try ProcessChain.refuseLoop(profile: role.name, environment: context.environment)
         // The login's own file is its cache (docs/DESIGN.md, "aws login sessions").
         if case .loginSession(let settings) = role.source {
-            return try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh).credentials
+            let login = try loginSessionCredentials(settings, forceRefresh: force ?? forceRefresh)
+            var credentials = login.credentials
+            // The signed-in identity's account, from the session file (validated there).
+            credentials.accountId = login.accountId
+            return (credentials, .loginSession)
         }
         let request = SessionRequest(
             key: Self.cacheKey(for: role), subject: role.roleArn, principal: principalKeys(role.source),
             policy: policy, forceRefresh: force ?? forceRefresh, servesCachedOnFailure: servesCachedOnFailure)
-        var credentials = try session(request) { try createSession(for: role) }
+        var handed = try sessionWithOrigin(request) { try createSession(for: role) }
         // From the config, not the entry: the hit path reads nothing more for it.
-        credentials.accountId = role.accountId
-        return credentials
+        handed.credentials.accountId = role.accountId
+        return handed
     }
 
     /// One session through the cache: which entry, whose it is, and when it is due.
@@ -79,16 +105,24 @@ package struct CredentialBroker {
     /// - An entry fetched with other source keys is a miss, and never the fallback.
     /// - A failed cache write is a warning: the fresh session is still served.
     package func session(_ request: SessionRequest, fetch: () throws -> AWSCredentials) throws -> AWSCredentials {
+        try sessionWithOrigin(request, fetch: fetch).credentials
+    }
+
+    /// `session(_:fetch:)`, and whether the answer was the cache's, a fetch's, or the cache's
+    /// after a failed fetch.
+    package func sessionWithOrigin(_ request: SessionRequest, fetch: () throws -> AWSCredentials) throws
+        -> (credentials: AWSCredentials, origin: Origin)
+    {
         let force = request.forceRefresh
         if !force, let cached = freshEntry(request) {
-            return Self.awsCredentials(cached)
+            return (Self.awsCredentials(cached), .cache)
         }
         // A mistyped timeout must not turn into a default silently, nor wait on the lock first.
         let lockTimeout = try settings.get().lockTimeout
         // While another process refreshes this entry, answer from it as soon as it lands.
-        let whileWaiting = { () -> AWSCredentials? in
+        let whileWaiting = { () -> (credentials: AWSCredentials, origin: Origin)? in
             guard !force, let cached = freshEntry(request) else { return nil }
-            return Self.awsCredentials(cached)
+            return (Self.awsCredentials(cached), .cache)
         }
         return try cache.withEntryLock(request.key, timeout: lockTimeout, whileWaiting: whileWaiting) {
             let encryptionKey = try keyStore.loadOrCreateKey()
@@ -96,7 +130,7 @@ package struct CredentialBroker {
             var fallback: CachedCredentials?
             if case .hit(let cached, let header) = cache.read(request.key, encryptionKey: encryptionKey, principal: principal) {
                 switch request.policy.decide(now: context.now(), issuedAt: header.issuedAt, expiration: cached.expiration) {
-                case .fresh where !force: return Self.awsCredentials(cached)
+                case .fresh where !force: return (Self.awsCredentials(cached), .cache)
                 case .fresh, .refreshDue: fallback = cached
                 case .expired: break
                 }
@@ -113,13 +147,13 @@ package struct CredentialBroker {
                     context.output.stderr(
                         "stscache: warning: could not refresh \(request.subject) (\(describe(error))); "
                             + "using cached credentials valid for \(remaining) more minutes\n")
-                    return Self.awsCredentials(fallback)
+                    return (Self.awsCredentials(fallback), .staleIfError)
                 }
                 throw error
             }
 
             try store(fresh, for: request.key, encryptionKey: encryptionKey, principal: principal)
-            return fresh
+            return (fresh, .sts)
         }
     }
 

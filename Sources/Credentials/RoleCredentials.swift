@@ -14,9 +14,14 @@ package struct RoleCredentials {
     /// The refresh policy the credentials were served under (`--refresh-window`, else
     /// `STSCACHE_REFRESH_WINDOW`, else the default).
     package let policy: RefreshPolicy
+    /// Where `credentials` came from (for the audit log).
+    package let origin: CredentialBroker.Origin
+    /// The audit log (nil when `STSCACHE_AUDIT=off`), on the command's cache.
+    package let audit: AuditLog?
     /// The same role's credentials again, through the same cache and refresh window (a server
-    /// handing them out for a child's lifetime).
-    package let fetchAgain: () throws -> AWSCredentials
+    /// handing them out for a child's lifetime), and where they came from.
+    package let handOutAgain: () throws -> (credentials: AWSCredentials, origin: CredentialBroker.Origin)
+    package var fetchAgain: () throws -> AWSCredentials { { [handOutAgain] in try handOutAgain().credentials } }
     /// The refresh window of the session `credentials` belong to, from its own lifetime (the
     /// cache entry's issue time): what must be left on them for the policy to call them fresh.
     package let window: (AWSCredentials) -> Double
@@ -55,9 +60,11 @@ package struct RoleCredentials {
         }
         let broker = resources.broker(policy: policy)
         let key = CredentialBroker.cacheKey(for: role)
+        let audit = try AuditLog.open(context: context, cache: resources.cache)
+        let (credentials, origin) = try broker.handOut(for: role)
         return RoleCredentials(
-            files: resources.files, profile: profile, role: role, credentials: try broker.credentials(for: role),
-            policy: policy, fetchAgain: { try broker.credentials(for: role, forceRefresh: false) },
+            files: resources.files, profile: profile, role: role, credentials: credentials, policy: policy,
+            origin: origin, audit: audit, handOutAgain: { try broker.handOut(for: role, forceRefresh: false) },
             window: { credentials in
                 guard let expiration = credentials.expiration else { return 0 }
                 // Not in the cache (its write failed): issued just now, as far as anyone knows.
@@ -90,8 +97,15 @@ package struct RoleCredentials {
                                region: files.profile(named: profile)?.string("region") ?? "us-east-1",
                                source: .storedKeys(profile: profile))
         var fetched = RoleCredentials(files: files, profile: profile, role: role, credentials: keys, policy: policy,
-                                      fetchAgain: { keys }, window: { _ in 0 }, settings: broker.settings)
+                                      origin: .longTermKeys, audit: try AuditLog.open(context: context, cache: resources.cache),
+                                      handOutAgain: { (keys, .longTermKeys) }, window: { _ in 0 }, settings: broker.settings)
         fetched.isLongTermKeys = true
         return fetched
+    }
+
+    /// Records this hand-out (`credentials`) by `command` to the process that ran stscache.
+    package func recordHandOut(_ command: AuditRecord.Command) {
+        audit?.record(command, profile: profile, role: role, credentials: credentials, origin: origin,
+                      caller: AuditLog.parent())
     }
 }

@@ -39,6 +39,11 @@ package final class CachingAgent {
         package var concurrentRefreshes = 4
         /// A refresh child still running after this long is killed.
         package var refreshTimeout: Double = 150
+        /// How long before a session that needs a person expires they are told
+        /// (`STSCACHE_NOTIFY_LEAD`; 0: never).
+        package var notifyLead: Double = PersonNeeded.defaultLead
+        /// How they are told; nil: the log only.
+        package var notifier: DesktopNotifier?
 
         package init(plan: KeepWarmPlan, executable: String) {
             self.plan = plan
@@ -62,6 +67,10 @@ package final class CachingAgent {
         var failures = 0
         var lastError: String?
         var needsMFA = false
+        /// Set when a refresh failed in a way only a person can fix (`PersonNeeded.classify`).
+        var personNeeded: PersonNeeded?
+        /// The expiry of the session the person was told about (once per session).
+        var notifiedFor: Date?
     }
 
     /// A refresh child.
@@ -203,6 +212,7 @@ package final class CachingAgent {
     /// saves the state if it changed: all from `context.now()`.
     private func plan() {
         startDueRefreshes()
+        notifyDue()
         armTimer()
         persistIfChanged()
     }
@@ -315,6 +325,7 @@ package final class CachingAgent {
             session.failures = 0
             session.needsMFA = false
             session.lastError = nil
+            clearPersonNeeded(&session)
             if session.condition != .refreshing { session.condition = .warm }
             tracked[stem] = session
             stateChanged = true
@@ -499,10 +510,12 @@ package final class CachingAgent {
         }
         tracked[refresh.stem] = session
         let refreshed = session.session.issuedAt > refresh.previousIssuedAt
+        let personNeeded = PersonNeeded.classify(termination: termination, message: lastLine, profile: session.profile)
         if termination == .exited(StscacheExitStatus.mfaNotAsked) {
             session.needsMFA = true
             session.condition = .needsMFA
             session.lastError = lastLine
+            markPersonNeeded(&session, personNeeded)
             tracked[refresh.stem] = session
             stateChanged = true
             log("\(session.profile) needs a new MFA code: left for the next caller at a terminal")
@@ -511,6 +524,7 @@ package final class CachingAgent {
             session.session.retryAt = nil
             session.lastError = nil
             session.condition = .warm
+            clearPersonNeeded(&session)
             tracked[refresh.stem] = session
             stateChanged = true
             log("refreshed \(session.profile): the new session expires \(Timestamps.formatRFC3339(session.session.expiration)), "
@@ -518,6 +532,48 @@ package final class CachingAgent {
         } else {
             let reason = lastLine ?? (termination.succeeded ? "the session was not refreshed" : termination.text)
             recordFailure(refresh.stem, reason: reason, now: now)
+            if let personNeeded, var failed = tracked[refresh.stem] {
+                markPersonNeeded(&failed, personNeeded)
+                tracked[refresh.stem] = failed
+            }
+        }
+    }
+
+    // MARK: Telling a person
+
+    private func markPersonNeeded(_ session: inout Tracked, _ need: PersonNeeded?) {
+        guard let need else { return }
+        session.personNeeded = need
+        cache.markAttention(stem: session.session.stem, expiration: session.session.expiration)
+    }
+
+    private func clearPersonNeeded(_ session: inout Tracked) {
+        guard session.personNeeded != nil else { return }
+        session.personNeeded = nil
+        session.notifiedFor = nil
+        cache.clearAttention(stem: session.session.stem)
+    }
+
+    /// When the person should be told about `session`; nil when not (nothing needed, told
+    /// already, notifications off, or expired).
+    private func notifyAt(_ session: Tracked) -> Date? {
+        guard session.personNeeded != nil, settings.notifyLead > 0, session.notifiedFor != session.session.expiration
+        else { return nil }
+        return session.session.expiration.addingTimeInterval(-settings.notifyLead)
+    }
+
+    /// Tells the person about each kept session that needs them and expires within the lead:
+    /// once per session, by the notifier and in the log.
+    private func notifyDue() {
+        let now = context.now()
+        for (stem, session) in tracked {
+            guard let at = notifyAt(session), at <= now, session.session.expiration > now,
+                  settings.plan.isKept(session.session, now: now), let need = session.personNeeded else { continue }
+            tracked[stem]?.notifiedFor = session.session.expiration
+            let remaining = session.session.expiration.timeIntervalSince(now)
+            let text = need.notification(profile: session.profile, remaining: remaining)
+            let sent = settings.notifier?.send(summary: text.summary, body: text.body) ?? false
+            log("\(text.summary): \(text.body) (\(sent ? "told via \(settings.notifier?.name ?? "")" : "no desktop notifier"))")
         }
     }
 
@@ -559,6 +615,10 @@ package final class CachingAgent {
         if let idle = tracked.values.filter({ settings.plan.isKept($0.session, now: now) })
             .map({ $0.session.lastUsed.addingTimeInterval(settings.plan.keepFor + 1) }).min() {
             wake = min(wake ?? idle, idle)
+        }
+        // The moment a person is to be told about a session that needs them.
+        if let tell = tracked.values.compactMap({ notifyAt($0) }).filter({ $0 > now }).min() {
+            wake = min(wake ?? tell, tell)
         }
         if let overdue = running.values.map(\.deadline).min() {
             let at = now.addingTimeInterval(max(0, overdue - monotonicSeconds()) + 0.1)

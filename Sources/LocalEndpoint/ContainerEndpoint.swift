@@ -23,6 +23,10 @@ package struct ContainerEndpoint {
     /// later instead of keeping credentials it must soon replace.
     package let minimumRemaining: (AWSCredentials) -> Double
     package let now: () -> Date
+    /// Told of every answer that carried credentials, with the request it answered (its peer):
+    /// `exec --server` records it in the audit log. Runs before the answer is sent, while the
+    /// client's socket is still connected (so its owner can be found).
+    package var handedOut: ((AWSCredentials, EndpointRequest) -> Void)?
 
     package init(token: String, minimumRemaining: @escaping (AWSCredentials) -> Double,
                  now: @escaping () -> Date, credentials: @escaping () throws -> AWSCredentials) {
@@ -48,6 +52,12 @@ package struct ContainerEndpoint {
     /// over its full length; a refusal or failure carries no credentials and no part of the token
     /// (the body says `Code`/`Message` for the JS SDK and `code`/`message` for Go).
     package func answer(method: String, authorization: String?) -> EndpointReply {
+        answer(EndpointRequest(method: method, target: "/", authorization: authorization))
+    }
+
+    /// `answer(method:authorization:)` for a request as the server read it.
+    package func answer(_ request: EndpointRequest) -> EndpointReply {
+        let (method, authorization) = (request.method, request.authorization)
         guard method == "GET" else { return Self.error(405, "MethodNotAllowed", "only GET is served here") }
         guard let authorization, constantTimeEqual(Array(authorization.utf8), Array(token.utf8)) else {
             return Self.error(403, "AccessDenied", "the Authorization header does not hold this endpoint's token")
@@ -75,6 +85,7 @@ package struct ContainerEndpoint {
         if let accountId = issued.accountId, AccountID.isValid(accountId) {
             body += ",\"AccountId\":" + JSONText.quoted(accountId)
         }
+        handedOut?(issued, request)
         return .json(200, body + "}")
     }
 

@@ -7,6 +7,13 @@ package struct EndpointRequest: Equatable {
     package var target: String
     /// `Authorization`, when sent exactly once.
     package var authorization: String?
+    /// The TCP ports of the connection it came on (set by the server, not parsed).
+    package var peer: Peer?
+
+    package struct Peer: Equatable, Sendable {
+        package var clientPort: UInt16
+        package var serverPort: UInt16
+    }
 
     package init(method: String, target: String, authorization: String?) {
         self.method = method

@@ -58,7 +58,7 @@ package final class EndpointServer: @unchecked Sendable {
     /// The container-credentials endpoint: every request goes to `endpoint`.
     package convenience init(endpoint: ContainerEndpoint) throws(Failure) {
         try self.init(purpose: "the local credentials endpoint") { request in
-            endpoint.answer(method: request.method, authorization: request.authorization)
+            endpoint.answer(request)
         }
     }
 
@@ -125,9 +125,18 @@ package final class EndpointServer: @unchecked Sendable {
         var drained = 0
         var stopAfterAnswer = false
 
+        /// The client's port (it connects from 127.0.0.1), for finding who it is.
+        let peerPort: UInt16?
+
         init(fd: Int32, deadline: Double) {
             self.fd = fd
             self.deadline = deadline
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let named = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+            }
+            peerPort = named && Int32(address.sin_family) == AF_INET ? UInt16(bigEndian: address.sin_port) : nil
         }
 
         var isOpen: Bool { fd >= 0 }
@@ -224,7 +233,8 @@ package final class EndpointServer: @unchecked Sendable {
             guard connection.received.count > EndpointRequest.maximumHeadSize
                     || Self.containsBlankLine(connection.received[searchFrom...]) else { continue }
             switch EndpointRequest.parse(connection.received) {
-            case .request(let request):
+            case .request(var request):
+                request.peer = connection.peerPort.map { EndpointRequest.Peer(clientPort: $0, serverPort: port) }
                 return answer(connection, handler(request))
             case .invalid(let status, let reason):
                 return answer(connection, ContainerEndpoint.error(status, "BadRequest", reason))

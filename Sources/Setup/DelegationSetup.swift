@@ -59,11 +59,14 @@ package enum DelegationSetup {
     /// profile, the CLI no longer assumes the role itself; with `mfa_serial` gone it no longer
     /// asks for a code (stscache does, through `mfa_process` or its prompt).
     /// An Identity Center profile's `sso_*` keys move too: botocore resolves them before
-    /// `credential_process`, so left in the profile they would bypass stscache.
+    /// `credential_process`, so left in the profile they would bypass stscache. So does a
+    /// `login_session` beside `role_arn` (unused while `role_arn` is there, but botocore's
+    /// `LoginProvider` comes before its `ProcessProvider`: left behind, it would take over).
     package static let roleKeys: [String] = [
         "role_arn", "source_profile", "credential_source", "role_session_name", "external_id",
         "duration_seconds", "mfa_serial", "mfa_process", "mfa_session_duration", "web_identity_token_file",
         "sso_session", "sso_account_id", "sso_role_name", "sso_start_url", "sso_region", "sso_registration_scopes",
+        "login_session",
     ]
 
     /// Keys both sides read: the CLI for its own calls, stscache for the STS call. Copied, so
@@ -155,6 +158,12 @@ package enum DelegationSetup {
             }
             try checkNames(name, roleName: roleName, profile: profile, files: files)
             return
+        }
+        if profile.string("role_arn") == nil, profile.string("login_session") != nil {
+            throw SetupError(.notARole, "\(profile.location): profile \"\(name)\" is an aws login profile (login_session), "
+                + "which needs no delegating pair: its session file is its cache, which the AWS CLI, the SDKs and stscache "
+                + "all read and refresh; leave it as it is. To cache a role assumed with it, set up a role profile whose "
+                + "source_profile is \"\(name)\".")
         }
         guard profile.string("role_arn") != nil else {
             throw SetupError(.notARole, "\(profile.location): profile \"\(name)\" has no role_arn, so it is not a role "
@@ -265,6 +274,19 @@ package enum DelegationSetup {
         edit.insert(["", "[profile \(roleName)]"] + moved, before: after + 1)
     }
 
+    /// The config as `editedBytes` would make it (the credentials file unchanged): what
+    /// setup's and undo's checks read back before anything is written.
+    static func reparsed(_ original: ConfigFiles, _ editedBytes: [UInt8],
+                         failed: (String) -> SetupError) throws(SetupError) -> ConfigFiles {
+        do {
+            let document = try INIDocument.parse(editedBytes, path: original.configPath)
+            return ConfigFiles(config: document, credentials: original.credentials,
+                               configPath: original.configPath, credentialsPath: original.credentialsPath)
+        } catch {
+            throw failed("it does not parse: \(error.message)")
+        }
+    }
+
     /// Parses the edited file and compares it with the original: every section other than the
     /// profiles set up means exactly what it meant; each profile lost its role keys and gained
     /// `credential_process`, nothing else; each role profile holds exactly the profile's role
@@ -275,14 +297,7 @@ package enum DelegationSetup {
             SetupError(.verificationFailed, "setup's edit of \(original.configPath) would not mean what it should (\(what)); "
                 + "nothing was written. Please report this with the layout of the profile (not its keys).")
         }
-        let edited: ConfigFiles
-        do {
-            let document = try INIDocument.parse(editedBytes, path: original.configPath)
-            edited = ConfigFiles(config: document, credentials: original.credentials,
-                                 configPath: original.configPath, credentialsPath: original.credentialsPath)
-        } catch {
-            throw failed("it does not parse: \(error.message)")
-        }
+        let edited = try DelegationSetup.reparsed(original, editedBytes, failed: failed)
         let changed = Set(pairs.map(\.profile))
         let added = Set(pairs.map(\.roleProfile))
         guard Set(edited.profileNames) == Set(original.profileNames).union(added) else {

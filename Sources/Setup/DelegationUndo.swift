@@ -170,14 +170,7 @@ package enum DelegationUndo {
             SetupError(.verificationFailed, "undo's edit of \(original.configPath) would not mean what it should (\(what)); "
                 + "nothing was written. Please report this with the layout of the profile (not its keys).")
         }
-        let edited: ConfigFiles
-        do {
-            let document = try INIDocument.parse(editedBytes, path: original.configPath)
-            edited = ConfigFiles(config: document, credentials: original.credentials,
-                                 configPath: original.configPath, credentialsPath: original.credentialsPath)
-        } catch {
-            throw failed("it does not parse: \(error.message)")
-        }
+        let edited = try DelegationSetup.reparsed(original, editedBytes, failed: failed)
         let changed = Set(pairs.map(\.profile))
         let removed = Set(pairs.map(\.roleProfile))
         guard Set(edited.profileNames) == Set(original.profileNames).subtracting(removed) else {

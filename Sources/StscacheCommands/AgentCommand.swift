@@ -26,7 +26,10 @@ struct AgentCommand: ParsableCommand {
             --lead (at most a quarter of the session's lifetime) before the callers' refresh window \
             opens, through the same cache entries and \
             locks as every caller. It never asks for an MFA code: a session that needs one is left \
-            for the next caller at a terminal (see `stscache agent status` and `stscache list`). \
+            for the next caller at a terminal (see `stscache agent status` and `stscache list`), \
+            and when such a session (a new MFA code, an IAM Identity Center sign-in) will expire \
+            within STSCACHE_NOTIFY_LEAD (default 10m; 0: never), the person is told once, with \
+            notify-send (or gdbus) and in the log, naming the profile and the command to run. \
             SIGHUP re-reads the config; config and cache changes are also seen by themselves.
             """,
         subcommands: [AgentRunCommand.self, AgentStatusCommand.self],
@@ -64,7 +67,10 @@ struct AgentRunCommand: ContextualCommand {
         let plan = KeepWarmPlan(callers: try RefreshWindow.policy(option: refreshWindow, environment: context.environment),
                                 lead: try duration(lead, "lead", default: 5 * 60),
                                 keepFor: try duration(keepFor, "keep-for", default: 12 * 3600))
-        let agent = try CachingAgent(context: context, settings: .init(plan: plan, executable: Self.executablePath()))
+        var settings = CachingAgent.Settings(plan: plan, executable: Self.executablePath())
+        settings.notifyLead = try PersonNeeded.lead(environment: context.environment)
+        settings.notifier = DesktopNotifier(environment: context.environment)
+        let agent = try CachingAgent(context: context, settings: settings)
         let status = agent.run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -40,6 +40,7 @@ struct ConsoleCommand: ContextualCommand {
                                                 verbose: cacheOptions.verbose || context.verbose)
         let url = try ConsoleSignIn.signInURL(role: fetched.role, credentials: fetched.credentials, region: region,
                                               destination: destination, settings: try fetched.settings.get(), context: context)
+        fetched.recordHandOut(.console)
         if print {
             context.output.stdout(url + "\n")
         } else {

@@ -60,8 +60,13 @@ struct CredentialProcessCommand: ContextualCommand {
         var broker = resources.broker(policy: policy)
         broker.forceRefresh = options.forceRefresh
         broker.servesCachedOnFailure = !options.refreshOnly
-        let credentials = try broker.credentials(for: role)
-        if !options.refreshOnly { context.output.stdout(CredentialOutput.json(credentials)) }
+        // The agent's refreshes hand nothing out: they are not recorded.
+        let audit = options.refreshOnly ? nil : try AuditLog.open(context: context, cache: resources.cache)
+        let (credentials, origin) = try broker.handOut(for: role)
+        guard !options.refreshOnly else { return }
+        context.output.stdout(CredentialOutput.json(credentials))
+        audit?.record(.credentialProcess, profile: options.profile, role: role, credentials: credentials, origin: origin,
+                      caller: AuditLog.parent())
     }
 }
 

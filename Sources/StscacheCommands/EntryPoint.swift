@@ -139,6 +139,7 @@ struct StscacheCommand: ParsableCommand {
                       DoctorCommand.self,
                       KeysCommand.self,
                       LoginCommand.self,
+                      LogCommand.self,
                      ])
 }
 

@@ -82,15 +82,31 @@ struct ExecCommand: ContextualCommand {
                 + "the keys), or use a role profile whose source_profile is \(oneLine(profile)).")
         }
         guard server else {
+            fetched.recordHandOut(.exec)
             let status = try ChildProcess.run(path: path, arguments: arguments,
                                               environment: try Self.childEnvironment(context.environment, fetched))
             if status != 0 { throw ExitCode(status) }
             return
         }
-        let endpoint = ContainerEndpoint(
+        // Requests are answered one at a time on the server's thread: the origin of the last
+        // fetch is the origin of what the hook is told of.
+        let lastOrigin = LastOrigin()
+        var endpoint = ContainerEndpoint(
             token: try ContainerEndpoint.newToken(),
             // The pipeline's own rule for the served session: fresh, or refused.
-            minimumRemaining: fetched.window, now: context.now, credentials: fetched.fetchAgain)
+            minimumRemaining: fetched.window, now: context.now,
+            credentials: {
+                let (credentials, origin) = try fetched.handOutAgain()
+                lastOrigin.value = origin
+                return credentials
+            })
+        if let audit = fetched.audit {
+            endpoint.handedOut = { credentials, request in
+                let caller = request.peer.map { AuditLog.endpointClient(clientPort: $0.clientPort, serverPort: $0.serverPort) }
+                audit.record(.endpoint, profile: fetched.profile, role: fetched.role, credentials: credentials,
+                             origin: lastOrigin.value, caller: caller ?? .unknown("no peer address"))
+            }
+        }
         let server = try EndpointServer(endpoint: endpoint)
         let running = try server.startThread()
         defer { running.stop() }
@@ -128,15 +144,7 @@ struct ExecCommand: ContextualCommand {
                 environment[name] = value
             }
         }
-        // Without the profile the child would lose its region: carry the configured one over.
-        let unset = { (name: String) in (environment[name] ?? "").isEmpty }
-        if unset("AWS_REGION") && unset("AWS_DEFAULT_REGION"),
-           let region = fetched.files.profile(named: fetched.profile)?.string("region")
-                ?? fetched.files.profile(named: fetched.role.name)?.string("region") {
-            environment["AWS_REGION"] = region
-            environment["AWS_DEFAULT_REGION"] = region
-        }
-        // The profile's endpoints (the child no longer reads the profile) and its name.
+        // The profile's region and endpoints (the child no longer reads the profile) and its name.
         for (name, value) in try ExportCommand.profileVariables(fetched, environment: base) {
             environment[name] = value
         }
@@ -239,4 +247,9 @@ enum ChildProcess {
         #endif
         return handler == 1  // SIG_IGN
     }
+}
+
+/// The origin of the endpoint's last fetch (read and written on the server's one thread).
+private final class LastOrigin: @unchecked Sendable {
+    var value = CredentialBroker.Origin.cache
 }

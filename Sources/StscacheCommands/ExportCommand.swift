@@ -3,6 +3,7 @@ import ArgumentParser
 import AWSConfig
 import CredentialCache
 import SigV4
+import STS
 import StscacheSupport
 
 /// `stscache export`: the role's credentials as lines a shell evaluates, for tools that read
@@ -16,8 +17,9 @@ struct ExportCommand: ContextualCommand {
               fish:       stscache export --profile prod --format fish | source
               PowerShell: stscache export --profile prod --format powershell | iex
 
-            Also sets STSCACHE_PROFILE (the profile's name, which prompt shows) and the \
-            profile's endpoint settings as the AWS CLI reads them from the environment \
+            Also sets STSCACHE_PROFILE (the profile's name, which prompt shows), AWS_REGION and \
+            AWS_DEFAULT_REGION from the profile's region when neither is set already (as exec \
+            does), and the profile's endpoint settings as the AWS CLI reads them from the environment \
             (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, ...). Refuses to write to a terminal \
             unless --force: the secrets would stay in its scrollback.
             """)
@@ -52,18 +54,35 @@ struct ExportCommand: ContextualCommand {
                                                 verbose: cacheOptions.verbose || context.verbose)
         let settings = format == .json ? [] : try Self.profileVariables(fetched, environment: context.environment)
         context.output.stdout(Self.render(fetched.credentials, format: format, settings: settings))
+        fetched.recordHandOut(.export)
     }
 
-    /// Set with the credentials (`export`'s lines, `exec`'s child): the endpoint variables the
-    /// profile's settings amount to once the profile is no longer read
-    /// (`ConfiguredEndpoints.childVariables`: `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_STS`, ...),
-    /// and `STSCACHE_PROFILE`, the profile's name (only its name: `prompt` shows it).
+    /// Set with the credentials (`export`'s lines, `exec`'s child): the region
+    /// (`regionVariables`), the endpoint variables the profile's settings amount to once the
+    /// profile is no longer read (`ConfiguredEndpoints.childVariables`: `AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_STS`, ...), and `STSCACHE_PROFILE`, the profile's name (only its name:
+    /// `prompt` shows it).
     static func profileVariables(_ fetched: RoleCredentials, environment: [String: String]) throws
         -> [(name: String, value: String)]
     {
         let endpoints = try ConfiguredEndpoints.childVariables(
             profile: fetched.files.profile(named: fetched.profile), files: fetched.files, environment: environment)
-        return endpoints + [(profileMarker, fetched.profile)]
+        return regionVariables(fetched, environment: environment) + endpoints + [(profileMarker, fetched.profile)]
+    }
+
+    /// Without the profile the tools would lose its region: `AWS_REGION` and
+    /// `AWS_DEFAULT_REGION` (the AWS CLI reads the second, the SDKs the first) set to the
+    /// profile's `region` (else the role profile's), unless the environment already names a
+    /// region. A value that is not a region name is left out (it would only reach a host name).
+    static func regionVariables(_ fetched: RoleCredentials, environment: [String: String])
+        -> [(name: String, value: String)]
+    {
+        let unset = { (name: String) in (environment[name] ?? "").isEmpty }
+        guard unset("AWS_REGION") && unset("AWS_DEFAULT_REGION"),
+              let region = fetched.files.profile(named: fetched.profile)?.string("region")
+                ?? fetched.files.profile(named: fetched.role.name)?.string("region"),
+              STSEndpoint.isValidRegionName(region) else { return [] }
+        return [("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)]
     }
 
     /// Marks the profile whose credentials the environment holds (aws-vault's `AWS_VAULT`).

@@ -8,6 +8,7 @@ import AWSConfig
 import CredentialCache
 import StscacheSupport
 import Credentials
+import KeepWarm
 
 /// `stscache prompt`: the selected profile's session time for a shell prompt.
 ///
@@ -24,7 +25,9 @@ struct PromptCommand: ContextualCommand {
             an stscache role. It never decrypts, locks or touches the network.
 
             Placeholders for --format: {profile} {role_arn} {session} {remaining} (1h05m, 42m, \
-            59s, expired) {seconds} {expires} (RFC 3339) {state} (valid, refresh-due, expired).
+            59s, expired) {seconds} {expires} (RFC 3339) {state} (valid, refresh-due, expired) \
+            {attention} ("!" when the agent found the session needs a person, an MFA code or a \
+            sign-in, and it expires within STSCACHE_NOTIFY_LEAD, default 10m).
             """)
 
     @Option(name: .long, help: "Profile to show (default: the one 'stscache export' or 'exec' set keys for, else $AWS_PROFILE, else default).",
@@ -51,7 +54,7 @@ struct PromptCommand: ContextualCommand {
         }
     }
 
-    static let defaultFormat = "{profile} {remaining}"
+    static let defaultFormat = "{profile} {remaining}{attention}"
 
     /// `stscache prompt ...` without the argument parser, whose reflection-driven set-up costs
     /// about as much as the rest of the command: only `--profile`, `--format` (each as one or
@@ -96,14 +99,19 @@ struct PromptCommand: ContextualCommand {
             return .failure(Silence(text: "profile \"\(name)\" is not in \(context.configFilePath)"
                 + (files.profileSuggestion(for: name).map { "; did you mean \"\($0)\"?" } ?? "")))
         }
-        guard lookup.roleProfileName(for: name) != nil else {
-            return .failure(Silence(text: "profile \"\(name)\" has no role_arn and does not delegate to stscache"))
+        // An `aws login` profile (or one delegating to it) shows its session file's time.
+        guard lookup.roleProfileName(for: name) != nil || files.profile(named: name)?["login_session"] != nil else {
+            return .failure(Silence(text: "profile \"\(name)\" has no role_arn or login_session and does not "
+                + "delegate to stscache"))
         }
         let role: RoleProfile
         do {
             role = try lookup.role(for: name)
         } catch {
             return .failure(Silence(text: oneLine(error.message)))
+        }
+        if case .loginSession(let settings) = role.source {
+            return loginText(settings, role: role, profile: name, format: format, context: context)
         }
         let cache: CredentialCache
         do {
@@ -114,32 +122,70 @@ struct PromptCommand: ContextualCommand {
         } catch {
             return .failure(Silence(text: oneLine(error.message)))
         }
-        guard let header = cache.readHeader(CredentialBroker.cacheKey(for: role)) else {
+        let key = CredentialBroker.cacheKey(for: role)
+        guard let header = cache.readHeader(key) else {
             return .failure(Silence(text: "no readable cached session for \(role.roleArn) (session \(role.roleSessionName))"))
         }
         // STSCACHE_REFRESH_WINDOW (a --refresh-window on a credential_process line is not visible here).
         let policy = (try? RefreshWindow.policy(option: nil, environment: context.environment)) ?? RefreshPolicy()
+        // The agent's mark, looked for only inside the lead (one fstatat).
+        let remaining = header.expiration.timeIntervalSince(context.now())
+        let lead = (try? PersonNeeded.lead(environment: context.environment)) ?? PersonNeeded.defaultLead
+        let attention = remaining > 0 && remaining <= lead && cache.needsAttention(stem: key.stem, expiration: header.expiration)
         return .success(text(for: header, profile: name, template: format ?? defaultFormat, now: context.now(),
-                             policy: policy))
+                             policy: policy, attention: attention))
+    }
+
+    /// An `aws login` profile: its session file is its cache, so the time is the file's
+    /// `accessToken.expiresAt`, read under the session file's owner and mode policy without
+    /// parsing anything else in it (no credential, token or key is decoded); `{state}` as the
+    /// broker judges the login's credentials.
+    static func loginText(_ settings: LoginSessionSettings, role: RoleProfile, profile: String, format: String?,
+                          context: Context) -> Result<String, Silence> {
+        let files = LoginSessionFiles(environment: context.environment, homeDirectory: context.homeDirectory)
+        let expiration: Date
+        do {
+            guard let expiresAt = try files.expiresAt(settings) else {
+                return .failure(Silence(text: "no aws login session file for profile \"\(settings.profile)\" "
+                    + "(\(files.path(forSession: settings.session)))"))
+            }
+            expiration = expiresAt
+        } catch {
+            return .failure(Silence(text: oneLine(error.message)))
+        }
+        let policy = (try? RefreshWindow.policy(option: nil, environment: context.environment)) ?? RefreshPolicy()
+        // The file has no issue time: the credentials' lifetime, as the broker takes it.
+        return .success(text(
+            roleArn: role.roleArn, sessionName: role.roleSessionName,
+            issuedAt: expiration.addingTimeInterval(-CredentialBroker.loginCredentialsLifetime), expiration: expiration,
+            profile: profile, template: format ?? defaultFormat, now: context.now(), policy: policy))
     }
 
     /// The prompt text for one entry header. The header is unauthenticated file content (the
     /// prompt never holds the key): its times were range-checked when it was parsed, and its
     /// text, like the profile name, is escaped so it cannot reach the terminal as control codes.
-    static func text(for header: EntryHeader, profile: String, template: String, now: Date, policy: RefreshPolicy)
-        -> String
+    static func text(for header: EntryHeader, profile: String, template: String, now: Date, policy: RefreshPolicy,
+                     attention: Bool = false) -> String
     {
-        let seconds = SessionDisplay.remainingSeconds(until: header.expiration, now: now)
+        text(roleArn: header.roleArn, sessionName: header.sessionName, issuedAt: header.issuedAt,
+             expiration: header.expiration, profile: profile, template: template, now: now, policy: policy,
+             attention: attention)
+    }
+
+    static func text(roleArn: String, sessionName: String, issuedAt: Date, expiration: Date, profile: String,
+                     template: String, now: Date, policy: RefreshPolicy, attention: Bool = false) -> String {
+        let seconds = SessionDisplay.remainingSeconds(until: expiration, now: now)
         let values: [String: String] = [
             "profile": TerminalText.escaped(profile),
-            "role_arn": TerminalText.escaped(header.roleArn),
-            "session": TerminalText.escaped(header.sessionName),
+            "role_arn": TerminalText.escaped(roleArn),
+            "session": TerminalText.escaped(sessionName),
             "remaining": SessionDisplay.remaining(seconds),
             "seconds": String(seconds),
-            "state": SessionDisplay.state(of: header, now: now, policy: policy),
+            "state": SessionDisplay.state(issuedAt: issuedAt, expiration: expiration, now: now, policy: policy),
             // Integer arithmetic, no time zone file: cheaper than looking for "{expires}" in the
             // template (String.contains builds a search table: 250K instructions).
-            "expires": Timestamps.formatRFC3339(header.expiration),
+            "expires": Timestamps.formatRFC3339(expiration),
+            "attention": attention ? "!" : "",
         ]
         return fill(template, values)
     }

@@ -22,8 +22,8 @@ struct PurgeCommand: ContextualCommand {
         discussion: """
             Give exactly one of --profile, --role-arn, --expired or --all. --expired also removes \
             damaged entries (neither can be used again). --all removes every entry and lock file \
-            and the agent's record (agent.json), and deletes the key from the selected key store \
-            (STSCACHE_KEY_STORE).
+            and the agent's record (agent.json) and the audit log (audit.log, audit.log.1), and deletes \
+            the key from the selected key store (STSCACHE_KEY_STORE).
             """)
 
     @Option(name: .long, help: "Remove the session of this profile (a role profile, or one delegating to stscache).",
@@ -159,6 +159,11 @@ struct PurgeCommand: ContextualCommand {
             if dryRun ? cache.hasAgentState() : try cache.removeAgentState() {
                 report.lines.append("\(report.verb) the agent's record \(cache.directory.pathOf(CredentialCache.agentStateName))"
                     + (cache.agentIsRunning() ? " (the running agent writes it again; stop it first to keep it gone)" : ""))
+            }
+            // The audit log names profiles, roles and programs: it goes with the sessions (docs/audit.md).
+            let logs = try cache.removeAuditLogs(dryRun: dryRun)
+            if !logs.isEmpty {
+                report.lines.append("\(report.verb) the audit log (\(logs.joined(separator: ", ")) in \(cache.directory.path))")
             }
         } else {
             report.lines.append("no cache directory at \(CacheDirectory.resolvePath(environment: context.environment, home: context.homeDirectory))")

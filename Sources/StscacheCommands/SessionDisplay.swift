@@ -30,7 +30,11 @@ enum SessionDisplay {
     /// `valid`, `refresh-due` or `expired`, as the broker would judge the entry now: an entry
     /// within a minute of its expiry is already `expired` (stscache will not hand it out).
     static func state(of header: EntryHeader, now: Date, policy: RefreshPolicy) -> String {
-        switch policy.decide(now: now, issuedAt: header.issuedAt, expiration: header.expiration) {
+        state(issuedAt: header.issuedAt, expiration: header.expiration, now: now, policy: policy)
+    }
+
+    static func state(issuedAt: Date, expiration: Date, now: Date, policy: RefreshPolicy) -> String {
+        switch policy.decide(now: now, issuedAt: issuedAt, expiration: expiration) {
         case .fresh: return "valid"
         case .refreshDue: return "refresh-due"
         case .expired: return "expired"

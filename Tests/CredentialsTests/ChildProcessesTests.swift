@@ -97,7 +97,7 @@ struct ChildEnvironmentTests {
             }
         }
         #expect(Set(sites.keys) == ["Credentials/CredentialSources/HelperProcess.swift", "StscacheCommands/ExecCommand.swift",
-                                    "KeepWarm/CachingAgent.swift", "SignIn/BrowserLaunch.swift"],
+                                    "KeepWarm/CachingAgent.swift", "SignIn/BrowserLaunch.swift", "KeepWarm/Attention.swift"],
                 "a new spawn site: build its environment with ChildEnvironment.inherited, then list it here")
         #expect(sites.values.allSatisfy { $0 }, "\(sites)")
     }

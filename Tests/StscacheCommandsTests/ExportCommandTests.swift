@@ -31,6 +31,8 @@ struct ExportCommandTests {
             export AWS_SESSION_TOKEN='token+with/slashes='
             export AWS_CREDENTIAL_EXPIRATION='2030-03-17T18:16:40Z'
             export AWS_ACCOUNT_ID='123456789012'
+            export AWS_REGION='eu-west-1'
+            export AWS_DEFAULT_REGION='eu-west-1'
             export STSCACHE_PROFILE='prod'
 
             """#)
@@ -63,6 +65,8 @@ struct ExportCommandTests {
         #expect(result.stdout.hasPrefix("set -gx AWS_ACCESS_KEY_ID 'ASIAAWKWARDEXAMPLE01'\n"))
         #expect(result.stdout.hasSuffix("set -gx AWS_CREDENTIAL_EXPIRATION '2030-03-17T18:16:40Z'\n"
             + "set -gx AWS_ACCOUNT_ID '123456789012'\n"
+            + "set -gx AWS_REGION 'eu-west-1'\n"
+            + "set -gx AWS_DEFAULT_REGION 'eu-west-1'\n"
             + "set -gx STSCACHE_PROFILE 'prod'\n"))
     }
 
@@ -72,8 +76,43 @@ struct ExportCommandTests {
         #expect(result.stdout.split(separator: "\n")[1]
             == #"$Env:AWS_SECRET_ACCESS_KEY = 'it''s a \secret/ with "quotes" $HOME `x` ‘‘curly’’'"#)
         #expect(result.stdout.hasPrefix("$Env:AWS_ACCESS_KEY_ID = 'ASIAAWKWARDEXAMPLE01'\n"))
-        #expect(result.stdout.split(separator: "\n").count == 6)
+        #expect(result.stdout.split(separator: "\n").count == 8)
+        #expect(result.stdout.contains("\n$Env:AWS_REGION = 'eu-west-1'\n$Env:AWS_DEFAULT_REGION = 'eu-west-1'\n"))
         #expect(result.stdout.hasSuffix("$Env:STSCACHE_PROFILE = 'prod'\n"))
+    }
+
+    @Test("the region as exec passes it: the profile's, else the role profile's; none over a region already set")
+    func region() throws {
+        let home = try home()
+        try home.cacheSession(for: "dev-role", expiresIn: 1800)
+        func regionLines(_ arguments: [String], extra: [String: String] = [:]) -> [Substring] {
+            let result = home.run(arguments, extra: extra)
+            #expect(result.status == 0 && result.stderr == "", "\(result.stderr)")
+            return result.stdout.split(separator: "\n").filter { $0.contains("REGION") }
+        }
+        #expect(regionLines(["export", "--profile", "prod"])
+            == ["export AWS_REGION='eu-west-1'", "export AWS_DEFAULT_REGION='eu-west-1'"])
+        // [default] has no region of its own: dev-role's.
+        #expect(regionLines(["export", "--profile", "default"])
+            == ["export AWS_REGION='us-west-2'", "export AWS_DEFAULT_REGION='us-west-2'"])
+        // The shell's own region stands (either name), as in exec's child.
+        #expect(regionLines(["export", "--profile", "prod"], extra: ["AWS_REGION": "ap-south-1"]).isEmpty)
+        #expect(regionLines(["export", "--profile", "prod"], extra: ["AWS_DEFAULT_REGION": "ap-south-1"]).isEmpty)
+        #expect(regionLines(["export", "--profile", "prod", "--format", "json"]).isEmpty)
+        // exec sets the same pair.
+        let fetched = try RoleCredentials.fetch(context: home.context(output: CapturedOutput()), profile: "prod", refreshWindow: nil, verbose: false)
+        let child = try ExecCommand.childEnvironment([:], fetched)
+        #expect(child["AWS_REGION"] == "eu-west-1" && child["AWS_DEFAULT_REGION"] == "eu-west-1")
+    }
+
+    @Test("a region that is not a region name is not printed (shell text from the config stays names only)")
+    func hostileRegion() throws {
+        let home = try home()
+        try home.write(standardConfig.replacingOccurrences(of: "region = eu-west-1\n\n[profile prod-role]",
+                                                           with: "region = eu-west-1'; touch /tmp/x; '\n\n[profile prod-role]"),
+                       to: ".aws/config")
+        let result = home.run(["export", "--profile", "prod"])
+        #expect(!result.stdout.contains("REGION") && !result.stdout.contains("touch"), "\(result.stdout)")
     }
 
     @Test("json: the credential_process document")
@@ -107,8 +146,10 @@ struct ExportCommandTests {
         let home = try home()
         let role = home.run(["export", "--profile", "prod-role"]).stdout
         let delegating = home.run(["export", "--profile", "prod"]).stdout
-        // The same credentials; each marked with the profile named.
-        #expect(role.replacingOccurrences(of: "STSCACHE_PROFILE='prod-role'", with: "STSCACHE_PROFILE='prod'") == delegating)
+        // The same credentials; each marked with the profile named, with its own region (prod-role has none).
+        #expect(role.replacingOccurrences(of: "STSCACHE_PROFILE='prod-role'", with: "STSCACHE_PROFILE='prod'")
+            == delegating.replacingOccurrences(of: "export AWS_REGION='eu-west-1'\nexport AWS_DEFAULT_REGION='eu-west-1'\n",
+                                               with: ""))
         #expect(role.hasSuffix("export STSCACHE_PROFILE='prod-role'\n"))
     }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ from support.aws import AccessKey
 from support.fakes import FakeSTS
 from support.homes import Result, TempHome, files_under, forged_entry, run
 from support.moto import MotoServer
+from support.peers import VENV_PYTHON
 
 pytestmark = pytest.mark.agent
 
@@ -523,6 +525,67 @@ def test_a_session_needing_mfa_is_left_for_a_person_and_shown(make_agent_stage):
     again = stage.home.stscache(stage.role_profile, "--force-refresh", env=stage.env({"STSCACHE_MFA_TOKEN": "654321"}))
     assert again.ok, again
     wait_for(lambda: stage.status()["sessions"][0]["state"] == "warm", 10, "the session is warm again")
+
+
+# The notification's lead in the defaults' proportions: 10 minutes against the callers' 15-minute
+# window plus the agent's 5-minute lead, i.e. half of WINDOW + LEAD.
+NOTIFY_LEAD = (WINDOW + LEAD) // 2
+
+FAKE_NOTIFY_SEND = """#!/bin/sh
+# Records each call's arguments, one JSON array per line.
+exec "{python}" -c 'import json, sys, time; print(json.dumps({{"at": time.time(), "argv": sys.argv[1:]}}))' "$@" >> "{out}"
+"""
+
+
+def test_a_person_is_told_before_a_session_that_needs_them_expires(make_agent_stage, tmp_path: Path):
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "notify-send.calls"
+    fake = bin_dir / "notify-send"
+    fake.write_text(FAKE_NOTIFY_SEND.format(python=VENV_PYTHON, out=calls))
+    fake.chmod(0o755)
+    stage = make_agent_stage(role_extra=MFA_ROLE, signed=False,
+                             answers=[with_mfa_sessions(DUE_NOW, 61)] * 2,
+                             then=with_mfa_sessions(short_session(delay=0), 3600))
+    stage.extra_env = {"PATH": f"{bin_dir}:{stage.home.env()['PATH']}", "STSCACHE_NOTIFY_LEAD": str(NOTIFY_LEAD)}
+    first = due_at_once(stage, {"STSCACHE_MFA_TOKEN": "123456"})
+    expires = dt.datetime.fromisoformat(first.credentials()["Expiration"].replace("Z", "+00:00")).timestamp()
+    time.sleep(1.5)
+    stage.start_agent()
+    wait_for(lambda: (s := stage.status())["sessions"] and s["sessions"][0]["state"] == "needs-mfa", 20,
+             "the agent found the session needs MFA")
+    # Found out well before the lead: nobody is told yet, and the prompt shows no mark.
+    assert expires - time.time() > NOTIFY_LEAD + 5
+    assert not calls.exists(), "told too early"
+    prompt = stage.stscache("prompt", "--profile", "prod")
+    assert prompt.ok and not prompt.stdout.strip().endswith("!"), prompt
+
+    # The shell's `>>` makes the file before the recorder writes its line: wait for the line.
+    wait_for(lambda: calls.exists() and calls.read_text().endswith("\n"), expires - time.time(), "the person was told",
+             interval=0.2)
+    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    left = expires - call["at"]
+    assert NOTIFY_LEAD - 6 <= left <= NOTIFY_LEAD + 1, f"told {left:.1f}s before expiry, lead {NOTIFY_LEAD}s"
+    argv = call["argv"]
+    assert argv[:3] == ["--app-name=stscache", "--urgency=critical", "--"] and len(argv) == 5, argv
+    summary, body = argv[3], argv[4]
+    assert "prod-role" in summary and "MFA" in body and "stscache exec --profile prod-role -- true" in body, argv
+    print(f"\nfake notify-send saw {left:.0f}s before expiry: {json.dumps(argv)}")
+    creds = first.credentials()
+    for secret in (creds["SecretAccessKey"], creds["SessionToken"], SOURCE.secret_access_key):
+        assert secret not in json.dumps(argv)
+    assert "told via notify-send" in stage.log()
+    prompt = stage.stscache("prompt", "--profile", "prod")
+    assert prompt.ok and re.fullmatch(r"prod \d+s!", prompt.stdout.strip()), prompt
+    # Once per session.
+    time.sleep(3)
+    assert len(calls.read_text().splitlines()) == 1
+    # A person supplies the code: the mark goes with the old session.
+    again = stage.home.stscache(stage.role_profile, "--force-refresh", env=stage.env({"STSCACHE_MFA_TOKEN": "654321"}))
+    assert again.ok, again
+    wait_for(lambda: not list(stage.home.cache_dir.glob("*.attention")), 10, "the mark was cleared")
+    prompt = stage.stscache("prompt", "--profile", "prod")
+    assert prompt.ok and not prompt.stdout.strip().endswith("!"), prompt
 
 
 def test_a_second_agent_on_the_same_cache_is_refused(make_agent_stage):

@@ -22,7 +22,7 @@ import pytest
 from support.aws import REGION, AccessKey, assumed_arn
 from support.homes import Result, TempHome, assert_clean_failure, files_under, run
 from support.moto import MotoServer
-from support.peers import REPO_ROOT, require_shell
+from support.peers import REPO_ROOT, VENV_PYTHON, require_shell
 
 pytestmark = pytest.mark.commands
 
@@ -214,6 +214,7 @@ def test_purge_all_leaves_no_entry_and_no_key(home: TempHome, moto: MotoServer, 
     assert purged.ok and purged.stderr == "", purged
     assert purged.stdout.splitlines() == [
         f"removed 1 cached session from {home.cache_dir}",
+        f"removed the audit log (audit.log in {home.cache_dir})",
         f"removed the key from the file key store (key file {key_file})",
     ]
     assert files_under(home.cache_dir) == []
@@ -241,6 +242,27 @@ def test_export_env_evaluated_in_bash_gives_working_credentials(home: TempHome, 
 
     assert result.ok, result
     assert json.loads(result.stdout)["Arn"] == assumed_arn(cached_prod, "alice")
+
+
+def test_export_sets_the_region_exec_gives_its_child(home: TempHome, moto: MotoServer, cached_prod: str):
+    """A shell with no region and no profile after `eval "$(stscache export ...)"`: boto3 and the
+    AWS CLI take the profile's region from AWS_REGION/AWS_DEFAULT_REGION, as exec's child does; a
+    region the shell already names stands."""
+    home.config["profile prod"]["region"] = "eu-west-2"
+    home.write()
+    probe = (f'eval "$({home.stscache_bin} export --profile prod)" || exit 9\n'
+             'echo "$AWS_REGION $AWS_DEFAULT_REGION"\n'
+             f"{VENV_PYTHON} -c 'import boto3; print(boto3.session.Session().region_name)' || exit 8\n"
+             "aws configure list | awk '$1 == \"region\" {print $2, $3}'\n")
+    result = run(["bash", "-c", probe], home.env({"AWS_ENDPOINT_URL": moto.endpoint}))
+    assert result.ok, result
+    assert result.stdout.splitlines() == ["eu-west-2 eu-west-2", "eu-west-2", "eu-west-2 env"], result
+    child = stscache(home, "exec", "--profile", "prod", "--", "sh", "-c", 'echo "$AWS_REGION $AWS_DEFAULT_REGION"')
+    assert child.ok and child.stdout == "eu-west-2 eu-west-2\n", child
+
+    kept = run(["bash", "-c", f'eval "$({home.stscache_bin} export --profile prod)"; echo "${{AWS_REGION-unset}} '
+                '$AWS_DEFAULT_REGION"'], home.env({"AWS_DEFAULT_REGION": "ap-south-1"}))
+    assert kept.ok and kept.stdout == "unset ap-south-1\n", kept
 
 
 def test_export_fish_sourced_in_fish_gives_working_credentials(home: TempHome, moto: MotoServer, cached_prod: str):

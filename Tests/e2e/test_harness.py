@@ -249,3 +249,94 @@ def test_moto_bootstrap_left_auth_on(moto: MotoServer):
     with pytest.raises(ClientError) as excinfo:
         moto.client("iam", stranger).create_user(UserName=f"late-{time.time_ns()}")
     assert error_code(excinfo) == "InvalidClientTokenId"
+
+
+# --- the fake Sign-In (support/fakesignin.py) fails closed ------------------------------------
+
+
+def test_fake_signin_refuses_what_the_real_service_would(tmp_path: Path):
+    """Every check the login tests lean on refuses when it should: a proof under another key
+    (in the header, or only in the signature), a wrong htu, a stale iat, a replayed jti, a spent
+    refresh token, a wrong PKCE verifier and a reused code; and the right requests pass."""
+    import secrets as _secrets
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from support.fakesignin import SAME_DEVICE, FakeSignIn, b64url, s256
+
+    def proof(key, url: str, iat: int | None = None, jti: str | None = None, signer=None) -> str:
+        numbers = key.public_key().public_numbers()
+        jwk = {"kty": "EC", "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big")),
+               "crv": "P-256"}
+        head = b64url(json.dumps({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}).encode())
+        claims = {"htm": "POST", "htu": url, "iat": int(time.time()) if iat is None else iat,
+                  "jti": jti or _secrets.token_hex(16)}
+        body = b64url(json.dumps(claims).encode())
+        r, s = decode_dss_signature((signer or key).sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{head}.{body}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def post(dpop: str, body: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(fake.endpoint + "/v1/token", data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "DPoP": dpop})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    fake = FakeSignIn()
+    try:
+        url = fake.endpoint + "/v1/token"
+        path = fake.sign_in(tmp_path / "cache", "arn:aws:iam::123456789012:user/alice", 900, ACCOUNT_ID)
+        saved = json.loads(path.read_text())
+        key = serialization.load_pem_private_key(saved["dpopKey"].encode(), password=None)
+        other = ec.generate_private_key(ec.SECP256R1())
+        refresh = {"clientId": SAME_DEVICE, "grantType": "refresh_token", "refreshToken": saved["refreshToken"]}
+
+        refusals = [
+            (proof(other, url), "the proof's key is not the session's dpopKey"),
+            (proof(key, url, signer=other), "does not verify"),
+            (proof(key, fake.endpoint + "/v1/other"), "htm/htu"),
+            (proof(key, url, iat=int(time.time()) - 120), "iat"),
+        ]
+        for dpop, why in refusals:
+            status, answer = post(dpop, refresh)
+            assert status == 400 and why in answer["message"], (why, answer)
+        reused = _secrets.token_hex(16)
+        status, answer = post(proof(key, url, jti=reused), refresh)
+        assert status == 200 and answer["refreshToken"] != saved["refreshToken"], answer
+        status, answer = post(proof(key, url, jti=reused), {**refresh, "refreshToken": answer["refreshToken"]})
+        assert status == 400 and "jti" in answer["message"], answer
+        status, answer = post(proof(key, url), refresh)  # the spent refresh token
+        assert (status, answer["error"]) == (400, "TOKEN_EXPIRED"), answer
+        assert fake.issued == 1
+
+        # The authorization_code grant: PKCE, and each code once.
+        verifier = _secrets.token_urlsafe(32)
+        redirect = "http://127.0.0.1:5555/oauth/callback"
+        query = urllib.parse.urlencode({"response_type": "code", "client_id": SAME_DEVICE, "redirect_uri": redirect,
+                                        "state": "s", "code_challenge": s256(verifier),
+                                        "code_challenge_method": "SHA-256", "scope": "openid"})
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args):
+                return None
+
+        with pytest.raises(urllib.error.HTTPError) as redirected:
+            urllib.request.build_opener(NoRedirect).open(fake.endpoint + "/v1/authorize?" + query, timeout=10)
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(redirected.value.headers["Location"]).query)["code"][0]
+        grant = {"clientId": SAME_DEVICE, "grantType": "authorization_code", "code": code, "redirectUri": redirect}
+        new_key = ec.generate_private_key(ec.SECP256R1())
+        status, answer = post(proof(new_key, url), {**grant, "codeVerifier": _secrets.token_urlsafe(32)})
+        assert status == 400 and "codeVerifier" in answer["message"], answer
+        # The code was spent by the failed try, as a real one-time code is.
+        status, answer = post(proof(new_key, url), {**grant, "codeVerifier": verifier})
+        assert (status, answer["error"]) == (400, "AUTHCODE_EXPIRED"), answer
+        assert fake.issued == 1 and len(fake.refused) == 8, fake.refused
+    finally:
+        fake.close()

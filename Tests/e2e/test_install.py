@@ -26,7 +26,7 @@ PACKAGE = REPO_ROOT / "scripts" / "package"
 VERSION = REPO_ROOT / "scripts" / "version"
 SHELL_EXAMPLES = REPO_ROOT / "config-examples" / "shell"
 SUBCOMMANDS = ["credential-process", "prompt", "list", "purge", "export", "exec", "agent", "agent.run", "agent.status",
-               "setup", "console", "doctor", "login", "keys", "keys.add", "keys.list", "keys.remove", "keys.import",
+               "setup", "console", "doctor", "login", "log", "keys", "keys.add", "keys.list", "keys.remove", "keys.import",
                "keys.export", "keys.rotate"]
 
 # What an install puts under PREFIX (man pages for the subcommands are checked separately).

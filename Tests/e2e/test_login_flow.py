@@ -1,6 +1,6 @@
 """Issue 21, item 2: `stscache login` for `aws login` profiles (`login_session`).
 
-Peers: a loopback AWS Sign-In (support/fakesignin_authorize.py: the authorize endpoint and
+Peers: a loopback AWS Sign-In (support/fakesignin.py: the authorize endpoint and
 CreateOAuth2Token, checking PKCE and every DPoP proof), moto (signature checking on) whose role
 sessions the fake hands out as the signed-in console identity, the AWS CLI and botocore's own
 `LoginProvider` in the same HOME.
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from support.aws import REGION, AccessKey, assumed_arn
-from support.fakesignin_authorize import CROSS_DEVICE, SAME_DEVICE, FakeSignIn, b64url_decode, s256
+from support.fakesignin import CROSS_DEVICE, SAME_DEVICE, FakeSignIn, b64url_decode, s256
 from support.homes import Result, TempHome, run
 from support.moto import MotoServer
 from support.peers import VENV_PYTHON
@@ -159,7 +159,7 @@ def test_login_on_this_machine_writes_the_clis_session_file(login_home: TempHome
     assert s256(body["codeVerifier"]) == authorize.query["code_challenge"][0]
     assert body["redirectUri"] == authorize.query["redirect_uri"][0]
     assert urllib.parse.urlsplit(body["redirectUri"]).hostname == "127.0.0.1"
-    assert signin.proof_refusals == []
+    assert signin.refused == []
     # Neither the verifier, nor the code, nor the refresh token reaches the terminal.
     for secret in (body["codeVerifier"], body["code"]):
         assert secret not in result.stderr
@@ -202,7 +202,7 @@ def test_login_on_this_machine_writes_the_clis_session_file(login_home: TempHome
     [_, refresh] = signin.calls("CreateOAuth2Token")
     assert refresh.json()["grantType"] == "refresh_token" and refresh.json()["refreshToken"] == saved["refreshToken"]
     assert dpop_public_key(refresh.headers["dpop"]) == dpop_public_key(token.headers["dpop"])
-    assert signin.proof_refusals == []
+    assert signin.refused == []
     assert refreshed["access_key"] != saved["accessToken"]["accessKeyId"]
     assert json.loads(path.read_text())["refreshToken"] != saved["refreshToken"]
 

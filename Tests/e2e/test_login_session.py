@@ -229,6 +229,28 @@ def test_exec_and_export_serve_the_login(login_home: TempHome, signin: FakeSignI
     assert signin.calls() == []
 
 
+def test_prompt_shows_the_logins_time_from_the_session_file(login_home: TempHome, signin: FakeSignIn,
+                                                            login_user: LoginIdentity):
+    """prompt on the login profile (and on one delegating to it) shows the file's
+    accessToken.expiresAt, calls nothing, makes no stscache cache; a file others can read shows
+    nothing (the refresh's own owner and mode checks)."""
+    path = sign_in(login_home, signin, login_user, expires_in=14 * 60 + 30)
+    before = path.read_bytes()
+    prompt = run([str(login_home.stscache_bin), "prompt", "--profile", "console"], login_home.env())
+    assert prompt.ok and prompt.stderr == "" and prompt.stdout in ("console 14m\n", "console 13m\n"), prompt
+    state = run([str(login_home.stscache_bin), "prompt", "--format", "{profile} {role_arn} {state}"],
+                login_home.env({"AWS_PROFILE": "app"}))
+    assert state.ok and state.stdout == f"app {login_user.user_arn} valid\n", state
+    assert signin.calls() == [] and path.read_bytes() == before
+    assert not login_home.cache_dir.exists()
+
+    path.chmod(0o644)
+    shared = run([str(login_home.stscache_bin), "prompt", "--profile", "console", "--verbose"], login_home.env())
+    assert shared.ok and shared.stdout == "", shared
+    assert shared.stderr.startswith("stscache: prompt: ") and str(path) in shared.stderr, shared
+    assert signin.calls() == []
+
+
 # --------------------------------------------------------------------------------------------
 # Failures: one line, nothing printed, the file intact
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ package struct LoginSessionFiles {
         directory + "/" + LoginSessionFile.fileName(forSession: session)
     }
 
-    private func described(_ settings: LoginSessionSettings) -> PrivateCacheFile.Described {
+    func described(_ settings: LoginSessionSettings) -> PrivateCacheFile.Described {
         PrivateCacheFile.Described(what: "the aws login session file", cacheName: "the aws login cache",
                                    login: settings.loginCommand, sizeLimit: LoginSessionFile.sizeLimit)
     }

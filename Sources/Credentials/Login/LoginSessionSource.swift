@@ -19,7 +19,7 @@ package struct LoginSessionCredentials {
 extension CredentialBroker {
     /// The lifetime Sign-In gives a login's credentials (the model's `ExpiresIn` maximum): the
     /// refresh policy's half-lifetime cap is taken from it, as the file has no issue time.
-    static let loginCredentialsLifetime: Double = 900
+    package static let loginCredentialsLifetime: Double = 900
 
     /// The credentials of a `login_session` profile. The session file is their cache (as
     /// botocore treats it; docs/DESIGN.md): fresh by the broker's refresh policy, they are served

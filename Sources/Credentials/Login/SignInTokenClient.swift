@@ -14,9 +14,9 @@ import StscacheSupport
 /// `aws login` session (`grantType` `refresh_token`) and the end of a sign-in (`grantType`
 /// `authorization_code`, with the PKCE verifier).
 ///
-/// Retries follow STS's policy (`RetryPolicy`: attempts, full-jitter backoff, one overall
-/// deadline, `STSCACHE_STS_TIMEOUT`): a connection failure, 429 or 5xx is retried, each attempt
-/// with a new proof. A refusal never is.
+/// Retries run in the shared loop (`RetryPolicy.run`, as STS and Identity Center: attempts,
+/// full-jitter backoff, one overall deadline, `STSCACHE_STS_TIMEOUT`): a connection failure, 429
+/// or 5xx is retried, each attempt with a new proof. A refusal never is.
 package struct SignInTokenClient {
     package var transport: any HTTPTransport
     /// `https://<region>.signin.aws.amazon.com` or the configured endpoint, no trailing slash.
@@ -163,19 +163,12 @@ package struct SignInTokenClient {
             order: ["clientId", "grantType", "code", "redirectUri", "codeVerifier", "refreshToken"]).utf8)
         defer { wipe(&body) }
         let url = tokenURL
-        let start = clock()
-        var attempt = 0
-        var failure = ""
-        while true {
-            attempt += 1
-            var options = http
-            options.maxResponseBytes = 64 * 1024
-            if let deadline = retry.deadline {
-                let remaining = deadline - clock().timeIntervalSince(start)
-                if remaining <= 0 { break }
-                options.totalTimeout = min(options.totalTimeout, max(remaining, 0.001))
-                options.connectTimeout = min(options.connectTimeout, options.totalTimeout)
-            }
+        var options = http
+        options.maxResponseBytes = 64 * 1024
+        var sent = 0
+        // The shared loop (attempts, jittered backoff, the deadline); it calls back for each
+        // attempt, so every attempt carries a new proof (its own jti and iat).
+        func attempt(_ options: HTTPOptions) throws -> RetryPolicy.Outcome<TokenOutput, Unavailable> {
             let proof = try DPoPProof.make(key: key, url: url, issuedAt: Int(clock().timeIntervalSince1970),
                                            jti: DPoPProof.newIdentifier())
             let request = HTTPRequest(method: "POST", url: url, headers: [
@@ -183,6 +176,7 @@ package struct SignInTokenClient {
                 (name: "DPoP", value: proof),
             ], body: body)
             do {
+                sent += 1
                 let response = try transport.send(request, options: options)
                 if response.status == 200 {
                     guard let output = TokenOutput(body: response.body) else {
@@ -192,26 +186,31 @@ package struct SignInTokenClient {
                                 + "(credentials as AWS issues them, expiresIn, refreshToken); nothing was used or written. "
                                 + "Check AWS_ENDPOINT_URL_SIGNIN.")
                     }
-                    return output
+                    return .success(output)
                 }
                 if response.status != 429 && response.status < 500 {
                     throw Refused(status: response.status, errorType: Self.errorType(response),
                                   error: Self.oauthError(response))
                 }
-                failure = "HTTP \(response.status)" + (Self.errorType(response).map { " (\($0))" } ?? "")
+                return .retryable(Unavailable(
+                    detail: "HTTP \(response.status)" + (Self.errorType(response).map { " (\($0))" } ?? "")))
             } catch let error as TransportError {
-                failure = StscacheSupport.describe(error)
                 // A TLS failure or a bad URL does not get better with another try.
-                if !error.isTransient { break }
+                let failure = Unavailable(detail: StscacheSupport.describe(error))
+                return error.isTransient ? .retryable(failure) : .final(failure)
             }
-            guard attempt < retry.maxAttempts else { break }
-            let delay = retry.delay(afterAttempt: attempt, jitter: jitter())
-            if let deadline = retry.deadline, clock().timeIntervalSince(start) + delay >= deadline { break }
-            if delay > 0 { sleep(delay) }
         }
-        throw LoginSessionError(.unavailable, "could not reach AWS Sign-In at \(baseURL) (\(failure)) after \(attempt) "
-            + "attempt\(attempt == 1 ? "" : "s"); check the network and try again.")
+        do {
+            return try retry.run(http: options, clock: clock, sleep: sleep, jitter: jitter, attempt)
+        } catch let failure as Unavailable {
+            throw LoginSessionError(.unavailable, "could not reach AWS Sign-In at \(baseURL) (\(failure.detail)) after "
+                + "\(sent) attempt\(sent == 1 ? "" : "s"); check the network and try again.")
+        }
     }
+
+    /// Why one attempt did not get an answer worth keeping (a 429, a 5xx, a network failure);
+    /// the last one becomes the call's `LoginSessionError`.
+    struct Unavailable: Error { var detail: String }
 
     /// The error type: the `x-amzn-ErrorType` header (before any `:`), else the body's
     /// `__type`; only a short plain name.

@@ -179,6 +179,8 @@ struct LoginSessionSourceTests {
         let home = try LoginSourceFixture(expiresAt: now + 840)
         let credentials = try home.fixture.broker().credentials(for: loginRole)
         #expect(credentials.accessKeyId == "ASIALOGIN0000001")
+        // The session file's account reaches the Version-1 answer's AccountId.
+        #expect(credentials.accountId == "123456789012")
         #expect(home.fixture.transport.requests.isEmpty)
     }
 

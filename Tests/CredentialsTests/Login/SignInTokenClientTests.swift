@@ -121,6 +121,52 @@ struct SignInTokenClientTests {
         }
     }
 
+    @Test("the shared retry loop's deadline: each attempt's timeout is cut to what is left, and no sleep ends past it")
+    func deadline() throws {
+        let time = Locked(now)
+        let slept = Locked<[Double]>([])
+        // Each 503 takes 12 s of the 30 s deadline.
+        let busy = RoutedTransport { _ in
+            time.value = time.value.addingTimeInterval(12)
+            return .success(HTTPResponse(status: 503, headers: [(name: "x-amzn-ErrorType", value: "ServiceUnavailable")],
+                                         body: []))
+        }
+        var http = HTTPOptions()
+        http.totalTimeout = 60
+        http.connectTimeout = 60
+        let client = SignInTokenClient(
+            transport: busy, baseURL: "https://us-east-1.signin.aws.amazon.com", http: http,
+            retry: RetryPolicy(maxAttempts: 5, deadline: 30), clock: { time.value },
+            sleep: { seconds in slept.value.append(seconds); time.value = time.value.addingTimeInterval(seconds) },
+            jitter: { 0.5 })
+        do {
+            _ = try client.refresh(clientId: LoginFixture.clientId, refreshToken: "rt-1", key: key)
+            Issue.record("a busy service gave credentials")
+        } catch let error as LoginSessionError {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("(HTTP 503 (ServiceUnavailable)) after 3 attempts"), "\(error.message)")
+        }
+        // 30 s, then 30 - 12.25, then 30 - 24.75; the third 503 ends at 36.75 s: no fourth.
+        #expect(busy.options.map(\.totalTimeout) == [30, 17.75, 5.25])
+        #expect(busy.options.allSatisfy { $0.maxResponseBytes == 64 * 1024 && $0.connectTimeout <= $0.totalTimeout })
+        #expect(slept.value == [0.25, 0.5])
+        // A new proof for every attempt.
+        #expect(Set(busy.requests.compactMap { $0.headers.first { $0.name == "DPoP" }?.value }).count == 3)
+    }
+
+    @Test("a failure that another try cannot mend (TLS) is not retried, and the message counts one attempt")
+    func notTransient() throws {
+        let tls = RoutedTransport { _ in .failure(TransportError.tls("certificate verify failed")) }
+        let (client, _) = client(FakeSignIn(now: now), transport: tls)
+        do {
+            _ = try client.refresh(clientId: LoginFixture.clientId, refreshToken: "rt-1", key: key)
+            Issue.record("no error")
+        } catch let error as LoginSessionError {
+            #expect(error.code == .unavailable && error.message.contains("after 1 attempt;"), "\(error.message)")
+        }
+        #expect(tls.requests.count == 1)
+    }
+
     private func clientFor(_ fake: FakeSignIn, _ transport: RoutedTransport) -> (SignInTokenClient, RoutedTransport) {
         client(fake, transport: transport)
     }

@@ -338,9 +338,10 @@ def files_under(directory: Path) -> list[Path]:
 
 def entry_files(cache_dir: Path, role_arn: str) -> list[Path]:
     """Cache entries for a role: the plaintext header names the role ARN (the brief's format),
-    lock files and temp files do not contain it."""
+    lock files and temp files do not contain it. The audit log names it too, and is left out."""
     needle = role_arn.encode()
-    return [p for p in files_under(cache_dir) if p.is_file() and needle in p.read_bytes()]
+    return [p for p in files_under(cache_dir)
+            if p.is_file() and not p.name.startswith("audit.log") and needle in p.read_bytes()]
 
 
 
