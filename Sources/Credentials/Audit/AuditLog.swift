@@ -58,11 +58,18 @@ package final class AuditLog: @unchecked Sendable {
     /// digits of its SHA-256 (a document may be long or say more than a log should).
     static func scope(of parameters: SessionParameters) -> String? {
         if parameters.policyArns.isEmpty && parameters.policy == nil { return nil }
-        var parts = parameters.policyArns
-        if let policy = parameters.policy {
-            parts.append("policy:sha256:" + Hex.encode(SHA256.hash(Array(policy.utf8)).prefix(8)))
+        // Appended by hand: `joined(separator:)` instantiated generic metadata that cost a scoped
+        // hit 6% more instructions (bench/instructions.py's method, a profile with policy_arns).
+        var text = ""
+        for arn in parameters.policyArns {
+            if !text.isEmpty { text += "," }
+            text += arn
         }
-        return parts.joined(separator: ",")
+        if let policy = parameters.policy {
+            if !text.isEmpty { text += "," }
+            text += "policy:sha256:" + Hex.encode(Array(SHA256.hash(Array(policy.utf8))[0..<8]))
+        }
+        return text
     }
 
     package func record(_ record: AuditRecord) {
