@@ -366,7 +366,9 @@ def test_clock_skew_is_retried_only_once(make_stage):
     warning, error = result.stderr.strip().splitlines()
     assert warning.startswith("stscache: warning: the local clock is"), result
     assert abs(stated_offset(warning) - 7200) <= 3, result
-    assert error.startswith("stscache: STS AssumeRole failed: SignatureDoesNotMatch: Signature expired"), result
+    # STS errors name the profile and the role first (issue 23), then what STS said.
+    assert error.startswith('stscache: profile "prod-role" (role arn:aws:iam::'), result
+    assert "STS AssumeRole failed: SignatureDoesNotMatch: Signature expired" in error, result
     for needle in ("check the system clock", "gave up after 2 attempts"):
         assert needle in error, result
     assert abs(stated_offset(error) - 7200) <= 3, "the error states the offset too"
