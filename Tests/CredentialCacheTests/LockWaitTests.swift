@@ -23,12 +23,15 @@ struct LockWaitTests {
             Thread.sleep(forTimeInterval: 0.1)
             try? cache.write(sampleCredentials(), for: prodKey, issuedAt: Date(timeIntervalSince1970: 1_899_996_400),
                              encryptionKey: key)
-            _ = release.wait(timeout: .now() + 10)
+            _ = release.wait(timeout: .now() + 120)
         }
         defer { release.signal() }
         let start = Date()
         var checks = 0
-        let answer = try cache.withEntryLock(prodKey, timeout: 5, whileWaiting: { () -> String? in
+        // The holder never lets go during the wait, so the answer can only come from the entry;
+        // the waiter's timeout is far beyond the bound below (a waiter that only looks again at
+        // its timeout would answer after 60 s).
+        let answer = try cache.withEntryLock(prodKey, timeout: 60, whileWaiting: { () -> String? in
             checks += 1
             guard case .hit(let credentials, _) = cache.read(prodKey, encryptionKey: key) else { return nil }
             return credentials.accessKeyId
@@ -39,7 +42,7 @@ struct LockWaitTests {
         let waited = Date().timeIntervalSince(start)
         #expect(answer == sampleCredentials().accessKeyId)
         #expect(checks >= 2, "checked once before the entry existed, then after it landed")
-        #expect(waited < 3, "answered after \(waited) s")
+        #expect(waited < 20, "answered after \(waited) s")
     }
 
     @Test("without an answer the waiter still takes the lock once it is released")
@@ -71,9 +74,10 @@ struct LockWaitTests {
         }
         let start = Date()
         renamer.start()
-        changes.wait(seconds: 10)
+        changes.wait(seconds: 60)
         let waited = Date().timeIntervalSince(start)
-        #expect(waited >= 0.05 && waited < 5, "woke after \(waited) s")
+        // Not woken, it would return at its 60 s timeout.
+        #expect(waited >= 0.05 && waited < 20, "woke after \(waited) s")
     }
     #endif
 }

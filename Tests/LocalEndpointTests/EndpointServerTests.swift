@@ -10,8 +10,10 @@ import TestSupport
 struct EndpointServerTests {
     static let token = String(repeating: "cd", count: 32)
 
-    /// A server on its own thread for the length of `body`.
-    func withServer(readTimeout: Double = 0.3, _ body: (EndpointServer) throws -> Void) throws {
+    /// A server on its own thread for the length of `body`. The default read timeout is only a
+    /// safety net: a client here sends its request as soon as it connects, but on a loaded machine
+    /// it may be descheduled between the two.
+    func withServer(readTimeout: Double = 10, _ body: (EndpointServer) throws -> Void) throws {
         let session = AWSCredentials(accessKeyId: "ASIASERVERTEST000001", secretAccessKey: "s", sessionToken: "t",
                                      expiration: Date().addingTimeInterval(3600))
         let server = try EndpointServer(endpoint: ContainerEndpoint(
@@ -25,7 +27,7 @@ struct EndpointServerTests {
         }
         defer {
             server.stop()
-            #expect(done.wait(timeout: .now() + 5) == .success, "serve() did not return after stop()")
+            #expect(done.wait(timeout: .now() + 30) == .success, "serve() did not return after stop()")
         }
         try body(server)
     }
@@ -47,7 +49,7 @@ struct EndpointServerTests {
 
     @Test("a client that sends nothing gets 408 after the read timeout, and the next one is served")
     func silentClient() throws {
-        try withServer { server in
+        try withServer(readTimeout: 1) { server in
             let silent = try exchange(server, [])
             #expect(silent.hasPrefix("HTTP/1.1 408 "), "\(silent)")
             let next = try exchange(server, Array("GET / HTTP/1.1\r\nAuthorization: \(Self.token)\r\n\r\n".utf8))
@@ -68,21 +70,29 @@ struct EndpointServerTests {
 
     static let good = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(token)\r\n\r\n"
 
-    /// Five requests with the token, one after another: each must be answered 200 within a second.
-    func fiveGoodRequests(_ server: EndpointServer, spacing: useconds_t = 0) {
+    /// How long the slow connections of the starvation tests may stay silent: long enough that,
+    /// on a loaded machine, none reaches its deadline during a test (so an answer can only come
+    /// from serving around them), and far beyond `answerBound`.
+    static let slowReadTimeout = 30.0
+    /// How long a request with the token may take here. Not a speed test: a server that waits for
+    /// a slow connection's deadline, or for a slot to free, answers after `slowReadTimeout` (a
+    /// one-at-a-time server after 20 of them), six times this; a loaded machine stays well inside it.
+    static let answerBound = 5.0
+
+    /// Five requests with the token, one after another: each must be answered 200 before any
+    /// slow connection's deadline could have freed the server (`answerBound`).
+    func fiveGoodRequests(_ server: EndpointServer, before each: () -> Void = {}) {
         for attempt in 1...5 {
-            usleep(spacing)
-            let (answer, seconds) = timedLoopbackExchange(port: server.port, Self.good, timeout: 1.5)
+            each()
+            let (answer, seconds) = timedLoopbackExchange(port: server.port, Self.good, timeout: Self.answerBound)
             #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.contains("ASIASERVERTEST000001"),
-                    "request \(attempt): \(answer.prefix(60))")
-            #expect(seconds < 1, "request \(attempt) took \(seconds) s")
+                    "request \(attempt) after \(seconds) s: \(answer.prefix(60))")
         }
     }
 
     @Test("20 connections that sent one byte and went silent delay no request with the token")
     func slowClients() throws {
-        // The real two seconds would do; five keep the slow ones open for the whole test on a busy machine.
-        try withServer(readTimeout: 5) { server in
+        try withServer(readTimeout: Self.slowReadTimeout) { server in
             let slow = SlowClients(port: server.port, count: 20)
             defer { slow.closeAll() }
             fiveGoodRequests(server)
@@ -93,7 +103,7 @@ struct EndpointServerTests {
 
     @Test("a flood above the cap: the oldest slow connections make room, and requests with the token are served")
     func flood() throws {
-        try withServer(readTimeout: 5) { server in
+        try withServer(readTimeout: Self.slowReadTimeout) { server in
             let flood = SlowClients(port: server.port, count: 3 * EndpointServer.connectionLimit)
             defer { flood.closeAll() }
             fiveGoodRequests(server)
@@ -108,14 +118,14 @@ struct EndpointServerTests {
 
     @Test("while connections keep arriving and going silent, over the cap, requests with the token are served")
     func ongoingFlood() throws {
-        try withServer(readTimeout: 5) { server in
+        try withServer(readTimeout: Self.slowReadTimeout) { server in
             let flood = FloodState()
             let ended = DispatchSemaphore(value: 0)
-            // Bounded: at most 50 rounds of 40 connections, the last three rounds held open (120,
+            // Bounded: at most 200 rounds of 40 connections, the last three rounds held open (120,
             // over the cap), the one before closed by the client.
             Thread.detachNewThread {
                 var held: [SlowClients] = []
-                for _ in 0..<50 where !flood.stopped {
+                for _ in 0..<200 where !flood.stopped {
                     held.append(SlowClients(port: server.port, count: 40, wait: 0.2))
                     if held.count > 3 { held.removeFirst().closeAll() }
                     flood.roundDone()
@@ -123,28 +133,40 @@ struct EndpointServerTests {
                 for round in held { round.closeAll() }
                 ended.signal()
             }
-            let started = Date()
-            while flood.rounds < 2 && Date().timeIntervalSince(started) < 5 { usleep(1000) }
-            let before = flood.rounds
-            fiveGoodRequests(server, spacing: 30_000)
-            let during = flood.rounds - before
+            // Each request goes out only after a new round of the flood has arrived, so the flood
+            // is running (and over the cap) while every one is served: by construction, not by timing.
+            var seen = 0
+            var rounds: [Int] = []
+            fiveGoodRequests(server) {
+                let target = max(seen + 1, 3)
+                let started = Date()
+                while flood.rounds < target && Date().timeIntervalSince(started) < 60 { usleep(1000) }
+                seen = flood.rounds
+                rounds.append(seen)
+            }
             flood.stop()
-            #expect(ended.wait(timeout: .now() + 20) == .success)
-            #expect(before >= 2 && during >= 1, "the flood was not running: \(before) rounds before, \(during) during")
+            #expect(ended.wait(timeout: .now() + 60) == .success)
+            #expect(rounds.count == 5 && rounds.first! >= 3 && zip(rounds, rounds.dropFirst()).allSatisfy { $0 < $1 },
+                    "the flood was not running before each request: rounds \(rounds)")
         }
     }
 
     @Test("silent connections opened together are each closed at their own deadline with 408")
     func deadlines() throws {
-        try withServer(readTimeout: 0.5) { server in
+        // A server that takes one connection at a time closes the i-th (from 0) at (i + 1) times
+        // the read timeout: eight of these ten after 3 timeouts or more. Closed together within
+        // 3 timeouts, and none before its deadline, is the fix; the load of a busy machine only
+        // delays the closes, and it would take 2 s of delay to fail.
+        let readTimeout = 1.0
+        try withServer(readTimeout: readTimeout) { server in
             let silent = SlowClients(port: server.port, count: 10, greeting: [])
             defer { silent.closeAll() }
-            silent.collect(for: 3)
+            silent.collect(for: 3 * readTimeout)
             for index in silent.descriptors.indices {
-                let closed = try #require(silent.closedAt[index], "connection \(index) was never closed")
+                let closed = try #require(silent.closedAt[index], "connection \(index) was not closed within 3 timeouts")
                 let after = closed - silent.opened[index]
                 #expect(silent.answer(index).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(silent.answer(index))")
-                #expect(after >= 0.45 && after < 1.0, "connection \(index) closed after \(after) s")
+                #expect(after >= 0.9 * readTimeout, "connection \(index) closed after \(after) s, before its deadline")
             }
         }
     }
@@ -162,7 +184,7 @@ struct EndpointServerTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         try #require(connected == 0)
-        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)  // a safety net: the answer comes at once
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         for part in parts {
             _ = Array(part.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -180,7 +202,7 @@ struct EndpointServerTests {
 
     @Test("a request head sent a byte at a time is read whole")
     func byteAtATime() throws {
-        try withServer(readTimeout: 5) { server in
+        try withServer(readTimeout: Self.slowReadTimeout) { server in
             let answer = try dribble(server, Self.good.map(String.init), pause: 500)
             #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer.prefix(60))")
         }
@@ -188,22 +210,63 @@ struct EndpointServerTests {
 
     @Test("a slow handler holds the loop, but a request completed meanwhile is answered, not timed out")
     func slowHandler() throws {
+        // The order is forced rather than timed: the /other connection sends half its head, the
+        // /slow handler starts, the rest of /other arrives while it runs, and the handler returns
+        // only after /other's deadline has passed. A server that expires connections before
+        // reading what arrived answers /other 408.
+        let readTimeout = 1.0
+        let handlerStarted = DispatchSemaphore(value: 0)
+        let otherCompleted = DispatchSemaphore(value: 0)
         let server = try EndpointServer(purpose: "a test") { request in
-            if request.target == "/slow" { usleep(800_000) }
+            if request.target == "/slow" {
+                // /other was accepted before this handler started, so its deadline is at most
+                // `readTimeout` from now.
+                let started = Date()
+                handlerStarted.signal()
+                _ = otherCompleted.wait(timeout: .now() + 30)
+                let left = readTimeout + 0.2 - Date().timeIntervalSince(started)
+                if left > 0 { usleep(useconds_t(left * 1_000_000)) }
+            }
             return .json(200, "{\"target\":\"\(request.target)\"}")
         }
-        server.readTimeout = 0.3
+        server.readTimeout = readTimeout
         let running = try server.startThread()
         defer { running.stop() }
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = server.port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func sendPart(_ text: String) {
+            _ = Array(text.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+        sendPart("GET /other HTTP/1.1\r\n")
+
         let slow = Locked("")
         let handled = Thread {
-            usleep(50_000)
-            slow.value = timedLoopbackExchange(port: server.port, "GET /slow HTTP/1.1\r\n\r\n", timeout: 3).answer
+            slow.value = timedLoopbackExchange(port: server.port, "GET /slow HTTP/1.1\r\n\r\n", timeout: 60).answer
         }
         handled.start()
-        // Half a request before the slow one arrives, the rest while its handler runs and after
-        // this connection's deadline would have passed.
-        let answer = try dribble(server, ["GET /other HTTP/1.1\r\n", "Host: x\r\n\r\n"], pause: 400_000)
+        try #require(handlerStarted.wait(timeout: .now() + 30) == .success, "the /slow handler never ran")
+        sendPart("Host: x\r\n\r\n")
+        otherCompleted.signal()
+
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        let answer = String(decoding: received, as: UTF8.self)
         #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.hasSuffix("{\"target\":\"/other\"}"), "\(answer)")
         while !handled.isFinished { usleep(1000) }
         #expect(slow.value.hasPrefix("HTTP/1.1 200 OK\r\n"))

@@ -80,7 +80,8 @@ struct CurlTransportTests {
             try transport.send(HTTPRequest(method: "POST", url: server.baseURL + "/", body: [1, 2, 3]),
                                options: HTTPOptions(connectTimeout: 2, totalTimeout: 0.4))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // The silent server holds the connection for 30 s; a loaded machine stays well inside 15.
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 
     @Test("times out against a listener that never accepts")

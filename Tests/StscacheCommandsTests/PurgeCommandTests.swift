@@ -160,12 +160,19 @@ struct PurgeCommandTests {
     func takesTheLock() throws {
         let key = try home.cacheSession(for: "prod-role", expiresIn: 600)
         let cache = try CredentialCache.open(environment: home.environment, home: home.root)
-        holdEntryLock(key, in: cache) { Thread.sleep(forTimeInterval: 0.4) }
-        let started = Date()
+        // The holder looks, just before it lets go, whether the entry is still there: a purge
+        // that did not wait would have removed it by then (it starts at once and takes a few
+        // milliseconds; a loaded machine can only make it later, never make the fix fail).
+        let path = home.entryPath(key)
+        let keptWhileLocked = Locked(false)
+        holdEntryLock(key, in: cache) {
+            Thread.sleep(forTimeInterval: 1)
+            keptWhileLocked.value = FileManager.default.fileExists(atPath: path)
+        }
 
         let result = home.run(["purge", "--profile", "prod"])
 
-        #expect(Date().timeIntervalSince(started) >= 0.3, "purge did not wait for the lock")
+        #expect(keptWhileLocked.value, "purge removed the entry while a refresh held its lock")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!home.exists(home.entryPath(key)))
     }

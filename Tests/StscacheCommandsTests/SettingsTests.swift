@@ -53,13 +53,14 @@ struct SettingsTests {
 
         var started = Date()
         let immediate = home.run(["keys", "remove", "base"], extra: ["STSCACHE_LOCK_TIMEOUT": "0"])
-        #expect(Date().timeIntervalSince(started) < 5)
+        // 0 used to mean the store's own 30 s; a loaded machine stays well under half of it.
+        #expect(Date().timeIntervalSince(started) < 15)
         expectCleanFailure(immediate, mentioning: ["lock", "STSCACHE_LOCK_TIMEOUT"])
 
         started = Date()
         let waited = home.run(["keys", "remove", "base"], extra: ["STSCACHE_LOCK_TIMEOUT": "0.6"])
         let elapsed = Date().timeIntervalSince(started)
-        #expect(elapsed >= 0.6 && elapsed < 10, "waited \(elapsed) s")
+        #expect(elapsed >= 0.6 && elapsed < 15, "waited \(elapsed) s")
         expectCleanFailure(waited, mentioning: ["STSCACHE_LOCK_TIMEOUT"])
 
         expectCleanFailure(home.run(["keys", "remove", "base"], extra: ["STSCACHE_LOCK_TIMEOUT": "-1"]),

@@ -7,7 +7,9 @@ cycle takes about a minute. The callers' window is ``WINDOW`` (61 s: just over t
 which a session counts as expired) and the agent leads it by ``LEAD``, so the agent refreshes at
 ``LIFETIME - (WINDOW + LEAD)`` seconds into a session and callers would only start refreshing
 ``LEAD`` seconds later. STS takes ``STS_DELAY`` seconds to answer, so a caller that waited for it
-is plain to see. One test runs against moto with the AWS CLI: what `agent status` says of a real
+is plain to see: a hit takes milliseconds, and a loaded CI machine keeps it well under
+``STS_DELAY``; the lead leaves room for the agent's start slack and its own STS call, so the agent
+is done well before callers would start. One test runs against moto with the AWS CLI: what `agent status` says of a real
 session, and which reads count as use.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import os
 import shutil
@@ -42,9 +45,9 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/Agent"
 
 LIFETIME = 140
 WINDOW = 61
-LEAD = 9
-STS_DELAY = 3.0
-AGENT_REFRESH_AT = LIFETIME - (WINDOW + LEAD)  # 70 s into each session
+LEAD = 20
+STS_DELAY = 8.0
+AGENT_REFRESH_AT = LIFETIME - (WINDOW + LEAD)  # 59 s into each session
 CALLERS_REFRESH_AT = LIFETIME - WINDOW  # 79 s
 
 
@@ -80,7 +83,7 @@ class AgentStage:
             [str(self.home.stscache_bin), "agent", "--lead", f"{lead}s", *args],
             env=self.home.env(self.env()), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
-        wait_for(lambda: self.state() is not None, 20, "the agent wrote its state")
+        wait_for(lambda: self.state() is not None, 30, "the agent wrote its state")
         return self.agent
 
     def log(self) -> str:
@@ -119,6 +122,11 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.05):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting until {what}")
+
+
+def parse_utc(text: str) -> float:
+    """A ``%Y-%m-%dT%H:%M:%SZ`` time from ``agent status --json``, in seconds since the epoch."""
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
 
 
 def children_of(pid: int) -> list[int]:
@@ -172,7 +180,8 @@ def test_callers_never_wait_and_each_cycle_costs_one_sts_call(make_agent_stage):
     assert first.ok, first
     stage.start_agent()
     started = time.monotonic()
-    results = caller_loop(stage, seconds=2 * AGENT_REFRESH_AT + 15)  # + the plan's start slack and STS_DELAY
+    # Two cycles, each the agent's refresh time, the plan's start slack (5 s) and STS_DELAY, and 10 s over.
+    results = caller_loop(stage, seconds=2 * (AGENT_REFRESH_AT + 5 + STS_DELAY) + 10)
     elapsed = time.monotonic() - started
 
     failures = [r for r in results if not r.ok]
@@ -211,14 +220,17 @@ def test_in_the_defaults_proportions_no_caller_waits(make_agent_stage):
     first = stage.call()
     assert first.ok, first
     stage.start_agent(lead=COMPRESSED_LEAD)
-    results = caller_loop(stage, seconds=80, interval=0.5)
+    # Two cycles: the agent refreshes 30 s into each session (the window is capped at half the
+    # lifetime, the lead at a quarter), plus the start slack (5 s) and STS_DELAY; and 10 s over.
+    cycle = COMPRESSED_LIFETIME // 2 - COMPRESSED_LIFETIME // 4 + 5 + STS_DELAY
+    results = caller_loop(stage, seconds=2 * cycle + 10, interval=0.5)
 
     assert all(r.ok for r in results), [r for r in results if not r.ok][:1]
     slowest = max(r.elapsed for r in results)
     print(f"defaults' proportions, {len(results)} callers: max {slowest:.3f} s (STS takes {STS_DELAY} s)")
     assert slowest < STS_DELAY - 0.5, f"a caller waited for STS ({slowest:.2f} s; STS takes {STS_DELAY} s)\n{stage.log()}"
     refreshes = stage.log().count("refreshed prod-role")
-    assert refreshes >= 2, f"two refreshes in 80 s\n{stage.log()}"
+    assert refreshes >= 2, f"two refreshes in {2 * cycle + 10:.0f} s\n{stage.log()}"
     assert stage.fake.count() == 1 + refreshes, f"one STS call per cycle\n{stage.log()}"
 
 
@@ -305,7 +317,9 @@ def test_exec_server_over_five_session_lifetimes_with_boto3_every_second(make_ag
     report = json.loads(result.stdout)
     assert report["method"] == "container-role", "botocore's container provider"
     assert report["failures"] == [], report["failures"][:3]
-    assert len(report["keys"]) >= 70
+    # About 80 answers; fewer than half would mean the provider was stalled for a good part of the
+    # run, where a loaded machine only stretches each second a little.
+    assert len(report["keys"]) >= 40
     assert all(key.startswith("ASIAFAKE") and left > 0 for key, left in report["keys"]), "only live sessions"
     assert len({key for key, _ in report["keys"]}) >= 5, "five session lifetimes"
     assert stage.fake.count() == len({key for key, _ in report["keys"]}), "one STS call per session"
@@ -361,17 +375,20 @@ def test_kill_9_during_a_refresh_leaves_no_torn_entry(make_agent_stage):
     assert status.returncode == 3 and "not running" in status.stdout, "the killed agent's lock went with it"
 
 
-def test_sigterm_stops_within_a_second_during_a_refresh(make_agent_stage):
-    stage = make_agent_stage(answers=[DUE_NOW, short_session(delay=20)])
+def test_sigterm_stops_during_a_refresh_without_waiting_for_sts(make_agent_stage):
+    stage = make_agent_stage(answers=[DUE_NOW, short_session(delay=REFRESH_STS_DELAY)])
     due_at_once(stage)
     agent = stage.start_agent()
-    assert stage.fake.wait_for_requests(2, 20), "the agent started its refresh"
+    assert stage.fake.wait_for_requests(2, 30), "the agent started its refresh"
     before = stage.entries()[0].read_bytes()
     started = time.monotonic()
     agent.send_signal(signal.SIGTERM)
-    agent.wait(timeout=5)
+    agent.wait(timeout=60)
     stopped = time.monotonic() - started
-    assert stopped < 1.0, f"took {stopped:.2f} s"
+    # STS answers REFRESH_STS_DELAY s after the request, which came before the signal: an agent
+    # that waited for it takes that long at least; the fix stops at once, and a loaded machine
+    # stays well inside half of it.
+    assert stopped < REFRESH_STS_DELAY / 2, f"took {stopped:.2f} s: waited for STS?"
     assert agent.returncode == 0
     assert "stopping (SIGTERM)" in stage.log()
     assert json.loads((stage.home.cache_dir / "agent.json").read_text())["sessions"], "the state file is whole"
@@ -379,9 +396,24 @@ def test_sigterm_stops_within_a_second_during_a_refresh(make_agent_stage):
     assert stage.stscache("agent", "status").returncode == 3
 
 
+REFRESH_STS_DELAY = 20
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled(pid: int, quiet: float = 0.5, timeout: float = 60) -> None:
+    """Waits until the process's CPU time stands still for ``quiet`` seconds (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_seconds(pid)
+        if now == last:
+            return
+        last = now
 
 
 def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(make_agent_stage):
@@ -398,10 +430,13 @@ def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(m
     for number in range(1000):
         path = junk / (f"{number:064x}" + ".entry")
         path.write_bytes(b"STSCACHE" + os.urandom(200))
-    time.sleep(2)
+    # Measured once the agent has done with them (its CPU time stands still), however long a
+    # loaded machine makes that: the old agent spent 7.9 s of CPU on them, the fix a small part of
+    # a second; 2.5 s leaves room for a loaded machine's slower CPU and still tells them apart.
+    settled(agent.pid)
     spent = cpu_seconds(agent.pid) - before
     print(f"1,000 junk entries: {spent:.2f} s of the agent's CPU")
-    assert spent < 1.0, f"1,000 junk entries cost the agent {spent:.2f} s of CPU"
+    assert spent < 2.5, f"1,000 junk entries cost the agent {spent:.2f} s of CPU"
     assert stage.status()["sessions"][0]["profile"] == "prod-role", "the real session is still tracked"
 
     stop = threading.Event()
@@ -421,14 +456,19 @@ def test_junk_entries_cost_the_agent_little_and_sigterm_ends_it_during_a_storm(m
         time.sleep(2)
         started = time.monotonic()
         agent.send_signal(signal.SIGTERM)
-        agent.wait(timeout=10)
+        try:
+            agent.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
         stopped = time.monotonic() - started
     finally:
         stop.set()
         for thread in threads:
             thread.join()
     print(f"SIGTERM during a create/unlink storm: stopped in {stopped:.3f} s")
-    assert stopped < 1.0, f"SIGTERM took {stopped:.2f} s during the storm"
+    # The old agent did not read SIGTERM while the storm lasted (over 10 s; here, until the 60 s
+    # safety net); the fix reads it within a bounded slice of events.
+    assert stopped < 5, f"SIGTERM took {stopped:.2f} s during the storm"
     assert agent.returncode == 0
 
 
@@ -493,7 +533,7 @@ def test_with_an_mfa_session_cached_the_role_is_reassumed_without_a_code(make_ag
     due_at_once(stage, {"STSCACHE_MFA_TOKEN": "123456"})
     assert stage.fake.count("GetSessionToken") == 1 and stage.fake.count("AssumeRole") == 1
     stage.start_agent()
-    wait_for(lambda: "refreshed prod-role" in stage.log(), 20, "the agent refreshed the role")
+    wait_for(lambda: "refreshed prod-role" in stage.log(), 30, "the agent refreshed the role")
     assert stage.fake.count("GetSessionToken") == 1, "no new MFA session: no code was needed"
     assert stage.fake.count("AssumeRole") == 2
     assert "TokenCode" not in stage.fake.requests[-1].form, "the refresh sent no code"
@@ -524,7 +564,7 @@ def test_a_session_needing_mfa_is_left_for_a_person_and_shown(make_agent_stage):
     # agent sees the new session and keeps it warm again.
     again = stage.home.stscache(stage.role_profile, "--force-refresh", env=stage.env({"STSCACHE_MFA_TOKEN": "654321"}))
     assert again.ok, again
-    wait_for(lambda: stage.status()["sessions"][0]["state"] == "warm", 10, "the session is warm again")
+    wait_for(lambda: stage.status()["sessions"][0]["state"] == "warm", 30, "the session is warm again")
 
 
 # The notification's lead in the defaults' proportions: 10 minutes against the callers' 15-minute
@@ -615,8 +655,8 @@ def test_idle_agent_does_not_wake(make_agent_stage):
     # Control: the count does move when something happens (a config edit wakes it).
     config = stage.home.root / ".aws" / "config"
     config.write_text(config.read_text() + "\n")
-    wait_for(lambda: switches() > before, 5, "the config edit woke the agent")
-    wait_for(lambda: "the config changed" in stage.log(), 5, "the agent re-read the config")
+    wait_for(lambda: switches() > before, 30, "the config edit woke the agent")
+    wait_for(lambda: "the config changed" in stage.log(), 30, "the agent re-read the config")
 
 
 def test_sighup_rereads_the_config(make_agent_stage):
@@ -624,7 +664,7 @@ def test_sighup_rereads_the_config(make_agent_stage):
     assert stage.call().ok
     agent = stage.start_agent()
     agent.send_signal(signal.SIGHUP)
-    wait_for(lambda: "SIGHUP: 1 cached session reachable" in stage.log(), 5, "the agent re-read the config")
+    wait_for(lambda: "SIGHUP: 1 cached session reachable" in stage.log(), 30, "the agent re-read the config")
     assert agent.poll() is None
 
 
@@ -633,38 +673,53 @@ def test_sighup_rereads_the_config(make_agent_stage):
 # --------------------------------------------------------------------------------------------
 
 
+# Long enough that the first status after a use is well inside it on a loaded machine.
+KEEP_FOR = 10
+
+
 def test_status_of_a_real_session_and_what_counts_as_use(home: TempHome, moto: MotoServer, base_user: AccessKey):
     role = moto.create_role("agent", trusted=[base_user.user_arn])
     home.delegate(role, base_user, profile="prod", session_name="alice")
     stage = AgentStage(fake=None, home=home, role_profile="prod-role")  # type: ignore[arg-type]
     try:
-        stage.start_agent("--keep-for", "4s")
+        stage.start_agent("--keep-for", f"{KEEP_FOR}s")
+        first_started = math.floor(time.time())
         assert home.aws("sts", "get-caller-identity", "--profile", "prod").ok
         assert home.aws("sts", "get-caller-identity", "--profile", "prod").ok
-        used_at = time.time()
-        status = wait_for(lambda: (s := stage.status())["sessions"] and s, 10, "the agent saw the session")
+        status = wait_for(lambda: (s := stage.status())["sessions"] and s, 30, "the agent saw the session")
+        seen_at = time.time()
         session = status["sessions"][0]
         assert session["profile"] == "prod-role" and session["profiles"] == ["prod", "prod-role"], status
-        assert session["roleArn"] == role and session["state"] == "warm"
+        assert session["roleArn"] == role and session["state"] == "warm", status
         expiration = dt.datetime.strptime(session["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         next_refresh = dt.datetime.strptime(session["nextRefresh"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         # The agent's window opens WINDOW + LEAD before expiry; it starts a moment later (the
         # plan's slack: 5 s, at most a quarter of the lead).
         assert (expiration - next_refresh).total_seconds() == pytest.approx(WINDOW + LEAD - min(5, LEAD / 4), abs=1), status
-        last_used = dt.datetime.strptime(session["lastUsed"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-        assert abs(last_used.timestamp() - used_at) < 3, "the second call, a cache hit, counted as use"
+        # The state file keeps lastUsed to the minute (one write per minute, not per hit), so all
+        # it can say here is that it is one of these calls. That a hit counts as use is shown below,
+        # by a hit that wakes an idle session.
+        assert first_started <= parse_utc(session["lastUsed"]) <= seen_at + 1, status
         # prompt, list and status only look at headers: after keep-for the session turns idle.
-        end = time.monotonic() + 6
-        while time.monotonic() < end:
+        # Kept running until the agent calls it idle: were either counted as use, that would never
+        # happen (each round uses it again well within KEEP_FOR, however loaded the machine).
+        def idle_while_looked_at():
             assert stage.stscache("prompt", "--profile", "prod").returncode == 0
             assert stage.stscache("list").ok
-            time.sleep(0.2)
-        assert stage.status()["sessions"][0]["state"] == "idle", stage.status()
+            return stage.status()["sessions"][0]["state"] == "idle"
+
+        wait_for(idle_while_looked_at, KEEP_FOR + 60, "the session turned idle while prompt and list ran", interval=0.2)
+        assert time.time() >= first_started + KEEP_FOR, "idle before keep-for had passed since the calls"
         assert stage.status()["sessions"][0]["nextRefresh"] is None
         assert moto.assume_role_count(role) == 1, "nothing refreshed an idle session"
-        # A use makes it warm again.
+        # A use makes it warm again: a cache hit (still one AssumeRole), so a hit counts as use.
+        # Waited for, not timed: were hits not counted, it would stay idle.
+        woken_at = math.floor(time.time())
         assert home.aws("sts", "get-caller-identity", "--profile", "prod").ok
-        wait_for(lambda: stage.status()["sessions"][0]["state"] == "warm", 5, "the session is warm again")
+        assert moto.assume_role_count(role) == 1, "the call that woke the session was a cache hit"
+        warm = wait_for(lambda: (s := stage.status())["sessions"][0]["state"] == "warm" and s, 30,
+                        "the cache hit counted as use: the session is warm again")
+        assert parse_utc(warm["sessions"][0]["lastUsed"]) >= woken_at, warm
         text = stage.stscache("agent", "status")
         # The profile a user types (issue 23: it showed the role half, prod-role).
         [row] = [line for line in text.stdout.splitlines() if role in line]

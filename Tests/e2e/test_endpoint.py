@@ -170,7 +170,7 @@ except Exception as error:
 last, opened = list(slow), time.monotonic()
 answers = []
 for sock in last:
-    sock.settimeout(max(0.1, opened + 4 - time.monotonic()))
+    sock.settimeout(max(0.1, opened + 30 - time.monotonic()))
     try:
         answers.append(sock.recv(4096).decode(errors="replace").split("\r\n")[0])
     except OSError as error:
@@ -189,9 +189,13 @@ def test_twenty_slow_connections_do_not_starve_the_child(home: TempHome, moto: M
     seconds = [round(fetch["seconds"], 3) for fetch in report["fetches"]]
     print(f"\ncredential fetches under 20 slow connections (s): {seconds}")
     assert all(fetch["error"] is None for fetch in report["fetches"]), report["fetches"]
-    assert all(fetch["seconds"] < 1 for fetch in report["fetches"]), seconds
+    # A server that served only after a slow connection's two-second deadline freed it would take
+    # 2 s at least for a fetch (a one-at-a-time one 20 times that, and botocore would give up); the
+    # fix answers at once, and a loaded machine stays well inside it.
+    assert all(fetch["seconds"] < 2 for fetch in report["fetches"]), seconds
     assert report["method"] == "container-role" and report["arn"] == assumed_arn(prod, "alice"), report
     # The slow connections were real: left alone, each got 408 at its two-second deadline.
     assert report["answers"] == ["HTTP/1.1 408 Request Timeout"] * 20, report
-    assert report["waited"] < 3.5, report
+    # At their deadline, not never: a server without one would leave them to the 30 s safety net.
+    assert report["waited"] < 15, report
     assert moto.assume_role_count(prod) == 1

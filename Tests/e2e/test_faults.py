@@ -41,6 +41,11 @@ SOURCE = AccessKey("fault-base", "arn:aws:iam::123456789012:user/fault-base", "A
                    "fault/source/secret+key0123456789abcdef")
 ROLE_ARN = "arn:aws:iam::123456789012:role/Faults"
 
+# The wall-time bound where the point is "no hang, no retry loop, no quadratic blow-up", not
+# speed (that is bench/'s job): a loaded 2-core CI machine stays well inside it, and each bug it
+# guards takes far longer (a wait for a 120 s lock, a 30 s STS deadline, or hours).
+NO_HANG = 15
+
 # Words the Swift runtime or the kernel print when a process crashes rather than fails cleanly.
 CRASH_MARKERS = ("Fatal error", "Swift runtime failure", "Segmentation fault", "Illegal instruction",
                  "Current stack trace", "Stack dump", "*** Program crashed", "💣")
@@ -204,7 +209,9 @@ class Case:
     error: tuple[str, ...] | None = None  # None: credentials; else words the one error line has
     never: tuple[str, ...] = ()  # words the error line must not have
     requests: int | range = 1  # requests the fake STS must see
-    within: float = 10  # wall-time bound, seconds
+    # Wall-time bound, seconds: a safety net, or (where timing is the point) a bound set well
+    # below what the bug would take, so that a loaded machine cannot reach it: not a speed test.
+    within: float = 10
     at_least: float = 0.0
     detail: str = ""  # for the fault table
 
@@ -244,7 +251,7 @@ STS_CASES = [
     Case("http-503-502-then-ok", "HTTP 503, HTTP 502, then OK",
          script=[UNAVAILABLE, fakes.raw(502, b"<html>Bad Gateway</html>")], requests=3),
     Case("max-attempts-1", "HTTP 503, STSCACHE_MAX_ATTEMPTS=1", then=UNAVAILABLE, env={"STSCACHE_MAX_ATTEMPTS": "1"},
-         error=("HTTP 503",), never=("gave up",), requests=1, within=5, detail="no retry"),
+         error=("HTTP 503",), never=("gave up",), requests=1, detail="no retry"),
     Case("reset-twice-then-ok", "connection reset twice, then OK", script=[fakes.reset(), fakes.reset()], requests=3),
     Case("reset-forever", "connection reset forever", then=fakes.reset(),
          error=("could not reach STS", GAVE_UP), requests=3, detail="could not reach STS"),
@@ -253,21 +260,25 @@ STS_CASES = [
          error=("could not reach STS", GAVE_UP), requests=3, detail=GAVE_UP),
     # Refusals are never retried.
     *(Case(f"refused-{code}", f"{code} (HTTP {status})", then=fakes.sts_error(status, code, message),
-           error=(code, hint), never=("gave up",), requests=1, within=3, detail="no retry")
+           error=(code, hint), never=("gave up",), requests=1, detail="no retry")
       for status, code, message, hint in REFUSALS),
-    # Deadlines and timeouts.
+    # Deadlines and timeouts. The lower bounds are the timeouts themselves (load cannot make a
+    # timeout fire early); the upper ones sit well below what the bug would take.
+    # Ignoring the 2 s deadline, the attempt would end at its 10 s default timeout.
     Case("no-answer-past-the-deadline", "no answer, STSCACHE_STS_TIMEOUT=2", then=fakes.hang(),
          env={"STSCACHE_STS_TIMEOUT": "2"}, error=("timed out", "STSCACHE_STS_TIMEOUT"), requests=1,
-         at_least=1.8, within=3.5, detail="timed out"),
+         at_least=1.8, within=7, detail="timed out"),
+    # Ignoring the 1 s attempt timeout, the first attempt would hang until the 30 s deadline.
     Case("slow-attempt-retried", "first attempt hangs, STSCACHE_ATTEMPT_TIMEOUT=1", script=[fakes.hang()],
-         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "10"}, requests=2, at_least=0.9, within=4),
+         env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "30"}, requests=2, at_least=0.9, within=15),
+    # A deadline that did not cover the retries would let 10 attempts of 1 s run.
     Case("deadline-covers-the-retries", "every attempt hangs, deadline 2.5 s, 10 attempts allowed", then=fakes.hang(),
          env={"STSCACHE_ATTEMPT_TIMEOUT": "1", "STSCACHE_STS_TIMEOUT": "2.5", "STSCACHE_MAX_ATTEMPTS": "10"},
-         error=("timed out",), requests=range(2, 4), within=3.5, detail="timed out"),
+         error=("timed out",), requests=range(2, 4), within=8, detail="timed out"),
     Case("slow-answer-inside-the-deadline", "answer after 1 s, deadline 5 s", script=[fakes.slow(1.0)],
-         env={"STSCACHE_STS_TIMEOUT": "5"}, requests=1, within=4),
+         env={"STSCACHE_STS_TIMEOUT": "5"}, requests=1, at_least=0.9),
     Case("timeout-typo", "STSCACHE_STS_TIMEOUT=30s (typo)", env={"STSCACHE_STS_TIMEOUT": "30s"},
-         error=("STSCACHE_STS_TIMEOUT='30s'",), requests=0, within=3, detail="names the variable"),
+         error=("STSCACHE_STS_TIMEOUT='30s'",), requests=0, detail="names the variable"),
 ]
 
 
@@ -329,7 +340,7 @@ def test_clock_skew_is_corrected_once_with_a_warning(make_stage, offset: dt.time
     assert f" {words} STS's clock" in warning, result
     assert abs(stated_offset(warning) - offset.total_seconds()) <= 3, result
     assert "NTP" in warning
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     record(f"local clock 20 min {'slow' if offset.total_seconds() > 0 else 'fast'} ({skew_error})", result,
            stage.requests, "'" + re.search(r"the local clock is [^(]*STS's clock", warning).group(0) + "'")
     # The session is cached like any other: the next call is a hit, with no warning.
@@ -366,13 +377,15 @@ def test_clock_skew_is_retried_only_once(make_stage):
     warning, error = result.stderr.strip().splitlines()
     assert warning.startswith("stscache: warning: the local clock is"), result
     assert abs(stated_offset(warning) - 7200) <= 3, result
-    assert error.startswith("stscache: STS AssumeRole failed: SignatureDoesNotMatch: Signature expired"), result
+    # STS errors name the profile and the role first (issue 23), then what STS said.
+    assert error.startswith('stscache: profile "prod-role" (role arn:aws:iam::'), result
+    assert "STS AssumeRole failed: SignatureDoesNotMatch: Signature expired" in error, result
     for needle in ("check the system clock", "gave up after 2 attempts"):
         assert needle in error, result
     assert abs(stated_offset(error) - 7200) <= 3, "the error states the offset too"
     assert "secret access key is wrong" not in result.stderr
     assert stage.requests == 2
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     record("STS refuses the timestamp even after re-signing", result, stage.requests, "error says 2 h behind")
 
 
@@ -451,7 +464,7 @@ def test_bad_sts_answer_is_a_clear_error(stage: Stage, native: dict[str, Path], 
     result, peak_kib = measured_call(stage, native)
     assert_clean_failure(result, needle)
     assert stage.requests == 1, "an answer that cannot be read is not retried"
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     assert peak_kib < MEMORY_BOUND_KIB, f"peak memory {peak_kib} KiB"
     assert not [p for p in stage.cache_files() if p.name.endswith(".entry")], "nothing cached"
     record(f"STS answers: {name}", result, stage.requests, f"'{needle}', peak {peak_kib // 1024} MiB")
@@ -502,7 +515,7 @@ def test_https_with_the_wrong_ca_fails_naming_what_to_check(make_stage, ca, othe
         assert "no-such-bundle.pem" in line
     assert "gave up" not in line, "a certificate problem is not retried"
     assert stage.requests == 0, "no request may be sent over an unverified connection"
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     record(f"HTTPS, {bundle}", result, stage.requests, "TLS error naming ca_bundle, AWS_CA_BUNDLE")
 
 
@@ -596,10 +609,11 @@ def test_signal_while_waiting_on_sts_leaves_nothing_behind(stage: Stage, sig: si
     assert result.returncode == -sig, result
     assert result.stdout == ""
     assert stage.temp_files() == []
-    # The lock died with the process: the next call goes straight to STS.
+    # The lock died with the process: the next call goes straight to STS (a lock still held
+    # would make it wait its 20 s timeout).
     after = stage.call(env={"STSCACHE_LOCK_TIMEOUT": "20"})
     assert_success(after)
-    assert after.elapsed < 3, f"the next call waited {after.elapsed:.2f}s: the lock was still held"
+    assert after.elapsed < 10, f"the next call waited {after.elapsed:.2f}s: the lock was still held"
     assert stage.requests == 2
     record(f"{sig.name} while waiting on STS, then a normal call", after, stage.requests,
            f"killed run left no temp file or lock; next call {after.elapsed:.2f} s")
@@ -624,7 +638,7 @@ def test_signal_while_waiting_on_the_lock_leaves_nothing_behind(stage: Stage, si
     after = stage.call("--force-refresh")
     creds = assert_success(after)
     assert creds != first
-    assert after.elapsed < 3
+    assert after.elapsed < NO_HANG
     assert stage.requests == 2
     record(f"{sig.name} while waiting on another process's lock", result, stage.requests,
            f"no temp file; next call {after.elapsed:.2f} s")
@@ -636,7 +650,8 @@ def test_lock_wait_is_bounded_by_its_own_timeout(stage: Stage):
         fcntl.flock(held, fcntl.LOCK_EX)
         result = stage.call("--force-refresh", env={"STSCACHE_LOCK_TIMEOUT": "1.5"})
     assert_clean_failure(result, "held the lock", ROLE_ARN, "STSCACHE_LOCK_TIMEOUT")
-    assert 1.4 <= result.elapsed < 4, f"took {result.elapsed:.2f}s"
+    # Not before its 1.5 s; ignored, the wait would be the default 120 s.
+    assert 1.4 <= result.elapsed < NO_HANG, f"took {result.elapsed:.2f}s"
     assert stage.requests == 1
     record("lock held elsewhere, STSCACHE_LOCK_TIMEOUT=1.5", result, stage.requests, "lock timeout error")
 
@@ -671,7 +686,7 @@ def test_sigkill_mid_write_keeps_the_previous_entry(stage: Stage, native: dict[s
     after = stage.call()
     assert assert_success(after) == first, "the previous session is still served"
     assert stage.requests == 2
-    assert after.elapsed < 3
+    assert after.elapsed < NO_HANG
     record("SIGKILL half-way through writing the entry", after, stage.requests,
            "previous entry intact and served")
 
@@ -722,7 +737,7 @@ def test_huge_config_with_the_profile_at_the_end(stage: Stage, native: dict[str,
     config_path.write_bytes(filler + real)
     result, peak_kib = measured_call(stage, native)
     assert_success(result)
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     assert peak_kib < 128 * 1024, f"peak memory {peak_kib} KiB for a {len(filler) >> 20} MiB config"
     record(f"{len(filler) >> 20} MiB config file, profile at the end", result, stage.requests,
            f"peak {peak_kib // 1024} MiB")
@@ -732,7 +747,7 @@ def test_huge_config_of_one_line(stage: Stage, native: dict[str, Path]):
     write_config(stage, b"[profile x]\nkey = " + b"v" * (12 * 1024 * 1024) + b"\n")
     result, peak_kib = measured_call(stage, native)
     assert_clean_failure(result, "prod-role")
-    assert result.elapsed < 5
+    assert result.elapsed < NO_HANG
     assert peak_kib < 128 * 1024
     record("12 MiB single-line config", result, stage.requests, f"profile not found, peak {peak_kib // 1024} MiB")
 
@@ -743,7 +758,7 @@ def test_config_over_the_size_limit(stage: Stage, native: dict[str, Path]):
         f.truncate(70 * 1024 * 1024)  # sparse: costs no disk
     result, peak_kib = measured_call(stage, native)
     assert_clean_failure(result, str(config_path), "MiB allowed")
-    assert result.elapsed < 3
+    assert result.elapsed < NO_HANG
     assert peak_kib < MEMORY_BOUND_KIB
     record("70 MiB config file", result, stage.requests, "refused by size, before reading")
 
@@ -763,7 +778,7 @@ def test_malformed_config_is_a_clear_error(stage: Stage, kind: str):
     write_config(stage, CONFIG_GARBAGE[kind])
     result = stage.call()
     assert_clean_failure(result)
-    assert result.elapsed < 3
+    assert result.elapsed < NO_HANG
     assert stage.requests == 0
     message = result.stderr.strip().replace(str(stage.home.root), "~")
     record(f"config: {kind}", result, stage.requests, message[len("stscache: "):][:70] + "...")
@@ -781,9 +796,9 @@ def test_non_utf8_credentials_file(stage: Stage):
 def test_config_that_is_not_a_file(stage: Stage, tmp_path: Path):
     fifo = tmp_path / "config-fifo"
     os.mkfifo(fifo)
-    result = stage.call(env={"AWS_CONFIG_FILE": str(fifo)}, timeout=10)
+    result = stage.call(env={"AWS_CONFIG_FILE": str(fifo)}, timeout=60)
     assert_clean_failure(result, "not a regular file")
-    assert result.elapsed < 3
+    assert result.elapsed < NO_HANG
     record("AWS_CONFIG_FILE is a FIFO", result, stage.requests, "not a regular file (no hang)")
 
 
@@ -847,7 +862,7 @@ def test_other_commands_survive_garbage_in_the_cache_directory(stage: Stage, nat
         result, peak_kib = run_measured(native, [binary, *args], env)
         assert_no_crash(result)
         assert result.returncode == 0, result
-        assert result.elapsed < 3 and peak_kib < MEMORY_BOUND_KIB, (result, peak_kib)
+        assert result.elapsed < NO_HANG and peak_kib < MEMORY_BOUND_KIB, (result, peak_kib)
         slowest = max(slowest, result.elapsed)
         if args[0] == "prompt":
             assert re.fullmatch(r"prod \d+m\n", result.stdout), result
@@ -876,7 +891,7 @@ def test_prompt_with_a_broken_or_huge_config(stage: Stage, native: dict[str, Pat
         assert result.stdout == "", "prompt prints nothing when it cannot tell"
     else:
         assert re.fullmatch(r"prod \d+m\n", result.stdout), result
-    assert result.elapsed < 3 and peak_kib < 128 * 1024, (result, peak_kib)
+    assert result.elapsed < NO_HANG and peak_kib < 128 * 1024, (result, peak_kib)
     record(f"prompt with a {kind} config", result, stage.requests,
            "prints nothing" if kind == "random bytes" else f"shows the session; peak {peak_kib // 1024} MiB")
 

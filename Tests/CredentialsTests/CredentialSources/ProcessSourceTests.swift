@@ -69,7 +69,8 @@ struct ProcessSourceTests {
     func timeout() {
         let started = Date()
         expectSourceError(.processTimedOut) { _ = try run("sleep 30", timeout: 0.3) }
-        #expect(Date().timeIntervalSince(started) < 5)
+        // Not stopped, it would end after 30 s; a loaded machine stays well inside 15.
+        #expect(Date().timeIntervalSince(started) < 15)
     }
 
     @Test("output beyond the limit stops the helper")

@@ -157,7 +157,7 @@ struct SessionPipelineTests {
 }
 
 /// Another process in the middle of a refresh: holds the entry's lock, writes `landed` into the
-/// entry a moment later, and keeps the lock until released (or 10 seconds).
+/// entry a moment later, and keeps the lock until released (or 60 seconds: a safety net).
 final class LockHolder {
     private let done = DispatchSemaphore(value: 0)
 
@@ -168,7 +168,7 @@ final class LockHolder {
             Thread.sleep(forTimeInterval: 0.2)
             try? cache.write(landed, for: key, issuedAt: SourcesFixture.now, encryptionKey: FixedKeyStore().key,
                              principal: principal)
-            _ = done.wait(timeout: .now() + 10)
+            _ = done.wait(timeout: .now() + 60)
         }
     }
 

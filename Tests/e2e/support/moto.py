@@ -98,6 +98,10 @@ def read_request_log(path: Path) -> list[RecordedRequest]:
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if entry["method"] == "POST":
             params.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        if entry["method"] in ("GET", "HEAD") and url.path == "/" and not url.query and not body:
+            # `stscache doctor --network` reads STS's clock from the Date header of a bare GET:
+            # not an API call, and nothing to count.
+            continue
         if "Action" not in params:
             # A request whose action we cannot see (a body without Content-Length, say) would
             # make every count below an under-count: refuse to count rather than guess.
