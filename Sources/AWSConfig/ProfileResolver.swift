@@ -572,15 +572,7 @@ public struct ProfileResolver: Sendable {
                 "\(callersKey) in \(describe(profile)) lists \(callers.count) programs; at most "
                     + "\(CallerScope.maximumCallers): give the others a profile of their own.")
         }
-        let arns = arnsValue.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
-        for arn in arns {
-            if let problem = STSParameterRules.policyArnProblem(arn) {
-                throw ConfigError(.invalidRoleParameter, at: arnsValue.location, of: profile,
-                    "\(arnsKey) in \(describe(profile)) holds \(TerminalText.escaped(oneLine(arn))), which is not an IAM "
-                        + "policy ARN: \(problem)\(commentHint(arn)); list them as \(STSParameterRules.policyArnForm), "
-                        + "separated by commas.")
-            }
-        }
+        let arns = try policyArnList(arnsValue, key: arnsKey, of: profile)
         guard (1...STSParameterRules.maximumPolicyArns).contains(arns.count) else {
             throw ConfigError(.invalidRoleParameter, at: arnsValue.location, of: profile,
                 "\(arnsKey) in \(describe(profile)) lists \(arns.count) policies; STS takes 1 to "
@@ -644,16 +636,22 @@ public struct ProfileResolver: Sendable {
         return keys
     }
 
-    private func policyArns(_ value: INIValue, of profile: Profile) throws(ConfigError) -> [String] {
+    /// A comma list of managed policy ARNs under `key`, each checked (empty items skipped).
+    private func policyArnList(_ value: INIValue, key: String, of profile: Profile) throws(ConfigError) -> [String] {
         let arns = value.text.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
         for arn in arns {
             if let problem = STSParameterRules.policyArnProblem(arn) {
                 throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
-                    "policy_arns in \(describe(profile)) holds \(TerminalText.escaped(oneLine(arn))), which is not an IAM "
+                    "\(key) in \(describe(profile)) holds \(TerminalText.escaped(oneLine(arn))), which is not an IAM "
                         + "policy ARN: \(problem)\(commentHint(arn)); list them as \(STSParameterRules.policyArnForm), "
                         + "separated by commas.")
             }
         }
+        return arns
+    }
+
+    private func policyArns(_ value: INIValue, of profile: Profile) throws(ConfigError) -> [String] {
+        let arns = try policyArnList(value, key: "policy_arns", of: profile)
         guard arns.count <= STSParameterRules.maximumPolicyArns else {
             throw ConfigError(.invalidRoleParameter, at: value.location, of: profile,
                 "policy_arns in \(describe(profile)) lists \(arns.count) policies; STS takes at most "

@@ -59,6 +59,13 @@ package enum PrivateCacheFile {
         package var realPath: String
         package var device: UInt64
         package var inode: UInt64
+
+        /// Whether the writer's `snapshot` is of this same file, still the user's and private:
+        /// a refresh rewrites only the file the policy accepted.
+        package func isSameFile(as snapshot: AWSFileWriter.Snapshot) -> Bool {
+            snapshot.realPath == realPath && snapshot.identity.device == device && snapshot.identity.inode == inode
+                && snapshot.identity.owner == FileSystem.currentUID && snapshot.identity.mode & 0o077 == 0
+        }
     }
 
     /// The file `name` in `directory` when the policy accepts it; nil when there is none.

@@ -57,9 +57,7 @@ package struct IdentityCenterTokenFiles {
         } catch {
             throw IdentityCenterError(.invalidTokenFile, "cannot read the Identity Center token file: \(error.message)")
         }
-        guard file.realPath == checked.realPath, file.identity.device == checked.device,
-              file.identity.inode == checked.inode, file.identity.owner == FileSystem.currentUID,
-              file.identity.mode & 0o077 == 0 else {
+        guard checked.isSameFile(as: file) else {
             throw IdentityCenterError(.invalidTokenFile, "the Identity Center token file \(path) changed while stscache "
                 + "read it; run the command again.")
         }

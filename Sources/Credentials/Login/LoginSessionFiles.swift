@@ -56,9 +56,7 @@ package struct LoginSessionFiles {
         } catch {
             throw LoginSessionError(.invalidFile, "cannot read the aws login session file: \(error.message)")
         }
-        guard file.realPath == checked.realPath, file.identity.device == checked.device,
-              file.identity.inode == checked.inode, file.identity.owner == FileSystem.currentUID,
-              file.identity.mode & 0o077 == 0 else {
+        guard checked.isSameFile(as: file) else {
             throw LoginSessionError(.invalidFile, "the aws login session file \(path) changed while stscache read it; "
                 + "run the command again.")
         }
